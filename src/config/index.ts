@@ -1,0 +1,108 @@
+import path from "node:path";
+import { z } from "zod";
+import { validationError } from "../errors/index.ts";
+
+/**
+ * Herald's settings, read once at start from flags and the environment (flags win) and validated.
+ * No other module reads process.env: parts receive what they need from this object.
+ */
+export const configSchema = z.object({
+  dataDir: z
+    .string()
+    .min(1)
+    .describe("Folder for the embedded store and local files (HERALD_DATA_DIR, --data-dir)"),
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must start with postgres:// or postgresql://")
+    .optional()
+    .describe(
+      "PostgreSQL connection URL; when set, Herald uses PostgreSQL instead of DuckDB (HERALD_DATABASE_URL)",
+    ),
+  host: z.string().min(1).describe("Address the HTTP API listens on (HERALD_HOST, --host)"),
+  port: z.coerce.number().int().min(0).max(65535).describe("HTTP port (HERALD_PORT, --port)"),
+  logLevel: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .describe("Log level (HERALD_LOG_LEVEL)"),
+  memoryLimit: z
+    .string()
+    .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, "must look like 512MB or 2GiB")
+    .describe("Memory the embedded DuckDB engine may use (HERALD_MEMORY_LIMIT)"),
+  threads: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe("Threads for the embedded engine (HERALD_THREADS)"),
+  maxBodyBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .describe("Largest accepted request body in bytes (HERALD_MAX_BODY_BYTES)"),
+  secretKey: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/i, "must be 64 hexadecimal characters (a 256-bit key)")
+    .optional()
+    .describe(
+      "Local key that seals credentials at rest (HERALD_SECRET_KEY); generated under the data dir when absent",
+    ),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+const envNames: Record<keyof Config, string> = {
+  dataDir: "HERALD_DATA_DIR",
+  databaseUrl: "HERALD_DATABASE_URL",
+  host: "HERALD_HOST",
+  port: "HERALD_PORT",
+  logLevel: "HERALD_LOG_LEVEL",
+  memoryLimit: "HERALD_MEMORY_LIMIT",
+  threads: "HERALD_THREADS",
+  maxBodyBytes: "HERALD_MAX_BODY_BYTES",
+  secretKey: "HERALD_SECRET_KEY",
+};
+
+const defaults = {
+  dataDir: "./herald-data",
+  host: "127.0.0.1",
+  port: 8080,
+  logLevel: "info",
+  memoryLimit: "1GB",
+  maxBodyBytes: 16 * 1024 * 1024,
+} satisfies Partial<Record<keyof Config, unknown>>;
+
+/** Build the configuration from flags (already parsed) over the environment over defaults. */
+export function loadConfig(
+  flags: Partial<Record<keyof Config, string | number | undefined>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Config {
+  const raw: Record<string, unknown> = { ...defaults };
+  for (const key of Object.keys(envNames) as (keyof Config)[]) {
+    const fromEnv = env[envNames[key]];
+    if (fromEnv !== undefined && fromEnv !== "") raw[key] = fromEnv;
+    const fromFlag = flags[key];
+    if (fromFlag !== undefined && fromFlag !== "") raw[key] = fromFlag;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0]) as keyof Config;
+      return { field: envNames[key] ?? key, message: `${envNames[key] ?? key}: ${issue.message}` };
+    });
+    throw validationError(
+      `Invalid configuration: ${issues.map((i) => i.message).join("; ")}`,
+      issues,
+      "invalid_config",
+    );
+  }
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+}
+
+/** The settings and their environment variables, for the README and `herald config`. */
+export function describeSettings(): { name: keyof Config; env: string; description: string }[] {
+  return (Object.keys(envNames) as (keyof Config)[]).map((name) => ({
+    name,
+    env: envNames[name],
+    description: configSchema.shape[name].description ?? "",
+  }));
+}

@@ -1,0 +1,77 @@
+/**
+ * Errors are data: a closed set of kinds, each with a stable code and a message that names the
+ * field, row or setting at fault. The API maps kinds to HTTP in one place (src/api/errors.ts);
+ * anything that is not a HeraldError is an internal fault, logged in full and shown only as an id.
+ */
+export type ErrorKind =
+  | "validation"
+  | "not_found"
+  | "forbidden"
+  | "unauthenticated"
+  | "conflict"
+  | "unavailable"
+  | "rate_limited"
+  | "auth_failed"
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "internal";
+
+/** One problem with one part of the input: a field path, and a row or index when input is a batch. */
+export interface Issue {
+  field?: string;
+  row?: number;
+  message: string;
+}
+
+export class HeraldError extends Error {
+  readonly kind: ErrorKind;
+  readonly code: string;
+  readonly issues: Issue[];
+
+  constructor(kind: ErrorKind, code: string, message: string, issues: Issue[] = []) {
+    super(message);
+    this.name = "HeraldError";
+    this.kind = kind;
+    this.code = code;
+    this.issues = issues;
+  }
+}
+
+export const validationError = (message: string, issues: Issue[] = [], code = "invalid_input") =>
+  new HeraldError("validation", code, message, issues);
+
+export const notFound = (what: string, id: string) =>
+  new HeraldError("not_found", `${what.replace(/\s+/g, "_")}_not_found`, `${what} '${id}' does not exist`);
+
+export const conflict = (code: string, message: string) => new HeraldError("conflict", code, message);
+
+export function isHeraldError(error: unknown): error is HeraldError {
+  return error instanceof HeraldError;
+}
+
+/** Compile-time guarantee that a switch handles every case of a union. */
+export function assertNever(value: never, what = "value"): never {
+  throw new Error(`Unhandled ${what}: ${JSON.stringify(value)}`);
+}
+
+/** Transient faults are worth retrying; everything else is the caller's to fix. */
+export function isRetryable(error: unknown): boolean {
+  if (!isHeraldError(error)) return false;
+  switch (error.kind) {
+    case "unavailable":
+    case "rate_limited":
+      return true;
+    case "validation":
+    case "not_found":
+    case "forbidden":
+    case "unauthenticated":
+    case "conflict":
+    case "auth_failed":
+    case "payload_too_large":
+    case "unsupported_media_type":
+    case "internal":
+      return false;
+    default:
+      return assertNever(error.kind, "error kind");
+  }
+}

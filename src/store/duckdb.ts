@@ -1,0 +1,139 @@
+import fs from "node:fs";
+import path from "node:path";
+import {
+  type DuckDBConnection,
+  DuckDBInstance,
+  type DuckDBResultReader,
+  DuckDBTypeId,
+  type DuckDBValue,
+  listValue,
+} from "@duckdb/node-api";
+import { createDialect } from "./dialect.ts";
+import { scopeToSandbox } from "./scoping.ts";
+import type { Executor, Row, Store } from "./types.ts";
+
+export interface DuckDBStoreOptions {
+  /** Database file, or ":memory:". */
+  file: string;
+  memoryLimit?: string;
+  threads?: number;
+}
+
+/** A one-at-a-time lock: DuckDB allows one writer; transactions queue here instead of conflicting. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    const previous = this.tail;
+    let release = () => {};
+    this.tail = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+}
+
+function toDuckValue(value: unknown): DuckDBValue {
+  if (value === undefined || value === null) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return listValue(value.map(toDuckValue));
+  if (typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value))
+    return BigInt(value);
+  return value as DuckDBValue;
+}
+
+/** Plain JavaScript values, the same from both engines: numbers, strings, Dates, dates as `YYYY-MM-DD`. */
+export function readRows(result: DuckDBResultReader): Row[] {
+  const names = result.columnNames();
+  const dateColumns = new Set(
+    result
+      .columnTypes()
+      .map((type, i) => (type.typeId === DuckDBTypeId.DATE ? names[i] : undefined))
+      .filter((n): n is string => n !== undefined),
+  );
+  return result.getRowObjectsJS().map((row) => {
+    const out: Row = {};
+    for (const [key, value] of Object.entries(row)) {
+      if (typeof value === "bigint") out[key] = Number.isSafeInteger(Number(value)) ? Number(value) : value;
+      else if (dateColumns.has(key) && value instanceof Date) out[key] = value.toISOString().slice(0, 10);
+      else out[key] = value;
+    }
+    return out;
+  });
+}
+
+async function run(connection: DuckDBConnection, sql: string, params: readonly unknown[]): Promise<Row[]> {
+  const result = params.length
+    ? await connection.runAndReadAll(sql, params.map(toDuckValue))
+    : await connection.runAndReadAll(sql);
+  return readRows(result);
+}
+
+function executorOn(connection: DuckDBConnection, dialect = createDialect("duckdb")): Executor {
+  return {
+    query: async <T>(sandbox: string, sql: string, params: readonly unknown[] = []) => {
+      const scoped = scopeToSandbox(dialect, sandbox, sql, params);
+      return (await run(connection, scoped.sql, scoped.params)) as T[];
+    },
+    queryGlobal: async <T>(sql: string, params: readonly unknown[] = []) =>
+      (await run(connection, sql, params)) as T[],
+  };
+}
+
+export async function openDuckDBStore(
+  options: DuckDBStoreOptions,
+): Promise<Store & { instance: DuckDBInstance }> {
+  if (options.file !== ":memory:") fs.mkdirSync(path.dirname(options.file), { recursive: true });
+  const settings: Record<string, string> = {};
+  if (options.memoryLimit) settings.memory_limit = options.memoryLimit;
+  if (options.threads) settings.threads = String(options.threads);
+  const instance = await DuckDBInstance.create(options.file, settings);
+  const dialect = createDialect("duckdb");
+  // One connection per concurrent reader; DuckDB runs them in parallel.
+  const idle: DuckDBConnection[] = [];
+  const writes = new Mutex();
+  const acquire = async () => idle.pop() ?? (await instance.connect());
+  const release = (connection: DuckDBConnection) => {
+    if (idle.length < 8) idle.push(connection);
+    else connection.closeSync();
+  };
+  const withConnection = async <T>(work: (c: DuckDBConnection) => Promise<T>): Promise<T> => {
+    const connection = await acquire();
+    try {
+      return await work(connection);
+    } finally {
+      release(connection);
+    }
+  };
+
+  return {
+    engine: "duckdb",
+    dialect,
+    instance,
+    query: (sandbox, sql, params) =>
+      withConnection((c) => executorOn(c, dialect).query(sandbox, sql, params)),
+    queryGlobal: (sql, params) => withConnection((c) => executorOn(c, dialect).queryGlobal(sql, params)),
+    transaction: (work) =>
+      writes.run(() =>
+        withConnection(async (connection) => {
+          await connection.run("BEGIN TRANSACTION");
+          try {
+            const result = await work(executorOn(connection, dialect));
+            await connection.run("COMMIT");
+            return result;
+          } catch (error) {
+            await connection.run("ROLLBACK");
+            throw error;
+          }
+        }),
+      ),
+    close: async () => {
+      for (const connection of idle.splice(0)) connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import pg from "pg";
+import { createDialect } from "./dialect.ts";
+import { scopeToSandbox } from "./scoping.ts";
+import type { Executor, Row, Store } from "./types.ts";
+
+// The same plain values as the DuckDB engine: safe integers as numbers, dates as `YYYY-MM-DD`.
+const INT8 = 20;
+const NUMERIC = 1700;
+const DATE = 1082;
+const types = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === INT8 || oid === NUMERIC)
+      return (text: string) => {
+        const n = Number(text);
+        return Number.isSafeInteger(n) || oid === NUMERIC ? n : BigInt(text);
+      };
+    if (oid === DATE) return (text: string) => text;
+    return pg.types.getTypeParser(oid, format as "text");
+  }) as typeof pg.types.getTypeParser,
+};
+
+function toPgValue(value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  return value;
+}
+
+function executorOn(client: pg.Pool | pg.PoolClient, dialect = createDialect("postgres")): Executor {
+  const run = async (sql: string, params: readonly unknown[]) =>
+    (await client.query({ text: sql, values: params.map(toPgValue), types })).rows as Row[];
+  return {
+    query: async <T>(sandbox: string, sql: string, params: readonly unknown[] = []) => {
+      const scoped = scopeToSandbox(dialect, sandbox, sql, params);
+      return (await run(scoped.sql, scoped.params)) as T[];
+    },
+    queryGlobal: async <T>(sql: string, params: readonly unknown[] = []) => (await run(sql, params)) as T[],
+  };
+}
+
+export async function openPostgresStore(url: string): Promise<Store & { pool: pg.Pool }> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // Fail at start with a clear cause rather than on the first request.
+  const probe = await pool.connect();
+  probe.release();
+  const dialect = createDialect("postgres");
+  const root = executorOn(pool, dialect);
+  return {
+    engine: "postgres",
+    dialect,
+    pool,
+    query: root.query,
+    queryGlobal: root.queryGlobal,
+    transaction: async (work) => {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const result = await work(executorOn(client, dialect));
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,45 @@
+export type Engine = "duckdb" | "postgres";
+export type Row = Record<string, unknown>;
+
+/**
+ * Runs SQL. Every statement over sandboxed data names its sandbox explicitly:
+ * - `{profiles}`, `{events}` (any `{name}`) stand for that table inside the sandbox's own schema;
+ * - `$sandbox` is bound, as a parameter, to the sandbox's name (for shared tables with a `sandbox` column).
+ * A statement passed to `query` that uses neither is refused, so no query can cross sandboxes by accident.
+ * User values always go through `$1, $2, ...` parameters, never into the text.
+ */
+export interface Executor {
+  query<T = Row>(sandbox: string, sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** For what belongs to no sandbox: the sandbox list, migrations, engine settings. */
+  queryGlobal<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+}
+
+export interface Store extends Executor {
+  readonly engine: Engine;
+  readonly dialect: Dialect;
+  /** One transaction on one connection; rolled back if `work` throws. */
+  transaction<T>(work: (tx: Executor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** The small differences between the two engines' SQL, in one place. */
+export interface Dialect {
+  readonly engine: Engine;
+  /** Column type for a schema field type. */
+  columnType(type: ColumnKind): string;
+  /** Quoted identifier; callers pass only identifiers that come from the schema registry. */
+  ident(name: string): string;
+  /** The qualified name of a sandbox's table. */
+  table(sandbox: string, name: string): string;
+  /** Regular-expression match, as `text ~ pattern` semantics (partial match). */
+  regexMatch(value: string, pattern: string, caseInsensitive: boolean): string;
+  /**
+   * SELECT that turns one text-array parameter per column back into typed rows, for bulk inserts:
+   * `INSERT INTO t (a, b) ${unnestColumns(...)}` with each column's values passed as text.
+   */
+  unnestColumns(columns: readonly { name: string; kind: ColumnKind }[], firstParam: number): string;
+  /** Text form of an array value that `unnestColumns` casts back. */
+  arrayText(values: readonly string[]): string;
+}
+
+export type ColumnKind = "string" | "integer" | "number" | "boolean" | "date" | "timestamp" | "string[]";
