@@ -59,6 +59,10 @@ export function createDialect(engine: Engine): Dialect {
       const unnests = columns.map((_, i) => `unnest(CAST($${firstParam + i} AS ${textArray})) AS c${i}`);
       return `SELECT ${casts.join(", ")} FROM (SELECT ${unnests.join(", ")})`;
     },
+    inTextList: (expr, param) =>
+      engine === "duckdb"
+        ? `list_contains(CAST($${param} AS VARCHAR[]), ${expr})`
+        : `${expr} = ANY($${param}::TEXT[])`,
     arrayText: (values) => {
       // Both engines read double-quoted elements with backslash escapes; only the brackets differ.
       const items = values.map((v) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",");

@@ -1,12 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
+  DOUBLE,
   type DuckDBConnection,
   DuckDBInstance,
   type DuckDBResultReader,
+  type DuckDBType,
   DuckDBTypeId,
   type DuckDBValue,
+  LIST,
   listValue,
+  VARCHAR,
 } from "@duckdb/node-api";
 import { createDialect } from "./dialect.ts";
 import { scopeToSandbox } from "./scoping.ts";
@@ -66,9 +70,21 @@ export function readRows(result: DuckDBResultReader): Row[] {
   });
 }
 
+/**
+ * A list parameter's element type cannot be inferred from a list that starts with nulls: name it,
+ * so `[null, "12.5"]` stays a VARCHAR list instead of a list of NULLs.
+ */
+function typeOf(value: unknown): DuckDBType | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const first = value.find((v) => v !== null && v !== undefined);
+  if (typeof first === "number") return LIST(DOUBLE);
+  if (first === undefined || typeof first === "string") return LIST(VARCHAR);
+  return undefined;
+}
+
 async function run(connection: DuckDBConnection, sql: string, params: readonly unknown[]): Promise<Row[]> {
   const result = params.length
-    ? await connection.runAndReadAll(sql, params.map(toDuckValue))
+    ? await connection.runAndReadAll(sql, params.map(toDuckValue), params.map(typeOf) as DuckDBType[])
     : await connection.runAndReadAll(sql);
   return readRows(result);
 }

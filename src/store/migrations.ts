@@ -1,17 +1,18 @@
 import type { Engine, Executor } from "./types.ts";
 
 /**
- * Versioned migrations of the shared tables, applied in order at start. Each sandbox's own typed
- * tables (profiles, events) are created by `createSandbox` and grow with the schema registry.
+ * Versioned migrations, applied in order at start. Each part owns its tables and its own list
+ * (`part` + `version` identify a migration); the store's list holds the shared tables. Each sandbox's
+ * typed tables (profiles, events) are created by `createSandbox` and grow with the schema registry.
  * Append new migrations; never edit one that has shipped.
  */
-interface Migration {
+export interface Migration {
   version: number;
   name: string;
   statements: (engine: Engine) => string[];
 }
 
-const migrations: Migration[] = [
+export const storeMigrations: Migration[] = [
   {
     version: 1,
     name: "sandboxes, schema fields, audit log",
@@ -47,26 +48,32 @@ const migrations: Migration[] = [
   },
 ];
 
-export const latestMigration = migrations.at(-1)?.version ?? 0;
-
-export async function migrate(db: Executor, engine: Engine): Promise<number[]> {
+export async function migrate(
+  db: Executor,
+  engine: Engine,
+  part = "store",
+  migrations: readonly Migration[] = storeMigrations,
+): Promise<number[]> {
   await db.queryGlobal(
-    `CREATE TABLE IF NOT EXISTS herald_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS herald_migrations (
+       part TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL,
+       PRIMARY KEY (part, version))`,
   );
   const done = new Set(
-    (await db.queryGlobal<{ version: number }>("SELECT version FROM herald_migrations")).map(
-      (r) => r.version,
-    ),
+    (
+      await db.queryGlobal<{ version: number }>("SELECT version FROM herald_migrations WHERE part = $1", [
+        part,
+      ])
+    ).map((r) => r.version),
   );
   const applied: number[] = [];
   for (const migration of migrations) {
     if (done.has(migration.version)) continue;
     for (const statement of migration.statements(engine)) await db.queryGlobal(statement);
-    await db.queryGlobal("INSERT INTO herald_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [
-      migration.version,
-      migration.name,
-      new Date(),
-    ]);
+    await db.queryGlobal(
+      "INSERT INTO herald_migrations (part, version, name, applied_at) VALUES ($1, $2, $3, $4)",
+      [part, migration.version, migration.name, new Date()],
+    );
     applied.push(migration.version);
   }
   return applied;

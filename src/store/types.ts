@@ -38,6 +38,8 @@ export interface Dialect {
    * `INSERT INTO t (a, b) ${unnestColumns(...)}` with each column's values passed as text.
    */
   unnestColumns(columns: readonly { name: string; kind: ColumnKind }[], firstParam: number): string;
+  /** `expr` is one of the strings in the text-array parameter `$param`. */
+  inTextList(expr: string, param: number): string;
   /** Text form of an array value that `unnestColumns` casts back. */
   arrayText(values: readonly string[]): string;
 }

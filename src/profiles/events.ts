@@ -1,0 +1,211 @@
+import { randomUUID } from "node:crypto";
+import type { Issue } from "../errors/index.ts";
+import type { SchemaSnapshot } from "../schema/index.ts";
+import type { Executor, Store } from "../store/index.ts";
+import type { ProfileWrite } from "./records.ts";
+import { suggestField } from "./suggest.ts";
+import { upsertProfiles } from "./upsert.ts";
+import { coerceValue, type FieldValue, parseTimestamp, valueToText } from "./values.ts";
+
+export interface EventWrite {
+  type: string;
+  timestamp: Date;
+  identity: { namespace: string; value: string };
+  properties: Map<string, FieldValue>;
+}
+
+const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$/;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Validates `{type, timestamp, identity: {namespace: value}, properties}`; issues name each field. */
+export function validateEvent(
+  schema: SchemaSnapshot,
+  record: unknown,
+  row: number,
+): { write: EventWrite } | { issues: Issue[] } {
+  if (!isPlainObject(record)) return { issues: [{ row, message: "an event must be a JSON object" }] };
+  const issues: Issue[] = [];
+  for (const key of Object.keys(record)) {
+    if (!["type", "timestamp", "identity", "properties"].includes(key)) {
+      issues.push({
+        row,
+        field: key,
+        message: `unknown field '${key}' (an event has type, timestamp, identity, properties)`,
+      });
+    }
+  }
+  const { type, timestamp, identity, properties = {} } = record;
+  if (typeof type !== "string" || !EVENT_TYPE.test(type)) {
+    issues.push({
+      row,
+      field: "type",
+      message: "type: required, dot-separated names such as commerce.purchases",
+    });
+  }
+  const when = typeof timestamp === "string" ? parseTimestamp(timestamp) : undefined;
+  if (!when)
+    issues.push({
+      row,
+      field: "timestamp",
+      message: `timestamp: expected an ISO 8601 timestamp, got ${JSON.stringify(timestamp)}`,
+    });
+  let resolved: EventWrite["identity"] | undefined;
+  if (!isPlainObject(identity) || Object.keys(identity).length !== 1) {
+    issues.push({
+      row,
+      field: "identity",
+      message: 'missing identity: give exactly one, e.g. {"email": "ann@example.com"}',
+    });
+  } else {
+    const [namespace, value] = Object.entries(identity)[0] as [string, unknown];
+    if (!schema.identities.has(namespace)) {
+      issues.push({
+        row,
+        field: `identity.${namespace}`,
+        message: `unknown identity namespace '${namespace}' (known: ${[...schema.identities.keys()].join(", ")})`,
+      });
+    } else if (typeof value !== "string" || value.trim() === "") {
+      issues.push({
+        row,
+        field: `identity.${namespace}`,
+        message: `identity.${namespace}: expected a non-empty string`,
+      });
+    } else resolved = { namespace, value };
+  }
+  const values = new Map<string, FieldValue>();
+  if (!isPlainObject(properties))
+    issues.push({ row, field: "properties", message: "properties: expected an object" });
+  else {
+    for (const [name, raw] of Object.entries(properties)) {
+      const field = schema.eventFields.get(name);
+      if (!field) {
+        const hint = suggestField(name, [...schema.eventFields.keys()]);
+        issues.push({
+          row,
+          field: `properties.${name}`,
+          message: `unknown event property '${name}'${hint ? `; did you mean '${hint}'?` : ""}`,
+        });
+        continue;
+      }
+      const coerced = coerceValue(field.type, raw, "json");
+      if (coerced.ok) values.set(name, coerced.value);
+      else
+        issues.push({ row, field: `properties.${name}`, message: `properties.${name}: ${coerced.reason}` });
+    }
+  }
+  if (issues.length || !resolved || !when) return { issues };
+  return { write: { type: type as string, timestamp: when, identity: resolved, properties: values } };
+}
+
+/**
+ * Resolves each event's identity to a profile id. An event keyed by the primary identity of an
+ * unknown profile creates that profile (events often arrive first); any other unknown identity is
+ * rejected, since it cannot be attached to anyone.
+ */
+async function resolveProfiles(
+  db: Pick<Store, "dialect"> & Executor,
+  schema: SchemaSnapshot,
+  events: readonly { write: EventWrite; row: number }[],
+): Promise<{ ids: (string | undefined)[]; issues: Issue[]; newProfiles: ProfileWrite[] }> {
+  const ids: (string | undefined)[] = [];
+  const issues: Issue[] = [];
+  const primaryNamespace = schema.primaryIdentity.namespace;
+  const lookups = new Map<string, Map<string, string>>();
+  for (const { write } of events) {
+    if (write.identity.namespace === primaryNamespace) continue;
+    const set = lookups.get(write.identity.namespace) ?? new Map<string, string>();
+    set.set(write.identity.value, "");
+    lookups.set(write.identity.namespace, set);
+  }
+  for (const [namespace, values] of lookups) {
+    const field = schema.identities.get(namespace);
+    if (!field) continue;
+    const column = `"${field.path}"`;
+    const rows = await db.query<{ _id: string; v: string }>(
+      schema.sandbox,
+      `SELECT _id, ${column} AS v FROM {profiles} WHERE ${db.dialect.inTextList(column, 1)}`,
+      [[...values.keys()]],
+    );
+    for (const r of rows) values.set(r.v, r._id);
+  }
+  const known = new Set<string>();
+  const primaryIds = [
+    ...new Set(
+      events
+        .filter((e) => e.write.identity.namespace === primaryNamespace)
+        .map((e) => e.write.identity.value),
+    ),
+  ];
+  if (primaryIds.length) {
+    const rows = await db.query<{ _id: string }>(
+      schema.sandbox,
+      `SELECT _id FROM {profiles} WHERE ${db.dialect.inTextList("_id", 1)}`,
+      [primaryIds],
+    );
+    for (const r of rows) known.add(r._id);
+  }
+  const newProfiles = new Map<string, ProfileWrite>();
+  for (const { write, row } of events) {
+    const { namespace, value } = write.identity;
+    if (namespace === primaryNamespace) {
+      ids.push(value);
+      if (!known.has(value))
+        newProfiles.set(value, { id: value, values: new Map([[schema.primaryIdentity.path, value]]) });
+      continue;
+    }
+    const id = lookups.get(namespace)?.get(value) || undefined;
+    if (!id)
+      issues.push({
+        row,
+        field: `identity.${namespace}`,
+        message: `no profile has identity ${namespace}:${value}`,
+      });
+    ids.push(id);
+  }
+  return { ids, issues, newProfiles: [...newProfiles.values()] };
+}
+
+/** Appends events (they are never updated); returns the issues of events whose identity is unknown. */
+export async function insertEvents(
+  store: Pick<Store, "dialect"> & Executor,
+  schema: SchemaSnapshot,
+  events: readonly { write: EventWrite; row: number }[],
+  now = new Date(),
+): Promise<{ inserted: number; issues: Issue[]; profileIds: string[] }> {
+  if (!events.length) return { inserted: 0, issues: [], profileIds: [] };
+  const { ids, issues, newProfiles } = await resolveProfiles(store, schema, events);
+  if (newProfiles.length) await upsertProfiles(store, schema, newProfiles, now);
+  const kept = events.map((e, i) => ({ ...e, profileId: ids[i] })).filter((e) => e.profileId !== undefined);
+  if (!kept.length) return { inserted: 0, issues, profileIds: [] };
+  const { dialect } = store;
+  const fields = [...schema.eventFields.values()].filter((f) =>
+    kept.some((e) => e.write.properties.has(f.path)),
+  );
+  const columns = [
+    { name: "_id", kind: "string" as const },
+    { name: "_profile_id", kind: "string" as const },
+    { name: "_type", kind: "string" as const },
+    { name: "_ts", kind: "timestamp" as const },
+    ...fields.map((f) => ({ name: f.path, kind: f.type })),
+  ];
+  const params: unknown[] = [
+    now,
+    kept.map(() => randomUUID()),
+    kept.map((e) => e.profileId),
+    kept.map((e) => e.write.type),
+    kept.map((e) => e.write.timestamp.toISOString()),
+    ...fields.map((f) =>
+      kept.map((e) => valueToText(f, e.write.properties.get(f.path) ?? null, dialect.arrayText)),
+    ),
+  ];
+  const names = [...columns.map((c) => c.name), "_ingested_at"].map(dialect.ident).join(", ");
+  await store.query(
+    schema.sandbox,
+    `INSERT INTO {events} (${names}) SELECT *, $1 FROM (${dialect.unnestColumns(columns, 2)}) AS s`,
+    params,
+  );
+  return { inserted: kept.length, issues, profileIds: [...new Set(kept.map((e) => e.profileId as string))] };
+}

@@ -1,0 +1,14 @@
+export { type EventWrite, insertEvents, validateEvent } from "./events.ts";
+export { type IngestReport, ingestEventRecords, ingestProfileRecords } from "./ingest-records.ts";
+export { lookupProfile, type ProfileView, parseIdentity } from "./lookup.ts";
+export { flattenByPath, nestByPath, type ProfileWrite, validateProfile } from "./records.ts";
+export { editDistance, suggestField } from "./suggest.ts";
+export { upsertProfiles } from "./upsert.ts";
+export {
+  type Coerced,
+  coerceValue,
+  type FieldValue,
+  isCalendarDate,
+  parseTimestamp,
+  valueToText,
+} from "./values.ts";
