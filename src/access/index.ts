@@ -1,0 +1,8 @@
+export { type AuditEntry, listAudit, recordAudit } from "./audit.ts";
+export {
+  type Actor,
+  hasPermission,
+  localAdministrator,
+  PERMISSIONS,
+  type Permission,
+} from "./permissions.ts";

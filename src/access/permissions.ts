@@ -1,0 +1,37 @@
+/**
+ * Permission names as users of activation platforms know them. Every API route declares the one it
+ * needs; roles (a later issue) grant them per sandbox.
+ */
+export const PERMISSIONS = [
+  "View Destinations",
+  "Manage Destinations",
+  "Activate Destinations",
+  "Activate Segment without Mapping",
+  "View Profiles",
+  "Manage Profiles",
+  "View Segments",
+  "Manage Segments",
+  "View Identity Graph",
+  "Apply Data Usage Labels",
+  "View Data Usage Policies",
+  "Manage Data Usage Policies",
+  "View User Activity Log",
+  "Manage Sandboxes",
+  "Manage Customer Managed Key",
+  "View Schemas",
+  "Manage Schemas",
+] as const;
+
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** Who is acting. Until roles land every caller is the local administrator, with every permission. */
+export interface Actor {
+  id: string;
+  permissions: ReadonlySet<Permission>;
+}
+
+export const localAdministrator: Actor = { id: "local-admin", permissions: new Set(PERMISSIONS) };
+
+export function hasPermission(actor: Actor, permission: Permission): boolean {
+  return actor.permissions.has(permission);
+}

@@ -1,0 +1,58 @@
+import fs from "node:fs";
+import { type Logger, pino } from "pino";
+import type { Config } from "../config/index.ts";
+import { installDefaultSchema } from "../schema/index.ts";
+import { DEFAULT_SANDBOX, openStore, type Store } from "../store/index.ts";
+
+export interface Herald {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  close: () => Promise<void>;
+}
+
+/** Secrets never reach the logs, whatever a log call is given. */
+const redact = {
+  paths: [
+    "req.headers.authorization",
+    "req.headers.cookie",
+    "*.password",
+    "*.privateKey",
+    "*.passphrase",
+    "*.secretAccessKey",
+    "*.accountKey",
+    "*.connectionString",
+    "*.sasKey",
+    "*.clientSecret",
+    "*.token",
+  ],
+  censor: "[redacted]",
+};
+
+export function createLogger(config: Pick<Config, "logLevel">, destination?: NodeJS.WritableStream): Logger {
+  return pino({ level: config.logLevel, redact, base: { service: "herald" } }, destination ?? process.stderr);
+}
+
+/** Opens the store (migrations, default sandbox and schema) and the logger: what every command needs. */
+export async function openHerald(config: Config, logger = createLogger(config)): Promise<Herald> {
+  if (!config.databaseUrl) fs.mkdirSync(config.dataDir, { recursive: true });
+  const { store } = await openStore(config).catch((error: unknown) => {
+    throw friendlyOpenError(error, config);
+  });
+  await installDefaultSchema(store, DEFAULT_SANDBOX);
+  return { config, store, logger, close: () => store.close() };
+}
+
+function friendlyOpenError(error: unknown, config: Config): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/lock/i.test(message) && !config.databaseUrl) {
+    return new Error(
+      `The embedded store in ${config.dataDir} is in use by another Herald process (DuckDB allows one). Stop it, use another --data-dir, or set HERALD_DATABASE_URL to share a PostgreSQL store.`,
+    );
+  }
+  if (config.databaseUrl) {
+    // Never echo the URL: it may carry a password.
+    return new Error(`Cannot open the PostgreSQL store (HERALD_DATABASE_URL): ${message}`);
+  }
+  return error instanceof Error ? error : new Error(message);
+}
