@@ -1,8 +1,12 @@
 import fs from "node:fs";
 import { type Logger, pino } from "pino";
 import type { Config } from "../config/index.ts";
+import { destinationMigrations } from "../destinations/index.ts";
 import { installDefaultSchema } from "../schema/index.ts";
-import { DEFAULT_SANDBOX, openStore, type Store } from "../store/index.ts";
+import { DEFAULT_SANDBOX, type Migration, migrate, openStore, type Store } from "../store/index.ts";
+
+/** Each part's own tables, migrated at start after the store's shared ones. */
+const partMigrations: [part: string, migrations: Migration[]][] = [["destinations", destinationMigrations]];
 
 export interface Herald {
   config: Config;
@@ -39,6 +43,9 @@ export async function openHerald(config: Config, logger = createLogger(config)):
   const { store } = await openStore(config).catch((error: unknown) => {
     throw friendlyOpenError(error, config);
   });
+  for (const [part, migrations] of partMigrations) {
+    await store.transaction((tx) => migrate(tx, store.engine, part, migrations));
+  }
   await installDefaultSchema(store, DEFAULT_SANDBOX);
   return { config, store, logger, close: () => store.close() };
 }

@@ -1,0 +1,224 @@
+import { randomUUID } from "node:crypto";
+import { type KeyProvider, seal, unseal } from "../crypto/index.ts";
+import { conflict, notFound, validationError } from "../errors/index.ts";
+import type { Store } from "../store/index.ts";
+import type { Catalog } from "./catalog.ts";
+import type { DestinationDefinition } from "./types.ts";
+
+/** An account as the API shows it: never a secret, only which secret fields are set. */
+export interface Account {
+  id: string;
+  destinationId: string;
+  name: string;
+  connection: Record<string, unknown>;
+  secretsSet: string[];
+  createdAt: Date;
+  updatedAt: Date;
+  validatedAt: Date | null;
+}
+
+interface AccountRow {
+  id: string;
+  destination_id: string;
+  name: string;
+  connection_public: string;
+  connection_sealed: string;
+  created_at: Date;
+  updated_at: Date;
+  validated_at: Date | null;
+}
+
+export interface AccountDeps {
+  store: Store;
+  catalog: Catalog;
+  keys: KeyProvider;
+}
+
+function parseWith<T>(
+  definition: DestinationDefinition,
+  schema: DestinationDefinition["connectionSchema"],
+  value: unknown,
+  part: string,
+): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data as T;
+  const issues = parsed.error.issues.map((i) => {
+    const field = [part, ...i.path].join(".");
+    return { field, message: `${field}: ${i.message}` };
+  });
+  throw validationError(
+    `Invalid ${part} for ${definition.name}: ${issues.map((i) => i.message).join("; ")}`,
+    issues,
+  );
+}
+
+function splitSecrets(definition: DestinationDefinition, connection: Record<string, unknown>) {
+  const visible: Record<string, unknown> = {};
+  const secrets: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(connection)) {
+    if (definition.secretFields.includes(key)) secrets[key] = value;
+    else visible[key] = value;
+  }
+  return { visible, secrets };
+}
+
+function toAccount(
+  row: AccountRow,
+  definition: DestinationDefinition | undefined,
+  secretKeys: string[],
+): Account {
+  return {
+    id: row.id,
+    destinationId: row.destination_id,
+    name: row.name,
+    connection: JSON.parse(row.connection_public) as Record<string, unknown>,
+    secretsSet: definition ? secretKeys : [],
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    validatedAt: row.validated_at,
+  };
+}
+
+const sealContext = (sandbox: string, id: string) => `account:${sandbox}:${id}`;
+
+/**
+ * Creates an account after checking its credentials against the real service: a wrong password,
+ * unknown host or missing folder is an error here and nothing is saved. Secret fields are sealed.
+ */
+export async function createAccount(
+  deps: AccountDeps,
+  sandbox: string,
+  input: { destinationId: string; name: string; connection: unknown; details?: unknown },
+): Promise<Account> {
+  const definition = deps.catalog.get(input.destinationId);
+  if (!input.name.trim())
+    throw validationError("name: an account needs a name", [{ field: "name", message: "required" }]);
+  const connection = parseWith<Record<string, unknown>>(
+    definition,
+    definition.connectionSchema,
+    input.connection,
+    "connection",
+  );
+  const details = parseWith<unknown>(definition, definition.detailsSchema, input.details ?? {}, "details");
+  await definition.connector.validate(connection as never, details as never);
+  const id = randomUUID();
+  const { visible, secrets } = splitSecrets(definition, connection);
+  const now = new Date();
+  await deps.store.query(
+    sandbox,
+    `INSERT INTO accounts (id, sandbox, destination_id, name, connection_public, connection_sealed, created_at, updated_at, validated_at)
+     VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $6, $6)`,
+    [
+      id,
+      definition.id,
+      input.name.trim(),
+      JSON.stringify(visible),
+      await seal(deps.keys, JSON.stringify(secrets), sealContext(sandbox, id)),
+      now,
+    ],
+  );
+  return getAccount(deps, sandbox, id);
+}
+
+async function getRow(deps: AccountDeps, sandbox: string, id: string): Promise<AccountRow> {
+  const [row] = await deps.store.query<AccountRow>(
+    sandbox,
+    "SELECT * FROM accounts WHERE sandbox = $sandbox AND id = $1",
+    [id],
+  );
+  if (!row) throw notFound("account", id);
+  return row;
+}
+
+async function secretKeysOf(deps: AccountDeps, sandbox: string, row: AccountRow): Promise<string[]> {
+  return Object.keys(
+    JSON.parse(await unseal(deps.keys, row.connection_sealed, sealContext(sandbox, row.id))) as object,
+  );
+}
+
+export async function getAccount(deps: AccountDeps, sandbox: string, id: string): Promise<Account> {
+  const row = await getRow(deps, sandbox, id);
+  return toAccount(row, deps.catalog.get(row.destination_id), await secretKeysOf(deps, sandbox, row));
+}
+
+export async function listAccounts(
+  deps: AccountDeps,
+  sandbox: string,
+  destinationId?: string,
+): Promise<Account[]> {
+  const rows = await deps.store.query<AccountRow>(
+    sandbox,
+    "SELECT * FROM accounts WHERE sandbox = $sandbox AND ($1::TEXT IS NULL OR destination_id = $1) ORDER BY name, id",
+    [destinationId ?? null],
+  );
+  return Promise.all(
+    rows.map(async (r) =>
+      toAccount(r, deps.catalog.get(r.destination_id), await secretKeysOf(deps, sandbox, r)),
+    ),
+  );
+}
+
+/** The full connection, secrets included: for connectors only, never for a response or a log. */
+export async function openAccountConnection(deps: AccountDeps, sandbox: string, id: string) {
+  const row = await getRow(deps, sandbox, id);
+  const secrets = JSON.parse(
+    await unseal(deps.keys, row.connection_sealed, sealContext(sandbox, id)),
+  ) as Record<string, unknown>;
+  return {
+    definition: deps.catalog.get(row.destination_id),
+    connection: { ...(JSON.parse(row.connection_public) as Record<string, unknown>), ...secrets },
+  };
+}
+
+export async function renameAccount(
+  deps: AccountDeps,
+  sandbox: string,
+  id: string,
+  name: string,
+): Promise<Account> {
+  if (!name.trim())
+    throw validationError("name: an account needs a name", [{ field: "name", message: "required" }]);
+  await getRow(deps, sandbox, id);
+  await deps.store.query(
+    sandbox,
+    "UPDATE accounts SET name = $1, updated_at = $2 WHERE sandbox = $sandbox AND id = $3",
+    [name.trim(), new Date(), id],
+  );
+  return getAccount(deps, sandbox, id);
+}
+
+/** Checks the stored credentials again (e.g. after a password rotation at the destination). */
+export async function revalidateAccount(
+  deps: AccountDeps,
+  sandbox: string,
+  id: string,
+  details?: unknown,
+): Promise<Account> {
+  const { definition, connection } = await openAccountConnection(deps, sandbox, id);
+  const parsedDetails = parseWith<unknown>(definition, definition.detailsSchema, details ?? {}, "details");
+  await definition.connector.validate(connection as never, parsedDetails as never);
+  await deps.store.query(
+    sandbox,
+    "UPDATE accounts SET validated_at = $1 WHERE sandbox = $sandbox AND id = $2",
+    [new Date(), id],
+  );
+  return getAccount(deps, sandbox, id);
+}
+
+/** Deletes an account unless a dataflow still uses it; `usedBy` names those dataflows. */
+export async function deleteAccount(
+  deps: AccountDeps,
+  sandbox: string,
+  id: string,
+  usedBy: (accountId: string) => Promise<string[]> = async () => [],
+): Promise<void> {
+  await getRow(deps, sandbox, id);
+  const users = await usedBy(id);
+  if (users.length) {
+    throw conflict(
+      "account_in_use",
+      `Account is used by dataflow${users.length > 1 ? "s" : ""} ${users.map((u) => `'${u}'`).join(", ")}; delete or change them first`,
+    );
+  }
+  await deps.store.query(sandbox, "DELETE FROM accounts WHERE sandbox = $sandbox AND id = $1", [id]);
+}

@@ -1,0 +1,14 @@
+export {
+  type Account,
+  type AccountDeps,
+  createAccount,
+  deleteAccount,
+  getAccount,
+  listAccounts,
+  openAccountConnection,
+  renameAccount,
+  revalidateAccount,
+} from "./accounts.ts";
+export { type Catalog, createCatalog } from "./catalog.ts";
+export { destinationMigrations } from "./migrations.ts";
+export type * from "./types.ts";

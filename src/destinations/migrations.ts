@@ -1,0 +1,21 @@
+import type { Migration } from "../store/index.ts";
+
+export const destinationMigrations: Migration[] = [
+  {
+    version: 1,
+    name: "accounts",
+    statements: () => [
+      `CREATE TABLE accounts (
+         id TEXT PRIMARY KEY,
+         sandbox TEXT NOT NULL,
+         destination_id TEXT NOT NULL,
+         name TEXT NOT NULL,
+         connection_public TEXT NOT NULL,
+         connection_sealed TEXT NOT NULL,
+         created_at TIMESTAMPTZ NOT NULL,
+         updated_at TIMESTAMPTZ NOT NULL,
+         validated_at TIMESTAMPTZ
+       )`,
+    ],
+  },
+];
