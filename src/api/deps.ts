@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/index.ts";
+import type { KeyProvider } from "../crypto/index.ts";
+import type { Catalog } from "../destinations/index.ts";
 import type { Store } from "../store/index.ts";
 
 /** What the API layer is given at start; routes never read the environment. */
@@ -7,4 +9,8 @@ export interface ApiDeps {
   config: Config;
   store: Store;
   logger: Logger;
+  catalog: Catalog;
+  keys: KeyProvider;
+  /** Names of the dataflows using an account (activation answers; none until it is wired). */
+  accountUsers?: (accountId: string) => Promise<string[]>;
 }

@@ -67,9 +67,7 @@ export function sendError(error: FastifyError | Error, request: FastifyRequest, 
   // Unknown faults: logged in full, shown only as a reference id (no stack, no secret).
   const reference = randomUUID();
   request.log.error({ err: error, reference }, "internal error");
-  return reply
-    .status(500)
-    .send({
-      error: { code: "internal", message: `Internal error (reference ${reference})`, reference },
-    } satisfies ErrorBody);
+  return reply.status(500).send({
+    error: { code: "internal", message: `Internal error (reference ${reference})`, reference },
+  } satisfies ErrorBody);
 }

@@ -1,17 +1,16 @@
 import fs from "node:fs";
 import { type Logger, pino } from "pino";
 import type { Config } from "../config/index.ts";
-import { destinationMigrations } from "../destinations/index.ts";
+import { loadOrCreateLocalKey, localKeyProvider } from "../crypto/index.ts";
+import { createCatalog, destinationDefinitions, destinationMigrations } from "../destinations/index.ts";
 import { installDefaultSchema } from "../schema/index.ts";
-import { DEFAULT_SANDBOX, type Migration, migrate, openStore, type Store } from "../store/index.ts";
+import { DEFAULT_SANDBOX, type Migration, migrate, openStore } from "../store/index.ts";
+import type { ApiDeps } from "./deps.ts";
 
 /** Each part's own tables, migrated at start after the store's shared ones. */
 const partMigrations: [part: string, migrations: Migration[]][] = [["destinations", destinationMigrations]];
 
-export interface Herald {
-  config: Config;
-  store: Store;
-  logger: Logger;
+export interface Herald extends ApiDeps {
   close: () => Promise<void>;
 }
 
@@ -47,7 +46,9 @@ export async function openHerald(config: Config, logger = createLogger(config)):
     await store.transaction((tx) => migrate(tx, store.engine, part, migrations));
   }
   await installDefaultSchema(store, DEFAULT_SANDBOX);
-  return { config, store, logger, close: () => store.close() };
+  const keys = localKeyProvider(loadOrCreateLocalKey(config.dataDir, config.secretKey));
+  const catalog = createCatalog(destinationDefinitions);
+  return { config, store, logger, keys, catalog, close: () => store.close() };
 }
 
 function friendlyOpenError(error: unknown, config: Config): Error {

@@ -4,13 +4,21 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { ApiDeps } from "./deps.ts";
 import { sendError } from "./errors.ts";
 import { auditRoutes } from "./routes/audit.ts";
+import { destinationRoutes } from "./routes/destinations.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { schemaRoutes } from "./routes/schema.ts";
 
 /** Route groups, one file per resource. A new resource registers here in one line. */
-const routeGroups = [healthRoutes, sandboxRoutes, schemaRoutes, profileRoutes, auditRoutes];
+const routeGroups = [
+  healthRoutes,
+  sandboxRoutes,
+  schemaRoutes,
+  profileRoutes,
+  destinationRoutes,
+  auditRoutes,
+];
 
 export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({

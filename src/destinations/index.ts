@@ -11,4 +11,5 @@ export {
 } from "./accounts.ts";
 export { type Catalog, createCatalog } from "./catalog.ts";
 export { destinationMigrations } from "./migrations.ts";
+export { destinationDefinitions } from "./registry.ts";
 export type * from "./types.ts";

@@ -1,9 +1,7 @@
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { buildServer } from "../../src/api/index.ts";
-import { loadConfig } from "../../src/config/index.ts";
 import type { Store } from "../../src/store/index.ts";
+import { apiFor } from "../support/api.ts";
 import { storeWithDefaultSchema } from "../support/herald-store.ts";
 import { engines } from "../support/stores.ts";
 
@@ -17,8 +15,7 @@ describe.each(engines)("HTTP API on %s", (engine) => {
 
   async function start(maxBodyBytes = 1024 * 1024) {
     ({ store } = await storeWithDefaultSchema(engine));
-    const config = loadConfig({ maxBodyBytes }, {});
-    app = await buildServer({ config, store, logger: pino({ level: "silent" }) });
+    ({ app } = await apiFor(store, { maxBodyBytes }));
   }
   const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
     app.inject({ method: "POST", url, payload: payload as object, headers });

@@ -15,13 +15,16 @@ import { registerRoute } from "../route.ts";
 export const MAX_BATCH_RECORDS = 10_000;
 
 /** One record (an object) or a batch (an array of up to 10,000); each record is validated on its own. */
-const recordsBody = z.union([z.record(z.string(), z.unknown()), z.array(z.unknown()).min(1).max(MAX_BATCH_RECORDS)], {
-  error: (issue) => {
-    if (!Array.isArray(issue.input)) return "expected one record (a JSON object) or a batch (a JSON array)";
-    if (issue.input.length === 0) return "a batch needs at least one record";
-    return `a batch holds at most ${MAX_BATCH_RECORDS} records (got ${issue.input.length})`;
+const recordsBody = z.union(
+  [z.record(z.string(), z.unknown()), z.array(z.unknown()).min(1).max(MAX_BATCH_RECORDS)],
+  {
+    error: (issue) => {
+      if (!Array.isArray(issue.input)) return "expected one record (a JSON object) or a batch (a JSON array)";
+      if (issue.input.length === 0) return "a batch needs at least one record";
+      return `a batch holds at most ${MAX_BATCH_RECORDS} records (got ${issue.input.length})`;
+    },
   },
-});
+);
 
 const issueSchema = z.object({
   row: z.number().optional(),

@@ -1,0 +1,160 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { recordAudit } from "../../access/index.ts";
+import {
+  createAccount,
+  type DestinationDefinition,
+  deleteAccount,
+  getAccount,
+  listAccounts,
+  renameAccount,
+  revalidateAccount,
+} from "../../destinations/index.ts";
+import type { ApiDeps } from "../deps.ts";
+import { registerRoute } from "../route.ts";
+
+const categories = ["cloud_storage", "streaming", "email_marketing", "advertising"] as const;
+
+/** A catalog entry as clients see it: the forms come from the connector's own schemas. */
+export function describeDestination(d: DestinationDefinition) {
+  const connection = z.toJSONSchema(d.connectionSchema, { unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    id: d.id,
+    name: d.name,
+    description: d.description,
+    category: d.category,
+    exportType: d.exportType,
+    kind: d.connector.kind,
+    secretFields: [...d.secretFields],
+    connectionSchema: connection,
+    detailsSchema: z.toJSONSchema(d.detailsSchema, { unrepresentable: "any" }),
+    ...(d.presets ? { presets: d.presets } : {}),
+  };
+}
+
+const idParams = z.object({ id: z.string().min(1) });
+
+export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
+  registerRoute(app, deps, {
+    method: "GET",
+    url: "/v1/destinations",
+    permission: "View Destinations",
+    summary: "The destination catalog, filtered by category or text",
+    tags: ["destinations"],
+    query: z.object({ category: z.enum(categories).optional(), search: z.string().max(100).optional() }),
+    handler: async ({ query }) => ({ items: deps.catalog.list(query).map(describeDestination) }),
+  });
+  registerRoute(app, deps, {
+    method: "GET",
+    url: "/v1/destinations/:id",
+    permission: "View Destinations",
+    summary: "One catalog entry with its connection and details schemas",
+    tags: ["destinations"],
+    params: idParams,
+    handler: async ({ params }) => describeDestination(deps.catalog.get(params.id)),
+  });
+  registerRoute(app, deps, {
+    method: "GET",
+    url: "/v1/accounts",
+    permission: "View Destinations",
+    summary: "Saved destination accounts (credentials are never returned)",
+    tags: ["accounts"],
+    query: z.object({ destination: z.string().optional() }),
+    handler: async ({ query, sandbox }) => ({ items: await listAccounts(deps, sandbox, query.destination) }),
+  });
+  registerRoute(app, deps, {
+    method: "POST",
+    url: "/v1/accounts",
+    permission: "Manage Destinations",
+    summary: "Connect an account: its credentials are checked against the service before it is saved",
+    tags: ["accounts"],
+    body: z.object({
+      destination: z.string().min(1),
+      name: z.string().min(1).max(200),
+      connection: z.record(z.string(), z.unknown()),
+      details: z.record(z.string(), z.unknown()).optional(),
+    }),
+    status: 201,
+    handler: async ({ body, sandbox, actor }) => {
+      const account = await createAccount(deps, sandbox, {
+        destinationId: body.destination,
+        name: body.name,
+        connection: body.connection,
+        details: body.details,
+      });
+      await recordAudit(deps.store, {
+        sandbox,
+        actor: actor.id,
+        action: "create",
+        resource: "account",
+        resourceId: account.id,
+        details: { destination: account.destinationId, name: account.name },
+      });
+      return account;
+    },
+  });
+  registerRoute(app, deps, {
+    method: "GET",
+    url: "/v1/accounts/:id",
+    permission: "View Destinations",
+    summary: "One account",
+    tags: ["accounts"],
+    params: idParams,
+    handler: async ({ params, sandbox }) => getAccount(deps, sandbox, params.id),
+  });
+  registerRoute(app, deps, {
+    method: "PATCH",
+    url: "/v1/accounts/:id",
+    permission: "Manage Destinations",
+    summary: "Rename an account",
+    tags: ["accounts"],
+    params: idParams,
+    body: z.object({ name: z.string().min(1).max(200) }),
+    handler: async ({ params, body, sandbox, actor }) => {
+      const account = await renameAccount(deps, sandbox, params.id, body.name);
+      await recordAudit(deps.store, {
+        sandbox,
+        actor: actor.id,
+        action: "rename",
+        resource: "account",
+        resourceId: account.id,
+        details: { name: account.name },
+      });
+      return account;
+    },
+  });
+  registerRoute(app, deps, {
+    method: "POST",
+    url: "/v1/accounts/:id/validate",
+    permission: "Manage Destinations",
+    summary: "Check the stored credentials again",
+    tags: ["accounts"],
+    params: idParams,
+    body: z.object({ details: z.record(z.string(), z.unknown()).optional() }).optional(),
+    handler: async ({ params, body, sandbox }) => revalidateAccount(deps, sandbox, params.id, body?.details),
+  });
+  registerRoute(app, deps, {
+    method: "DELETE",
+    url: "/v1/accounts/:id",
+    permission: "Manage Destinations",
+    summary: "Delete an account (refused while a dataflow uses it)",
+    tags: ["accounts"],
+    params: idParams,
+    status: 204,
+    handler: async ({ params, sandbox, actor, reply }) => {
+      await deleteAccount(deps, sandbox, params.id, deps.accountUsers);
+      await recordAudit(deps.store, {
+        sandbox,
+        actor: actor.id,
+        action: "delete",
+        resource: "account",
+        resourceId: params.id,
+        details: {},
+      });
+      reply.status(204).send();
+    },
+  });
+}
