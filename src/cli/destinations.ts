@@ -1,0 +1,190 @@
+import { input, password } from "@inquirer/prompts";
+import { Command } from "commander";
+import { z } from "zod";
+import { recordAudit } from "../access/index.ts";
+import { openHerald } from "../api/index.ts";
+import {
+  createAccount,
+  type DestinationDefinition,
+  deleteAccount,
+  listAccounts,
+} from "../destinations/index.ts";
+import { configFrom, type GlobalOptions, newCommand, printJson } from "./context.ts";
+
+const list = newCommand("list", "The destination catalog")
+  .option("--category <category>", "cloud_storage, streaming, email_marketing or advertising")
+  .option("--search <text>", "text to look for in names and descriptions")
+  .option("--json", "print JSON")
+  .action(async (options: GlobalOptions & { category?: string; search?: string }) => {
+    const herald = await openHerald(configFrom(options));
+    try {
+      const items = herald.catalog.list({
+        ...(options.category ? { category: options.category as DestinationDefinition["category"] } : {}),
+        ...(options.search ? { search: options.search } : {}),
+      });
+      if (options.json)
+        return printJson(
+          items.map(({ connector: _c, connectionSchema: _s, detailsSchema: _d, ...rest }) => rest),
+        );
+      for (const d of items) process.stdout.write(`${d.id.padEnd(22)} ${d.category.padEnd(16)} ${d.name}\n`);
+    } finally {
+      await herald.close();
+    }
+  });
+
+export const destinationsCommand = new Command("destinations")
+  .description("Browse the destination catalog")
+  .addCommand(list);
+
+/** `key=value` pairs from repeated flags. */
+function collect(value: string, previous: Record<string, string>) {
+  const eq = value.indexOf("=");
+  if (eq < 1) throw new Error(`expected key=value, got '${value}'`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+interface FieldSpec {
+  name: string;
+  required: boolean;
+  type?: string;
+}
+
+/** The top-level fields of a connector's schema, to know what to ask for. */
+function fieldsOf(schema: z.ZodType): FieldSpec[] {
+  const json = z.toJSONSchema(schema, { unrepresentable: "any" }) as {
+    properties?: Record<string, { type?: string }>;
+    required?: string[];
+  };
+  return Object.entries(json.properties ?? {}).map(([name, spec]) => ({
+    name,
+    required: json.required?.includes(name) ?? false,
+    ...(spec.type ? { type: spec.type } : {}),
+  }));
+}
+
+/** Numbers and booleans given as text become their JSON type; the connector's schema checks the rest. */
+function typed(value: string, type?: string): unknown {
+  if (type === "integer" || type === "number") return Number(value);
+  if (type === "boolean") return value === "true";
+  return value;
+}
+
+async function completeFields(
+  definition: DestinationDefinition,
+  schema: z.ZodType,
+  given: Record<string, string>,
+  part: string,
+): Promise<Record<string, unknown>> {
+  const fields = fieldsOf(schema);
+  const missing = fields.filter((f) => f.required && given[f.name] === undefined);
+  if (missing.length && !process.stdin.isTTY) {
+    throw new Error(
+      `missing ${part} field${missing.length > 1 ? "s" : ""} for ${definition.name}: ${missing.map((f) => f.name).join(", ")} (pass --${part === "connection" ? "field" : "detail"} name=value; not prompting because standard input is not a terminal)`,
+    );
+  }
+  const values: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(given))
+    values[key] = typed(value, fields.find((f) => f.name === key)?.type);
+  for (const field of missing) {
+    const secret = definition.secretFields.includes(field.name);
+    const answer = secret
+      ? await password({ message: `${field.name}:`, mask: "*" })
+      : await input({ message: `${field.name}:`, required: true });
+    values[field.name] = typed(answer, field.type);
+  }
+  return values;
+}
+
+const create = newCommand("create", "Connect an account; its credentials are checked before it is saved")
+  .argument("<destination>", "catalog id, e.g. sftp or amazon-s3")
+  .requiredOption("--name <name>", "a name for the account")
+  .option(
+    "--field <key=value>",
+    "a connection field (repeat); missing ones are asked for on a terminal",
+    collect,
+    {},
+  )
+  .option(
+    "--detail <key=value>",
+    "a destination detail to validate against (folder, bucket, ...)",
+    collect,
+    {},
+  )
+  .action(
+    async (
+      destination: string,
+      options: GlobalOptions & {
+        name: string;
+        field: Record<string, string>;
+        detail: Record<string, string>;
+      },
+    ) => {
+      const herald = await openHerald(configFrom(options));
+      try {
+        const definition = herald.catalog.get(destination);
+        const connection = await completeFields(
+          definition,
+          definition.connectionSchema,
+          options.field,
+          "connection",
+        );
+        const details = await completeFields(definition, definition.detailsSchema, options.detail, "details");
+        const account = await createAccount(herald, options.sandbox, {
+          destinationId: destination,
+          name: options.name,
+          connection,
+          details,
+        });
+        await recordAudit(herald.store, {
+          sandbox: options.sandbox,
+          actor: "cli",
+          action: "create",
+          resource: "account",
+          resourceId: account.id,
+          details: { destination, name: account.name },
+        });
+        process.stdout.write(`connected account ${account.id} (${account.name}) to ${definition.name}\n`);
+      } finally {
+        await herald.close();
+      }
+    },
+  );
+
+const listAccountsCommand = newCommand("list", "Saved accounts (secrets are never shown)")
+  .option("--json", "print JSON")
+  .action(async (options: GlobalOptions) => {
+    const herald = await openHerald(configFrom(options));
+    try {
+      const accounts = await listAccounts(herald, options.sandbox);
+      if (options.json) return printJson(accounts);
+      for (const a of accounts) process.stdout.write(`${a.id}  ${a.destinationId.padEnd(20)} ${a.name}\n`);
+    } finally {
+      await herald.close();
+    }
+  });
+
+const remove = newCommand("delete", "Delete an account (refused while a dataflow uses it)")
+  .argument("<id>")
+  .action(async (id: string, options: GlobalOptions) => {
+    const herald = await openHerald(configFrom(options));
+    try {
+      await deleteAccount(herald, options.sandbox, id, herald.accountUsers);
+      await recordAudit(herald.store, {
+        sandbox: options.sandbox,
+        actor: "cli",
+        action: "delete",
+        resource: "account",
+        resourceId: id,
+        details: {},
+      });
+      process.stdout.write(`deleted account ${id}\n`);
+    } finally {
+      await herald.close();
+    }
+  });
+
+export const accountsCommand = new Command("accounts")
+  .description("Destination accounts")
+  .addCommand(create)
+  .addCommand(listAccountsCommand)
+  .addCommand(remove);

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { describeSettings } from "../config/index.ts";
+import { reportError } from "./context.ts";
+import { demoCommand } from "./demo.ts";
+import { accountsCommand, destinationsCommand } from "./destinations.ts";
+import { generateCommand } from "./generate.ts";
+import { ingestCommand } from "./ingest.ts";
+import { profilesCommand } from "./profiles.ts";
+import { schemaCommand } from "./schema.ts";
+import { startCommand } from "./start.ts";
+
+const configCommand = new Command("config")
+  .description("List the settings and their environment variables")
+  .action(() => {
+    for (const s of describeSettings()) process.stdout.write(`${s.env.padEnd(24)} ${s.description}\n`);
+  });
+
+const program = new Command("herald")
+  .description("Herald: real-time customer data platform for audience activation")
+  .version("0.1.0")
+  .addCommand(startCommand)
+  .addCommand(demoCommand)
+  .addCommand(schemaCommand)
+  .addCommand(ingestCommand)
+  .addCommand(generateCommand)
+  .addCommand(profilesCommand)
+  .addCommand(destinationsCommand)
+  .addCommand(accountsCommand)
+  .addCommand(configCommand);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = reportError(error);
+}

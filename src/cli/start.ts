@@ -1,0 +1,33 @@
+import type { FastifyInstance } from "fastify";
+import { buildServer, type Herald, openHerald } from "../api/index.ts";
+import { configFrom, type GlobalOptions, newCommand } from "./context.ts";
+
+/** Serves the API until SIGINT/SIGTERM, then closes the server and the store cleanly. */
+export async function serve(herald: Herald): Promise<FastifyInstance> {
+  const app = await buildServer(herald);
+  const address = await app.listen({ host: herald.config.host, port: herald.config.port });
+  herald.logger.info(
+    { address, engine: herald.store.engine, dataDir: herald.config.dataDir },
+    `Herald listening on ${address} (API docs at ${address}/docs)`,
+  );
+  const stop = async (signal: string) => {
+    herald.logger.info({ signal }, "shutting down");
+    await app.close();
+    await herald.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void stop("SIGINT"));
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  return app;
+}
+
+export const startCommand = newCommand("start", "Start the Herald API server")
+  .option("--host <host>", "address to listen on (HERALD_HOST, default 127.0.0.1)")
+  .option("--port <port>", "port to listen on (HERALD_PORT, default 8080)")
+  .action(async (options: GlobalOptions & { host?: string; port?: string }) => {
+    const config = configFrom(options, {
+      ...(options.host ? { host: options.host } : {}),
+      ...(options.port ? { port: options.port } : {}),
+    });
+    await serve(await openHerald(config));
+  });
