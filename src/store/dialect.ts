@@ -59,6 +59,10 @@ export function createDialect(engine: Engine): Dialect {
       const unnests = columns.map((_, i) => `unnest(CAST($${firstParam + i} AS ${textArray})) AS c${i}`);
       return `SELECT ${casts.join(", ")} FROM (SELECT ${unnests.join(", ")})`;
     },
+    isoTimestamp: (expr) =>
+      engine === "duckdb"
+        ? `strftime(${expr}, '%Y-%m-%dT%H:%M:%S.%gZ')`
+        : `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
     inTextList: (expr, param) =>
       engine === "duckdb"
         ? `list_contains(CAST($${param} AS VARCHAR[]), ${expr})`

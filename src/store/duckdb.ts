@@ -13,6 +13,7 @@ import {
   VARCHAR,
 } from "@duckdb/node-api";
 import { createDialect } from "./dialect.ts";
+import { duckdbExportStream } from "./export-stream.ts";
 import { scopeToSandbox } from "./scoping.ts";
 import type { Executor, Row, Store } from "./types.ts";
 
@@ -108,6 +109,11 @@ export async function openDuckDBStore(
   if (options.memoryLimit) settings.memory_limit = options.memoryLimit;
   if (options.threads) settings.threads = String(options.threads);
   const instance = await DuckDBInstance.create(options.file, settings);
+  // Timestamps read and written in UTC, whatever the machine's zone (ICU is built in, not autoloaded).
+  const setup = await instance.connect();
+  await setup.run("LOAD icu");
+  await setup.run("SET GLOBAL TimeZone = 'UTC'");
+  setup.closeSync();
   const dialect = createDialect("duckdb");
   // One connection per concurrent reader; DuckDB runs them in parallel.
   const idle: DuckDBConnection[] = [];
@@ -133,6 +139,10 @@ export async function openDuckDBStore(
     query: (sandbox, sql, params) =>
       withConnection((c) => executorOn(c, dialect).query(sandbox, sql, params)),
     queryGlobal: (sql, params) => withConnection((c) => executorOn(c, dialect).queryGlobal(sql, params)),
+    exportQuery: (sandbox, sql, params, format) => {
+      const scoped = scopeToSandbox(dialect, sandbox, sql, params);
+      return duckdbExportStream(instance, scoped.sql, scoped.params.map(toDuckValue), format);
+    },
     transaction: (work) =>
       writes.run(() =>
         withConnection(async (connection) => {

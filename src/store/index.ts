@@ -8,6 +8,7 @@ import type { Store } from "./types.ts";
 
 export { createDialect, isValidSandboxName, sandboxSchema } from "./dialect.ts";
 export { openDuckDBStore, readRows } from "./duckdb.ts";
+export type { ExportFormat } from "./export-format.ts";
 export { type Migration, migrate, storeMigrations } from "./migrations.ts";
 export { openPostgresStore } from "./postgres.ts";
 export { createSandbox, DEFAULT_SANDBOX, listSandboxes, requireSandbox, type Sandbox } from "./sandboxes.ts";

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { createDialect } from "./dialect.ts";
+import { postgresExportStream } from "./export-stream.ts";
 import { scopeToSandbox } from "./scoping.ts";
 import type { Executor, Row, Store } from "./types.ts";
 
@@ -37,7 +38,7 @@ function executorOn(client: pg.Pool | pg.PoolClient, dialect = createDialect("po
 }
 
 export async function openPostgresStore(url: string): Promise<Store & { pool: pg.Pool }> {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const pool = new pg.Pool({ connectionString: url, max: 10, options: "-c TimeZone=UTC" });
   // Fail at start with a clear cause rather than on the first request.
   const probe = await pool.connect();
   probe.release();
@@ -49,6 +50,10 @@ export async function openPostgresStore(url: string): Promise<Store & { pool: pg
     pool,
     query: root.query,
     queryGlobal: root.queryGlobal,
+    exportQuery: (sandbox, sql, params, format) => {
+      const scoped = scopeToSandbox(dialect, sandbox, sql, params);
+      return postgresExportStream(pool, scoped.sql, scoped.params.map(toPgValue), format);
+    },
     transaction: async (work) => {
       const client = await pool.connect();
       try {

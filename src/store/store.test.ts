@@ -76,3 +76,65 @@ describe.each(engines)("store on %s", (engine) => {
     ]);
   });
 });
+
+describe.each(engines)("exportQuery on %s", (engine) => {
+  let store: Store;
+  afterEach(async () => store?.close());
+
+  async function text(stream: NodeJS.ReadableStream): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+    return Buffer.concat(chunks).toString("utf8");
+  }
+
+  it("streams CSV and JSON Lines written by the engine, with bound parameters", async () => {
+    store = await freshStore(engine);
+    await migrate(store, engine);
+    await createSandbox(store, "prod");
+    await store.query("prod", "CREATE TABLE {t} (id BIGINT, name TEXT, d DATE, ts TIMESTAMPTZ)");
+    await store.query(
+      "prod",
+      `INSERT INTO {t} VALUES (1, 'a;b', DATE '2024-02-29', TIMESTAMPTZ '2026-11-02 10:00:00+00'),
+                              (2, 'line
+break "q"', NULL, NULL), (3, 'skip', NULL, NULL)`,
+    );
+    const csv = await text(
+      store.exportQuery(
+        "prod",
+        `SELECT id, name, d, ${store.dialect.isoTimestamp("ts")} AS ts FROM {t} WHERE id < $1 ORDER BY id`,
+        [3],
+        {
+          type: "csv",
+          delimiter: ";",
+          quote: '"',
+          escape: '"',
+          header: true,
+          nullText: "",
+        },
+      ),
+    );
+    expect(csv.trim().split(/\r?\n(?=\d|id)/)).toEqual([
+      "id;name;d;ts",
+      '1;"a;b";2024-02-29;2026-11-02T10:00:00.000Z',
+      '2;"line\nbreak ""q""";;',
+    ]);
+    const jsonl = await text(
+      store.exportQuery("prod", "SELECT id, name FROM {t} WHERE id = $1", [1], { type: "jsonl" }),
+    );
+    expect(
+      jsonl
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    ).toEqual([{ id: 1, name: "a;b" }]);
+  });
+
+  it("fails the stream when the query fails", async () => {
+    store = await freshStore(engine);
+    await migrate(store, engine);
+    await createSandbox(store, "prod");
+    await expect(
+      text(store.exportQuery("prod", "SELECT nope FROM {profiles}", [], { type: "jsonl" })),
+    ).rejects.toThrow(/nope/);
+  });
+});

@@ -1,3 +1,5 @@
+import type { Readable } from "node:stream";
+import type { ExportFormat } from "./export-format.ts";
 export type Engine = "duckdb" | "postgres";
 export type Row = Record<string, unknown>;
 
@@ -17,6 +19,11 @@ export interface Executor {
 export interface Store extends Executor {
   readonly engine: Engine;
   readonly dialect: Dialect;
+  /**
+   * Streams a sandbox query's result as file bytes written by the engine itself (CSV, JSON Lines,
+   * Parquet): the fast path of exports. The stream errors if the query fails.
+   */
+  exportQuery(sandbox: string, sql: string, params: readonly unknown[], format: ExportFormat): Readable;
   /** One transaction on one connection; rolled back if `work` throws. */
   transaction<T>(work: (tx: Executor) => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -38,6 +45,8 @@ export interface Dialect {
    * `INSERT INTO t (a, b) ${unnestColumns(...)}` with each column's values passed as text.
    */
   unnestColumns(columns: readonly { name: string; kind: ColumnKind }[], firstParam: number): string;
+  /** A timestamp as ISO 8601 text in UTC with milliseconds (`2026-11-02T10:00:00.000Z`), as exports write it. */
+  isoTimestamp(expr: string): string;
   /** `expr` is one of the strings in the text-array parameter `$param`. */
   inTextList(expr: string, param: number): string;
   /** Text form of an array value that `unnestColumns` casts back. */
