@@ -1,0 +1,153 @@
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import type { FileSession } from "../../destinations/index.ts";
+import { validationError } from "../../errors/index.ts";
+import type { ExportFormat, Store } from "../../store/index.ts";
+import { type FileOptions, fileExtension } from "./file-options.ts";
+import { gzipInParallel } from "./parallel-gzip.ts";
+import { RowSplitter } from "./row-splitter.ts";
+
+export interface ExportedFile {
+  name: string;
+  location: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+export interface ExportRequest {
+  store: Store;
+  sandbox: string;
+  /** SELECT of the mapped columns, output names as aliases; scoped like any store query. */
+  query: { sql: string; params: readonly unknown[] };
+  options: FileOptions;
+  /** The file name of part 1, 2, ... (extension included). */
+  fileName: (part: number) => string;
+  session: FileSession;
+  signal?: AbortSignal;
+  onProgress?: (rowsWritten: number) => void;
+}
+
+function engineFormat(options: FileOptions): ExportFormat {
+  switch (options.format) {
+    case "csv":
+      return { type: "csv", ...options.csv };
+    case "jsonl":
+      return { type: "jsonl" };
+    default:
+      return { type: "parquet" };
+  }
+}
+
+/** Counts and checksums the bytes on their way to the destination. */
+async function* measured(
+  source: AsyncIterable<Buffer>,
+  into: { bytes: number; hash: ReturnType<typeof createHash> },
+) {
+  for await (const chunk of source) {
+    into.bytes += chunk.length;
+    into.hash.update(chunk);
+    yield chunk;
+  }
+}
+
+async function countRows(request: ExportRequest): Promise<number> {
+  const [row] = await request.store.query<{ n: number }>(
+    request.sandbox,
+    `SELECT count(*) AS n FROM (${request.query.sql}) AS audience`,
+    request.query.params,
+  );
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * Exports a query's rows to files at a destination, streaming end to end: the engine writes the
+ * bytes, Node splits them into files of at most `maxRowsPerFile` rows, gzips them on every core and
+ * hands each file to the connector, which makes it visible only once complete.
+ */
+export async function exportToFiles(request: ExportRequest): Promise<ExportedFile[]> {
+  const { options } = request;
+  const total = await countRows(request);
+  const rowsPerFile = options.maxRowsPerFile ?? Math.max(total, 1);
+  const neededFiles = Math.max(1, Math.ceil(total / rowsPerFile));
+  if (neededFiles > options.maxFiles) {
+    throw validationError(
+      `The audience has ${total} rows: at most ${rowsPerFile} rows per file needs ${neededFiles} files, over the limit of ${options.maxFiles} files per segment; raise maxRowsPerFile or maxFiles`,
+      [{ field: "maxFiles", message: `needs ${neededFiles} files` }],
+    );
+  }
+  if (options.format === "parquet") return exportParquet(request, total, rowsPerFile, neededFiles);
+
+  const stream = request.store.exportQuery(
+    request.sandbox,
+    request.query.sql,
+    request.query.params,
+    engineFormat(options),
+  );
+  const csv = options.format === "csv";
+  const splitter = new RowSplitter(stream, {
+    maxRows: rowsPerFile,
+    header: csv && options.csv.header,
+    quote: csv ? options.csv.quote : "",
+    escape: csv ? options.csv.escape : "",
+  });
+  const files: ExportedFile[] = [];
+  let written = 0;
+  try {
+    for (let part = 1; part === 1 || (await splitter.hasMore()); part++) {
+      let rows = 0;
+      const records = splitter.nextFile((n) => {
+        rows += n;
+        written += n;
+        request.onProgress?.(written);
+      });
+      const body =
+        options.compression === "gzip"
+          ? gzipInParallel(records, { level: options.compressionLevel })
+          : records;
+      const tally = { bytes: 0, hash: createHash("sha256") };
+      const name = request.fileName(part);
+      const put = await request.session.putFile(name, Readable.from(measured(body, tally)), {
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
+      files.push({
+        name,
+        location: put.location,
+        rows,
+        bytes: tally.bytes,
+        sha256: tally.hash.digest("hex"),
+      });
+    }
+  } finally {
+    stream.destroy();
+  }
+  return files;
+}
+
+/** Parquet is binary: each part is its own engine query over a stable order. */
+async function exportParquet(
+  request: ExportRequest,
+  total: number,
+  rowsPerFile: number,
+  parts: number,
+): Promise<ExportedFile[]> {
+  const files: ExportedFile[] = [];
+  for (let part = 1; part <= parts; part++) {
+    const params = [...request.query.params];
+    const sql =
+      parts === 1
+        ? request.query.sql
+        : `SELECT * FROM (${request.query.sql}) AS audience ORDER BY 1 LIMIT $${params.push(rowsPerFile)} OFFSET $${params.push((part - 1) * rowsPerFile)}`;
+    const stream = request.store.exportQuery(request.sandbox, sql, params, { type: "parquet" });
+    const tally = { bytes: 0, hash: createHash("sha256") };
+    const name = request.fileName(part);
+    const put = await request.session.putFile(name, Readable.from(measured(stream, tally)), {
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
+    const rows = Math.min(rowsPerFile, total - (part - 1) * rowsPerFile);
+    request.onProgress?.(Math.min(total, part * rowsPerFile));
+    files.push({ name, location: put.location, rows, bytes: tally.bytes, sha256: tally.hash.digest("hex") });
+  }
+  return files;
+}
+
