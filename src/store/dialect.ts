@@ -59,6 +59,10 @@ export function createDialect(engine: Engine): Dialect {
       const unnests = columns.map((_, i) => `unnest(CAST($${firstParam + i} AS ${textArray})) AS c${i}`);
       return `SELECT ${casts.join(", ")} FROM (SELECT ${unnests.join(", ")})`;
     },
+    sha256Normalized: (expr) =>
+      engine === "duckdb"
+        ? `sha256(lower(trim(${expr})))`
+        : `encode(sha256(convert_to(lower(trim(${expr})), 'UTF8')), 'hex')`,
     isoTimestamp: (expr) =>
       engine === "duckdb"
         ? `strftime(${expr}, '%Y-%m-%dT%H:%M:%S.%gZ')`

@@ -45,6 +45,8 @@ export interface Dialect {
    * `INSERT INTO t (a, b) ${unnestColumns(...)}` with each column's values passed as text.
    */
   unnestColumns(columns: readonly { name: string; kind: ColumnKind }[], firstParam: number): string;
+  /** Hex SHA-256 of the trimmed, lower-cased text (the normalisation ad platforms document). */
+  sha256Normalized(expr: string): string;
   /** A timestamp as ISO 8601 text in UTC with milliseconds (`2026-11-02T10:00:00.000Z`), as exports write it. */
   isoTimestamp(expr: string): string;
   /** `expr` is one of the strings in the text-array parameter `$param`. */

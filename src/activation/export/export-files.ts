@@ -150,4 +150,3 @@ async function exportParquet(
   }
   return files;
 }
-

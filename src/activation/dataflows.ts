@@ -1,0 +1,317 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import type { AccountDeps } from "../destinations/index.ts";
+import { getAccount } from "../destinations/index.ts";
+import { notFound, validationError } from "../errors/index.ts";
+import type { Executor } from "../store/index.ts";
+import { DEFAULT_FILE_NAME_TEMPLATE, fileOptionsSchema, validateFileNameTemplate } from "./export/index.ts";
+import { mappingSchema } from "./mapping.ts";
+import { type Schedule, scheduleSchema } from "./schedule/index.ts";
+
+/**
+ * A dataflow: an account, what it is for (marketing actions), the destination's details, the
+ * segments with their schedules and file names, the mapping and the file options. Saved as a draft
+ * or enabled; edits apply from the next run.
+ */
+export const dataflowSegmentSchema = z.object({
+  segmentId: z.string().min(1),
+  schedule: scheduleSchema,
+  fileNameTemplate: z.string().min(1).max(255).default(DEFAULT_FILE_NAME_TEMPLATE),
+  mode: z.enum(["full", "incremental"]).default("full"),
+});
+
+export const dataflowInputSchema = z.object({
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(2000).optional(),
+  accountId: z.string().min(1),
+  details: z.record(z.string(), z.unknown()).default({}),
+  marketingActions: z.array(z.string().min(1).max(100)).default([]),
+  segments: z.array(dataflowSegmentSchema).min(1).max(250),
+  mapping: mappingSchema,
+  fileOptions: fileOptionsSchema.default(fileOptionsSchema.parse({})),
+  status: z.enum(["draft", "enabled", "disabled"]).default("draft"),
+});
+
+export type DataflowInput = z.input<typeof dataflowInputSchema>;
+export type DataflowSegment = z.infer<typeof dataflowSegmentSchema>;
+export type Dataflow = z.infer<typeof dataflowInputSchema> & {
+  id: string;
+  destinationId: string;
+  createdAt: Date;
+  updatedAt: Date;
+  segments: (DataflowSegment & { lastScheduledFor: Date | null; lastSuccessAt: Date | null })[];
+};
+
+interface DataflowRow {
+  id: string;
+  name: string;
+  description: string | null;
+  account_id: string;
+  destination_id: string;
+  details: string;
+  marketing_actions: string;
+  mapping: string;
+  file_options: string;
+  status: Dataflow["status"];
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface SegmentRow {
+  dataflow_id: string;
+  segment_id: string;
+  schedule: string;
+  file_name_template: string;
+  export_mode: "full" | "incremental";
+  last_scheduled_for: Date | null;
+  last_success_at: Date | null;
+}
+
+export function parseDataflowInput(input: unknown): z.infer<typeof dataflowInputSchema> {
+  const parsed = dataflowInputSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({
+      field: i.path.join("."),
+      message: `${i.path.join(".")}: ${i.message}`,
+    }));
+    throw validationError(`Invalid dataflow: ${issues.map((i) => i.message).join("; ")}`, issues);
+  }
+  const segmentIds = parsed.data.segments.map((s) => s.segmentId);
+  if (new Set(segmentIds).size !== segmentIds.length) {
+    throw validationError("segments: a segment appears twice", [
+      { field: "segments", message: "duplicate segment" },
+    ]);
+  }
+  for (const [i, s] of parsed.data.segments.entries()) {
+    try {
+      validateFileNameTemplate(s.fileNameTemplate);
+    } catch {
+      throw validationError(
+        `segments.${i}.fileNameTemplate: unknown placeholder in '${s.fileNameTemplate}'`,
+        [{ field: `segments.${i}.fileNameTemplate`, message: "unknown placeholder" }],
+      );
+    }
+  }
+  return parsed.data;
+}
+
+async function loadSegments(
+  db: Executor,
+  sandbox: string,
+  ids: string[],
+): Promise<Map<string, SegmentRow[]>> {
+  const rows = await db.query<SegmentRow>(
+    sandbox,
+    "SELECT * FROM dataflow_segments WHERE sandbox = $sandbox ORDER BY segment_id",
+  );
+  const wanted = new Set(ids);
+  const byDataflow = new Map<string, SegmentRow[]>();
+  for (const row of rows.filter((r) => wanted.has(r.dataflow_id))) {
+    byDataflow.set(row.dataflow_id, [...(byDataflow.get(row.dataflow_id) ?? []), row]);
+  }
+  return byDataflow;
+}
+
+function toDataflow(row: DataflowRow, segments: SegmentRow[]): Dataflow {
+  return {
+    id: row.id,
+    name: row.name,
+    ...(row.description ? { description: row.description } : {}),
+    accountId: row.account_id,
+    destinationId: row.destination_id,
+    details: JSON.parse(row.details) as Record<string, unknown>,
+    marketingActions: JSON.parse(row.marketing_actions) as string[],
+    mapping: JSON.parse(row.mapping) as Dataflow["mapping"],
+    fileOptions: JSON.parse(row.file_options) as Dataflow["fileOptions"],
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    segments: segments.map((s) => ({
+      segmentId: s.segment_id,
+      schedule: JSON.parse(s.schedule) as Schedule,
+      fileNameTemplate: s.file_name_template,
+      mode: s.export_mode,
+      lastScheduledFor: s.last_scheduled_for,
+      lastSuccessAt: s.last_success_at,
+    })),
+  };
+}
+
+export async function getDataflow(db: Executor, sandbox: string, id: string): Promise<Dataflow> {
+  const [row] = await db.query<DataflowRow>(
+    sandbox,
+    "SELECT * FROM dataflows WHERE sandbox = $sandbox AND id = $1",
+    [id],
+  );
+  if (!row) throw notFound("dataflow", id);
+  return toDataflow(row, (await loadSegments(db, sandbox, [id])).get(id) ?? []);
+}
+
+export async function listDataflows(
+  db: Executor,
+  sandbox: string,
+  filter: { accountId?: string } = {},
+): Promise<Dataflow[]> {
+  const rows = await db.query<DataflowRow>(
+    sandbox,
+    "SELECT * FROM dataflows WHERE sandbox = $sandbox AND ($1::TEXT IS NULL OR account_id = $1) ORDER BY name, id",
+    [filter.accountId ?? null],
+  );
+  const segments = await loadSegments(
+    db,
+    sandbox,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => toDataflow(r, segments.get(r.id) ?? []));
+}
+
+/** Checks the parts that live elsewhere: the account exists and the details fit its destination. */
+async function checkReferences(
+  deps: AccountDeps,
+  sandbox: string,
+  input: z.infer<typeof dataflowInputSchema>,
+) {
+  const account = await getAccount(deps, sandbox, input.accountId);
+  const definition = deps.catalog.get(account.destinationId);
+  const details = definition.detailsSchema.safeParse(input.details);
+  if (!details.success) {
+    const issues = details.error.issues.map((i) => ({
+      field: `details.${i.path.join(".")}`,
+      message: `details.${i.path.join(".")}: ${i.message}`,
+    }));
+    throw validationError(
+      `Invalid details for ${definition.name}: ${issues.map((i) => i.message).join("; ")}`,
+      issues,
+    );
+  }
+  return { account, definition, details: details.data as Record<string, unknown> };
+}
+
+async function writeSegments(
+  db: Executor,
+  sandbox: string,
+  dataflowId: string,
+  segments: DataflowSegment[],
+  previous: SegmentRow[] = [],
+) {
+  await db.query(sandbox, "DELETE FROM dataflow_segments WHERE sandbox = $sandbox AND dataflow_id = $1", [
+    dataflowId,
+  ]);
+  for (const s of segments) {
+    // Keep the schedule's progress and the incremental watermark across edits.
+    const before = previous.find((p) => p.segment_id === s.segmentId);
+    await db.query(
+      sandbox,
+      `INSERT INTO dataflow_segments (dataflow_id, sandbox, segment_id, schedule, file_name_template, export_mode, last_scheduled_for, last_success_at)
+       VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7)`,
+      [
+        dataflowId,
+        s.segmentId,
+        JSON.stringify(s.schedule),
+        s.fileNameTemplate,
+        s.mode,
+        before?.last_scheduled_for ?? null,
+        before?.last_success_at ?? null,
+      ],
+    );
+  }
+}
+
+export async function createDataflow(
+  deps: AccountDeps,
+  sandbox: string,
+  input: unknown,
+  now = new Date(),
+): Promise<Dataflow> {
+  const parsed = parseDataflowInput(input);
+  const { account, details } = await checkReferences(deps, sandbox, parsed);
+  const id = randomUUID();
+  await deps.store.transaction(async (tx) => {
+    await tx.query(
+      sandbox,
+      `INSERT INTO dataflows (id, sandbox, name, description, account_id, destination_id, details, marketing_actions, mapping, file_options, status, created_at, updated_at)
+       VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)`,
+      [
+        id,
+        parsed.name,
+        parsed.description ?? null,
+        account.id,
+        account.destinationId,
+        JSON.stringify(details),
+        JSON.stringify(parsed.marketingActions),
+        JSON.stringify(parsed.mapping),
+        JSON.stringify(parsed.fileOptions),
+        parsed.status,
+        now,
+      ],
+    );
+    await writeSegments(tx, sandbox, id, parsed.segments);
+  });
+  return getDataflow(deps.store, sandbox, id);
+}
+
+export async function updateDataflow(
+  deps: AccountDeps,
+  sandbox: string,
+  id: string,
+  input: unknown,
+  now = new Date(),
+): Promise<Dataflow> {
+  const existing = await getDataflow(deps.store, sandbox, id);
+  const parsed = parseDataflowInput(input);
+  const { account, details } = await checkReferences(deps, sandbox, parsed);
+  await deps.store.transaction(async (tx) => {
+    const previous = (await loadSegments(tx, sandbox, [id])).get(id) ?? [];
+    await tx.query(
+      sandbox,
+      `UPDATE dataflows SET name = $1, description = $2, account_id = $3, destination_id = $4, details = $5, marketing_actions = $6,
+         mapping = $7, file_options = $8, status = $9, updated_at = $10 WHERE sandbox = $sandbox AND id = $11`,
+      [
+        parsed.name,
+        parsed.description ?? null,
+        account.id,
+        account.destinationId,
+        JSON.stringify(details),
+        JSON.stringify(parsed.marketingActions),
+        JSON.stringify(parsed.mapping),
+        JSON.stringify(parsed.fileOptions),
+        parsed.status,
+        now,
+        existing.id,
+      ],
+    );
+    await writeSegments(tx, sandbox, id, parsed.segments, previous);
+  });
+  return getDataflow(deps.store, sandbox, id);
+}
+
+export async function setDataflowStatus(
+  db: Executor,
+  sandbox: string,
+  id: string,
+  status: Dataflow["status"],
+): Promise<void> {
+  await getDataflow(db, sandbox, id);
+  await db.query(
+    sandbox,
+    "UPDATE dataflows SET status = $1, updated_at = $2 WHERE sandbox = $sandbox AND id = $3",
+    [status, new Date(), id],
+  );
+}
+
+export async function deleteDataflow(db: Executor, sandbox: string, id: string): Promise<void> {
+  await getDataflow(db, sandbox, id);
+  await db.query(sandbox, "DELETE FROM dataflow_segments WHERE sandbox = $sandbox AND dataflow_id = $1", [
+    id,
+  ]);
+  await db.query(sandbox, "DELETE FROM dataflows WHERE sandbox = $sandbox AND id = $1", [id]);
+}
+
+/** Names of dataflows using an account: accounts refuse deletion while this is not empty. */
+export async function dataflowsUsingAccount(
+  db: Executor,
+  sandbox: string,
+  accountId: string,
+): Promise<string[]> {
+  return (await listDataflows(db, sandbox, { accountId })).map((d) => d.name);
+}

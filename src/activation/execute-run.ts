@@ -1,0 +1,193 @@
+import { Readable } from "node:stream";
+import type { AccountDeps, FileSession } from "../destinations/index.ts";
+import { openAccountConnection } from "../destinations/index.ts";
+import { HeraldError, isHeraldError, isRetryable } from "../errors/index.ts";
+import { loadSchema } from "../schema/index.ts";
+import { type AudienceQuery, buildAudienceQuery, type MembershipSource } from "./audience-query.ts";
+import { type Dataflow, getDataflow } from "./dataflows.ts";
+import {
+  buildManifest,
+  type ExportedFile,
+  exportToFiles,
+  fileExtension,
+  manifestFileName,
+  renderFileName,
+} from "./export/index.ts";
+import { finishRun, getRun, type Run, type RunTrigger, recordProgress, startRun } from "./runs.ts";
+
+/** What activation needs from segmentation, given at wiring time. */
+export interface SegmentDirectory {
+  memberships: MembershipSource;
+  segmentName(sandbox: string, segmentId: string): Promise<string>;
+}
+
+export interface ActivationDeps extends AccountDeps {
+  segments: SegmentDirectory;
+  /** Attempts of a segment export when the destination fails transiently (default 3). */
+  attempts?: number;
+  backoffMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The message a run records: a HeraldError's own words, anything else by its message only. */
+function describe(error: unknown): string {
+  if (isHeraldError(error)) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function exclusionCounts(deps: ActivationDeps, sandbox: string, query: AudienceQuery) {
+  const [row] = await deps.store.query<{ received: number; missing_mandatory: number; duplicates: number }>(
+    sandbox,
+    query.countsSql,
+    query.params,
+  );
+  return {
+    received: Number(row?.received ?? 0),
+    missingMandatory: Number(row?.missing_mandatory ?? 0),
+    duplicates: Number(row?.duplicates ?? 0),
+  };
+}
+
+/**
+ * Runs one export of one segment of a file dataflow: counts, exports the files, writes the manifest,
+ * and records the run. Transient destination errors retry the whole segment with backoff; file
+ * names depend only on the run's scheduled time, so a retry or a rerun rewrites the same files.
+ */
+export async function runSegmentExport(
+  deps: ActivationDeps,
+  sandbox: string,
+  input: {
+    dataflowId: string;
+    segmentId: string;
+    trigger: RunTrigger;
+    scheduledFor: Date;
+    signal?: AbortSignal;
+  },
+): Promise<Run> {
+  const dataflow = await getDataflow(deps.store, sandbox, input.dataflowId);
+  const segment = dataflow.segments.find((s) => s.segmentId === input.segmentId);
+  if (!segment)
+    throw new HeraldError(
+      "not_found",
+      "segment_not_in_dataflow",
+      `Segment '${input.segmentId}' is not part of dataflow '${dataflow.name}'`,
+    );
+  const run = await startRun(deps.store, sandbox, input);
+  const started = Date.now();
+  let files: ExportedFile[] = [];
+  let counts = { received: 0, missingMandatory: 0, duplicates: 0 };
+  const errors: string[] = [];
+  const attempts = deps.attempts ?? 3;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    try {
+      ({ files, counts } = await exportOnce(deps, sandbox, dataflow, segment, run, input.signal));
+      errors.length = 0;
+      break;
+    } catch (error) {
+      errors.push(`attempt ${attempt}: ${describe(error)}`);
+      if (!isRetryable(error) || attempt === attempts || input.signal?.aborted) break;
+      await sleep((deps.backoffMs ?? 1000) * 2 ** (attempt - 1));
+    }
+  }
+  const succeeded = errors.length === 0;
+  const activated = files.reduce((sum, f) => sum + f.rows, 0);
+  await finishRun(deps.store, sandbox, run.id, {
+    status: succeeded ? "succeeded" : "failed",
+    received: counts.received,
+    activated,
+    excluded: { missingMandatory: counts.missingMandatory, duplicate: counts.duplicates },
+    failed: succeeded ? 0 : counts.received - counts.missingMandatory - counts.duplicates,
+    files,
+    errors,
+    finishedAt: new Date(Math.max(Date.now(), started)),
+  });
+  if (succeeded) {
+    await deps.store.query(
+      sandbox,
+      "UPDATE dataflow_segments SET last_success_at = $1 WHERE sandbox = $sandbox AND dataflow_id = $2 AND segment_id = $3",
+      [run.startedAt, dataflow.id, segment.segmentId],
+    );
+  }
+  return getRun(deps.store, sandbox, run.id);
+}
+
+async function exportOnce(
+  deps: ActivationDeps,
+  sandbox: string,
+  dataflow: Dataflow,
+  segment: Dataflow["segments"][number],
+  run: Run,
+  signal?: AbortSignal,
+) {
+  const { definition, connection } = await openAccountConnection(deps, sandbox, dataflow.accountId);
+  if (definition.connector.kind !== "file") {
+    throw new HeraldError(
+      "validation",
+      "not_a_file_destination",
+      `${definition.name} receives records in real time, not files`,
+    );
+  }
+  const schema = await loadSchema(deps.store, sandbox);
+  const query = buildAudienceQuery({
+    schema,
+    dialect: deps.store.dialect,
+    mapping: dataflow.mapping,
+    memberships: deps.segments.memberships,
+    segmentId: segment.segmentId,
+    mode: segment.mode,
+    ...(segment.mode === "incremental" && segment.lastSuccessAt ? { since: segment.lastSuccessAt } : {}),
+  });
+  const counts = await exclusionCounts(deps, sandbox, query);
+  const context = {
+    destination: definition.name,
+    sandbox,
+    dataflowId: dataflow.id,
+    dataflowName: dataflow.name,
+    segmentId: segment.segmentId,
+    segmentName: await deps.segments.segmentName(sandbox, segment.segmentId),
+    runId: run.id,
+    time: run.scheduledFor,
+  };
+  const extension = fileExtension(dataflow.fileOptions);
+  const session: FileSession = await definition.connector.open(
+    connection as never,
+    dataflow.details as never,
+  );
+  try {
+    await session.cleanupTemporaries();
+    let lastReport = 0;
+    const files = await exportToFiles({
+      store: deps.store,
+      sandbox,
+      query,
+      options: dataflow.fileOptions,
+      fileName: (part) => renderFileName(segment.fileNameTemplate, context, part, extension),
+      session,
+      ...(signal ? { signal } : {}),
+      onProgress: (rows) => {
+        if (Date.now() - lastReport < 1000) return;
+        lastReport = Date.now();
+        void recordProgress(deps.store, sandbox, run.id, rows).catch(() => {});
+      },
+    });
+    if (dataflow.fileOptions.manifest) {
+      const manifest = buildManifest(
+        {
+          dataflowId: dataflow.id,
+          runId: run.id,
+          scheduledAt: run.scheduledFor,
+          segmentId: segment.segmentId,
+        },
+        files,
+      );
+      await session.putFile(
+        manifestFileName(dataflow.id, run.id),
+        Readable.from([Buffer.from(JSON.stringify(manifest, null, 2))]),
+      );
+    }
+    return { files, counts };
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,26 @@
+export { type AudienceQuery, buildAudienceQuery, type MembershipSource } from "./audience-query.ts";
+export {
+  createDataflow,
+  type Dataflow,
+  type DataflowInput,
+  dataflowInputSchema,
+  dataflowsUsingAccount,
+  deleteDataflow,
+  getDataflow,
+  listDataflows,
+  setDataflowStatus,
+  updateDataflow,
+} from "./dataflows.ts";
+export { type ActivationDeps, runSegmentExport, type SegmentDirectory } from "./execute-run.ts";
+export * from "./export/index.ts";
+export { defaultTarget, type Mapping, mappingSchema, resolveMapping } from "./mapping.ts";
+export { activationMigrations } from "./migrations.ts";
+export {
+  failAbandonedRuns,
+  getRun,
+  listRuns,
+  type Run,
+  type RunStatus,
+  type RunTrigger,
+  startRun,
+} from "./runs.ts";

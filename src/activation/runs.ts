@@ -1,0 +1,215 @@
+import { randomUUID } from "node:crypto";
+import { conflict, notFound } from "../errors/index.ts";
+import type { Executor, Store } from "../store/index.ts";
+import type { ExportedFile } from "./export/index.ts";
+
+export type RunStatus = "queued" | "running" | "succeeded" | "partially_succeeded" | "failed";
+export type RunTrigger = "schedule" | "manual" | "evaluation" | "catch_up";
+
+export interface Run {
+  id: string;
+  dataflowId: string;
+  segmentId: string;
+  trigger: RunTrigger;
+  scheduledFor: Date;
+  status: RunStatus;
+  startedAt: Date;
+  finishedAt: Date | null;
+  durationMs: number | null;
+  received: number;
+  activated: number;
+  excluded: Record<string, number>;
+  failed: number;
+  bytes: number;
+  files: ExportedFile[];
+  errors: string[];
+  progressRows: number;
+}
+
+interface RunRow {
+  id: string;
+  dataflow_id: string;
+  segment_id: string;
+  run_trigger: RunTrigger;
+  scheduled_for: Date;
+  status: RunStatus;
+  started_at: Date;
+  finished_at: Date | null;
+  received: number;
+  activated: number;
+  excluded: string;
+  failed: number;
+  bytes: number;
+  files: string;
+  errors: string;
+  progress_rows: number;
+}
+
+function toRun(row: RunRow): Run {
+  return {
+    id: row.id,
+    dataflowId: row.dataflow_id,
+    segmentId: row.segment_id,
+    trigger: row.run_trigger,
+    scheduledFor: row.scheduled_for,
+    status: row.status,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    durationMs: row.finished_at ? row.finished_at.getTime() - row.started_at.getTime() : null,
+    received: Number(row.received),
+    activated: Number(row.activated),
+    excluded: JSON.parse(row.excluded) as Record<string, number>,
+    failed: Number(row.failed),
+    bytes: Number(row.bytes),
+    files: JSON.parse(row.files) as ExportedFile[],
+    errors: JSON.parse(row.errors) as string[],
+    progressRows: Number(row.progress_rows),
+  };
+}
+
+/**
+ * Starts a run unless one of the same dataflow and segment is already in flight: a dataflow never
+ * runs twice at once. On PostgreSQL the dataflow's row is locked for the check, so two Herald
+ * processes cannot both start it; on DuckDB transactions are serialised in-process.
+ */
+export async function startRun(
+  store: Store,
+  sandbox: string,
+  input: { dataflowId: string; segmentId: string; trigger: RunTrigger; scheduledFor: Date; now?: Date },
+): Promise<Run> {
+  const now = input.now ?? new Date();
+  const id = randomUUID();
+  await store.transaction(async (tx) => {
+    const lock = store.engine === "postgres" ? " FOR UPDATE" : "";
+    const [segment] = await tx.query(
+      sandbox,
+      `SELECT dataflow_id FROM dataflow_segments WHERE sandbox = $sandbox AND dataflow_id = $1 AND segment_id = $2${lock}`,
+      [input.dataflowId, input.segmentId],
+    );
+    if (!segment) throw notFound("dataflow segment", `${input.dataflowId}/${input.segmentId}`);
+    const running = await tx.query<{ id: string }>(
+      sandbox,
+      `SELECT id FROM runs WHERE sandbox = $sandbox AND dataflow_id = $1 AND segment_id = $2 AND status IN ('queued', 'running')`,
+      [input.dataflowId, input.segmentId],
+    );
+    if (running.length) {
+      throw conflict(
+        "run_in_progress",
+        `An export of this segment is already running (run ${running[0]?.id}); wait for it to finish`,
+      );
+    }
+    await tx.query(
+      sandbox,
+      `INSERT INTO runs (id, sandbox, dataflow_id, segment_id, run_trigger, scheduled_for, status, started_at, heartbeat_at)
+       VALUES ($1, $sandbox, $2, $3, $4, $5, 'running', $6, $6)`,
+      [id, input.dataflowId, input.segmentId, input.trigger, input.scheduledFor, now],
+    );
+  });
+  return getRun(store, sandbox, id);
+}
+
+export async function recordProgress(
+  db: Executor,
+  sandbox: string,
+  runId: string,
+  rows: number,
+): Promise<void> {
+  await db.query(
+    sandbox,
+    "UPDATE runs SET progress_rows = $1, heartbeat_at = $2 WHERE sandbox = $sandbox AND id = $3",
+    [rows, new Date(), runId],
+  );
+}
+
+export async function finishRun(
+  db: Executor,
+  sandbox: string,
+  runId: string,
+  outcome: {
+    status: Exclude<RunStatus, "queued" | "running">;
+    received: number;
+    activated: number;
+    excluded: Record<string, number>;
+    failed: number;
+    files: ExportedFile[];
+    errors: string[];
+    finishedAt?: Date;
+  },
+): Promise<void> {
+  await db.query(
+    sandbox,
+    `UPDATE runs SET status = $1, received = $2, activated = $3, excluded = $4, failed = $5, files = $6, errors = $7,
+       bytes = $8, finished_at = $9, heartbeat_at = $9 WHERE sandbox = $sandbox AND id = $10`,
+    [
+      outcome.status,
+      outcome.received,
+      outcome.activated,
+      JSON.stringify(outcome.excluded),
+      outcome.failed,
+      JSON.stringify(outcome.files),
+      JSON.stringify(outcome.errors),
+      outcome.files.reduce((sum, f) => sum + f.bytes, 0),
+      outcome.finishedAt ?? new Date(),
+      runId,
+    ],
+  );
+}
+
+export async function getRun(db: Executor, sandbox: string, id: string): Promise<Run> {
+  const [row] = await db.query<RunRow>(sandbox, "SELECT * FROM runs WHERE sandbox = $sandbox AND id = $1", [
+    id,
+  ]);
+  if (!row) throw notFound("run", id);
+  return toRun(row);
+}
+
+export async function listRuns(
+  db: Executor,
+  sandbox: string,
+  filter: { dataflowId?: string; status?: RunStatus; since?: Date; until?: Date; limit?: number } = {},
+): Promise<Run[]> {
+  const rows = await db.query<RunRow>(
+    sandbox,
+    `SELECT * FROM runs WHERE sandbox = $sandbox
+       AND ($1::TEXT IS NULL OR dataflow_id = $1) AND ($2::TEXT IS NULL OR status = $2)
+       AND ($3::TIMESTAMPTZ IS NULL OR started_at >= $3) AND ($4::TIMESTAMPTZ IS NULL OR started_at < $4)
+     ORDER BY started_at DESC, id LIMIT $5`,
+    [
+      filter.dataflowId ?? null,
+      filter.status ?? null,
+      filter.since ?? null,
+      filter.until ?? null,
+      filter.limit ?? 100,
+    ],
+  );
+  return rows.map(toRun);
+}
+
+/**
+ * Runs left `running` by a process that died (no heartbeat for `staleAfterMs`) are failed with
+ * that cause, so they show up honestly and the next run can start.
+ */
+export async function failAbandonedRuns(
+  db: Executor,
+  sandbox: string,
+  staleAfterMs: number,
+  now = new Date(),
+): Promise<string[]> {
+  const rows = await db.query<{ id: string }>(
+    sandbox,
+    "SELECT id FROM runs WHERE sandbox = $sandbox AND status IN ('queued', 'running') AND heartbeat_at < $1",
+    [new Date(now.getTime() - staleAfterMs)],
+  );
+  for (const { id } of rows) {
+    await db.query(
+      sandbox,
+      `UPDATE runs SET status = 'failed', finished_at = $1, errors = $2 WHERE sandbox = $sandbox AND id = $3`,
+      [
+        now,
+        JSON.stringify(["Herald stopped while this run was in flight; no partial file was made visible"]),
+        id,
+      ],
+    );
+  }
+  return rows.map((r) => r.id);
+}
