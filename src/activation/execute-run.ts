@@ -50,10 +50,36 @@ async function exclusionCounts(deps: ActivationDeps, sandbox: string, query: Aud
 }
 
 /**
- * Runs one export of one segment of a file dataflow: counts, exports the files, writes the manifest,
- * and records the run. Transient destination errors retry the whole segment with backoff; file
- * names depend only on the run's scheduled time, so a retry or a rerun rewrites the same files.
+ * Starts one export of one segment of a file dataflow and returns the run at once (a second
+ * request while one is in flight is refused here), with `completion` resolving to the finished run.
+ * The export counts, writes the files and the manifest, and records the outcome. Transient
+ * destination errors retry the whole segment with backoff; file names depend only on the run's
+ * scheduled time, so a retry or a rerun rewrites the same files.
  */
+export async function beginSegmentExport(
+  deps: ActivationDeps,
+  sandbox: string,
+  input: {
+    dataflowId: string;
+    segmentId: string;
+    trigger: RunTrigger;
+    scheduledFor: Date;
+    signal?: AbortSignal;
+  },
+): Promise<{ run: Run; completion: Promise<Run> }> {
+  const dataflow = await getDataflow(deps.store, sandbox, input.dataflowId);
+  const segment = dataflow.segments.find((s) => s.segmentId === input.segmentId);
+  if (!segment)
+    throw new HeraldError(
+      "not_found",
+      "segment_not_in_dataflow",
+      `Segment '${input.segmentId}' is not part of dataflow '${dataflow.name}'`,
+    );
+  const run = await startRun(deps.store, sandbox, input);
+  return { run, completion: completeSegmentExport(deps, sandbox, dataflow, segment, run, input.signal) };
+}
+
+/** Runs one segment export to the end and returns the finished run. */
 export async function runSegmentExport(
   deps: ActivationDeps,
   sandbox: string,
@@ -65,28 +91,52 @@ export async function runSegmentExport(
     signal?: AbortSignal;
   },
 ): Promise<Run> {
-  const dataflow = await getDataflow(deps.store, sandbox, input.dataflowId);
-  const segment = dataflow.segments.find((s) => s.segmentId === input.segmentId);
-  if (!segment)
-    throw new HeraldError(
-      "not_found",
-      "segment_not_in_dataflow",
-      `Segment '${input.segmentId}' is not part of dataflow '${dataflow.name}'`,
-    );
-  const run = await startRun(deps.store, sandbox, input);
+  return (await beginSegmentExport(deps, sandbox, input)).completion;
+}
+
+async function completeSegmentExport(
+  deps: ActivationDeps,
+  sandbox: string,
+  dataflow: Dataflow,
+  segment: Dataflow["segments"][number],
+  run: Run,
+  signal?: AbortSignal,
+): Promise<Run> {
   const started = Date.now();
+  // A heartbeat tells other processes (and a restart) that this run is alive.
+  const heartbeat = setInterval(
+    () => void recordProgress(deps.store, sandbox, run.id, 0, false).catch(() => {}),
+    10_000,
+  );
+  heartbeat.unref();
+  try {
+    return await exportWithRetries(deps, sandbox, dataflow, segment, run, started, signal);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function exportWithRetries(
+  deps: ActivationDeps,
+  sandbox: string,
+  dataflow: Dataflow,
+  segment: Dataflow["segments"][number],
+  run: Run,
+  started: number,
+  signal?: AbortSignal,
+): Promise<Run> {
   let files: ExportedFile[] = [];
   let counts = { received: 0, missingMandatory: 0, duplicates: 0 };
   const errors: string[] = [];
   const attempts = deps.attempts ?? 3;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      ({ files, counts } = await exportOnce(deps, sandbox, dataflow, segment, run, input.signal));
+      ({ files, counts } = await exportOnce(deps, sandbox, dataflow, segment, run, signal));
       errors.length = 0;
       break;
     } catch (error) {
       errors.push(`attempt ${attempt}: ${describe(error)}`);
-      if (!isRetryable(error) || attempt === attempts || input.signal?.aborted) break;
+      if (!isRetryable(error) || attempt === attempts || signal?.aborted) break;
       await sleep((deps.backoffMs ?? 1000) * 2 ** (attempt - 1));
     }
   }

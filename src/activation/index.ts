@@ -11,7 +11,12 @@ export {
   setDataflowStatus,
   updateDataflow,
 } from "./dataflows.ts";
-export { type ActivationDeps, runSegmentExport, type SegmentDirectory } from "./execute-run.ts";
+export {
+  type ActivationDeps,
+  beginSegmentExport,
+  runSegmentExport,
+  type SegmentDirectory,
+} from "./execute-run.ts";
 export * from "./export/index.ts";
 export { defaultTarget, type Mapping, mappingSchema, resolveMapping } from "./mapping.ts";
 export { activationMigrations } from "./migrations.ts";
@@ -24,3 +29,4 @@ export {
   type RunTrigger,
   startRun,
 } from "./runs.ts";
+export { type ActivationService, type ActivationServiceOptions, createActivationService } from "./service.ts";

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ActivationService } from "../activation/index.ts";
 import type { Config } from "../config/index.ts";
 import type { KeyProvider } from "../crypto/index.ts";
 import type { Catalog } from "../destinations/index.ts";
@@ -13,4 +14,6 @@ export interface ApiDeps {
   keys: KeyProvider;
   /** Names of the dataflows using an account (activation answers; none until it is wired). */
   accountUsers?: (accountId: string) => Promise<string[]>;
+  /** File exports: scheduler and "export now". */
+  activation?: ActivationService;
 }

@@ -1,0 +1,158 @@
+import type { Logger } from "pino";
+import { conflict, isHeraldError } from "../errors/index.ts";
+import { listSandboxes } from "../store/index.ts";
+import { type Dataflow, getDataflow, listDataflows } from "./dataflows.ts";
+import { type ActivationDeps, beginSegmentExport } from "./execute-run.ts";
+import { failAbandonedRuns, type Run, type RunTrigger } from "./runs.ts";
+import { dueRuns } from "./schedule/index.ts";
+
+export interface ActivationServiceOptions {
+  logger: Logger;
+  /** The clock; tests pass a controllable one. */
+  now?: () => Date;
+  /** How often the scheduler looks for due exports (default 30 s). */
+  tickMs?: number;
+  /** A run whose heartbeat is older than this is considered abandoned (default 5 minutes). */
+  staleAfterMs?: number;
+}
+
+/**
+ * Runs file exports when they are due, on demand ("export now") and after a segment's evaluation.
+ * It survives restarts: at start, runs abandoned by a dead process are failed, and an export missed
+ * while Herald was down runs once. Exports in flight are tracked so shutdown can wait for them.
+ */
+export function createActivationService(deps: ActivationDeps, options: ActivationServiceOptions) {
+  const now = options.now ?? (() => new Date());
+  const inFlight = new Set<Promise<Run>>();
+  let timer: NodeJS.Timeout | undefined;
+  let ticking: Promise<void> | undefined;
+
+  function track(completion: Promise<Run>) {
+    const tracked = completion
+      .catch((error: unknown) => {
+        options.logger.error({ err: error }, "export failed outside its run record");
+        throw error;
+      })
+      .finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+    tracked.catch(() => {});
+  }
+
+  async function begin(
+    sandbox: string,
+    dataflow: Dataflow,
+    segmentId: string,
+    trigger: RunTrigger,
+    scheduledFor: Date,
+  ) {
+    const { run, completion } = await beginSegmentExport(deps, sandbox, {
+      dataflowId: dataflow.id,
+      segmentId,
+      trigger,
+      scheduledFor,
+    });
+    options.logger.info(
+      { sandbox, dataflow: dataflow.id, segment: segmentId, run: run.id, trigger },
+      "export started",
+    );
+    track(completion);
+    return run;
+  }
+
+  /** One pass of the scheduler: starts every export whose scheduled time has come. */
+  async function tick(): Promise<Run[]> {
+    const started: Run[] = [];
+    const at = now();
+    for (const { name: sandbox } of await listSandboxes(deps.store)) {
+      for (const dataflow of await listDataflows(deps.store, sandbox)) {
+        if (dataflow.status !== "enabled") continue;
+        for (const segment of dataflow.segments) {
+          const due = dueRuns(segment.schedule, segment.lastScheduledFor, at, dataflow.createdAt);
+          if (!due) continue;
+          const missed = at.getTime() - due.getTime() > (options.tickMs ?? 30_000) * 2;
+          // Claim the occurrence first: whatever happens next, it is not started twice.
+          await deps.store.query(
+            sandbox,
+            "UPDATE dataflow_segments SET last_scheduled_for = $1 WHERE sandbox = $sandbox AND dataflow_id = $2 AND segment_id = $3",
+            [due, dataflow.id, segment.segmentId],
+          );
+          try {
+            started.push(
+              await begin(sandbox, dataflow, segment.segmentId, missed ? "catch_up" : "schedule", due),
+            );
+          } catch (error) {
+            if (isHeraldError(error) && error.code === "run_in_progress") {
+              options.logger.warn(
+                { dataflow: dataflow.id, segment: segment.segmentId, due },
+                "skipped: the previous export is still running",
+              );
+            } else throw error;
+          }
+        }
+      }
+    }
+    return started;
+  }
+
+  return {
+    tick,
+    /** "Export now": one extra export of each segment (or one), without moving the schedule. */
+    async triggerNow(sandbox: string, dataflowId: string, segmentId?: string): Promise<Run[]> {
+      const dataflow = await getDataflow(deps.store, sandbox, dataflowId);
+      if (dataflow.status === "draft")
+        throw conflict("dataflow_draft", `Dataflow '${dataflow.name}' is a draft; activate it first`);
+      const segments = dataflow.segments.filter((s) => !segmentId || s.segmentId === segmentId);
+      if (!segments.length)
+        throw conflict(
+          "segment_not_in_dataflow",
+          `Segment '${segmentId}' is not part of dataflow '${dataflow.name}'`,
+        );
+      const runs: Run[] = [];
+      for (const s of segments) runs.push(await begin(sandbox, dataflow, s.segmentId, "manual", now()));
+      return runs;
+    },
+    /** Called by segmentation when a segment's evaluation has written its memberships. */
+    async onSegmentEvaluated(sandbox: string, segmentId: string): Promise<Run[]> {
+      const runs: Run[] = [];
+      for (const dataflow of await listDataflows(deps.store, sandbox)) {
+        if (dataflow.status !== "enabled") continue;
+        for (const s of dataflow.segments) {
+          if (s.segmentId !== segmentId || s.schedule.frequency !== "afterEvaluation") continue;
+          runs.push(await begin(sandbox, dataflow, s.segmentId, "evaluation", now()));
+        }
+      }
+      return runs;
+    },
+    /** Fails runs left behind by a dead process, then ticks on an interval. */
+    async start(): Promise<void> {
+      for (const { name } of await listSandboxes(deps.store)) {
+        const failed = await failAbandonedRuns(deps.store, name, options.staleAfterMs ?? 5 * 60_000, now());
+        if (failed.length)
+          options.logger.warn(
+            { sandbox: name, runs: failed },
+            "runs abandoned by a stopped Herald marked failed",
+          );
+      }
+      const loop = () => {
+        ticking = tick()
+          .then(() => undefined)
+          .catch((error: unknown) => options.logger.error({ err: error }, "scheduler tick failed"));
+      };
+      loop();
+      timer = setInterval(loop, options.tickMs ?? 30_000);
+      timer.unref();
+    },
+    /** Resolves when every export in flight has finished. */
+    async idle(): Promise<void> {
+      await ticking;
+      while (inFlight.size) await Promise.allSettled([...inFlight]);
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      await ticking;
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+export type ActivationService = ReturnType<typeof createActivationService>;

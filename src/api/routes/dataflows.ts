@@ -1,0 +1,177 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import { recordAudit } from "../../access/index.ts";
+import {
+  createDataflow,
+  dataflowInputSchema,
+  deleteDataflow,
+  getDataflow,
+  getRun,
+  listDataflows,
+  listRuns,
+  setDataflowStatus,
+  updateDataflow,
+} from "../../activation/index.ts";
+import type { ApiDeps } from "../deps.ts";
+import { registerRoute } from "../route.ts";
+
+const idParams = z.object({ id: z.string().min(1) });
+const runStatuses = ["queued", "running", "succeeded", "partially_succeeded", "failed"] as const;
+
+export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
+  registerRoute(app, deps, {
+    method: "GET",
+    url: "/v1/dataflows",
+    permission: "View Destinations",
+    summary: "Dataflows (activations) with their segments and schedules",
+    tags: ["dataflows"],
+    handler: async ({ sandbox }) => ({ items: await listDataflows(deps.store, sandbox) }),
+  });
+  registerRoute(app, deps, {
+    method: "POST",
+    url: "/v1/dataflows",
+    permission: "Activate Destinations",
+    summary:
+      "Create a dataflow: account, details, marketing actions, segments with schedules, mapping, file options",
+    tags: ["dataflows"],
+    body: dataflowInputSchema,
+    status: 201,
+    handler: async ({ body, sandbox, actor }) => {
+      const dataflow = await createDataflow(deps, sandbox, body);
+      await recordAudit(deps.store, {
+        sandbox,
+        actor: actor.id,
+        action: "create",
+        resource: "dataflow",
+        resourceId: dataflow.id,
+        details: { name: dataflow.name, status: dataflow.status },
+      });
+      return dataflow;
+    },
+  });
+  registerRoute(app, deps, {
+    method: "GET",
+    url: "/v1/dataflows/:id",
+    permission: "View Destinations",
+    summary: "One dataflow",
+    tags: ["dataflows"],
+    params: idParams,
+    handler: async ({ params, sandbox }) => getDataflow(deps.store, sandbox, params.id),
+  });
+  registerRoute(app, deps, {
+    method: "PUT",
+    url: "/v1/dataflows/:id",
+    permission: "Activate Destinations",
+    summary: "Replace a dataflow's definition (effective from the next run)",
+    tags: ["dataflows"],
+    params: idParams,
+    body: dataflowInputSchema,
+    handler: async ({ params, body, sandbox, actor }) => {
+      const dataflow = await updateDataflow(deps, sandbox, params.id, body);
+      await recordAudit(deps.store, {
+        sandbox,
+        actor: actor.id,
+        action: "update",
+        resource: "dataflow",
+        resourceId: dataflow.id,
+        details: { name: dataflow.name, status: dataflow.status },
+      });
+      return dataflow;
+    },
+  });
+  for (const [action, status] of [
+    ["pause", "disabled"],
+    ["resume", "enabled"],
+    ["activate", "enabled"],
+  ] as const) {
+    registerRoute(app, deps, {
+      method: "POST",
+      url: `/v1/dataflows/:id/${action}`,
+      permission: "Activate Destinations",
+      summary: `${action[0]?.toUpperCase()}${action.slice(1)} a dataflow`,
+      tags: ["dataflows"],
+      params: idParams,
+      handler: async ({ params, sandbox, actor }) => {
+        await setDataflowStatus(deps.store, sandbox, params.id, status);
+        await recordAudit(deps.store, {
+          sandbox,
+          actor: actor.id,
+          action,
+          resource: "dataflow",
+          resourceId: params.id,
+          details: { status },
+        });
+        return getDataflow(deps.store, sandbox, params.id);
+      },
+    });
+  }
+  registerRoute(app, deps, {
+    method: "DELETE",
+    url: "/v1/dataflows/:id",
+    permission: "Activate Destinations",
+    summary: "Delete a dataflow",
+    tags: ["dataflows"],
+    params: idParams,
+    status: 204,
+    handler: async ({ params, sandbox, actor, reply }) => {
+      await deleteDataflow(deps.store, sandbox, params.id);
+      await recordAudit(deps.store, {
+        sandbox,
+        actor: actor.id,
+        action: "delete",
+        resource: "dataflow",
+        resourceId: params.id,
+        details: {},
+      });
+      reply.status(204).send();
+    },
+  });
+  registerRoute(app, deps, {
+    method: "POST",
+    url: "/v1/dataflows/:id/runs",
+    permission: "Activate Destinations",
+    summary:
+      "Export now: one extra full export of each segment (or of `segmentId`), without changing the schedule",
+    tags: ["runs"],
+    params: idParams,
+    body: z.object({ segmentId: z.string().optional() }).optional(),
+    status: 202,
+    handler: async ({ params, body, sandbox, actor }) => {
+      if (!deps.activation) throw new Error("activation is not wired");
+      const runs = await deps.activation.triggerNow(sandbox, params.id, body?.segmentId);
+      await recordAudit(deps.store, {
+        sandbox,
+        actor: actor.id,
+        action: "trigger",
+        resource: "dataflow",
+        resourceId: params.id,
+        details: { runs: runs.map((r) => r.id) },
+      });
+      return { items: runs };
+    },
+  });
+  registerRoute(app, deps, {
+    method: "GET",
+    url: "/v1/runs",
+    permission: "View Destinations",
+    summary: "Run history across dataflows, filtered by dataflow, status and time",
+    tags: ["runs"],
+    query: z.object({
+      dataflowId: z.string().optional(),
+      status: z.enum(runStatuses).optional(),
+      since: z.coerce.date().optional(),
+      until: z.coerce.date().optional(),
+      limit: z.coerce.number().int().min(1).max(1000).default(100),
+    }),
+    handler: async ({ query, sandbox }) => ({ items: await listRuns(deps.store, sandbox, query) }),
+  });
+  registerRoute(app, deps, {
+    method: "GET",
+    url: "/v1/runs/:id",
+    permission: "View Destinations",
+    summary: "One run: status, counts, exclusions by reason, files with sizes and checksums, errors",
+    tags: ["runs"],
+    params: idParams,
+    handler: async ({ params, sandbox }) => getRun(deps.store, sandbox, params.id),
+  });
+}
