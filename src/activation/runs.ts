@@ -108,12 +108,21 @@ export async function startRun(
   return getRun(store, sandbox, id);
 }
 
+/** Records rows written so far (or, with `withRows` false, only that the run is alive). */
 export async function recordProgress(
   db: Executor,
   sandbox: string,
   runId: string,
   rows: number,
+  withRows = true,
 ): Promise<void> {
+  if (!withRows) {
+    await db.query(sandbox, "UPDATE runs SET heartbeat_at = $1 WHERE sandbox = $sandbox AND id = $2", [
+      new Date(),
+      runId,
+    ]);
+    return;
+  }
   await db.query(
     sandbox,
     "UPDATE runs SET progress_rows = $1, heartbeat_at = $2 WHERE sandbox = $sandbox AND id = $3",
