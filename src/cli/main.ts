@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { describeSettings } from "../config/index.ts";
+import { dataflowsCommand, runsCommand } from "./activation.ts";
 import { reportError } from "./context.ts";
 import { demoCommand } from "./demo.ts";
 import { accountsCommand, destinationsCommand } from "./destinations.ts";
@@ -27,6 +28,8 @@ const program = new Command("herald")
   .addCommand(profilesCommand)
   .addCommand(destinationsCommand)
   .addCommand(accountsCommand)
+  .addCommand(dataflowsCommand)
+  .addCommand(runsCommand)
   .addCommand(configCommand);
 
 try {

@@ -1,0 +1,147 @@
+import fs from "node:fs";
+import { Command } from "commander";
+import { recordAudit } from "../access/index.ts";
+import {
+  createDataflow,
+  getRun,
+  listDataflows,
+  listRuns,
+  type Run,
+  type RunStatus,
+} from "../activation/index.ts";
+import { openHerald } from "../api/index.ts";
+import { configFrom, type GlobalOptions, newCommand, printJson } from "./context.ts";
+import { progressReporter } from "./progress.ts";
+
+function readJsonFile(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new Error(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+const createDataflowCommand = newCommand(
+  "create",
+  "Create a dataflow from a JSON definition (see docs/activation.md)",
+)
+  .requiredOption("--file <path>", "the dataflow as JSON")
+  .action(async (options: GlobalOptions & { file: string }) => {
+    const herald = await openHerald(configFrom(options));
+    try {
+      const dataflow = await createDataflow(herald, options.sandbox, readJsonFile(options.file));
+      await recordAudit(herald.store, {
+        sandbox: options.sandbox,
+        actor: "cli",
+        action: "create",
+        resource: "dataflow",
+        resourceId: dataflow.id,
+        details: { name: dataflow.name },
+      });
+      process.stdout.write(`created dataflow ${dataflow.id} (${dataflow.name}), ${dataflow.status}\n`);
+    } finally {
+      await herald.close();
+    }
+  });
+
+const listDataflowsCommand = newCommand("list", "Dataflows with their status")
+  .option("--json", "print JSON")
+  .action(async (options: GlobalOptions) => {
+    const herald = await openHerald(configFrom(options));
+    try {
+      const dataflows = await listDataflows(herald.store, options.sandbox);
+      if (options.json) return printJson(dataflows);
+      for (const d of dataflows)
+        process.stdout.write(`${d.id}  ${d.status.padEnd(9)} ${d.destinationId.padEnd(16)} ${d.name}\n`);
+    } finally {
+      await herald.close();
+    }
+  });
+
+export const dataflowsCommand = new Command("dataflows")
+  .description("Activations of audiences to destinations")
+  .addCommand(createDataflowCommand)
+  .addCommand(listDataflowsCommand);
+
+function printRun(run: Run) {
+  process.stdout.write(
+    `${run.id}  ${run.status.padEnd(10)} ${run.trigger.padEnd(9)} ${run.startedAt.toISOString()}  received ${run.received}, activated ${run.activated}, excluded ${JSON.stringify(run.excluded)}, ${run.files.length} files, ${run.bytes} bytes${run.durationMs !== null ? `, ${(run.durationMs / 1000).toFixed(1)} s` : ""}\n`,
+  );
+  for (const f of run.files)
+    process.stdout.write(`    ${f.location}  ${f.rows} rows  ${f.bytes} bytes  sha256 ${f.sha256}\n`);
+  for (const e of run.errors) process.stdout.write(`    error: ${e}\n`);
+}
+
+const trigger = newCommand(
+  "trigger",
+  "Export now: one extra export of the dataflow's segments, with a progress bar",
+)
+  .argument("<dataflow>", "dataflow id")
+  .option("--segment <id>", "only this segment")
+  .action(async (dataflowId: string, options: GlobalOptions & { segment?: string }) => {
+    const herald = await openHerald(configFrom(options));
+    try {
+      if (!herald.activation) throw new Error("activation is not available in this build");
+      const runs = await herald.activation.triggerNow(options.sandbox, dataflowId, options.segment);
+      const progress = progressReporter("exporting");
+      const poll = setInterval(async () => {
+        const current = await Promise.all(runs.map((r) => getRun(herald.store, options.sandbox, r.id)));
+        progress.update(current.reduce((sum, r) => sum + r.progressRows, 0));
+      }, 500);
+      await herald.activation.idle();
+      clearInterval(poll);
+      progress.stop();
+      let failed = false;
+      for (const r of runs) {
+        const done = await getRun(herald.store, options.sandbox, r.id);
+        printRun(done);
+        failed ||= done.status === "failed";
+      }
+      if (failed) process.exitCode = 1;
+    } finally {
+      await herald.close();
+    }
+  });
+
+const list = newCommand("list", "Run history, newest first")
+  .option("--dataflow <id>", "only this dataflow")
+  .option("--status <status>", "queued, running, succeeded, partially_succeeded or failed")
+  .option("--since <time>", "runs started at or after this ISO time")
+  .option("--limit <n>", "how many", "20")
+  .option("--json", "print JSON")
+  .action(
+    async (
+      options: GlobalOptions & { dataflow?: string; status?: string; since?: string; limit: string },
+    ) => {
+      const herald = await openHerald(configFrom(options));
+      try {
+        const runs = await listRuns(herald.store, options.sandbox, {
+          ...(options.dataflow ? { dataflowId: options.dataflow } : {}),
+          ...(options.status ? { status: options.status as RunStatus } : {}),
+          ...(options.since ? { since: new Date(options.since) } : {}),
+          limit: Number(options.limit),
+        });
+        if (options.json) return printJson(runs);
+        for (const run of runs) printRun(run);
+      } finally {
+        await herald.close();
+      }
+    },
+  );
+
+const show = newCommand("show", "One run in detail")
+  .argument("<run>", "run id")
+  .action(async (runId: string, options: GlobalOptions) => {
+    const herald = await openHerald(configFrom(options));
+    try {
+      printJson(await getRun(herald.store, options.sandbox, runId));
+    } finally {
+      await herald.close();
+    }
+  });
+
+export const runsCommand = new Command("runs")
+  .description("Exports: trigger, history, detail")
+  .addCommand(trigger)
+  .addCommand(list)
+  .addCommand(show);
