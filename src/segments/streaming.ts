@@ -1,0 +1,124 @@
+import { assertNever } from "../errors/index.ts";
+import {
+  type Condition,
+  type Duration,
+  durationMs,
+  type EventSelector,
+  type Operand,
+  type SegmentAst,
+  type Window,
+} from "./ast.ts";
+import { printWindow } from "./print.ts";
+import { noSegments, type SegmentResolver } from "./references.ts";
+
+export type StreamingEligibility = { eligible: true } | { eligible: false; reason: string };
+
+export interface StreamingOptions {
+  resolve?: SegmentResolver;
+  /** How far back the streaming path keeps a profile's events (default 30 days). */
+  maxLookback?: Duration;
+  segmentId?: string;
+}
+
+const DAY = 86_400_000;
+
+/** How far back a window reaches from now, or undefined when it has no bound. */
+function lookback(window: Window | undefined): number | undefined {
+  if (!window) return undefined;
+  switch (window.kind) {
+    case "last":
+      return durationMs(window.duration);
+    case "next":
+      return 0;
+    case "before":
+    case "after":
+      return undefined;
+    case "calendar":
+      return {
+        today: DAY,
+        yesterday: 2 * DAY,
+        thisMonth: 31 * DAY,
+        lastMonth: 62 * DAY,
+        thisYear: 366 * DAY,
+      }[window.period];
+    default:
+      return assertNever(window, "window");
+  }
+}
+
+/**
+ * Whether a segment can be evaluated on one profile as its events arrive: every event condition
+ * must look back no further than the streaming path keeps events, and every referenced segment
+ * must itself be streaming-eligible. Anything else is evaluated in batch.
+ */
+export function streamingEligibility(ast: SegmentAst, options: StreamingOptions = {}): StreamingEligibility {
+  const max = durationMs(options.maxLookback ?? { amount: 30, unit: "days" });
+  const resolve = options.resolve ?? noSegments;
+  const stack = options.segmentId ? [options.segmentId] : [];
+
+  const selector = (event: EventSelector, what: string): string | undefined => {
+    const reach = lookback(event.window);
+    if (reach === undefined) {
+      const how = event.window
+        ? `'${printWindow(event.window)}' has no bounded look-back`
+        : "has no time window";
+      return `${what} on ${event.type} ${how}; streaming keeps ${options.maxLookback ? `${options.maxLookback.amount} ${options.maxLookback.unit}` : "30 days"} of events`;
+    }
+    if (reach > max) return `${what} on ${event.type} looks back further than the streaming look-back`;
+    return undefined;
+  };
+  const operand = (o: Operand): string | undefined => {
+    switch (o.kind) {
+      case "field":
+      case "age":
+        return undefined;
+      case "aggregate":
+        return selector(o.event, `${o.fn}(...)`);
+      case "latest":
+        return selector(o.event, "latest(...)");
+      default:
+        return assertNever(o, "operand");
+    }
+  };
+  const visit = (c: Condition): string | undefined => {
+    switch (c.kind) {
+      case "and":
+      case "or":
+        for (const child of c.conditions) {
+          const reason = visit(child);
+          if (reason) return reason;
+        }
+        return undefined;
+      case "not":
+        return visit(c.condition);
+      case "compare":
+      case "in":
+      case "text":
+      case "matches":
+      case "between":
+      case "exists":
+      case "isNull":
+      case "inWindow":
+        return operand(c.operand);
+      case "birthday":
+        return undefined;
+      case "eventExists":
+        return selector(c.event, "exists(...)");
+      case "sequence":
+        return "sequence(...) looks at a profile's whole event history";
+      case "inSegment": {
+        if (stack.includes(c.segment)) return `inSegment("${c.segment}") is part of a reference cycle`;
+        const referenced = resolve(c.segment);
+        if (!referenced) return `inSegment("${c.segment}") refers to an unknown segment`;
+        stack.push(c.segment);
+        const reason = visit(referenced.condition);
+        stack.pop();
+        return reason ? `inSegment("${c.segment}") refers to a batch-only segment: ${reason}` : undefined;
+      }
+      default:
+        return assertNever(c, "condition");
+    }
+  };
+  const reason = visit(ast.condition);
+  return reason ? { eligible: false, reason } : { eligible: true };
+}
