@@ -1,0 +1,139 @@
+import { describe, expect, it } from "vitest";
+import type { SegmentAst } from "./ast.ts";
+import { compileEvaluator, type ProfileEvent } from "./evaluate.ts";
+import { parseSegment } from "./parse.ts";
+import { streamingEligibility } from "./streaming.ts";
+import {
+  scenarioCases,
+  scenarioEvents,
+  scenarioNow,
+  scenarioProfiles,
+  scenarioSegments,
+  testSchema,
+} from "./test-fixtures.ts";
+import { typecheckSegment } from "./typecheck.ts";
+
+const eventFields = [...testSchema.eventFields.keys()];
+function definition(text: string): SegmentAst {
+  const { ast, spans } = parseSegment(text, { eventFields });
+  typecheckSegment(ast, testSchema, spans);
+  return ast;
+}
+const resolve = (id: string) => (scenarioSegments[id] ? definition(scenarioSegments[id]) : undefined);
+
+function eventsOf(profileId: string): ProfileEvent[] {
+  return scenarioEvents
+    .filter((e) => e.profileId === profileId)
+    .map((e) => ({ id: e.id, type: e.type, ts: e.ts, properties: e.properties }));
+}
+
+describe("in-memory evaluator", () => {
+  it.each(scenarioCases)("%s", (text, members) => {
+    const evaluate = compileEvaluator(definition(text), testSchema, { resolve });
+    const audience = scenarioProfiles
+      .filter((p) => evaluate(p, eventsOf(String(p._id)), scenarioNow))
+      .map((p) => p._id);
+    expect(audience).toEqual(members);
+  });
+
+  it("refuses reference cycles", () => {
+    expect(() => compileEvaluator(definition('inSegment("loop_a")'), testSchema, { resolve })).toThrow(
+      /cycle: loop_a → loop_b → loop_a/,
+    );
+  });
+
+  it("moves with the clock it is given", () => {
+    const evaluate = compileEvaluator(definition("signupDate within last 1 day"), testSchema);
+    const alice = scenarioProfiles[0] ?? {};
+    expect(evaluate(alice, [], new Date("2026-03-01T11:00:00Z"))).toBe(true);
+    expect(evaluate(alice, [], new Date("2026-03-02T10:00:00Z"))).toBe(true);
+    expect(evaluate(alice, [], new Date("2026-03-02T10:00:00.001Z"))).toBe(false);
+  });
+
+  it("counts birthdays of Feb 29 on Mar 1 in common years, and ages in the segment's time zone", () => {
+    const leap = { "person.birthDate": "2000-02-29" };
+    const birthday = compileEvaluator(
+      definition("birthday(person.birthDate) within next 0 days"),
+      testSchema,
+    );
+    expect(birthday(leap, [], new Date("2027-03-01T12:00:00Z"))).toBe(true);
+    expect(birthday(leap, [], new Date("2027-02-28T12:00:00Z"))).toBe(false);
+    expect(birthday(leap, [], new Date("2028-02-29T12:00:00Z"))).toBe(true);
+    const inTokyo = compileEvaluator(
+      definition('timezone "Asia/Tokyo"\nage(person.birthDate) = 27'),
+      testSchema,
+    );
+    const inUtc = compileEvaluator(definition("age(person.birthDate) = 27"), testSchema);
+    const born = { "person.birthDate": "1999-03-02" };
+    // 2026-03-01T20:00Z is already March 2nd in Tokyo.
+    expect(inTokyo(born, [], new Date("2026-03-01T20:00:00Z"))).toBe(true);
+    expect(inUtc(born, [], new Date("2026-03-01T20:00:00Z"))).toBe(false);
+  });
+
+  it("evaluates a 5-rule segment with an event count at over 100,000 profiles per second", () => {
+    const evaluate = compileEvaluator(
+      definition(`homeAddress.countryCode = "FR" and age(person.birthDate) between 25 and 60
+        and loyalty.tier in ["gold", "platinum"] and not consents.marketing.email.val = "n"
+        and count(commerce.purchases where priceTotal > 100 within last 30 days) >= 2`),
+      testSchema,
+    );
+    const profile = {
+      "homeAddress.countryCode": "FR",
+      "person.birthDate": "1980-05-01",
+      "loyalty.tier": "gold",
+      "consents.marketing.email.val": "y",
+    };
+    const now = new Date("2026-03-15T12:00:00Z");
+    const events: ProfileEvent[] = Array.from({ length: 10 }, (_, i) => ({
+      type: i % 2 ? "commerce.purchases" : "web.pageView",
+      ts: new Date(now.getTime() - i * 3 * 86_400_000),
+      properties: { priceTotal: 50 + i * 20, page: "home" },
+    }));
+    expect(evaluate(profile, events, now)).toBe(true);
+    const n = 200_000;
+    const started = performance.now();
+    let qualified = 0;
+    for (let i = 0; i < n; i++) if (evaluate(profile, events, now)) qualified++;
+    const perSecond = n / ((performance.now() - started) / 1000);
+    expect(qualified).toBe(n);
+    expect(perSecond).toBeGreaterThan(100_000);
+  });
+});
+
+describe("streaming eligibility", () => {
+  it.each([
+    ['homeAddress.city = "Paris" and age(person.birthDate) > 30', true, ""],
+    ["count(commerce.purchases within last 7 days) > 1", true, ""],
+    ["count(commerce.purchases) > 1", false, "count(...) on commerce.purchases has no time window"],
+    [
+      "sum(commerce.purchases.priceTotal within this year) > 1",
+      false,
+      "looks back further than the streaming look-back",
+    ],
+    ["exists(web.pageView after 2026-01-01)", false, "'after 2026-01-01' has no bounded look-back"],
+    [
+      "sequence(web.pageView then commerce.purchases within 1 day)",
+      false,
+      "sequence(...) looks at a profile's whole event history",
+    ],
+    ['inSegment("parisians")', true, ""],
+    ['inSegment("history")', false, 'inSegment("history") refers to a batch-only segment: count(...)'],
+  ])("%s", (text, eligible, reason) => {
+    const segments: Record<string, string> = {
+      ...scenarioSegments,
+      history: "count(commerce.purchases) > 3",
+    };
+    const result = streamingEligibility(definition(text), {
+      resolve: (id) => (segments[id] ? definition(segments[id]) : undefined),
+    });
+    expect(result.eligible).toBe(eligible);
+    if (!result.eligible) expect(result.reason).toContain(reason);
+  });
+
+  it("accepts longer windows when the look-back is longer", () => {
+    const ast = definition("sum(commerce.purchases.priceTotal within this year) > 1");
+    expect(streamingEligibility(ast, { maxLookback: { amount: 400, unit: "days" } })).toEqual({
+      eligible: true,
+    });
+  });
+});
