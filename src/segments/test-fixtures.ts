@@ -1,10 +1,14 @@
 import {
+  addField,
   defaultSchema,
   type Field,
   type FieldDefinitionInput,
+  type FieldType,
   fieldDefinitionSchema,
+  loadSchema,
   type SchemaSnapshot,
 } from "../schema/index.ts";
+import { createSandbox, migrate, type Store } from "../store/index.ts";
 
 /** Fields added to the default schema in segment tests, to cover every type. */
 export const extraTestFields: FieldDefinitionInput[] = [
@@ -197,3 +201,69 @@ export const scenarioCases: [definition: string, members: string[]][] = [
   ['not inSegment("parisians")', ["bob", "carol", "dave"]],
   ['(homeAddress.city = "Paris" or homeAddress.city = "Lyon") and not exists(commerce.purchases)', ["carol"]],
 ];
+
+/** Inserts profiles and events with one statement each (typed through the dialect's text arrays). */
+export async function insertScenario(
+  store: Store,
+  sandbox: string,
+  schema: SchemaSnapshot,
+  profiles: readonly Record<string, unknown>[],
+  events: readonly ScenarioEvent[],
+): Promise<void> {
+  const toText = (value: unknown, type: FieldType): string | null => {
+    if (value === null || value === undefined) return null;
+    if (type === "string[]") return store.dialect.arrayText(value as string[]);
+    if (value instanceof Date) return value.toISOString();
+    return String(value);
+  };
+  const insert = async (table: string, columns: { name: string; kind: FieldType }[], rows: unknown[][]) => {
+    if (!rows.length) return;
+    const names = columns.map((c) => store.dialect.ident(c.name)).join(", ");
+    const params = columns.map((c, i) => rows.map((row) => toText(row[i], c.kind)));
+    await store.query(
+      sandbox,
+      `INSERT INTO ${table} (${names}) ${store.dialect.unnestColumns(columns, 1)}`,
+      params,
+    );
+  };
+  const profileFields = [...schema.profileFields.values()];
+  const now = new Date();
+  await insert(
+    "{profiles}",
+    [
+      { name: "_id", kind: "string" },
+      { name: "_created_at", kind: "timestamp" },
+      { name: "_updated_at", kind: "timestamp" },
+      ...profileFields.map((f) => ({ name: f.path, kind: f.type })),
+    ],
+    profiles.map((p) => [p._id, now, now, ...profileFields.map((f) => p[f.path])]),
+  );
+  const eventFields = [...schema.eventFields.values()];
+  await insert(
+    "{events}",
+    [
+      { name: "_id", kind: "string" },
+      { name: "_profile_id", kind: "string" },
+      { name: "_type", kind: "string" },
+      { name: "_ts", kind: "timestamp" },
+      { name: "_ingested_at", kind: "timestamp" },
+      ...eventFields.map((f) => ({ name: f.path, kind: f.type })),
+    ],
+    events.map((e) => [
+      e.id,
+      e.profileId,
+      e.type,
+      e.ts,
+      now,
+      ...eventFields.map((f) => e.properties[f.path]),
+    ]),
+  );
+}
+
+/** A store with the test schema installed in `sandbox` (the registry adds the typed columns). */
+export async function prepareSandbox(store: Store, sandbox = "test"): Promise<SchemaSnapshot> {
+  await store.transaction((tx) => migrate(tx, store.engine));
+  await createSandbox(store, sandbox);
+  for (const field of testFields) await addField(store, sandbox, field);
+  return loadSchema(store, sandbox);
+}

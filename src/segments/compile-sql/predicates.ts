@@ -1,0 +1,94 @@
+import type { FieldType } from "../../schema/index.ts";
+import type { Condition, Literal } from "../ast.ts";
+import { birthdayKeys, startOfDay } from "../time.ts";
+import { column, leaf, type SqlContext } from "./context.ts";
+import { compileOperand, monthDay } from "./operand.ts";
+import { sqlTypeOf } from "./params.ts";
+import { windowSql } from "./range.ts";
+
+/** A literal as a typed parameter for a value of `type` (a date against a timestamp: local midnight). */
+export function literalSql(ctx: SqlContext, literal: Literal, type: FieldType): string {
+  switch (literal.type) {
+    case "date":
+      return type === "timestamp"
+        ? ctx.params.add(new Date(startOfDay(literal.value, ctx.clock.timezone)).toISOString(), "TIMESTAMPTZ")
+        : ctx.params.add(literal.value, "DATE");
+    case "timestamp":
+      return ctx.params.add(literal.value, "TIMESTAMPTZ");
+    default:
+      return ctx.params.add(literal.value, sqlTypeOf(type));
+  }
+}
+
+/** LIKE pattern for a plain substring: %, _ and the escape character itself match literally. */
+function likePattern(text: string, op: "contains" | "startsWith" | "endsWith"): string {
+  const escaped = text.replace(/[\\%_]/g, (c) => `\\${c}`);
+  return op === "contains" ? `%${escaped}%` : op === "startsWith" ? `${escaped}%` : `%${escaped}`;
+}
+
+type Leaf = Exclude<Condition, { kind: "and" | "or" | "not" | "inSegment" | "eventExists" | "sequence" }>;
+
+export function predicateSql(ctx: SqlContext, c: Leaf): string {
+  switch (c.kind) {
+    case "compare": {
+      const operand = compileOperand(ctx, c.operand);
+      const value = literalSql(ctx, c.value, operand.type);
+      return leaf(
+        ctx,
+        c.ignoreCase ? `lower(${operand.sql}) ${c.op} lower(${value})` : `${operand.sql} ${c.op} ${value}`,
+      );
+    }
+    case "in": {
+      const operand = compileOperand(ctx, c.operand);
+      const values = c.values.map((v) => literalSql(ctx, v, operand.type));
+      const list = c.ignoreCase ? values.map((v) => `lower(${v})`) : values;
+      const expr = c.ignoreCase ? `lower(${operand.sql})` : operand.sql;
+      return leaf(ctx, `${expr} ${c.negated ? "NOT IN" : "IN"} (${list.join(", ")})`);
+    }
+    case "text": {
+      const operand = compileOperand(ctx, c.operand);
+      if (operand.type === "string[]") {
+        const value = ctx.params.add(c.value, "TEXT");
+        return leaf(
+          ctx,
+          ctx.dialect.engine === "duckdb"
+            ? `list_contains(${operand.sql}, ${value})`
+            : `${value} = ANY(${operand.sql})`,
+        );
+      }
+      const pattern = ctx.params.add(likePattern(c.value, c.op), "TEXT");
+      return leaf(
+        ctx,
+        c.ignoreCase
+          ? `lower(${operand.sql}) LIKE lower(${pattern}) ESCAPE '\\'`
+          : `${operand.sql} LIKE ${pattern} ESCAPE '\\'`,
+      );
+    }
+    case "matches": {
+      const operand = compileOperand(ctx, c.operand);
+      return leaf(
+        ctx,
+        ctx.dialect.regexMatch(operand.sql, ctx.params.add(c.pattern, "TEXT"), c.ignoreCase === true),
+      );
+    }
+    case "between": {
+      const operand = compileOperand(ctx, c.operand);
+      const low = literalSql(ctx, c.low, operand.type);
+      const high = literalSql(ctx, c.high, operand.type);
+      return leaf(ctx, `${operand.sql} BETWEEN ${low} AND ${high}`);
+    }
+    case "exists":
+      return `(${compileOperand(ctx, c.operand).sql} IS NOT NULL)`;
+    case "isNull":
+      return `(${compileOperand(ctx, c.operand).sql} IS NULL)`;
+    case "inWindow": {
+      const operand = compileOperand(ctx, c.operand);
+      return leaf(ctx, windowSql(ctx, operand.sql, c.window, operand.type === "date" ? "date" : "timestamp"));
+    }
+    case "birthday": {
+      const birth = column(ctx, ctx.scope.alias, c.path);
+      const keys = ctx.params.raw(birthdayKeys(ctx.clock.today, c.days));
+      return leaf(ctx, ctx.dialect.inTextList(monthDay(ctx, birth), keys));
+    }
+  }
+}
