@@ -38,3 +38,11 @@ export function leaf(ctx: SqlContext, sql: string): string {
 export function column(ctx: SqlContext, alias: string, name: string): string {
   return `${alias}.${ctx.dialect.ident(name)}`;
 }
+
+/**
+ * Lower case for case-insensitive comparison. PostgreSQL's lower() follows the database locale
+ * (ASCII only under C); the ICU root collation lowers every letter, as DuckDB and JavaScript do.
+ */
+export function caseless(ctx: SqlContext, expr: string): string {
+  return ctx.dialect.engine === "postgres" ? `lower(${expr} COLLATE "und-x-icu")` : `lower(${expr})`;
+}

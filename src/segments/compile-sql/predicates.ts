@@ -1,7 +1,7 @@
 import type { FieldType } from "../../schema/index.ts";
 import type { Condition, Literal } from "../ast.ts";
 import { birthdayKeys, startOfDay } from "../time.ts";
-import { column, leaf, type SqlContext } from "./context.ts";
+import { caseless, column, leaf, type SqlContext } from "./context.ts";
 import { compileOperand, monthDay } from "./operand.ts";
 import { sqlTypeOf } from "./params.ts";
 import { windowSql } from "./range.ts";
@@ -35,14 +35,16 @@ export function predicateSql(ctx: SqlContext, c: Leaf): string {
       const value = literalSql(ctx, c.value, operand.type);
       return leaf(
         ctx,
-        c.ignoreCase ? `lower(${operand.sql}) ${c.op} lower(${value})` : `${operand.sql} ${c.op} ${value}`,
+        c.ignoreCase
+          ? `${caseless(ctx, operand.sql)} ${c.op} ${caseless(ctx, value)}`
+          : `${operand.sql} ${c.op} ${value}`,
       );
     }
     case "in": {
       const operand = compileOperand(ctx, c.operand);
       const values = c.values.map((v) => literalSql(ctx, v, operand.type));
-      const list = c.ignoreCase ? values.map((v) => `lower(${v})`) : values;
-      const expr = c.ignoreCase ? `lower(${operand.sql})` : operand.sql;
+      const list = c.ignoreCase ? values.map((v) => caseless(ctx, v)) : values;
+      const expr = c.ignoreCase ? caseless(ctx, operand.sql) : operand.sql;
       return leaf(ctx, `${expr} ${c.negated ? "NOT IN" : "IN"} (${list.join(", ")})`);
     }
     case "text": {
@@ -60,15 +62,20 @@ export function predicateSql(ctx: SqlContext, c: Leaf): string {
       return leaf(
         ctx,
         c.ignoreCase
-          ? `lower(${operand.sql}) LIKE lower(${pattern}) ESCAPE '\\'`
+          ? `${caseless(ctx, operand.sql)} LIKE ${caseless(ctx, pattern)} ESCAPE '\\'`
           : `${operand.sql} LIKE ${pattern} ESCAPE '\\'`,
       );
     }
     case "matches": {
       const operand = compileOperand(ctx, c.operand);
+      // Case-insensitive matching on PostgreSQL needs a collation that knows non-ASCII letters.
+      const subject =
+        c.ignoreCase && ctx.dialect.engine === "postgres"
+          ? `(${operand.sql} COLLATE "und-x-icu")`
+          : operand.sql;
       return leaf(
         ctx,
-        ctx.dialect.regexMatch(operand.sql, ctx.params.add(c.pattern, "TEXT"), c.ignoreCase === true),
+        ctx.dialect.regexMatch(subject, ctx.params.add(c.pattern, "TEXT"), c.ignoreCase === true),
       );
     }
     case "between": {
