@@ -123,3 +123,16 @@ export function compileSegmentsToSql(
     columns,
   };
 }
+
+/** The ids of the profiles in a sample, whatever their attributes: the denominator of an estimate. */
+export function compileSampleToSql(
+  options: Pick<CompileSqlOptions, "dialect"> & { sample: { buckets: number; of: number } },
+): CompiledSql {
+  const params = new SqlParams();
+  const below = params.add(options.sample.buckets, "DOUBLE PRECISION");
+  const of = params.add(options.sample.of, "BIGINT");
+  return {
+    sql: `SELECT ${PROFILE}._id FROM {profiles} AS ${PROFILE} WHERE ${bucketSql(options.dialect, `${PROFILE}._id`, of)} < ${below}`,
+    params: params.values,
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * Segmentation: the segment language and its AST, the SQL compiler (batch), the in-memory
+ * evaluator (streaming), segments and their memberships. The only file other parts import.
+ */
+export {
+  type AggregateFn,
+  type ComparisonOp,
+  type Condition,
+  conditionSchema,
+  type Duration,
+  type EventSelector,
+  type Literal,
+  type Operand,
+  type SegmentAst,
+  segmentAstSchema,
+  type Window,
+} from "./ast.ts";
+export {
+  type CompiledSql,
+  type CompileSqlOptions,
+  compileSegmentsToSql,
+  compileSegmentToSql,
+} from "./compile-sql/index.ts";
+export { estimateSegment, type SegmentEstimate } from "./estimate.ts";
+export {
+  compileEvaluator,
+  type EvaluatorOptions,
+  type ProfileEvent,
+  type ProfileRecord,
+  type SegmentEvaluator,
+} from "./evaluate.ts";
+export {
+  evaluateSegments,
+  listMembers,
+  type Member,
+  type MemberPage,
+  type MembershipStatus,
+  type SegmentEvaluation,
+  segmentHistory,
+  segmentMemberships,
+} from "./memberships.ts";
+export { segmentMigrations } from "./migrations.ts";
+export { type Parsed, type ParseOptions, parseSegment } from "./parse.ts";
+export { printSegment } from "./print.ts";
+export type { SegmentResolver } from "./references.ts";
+export {
+  createSegment,
+  deleteSegment,
+  getSegment,
+  listSegments,
+  type Segment,
+  type SegmentInput,
+  type SegmentPatch,
+  segmentIdSchema,
+  segmentInputSchema,
+  segmentPatchSchema,
+  segmentResolver,
+  updateSegment,
+  validateDefinition,
+} from "./segments.ts";
+export { type StreamingEligibility, type StreamingOptions, streamingEligibility } from "./streaming.ts";
+export { typecheckSegment } from "./typecheck.ts";

@@ -1,0 +1,242 @@
+import { randomUUID } from "node:crypto";
+import { notFound, validationError } from "../errors/index.ts";
+import type { SchemaSnapshot } from "../schema/index.ts";
+import type { Executor, Store } from "../store/index.ts";
+
+import { compileSegmentsToSql } from "./compile-sql/index.ts";
+import { segmentResolver } from "./segments.ts";
+
+export type MembershipStatus = "realized" | "existing" | "exited";
+
+export interface SegmentEvaluation {
+  segmentId: string;
+  evaluatedAt: Date;
+  /** Members after this evaluation (realized + existing). */
+  size: number;
+  /** Newly qualified (or qualified again after an exit). */
+  realized: number;
+  /** Members before and after. */
+  existing: number;
+  /** Members before, not after. */
+  exited: number;
+  durationMs: number;
+}
+
+interface CountRow {
+  segment_id: string;
+  realized: number | bigint | string | null;
+  existing: number | bigint | string | null;
+  exited: number | bigint | string | null;
+}
+
+const toNumber = (v: number | bigint | string | null | undefined) => Number(v ?? 0);
+
+function placeholders(first: number, count: number): string {
+  return Array.from({ length: count }, (_, i) => `CAST($${first + i} AS TEXT)`).join(", ");
+}
+
+/**
+ * Evaluates segments at `now` in one pass over profiles and events, and writes only what changed:
+ * newly qualified profiles become `realized` (changed_at = now), members still qualifying become
+ * `existing` (changed_at kept: it is when they entered), members no longer qualifying become
+ * `exited` (changed_at = now). One history row per segment records the counts.
+ */
+export async function evaluateSegments(
+  store: Store,
+  sandbox: string,
+  schema: SchemaSnapshot,
+  segmentIds: readonly string[],
+  now: Date = new Date(),
+): Promise<SegmentEvaluation[]> {
+  const ids = [...new Set(segmentIds)];
+  if (!ids.length) return [];
+  const started = performance.now();
+  const resolve = await segmentResolver(store, sandbox);
+  const segments = ids.map((id) => {
+    const ast = resolve(id);
+    if (!ast) throw notFound("segment", id);
+    return { id, ast };
+  });
+  const compiled = compileSegmentsToSql(segments, { dialect: store.dialect, schema, now, resolve });
+  const runId = randomUUID();
+  const base = compiled.params.length;
+  // Unpivot the per-segment boolean columns into (segment, profile) rows, computing the pass once.
+  const branches = compiled.columns.map(
+    (column, i) =>
+      `SELECT CAST($${base + 1} AS TEXT), CAST($${base + 2 + i} AS TEXT), q._id FROM q WHERE q.${column}`,
+  );
+  const stage = `INSERT INTO segment_evaluation_results (run_id, segment_id, profile_id)
+    WITH q AS MATERIALIZED (${compiled.sql}) ${branches.join(" UNION ALL ")}`;
+  const idList = placeholders(2, ids.length);
+  const evaluations = await store.transaction(async (tx) => {
+    await tx.query(sandbox, stage, [...compiled.params, runId, ...ids]);
+    const matched = `EXISTS (SELECT 1 FROM segment_evaluation_results r WHERE r.run_id = $1
+      AND r.segment_id = m.segment_id AND r.profile_id = m.profile_id)`;
+    const scope = `m.sandbox = $sandbox AND m.segment_id IN (${idList})`;
+    const counts = await tx.query<CountRow>(
+      sandbox,
+      `SELECT segment_id, sum(realized) AS realized, sum(existing) AS existing, sum(exited) AS exited FROM (
+         SELECT r.segment_id, CASE WHEN m.status IS NULL OR m.status = 'exited' THEN 1 ELSE 0 END AS realized,
+                CASE WHEN m.status IN ('realized', 'existing') THEN 1 ELSE 0 END AS existing, 0 AS exited
+           FROM segment_evaluation_results r
+           LEFT JOIN segment_memberships m ON m.sandbox = $sandbox AND m.segment_id = r.segment_id AND m.profile_id = r.profile_id
+          WHERE r.run_id = $1
+         UNION ALL
+         SELECT m.segment_id, 0, 0, 1 FROM segment_memberships m
+          WHERE ${scope} AND m.status IN ('realized', 'existing') AND NOT ${matched}
+       ) AS c GROUP BY segment_id`,
+      [runId, ...ids],
+    );
+    const at = ids.length + 2;
+    // Order matters: exits first, then realized → existing, then re-entries and new members.
+    await tx.query(
+      sandbox,
+      `UPDATE segment_memberships AS m SET status = 'exited', changed_at = CAST($${at} AS TIMESTAMPTZ)
+        WHERE ${scope} AND m.status IN ('realized', 'existing') AND NOT ${matched}`,
+      [runId, ...ids, now],
+    );
+    await tx.query(
+      sandbox,
+      `UPDATE segment_memberships AS m SET status = 'existing' WHERE ${scope} AND m.status = 'realized' AND ${matched}`,
+      [runId, ...ids],
+    );
+    await tx.query(
+      sandbox,
+      `UPDATE segment_memberships AS m SET status = 'realized', changed_at = CAST($${at} AS TIMESTAMPTZ)
+        WHERE ${scope} AND m.status = 'exited' AND ${matched}`,
+      [runId, ...ids, now],
+    );
+    await tx.query(
+      sandbox,
+      `INSERT INTO segment_memberships (sandbox, segment_id, profile_id, status, changed_at)
+       SELECT $sandbox, r.segment_id, r.profile_id, 'realized', CAST($2 AS TIMESTAMPTZ)
+         FROM segment_evaluation_results r
+        WHERE r.run_id = $1 AND NOT EXISTS (SELECT 1 FROM segment_memberships m
+          WHERE m.sandbox = $sandbox AND m.segment_id = r.segment_id AND m.profile_id = r.profile_id)`,
+      [runId, now],
+    );
+    await tx.queryGlobal("DELETE FROM segment_evaluation_results WHERE run_id = $1", [runId]);
+    const durationMs = Math.round(performance.now() - started);
+    const byId = new Map(counts.map((c) => [c.segment_id, c]));
+    const results = ids.map((segmentId): SegmentEvaluation => {
+      const c = byId.get(segmentId);
+      const realized = toNumber(c?.realized);
+      const existing = toNumber(c?.existing);
+      return {
+        segmentId,
+        evaluatedAt: now,
+        size: realized + existing,
+        realized,
+        existing,
+        exited: toNumber(c?.exited),
+        durationMs,
+      };
+    });
+    for (const r of results) {
+      await tx.query(
+        sandbox,
+        `INSERT INTO segment_evaluations (id, sandbox, segment_id, evaluated_at, size, realized, existing, exited, duration_ms)
+         VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7, $8)`,
+        [randomUUID(), r.segmentId, now, r.size, r.realized, r.existing, r.exited, durationMs],
+      );
+    }
+    await tx.query(
+      sandbox,
+      `UPDATE segments SET last_evaluated_at = CAST($1 AS TIMESTAMPTZ) WHERE sandbox = $sandbox AND id IN (${placeholders(2, ids.length)})`,
+      [now, ...ids],
+    );
+    return results;
+  });
+  return evaluations;
+}
+
+export interface Member {
+  profileId: string;
+  status: MembershipStatus;
+  changedAt: Date;
+}
+
+export interface MemberPage {
+  members: Member[];
+  /** All members matching the filter, not only this page. */
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+/** A page of a segment's members (by default the current ones: realized and existing), by profile id. */
+export async function listMembers(
+  db: Executor,
+  sandbox: string,
+  segmentId: string,
+  options: { limit?: number; offset?: number; statuses?: readonly MembershipStatus[] } = {},
+): Promise<MemberPage> {
+  const limit = options.limit ?? 100;
+  const offset = options.offset ?? 0;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000 || !Number.isInteger(offset) || offset < 0) {
+    throw validationError("limit must be 1-10000 and offset 0 or more", [
+      { field: "limit", message: "out of range" },
+    ]);
+  }
+  const statuses = options.statuses ?? ["realized", "existing"];
+  const where = `sandbox = $sandbox AND segment_id = $1 AND status IN (${placeholders(2, statuses.length)})`;
+  const params = [segmentId, ...statuses];
+  const [count] = await db.query<{ total: number | bigint }>(
+    sandbox,
+    `SELECT count(*) AS total FROM segment_memberships WHERE ${where}`,
+    params,
+  );
+  const rows = await db.query<{ profile_id: string; status: MembershipStatus; changed_at: Date }>(
+    sandbox,
+    `SELECT profile_id, status, changed_at FROM segment_memberships WHERE ${where}
+     ORDER BY profile_id LIMIT CAST($${params.length + 1} AS BIGINT) OFFSET CAST($${params.length + 2} AS BIGINT)`,
+    [...params, limit, offset],
+  );
+  return {
+    members: rows.map((r) => ({ profileId: r.profile_id, status: r.status, changedAt: r.changed_at })),
+    total: Number(count?.total ?? 0),
+    limit,
+    offset,
+  };
+}
+
+/** A segment's evaluations, newest first. */
+export async function segmentHistory(
+  db: Executor,
+  sandbox: string,
+  segmentId: string,
+  limit = 100,
+): Promise<SegmentEvaluation[]> {
+  const rows = await db.query<{
+    segment_id: string;
+    evaluated_at: Date;
+    size: number;
+    realized: number;
+    existing: number;
+    exited: number;
+    duration_ms: number;
+  }>(
+    sandbox,
+    `SELECT segment_id, evaluated_at, size, realized, existing, exited, duration_ms FROM segment_evaluations
+      WHERE sandbox = $sandbox AND segment_id = $1 ORDER BY evaluated_at DESC, id LIMIT CAST($2 AS BIGINT)`,
+    [segmentId, limit],
+  );
+  return rows.map((r) => ({
+    segmentId: r.segment_id,
+    evaluatedAt: r.evaluated_at,
+    size: Number(r.size),
+    realized: Number(r.realized),
+    existing: Number(r.existing),
+    exited: Number(r.exited),
+    durationMs: Number(r.duration_ms),
+  }));
+}
+
+/**
+ * Where memberships live, in the shape activation's audience query takes: a FROM item yielding
+ * profile_id, status, changed_at for the segment bound to parameter `$n`.
+ */
+export const segmentMemberships = {
+  sql: (segmentParam: number) =>
+    `(SELECT profile_id, status, changed_at FROM segment_memberships WHERE sandbox = $sandbox AND segment_id = $${segmentParam})`,
+};

@@ -1,0 +1,57 @@
+import type { Migration } from "../store/index.ts";
+
+/** The segments part's tables; apply with `migrate(db, engine, "segments", segmentMigrations)`. */
+export const segmentMigrations: Migration[] = [
+  {
+    version: 1,
+    name: "segments, memberships, evaluation history",
+    statements: (engine) => [
+      `CREATE TABLE segments (
+         sandbox TEXT NOT NULL,
+         id TEXT NOT NULL,
+         name TEXT NOT NULL,
+         description TEXT,
+         definition TEXT NOT NULL,
+         ast TEXT NOT NULL,
+         created_at TIMESTAMPTZ NOT NULL,
+         updated_at TIMESTAMPTZ NOT NULL,
+         last_evaluated_at TIMESTAMPTZ,
+         PRIMARY KEY (sandbox, id)
+       )`,
+      // One row per (segment, profile) ever qualified; exits stay, so incremental exports see them.
+      // DuckDB keeps no index here (as for profiles): its updates join instead.
+      `CREATE TABLE segment_memberships (
+         sandbox TEXT NOT NULL,
+         segment_id TEXT NOT NULL,
+         profile_id TEXT NOT NULL,
+         status TEXT NOT NULL,
+         changed_at TIMESTAMPTZ NOT NULL
+         ${engine === "postgres" ? ", PRIMARY KEY (sandbox, segment_id, profile_id)" : ""}
+       )`,
+      `CREATE TABLE segment_evaluations (
+         id TEXT PRIMARY KEY,
+         sandbox TEXT NOT NULL,
+         segment_id TEXT NOT NULL,
+         evaluated_at TIMESTAMPTZ NOT NULL,
+         size BIGINT NOT NULL,
+         realized BIGINT NOT NULL,
+         existing BIGINT NOT NULL,
+         exited BIGINT NOT NULL,
+         duration_ms BIGINT NOT NULL
+       )`,
+      // Qualifying profiles of one evaluation run, compared with memberships, then deleted.
+      `CREATE TABLE segment_evaluation_results (
+         run_id TEXT NOT NULL,
+         segment_id TEXT NOT NULL,
+         profile_id TEXT NOT NULL
+       )`,
+      ...(engine === "postgres"
+        ? [
+            "CREATE INDEX segment_memberships_changed ON segment_memberships (sandbox, segment_id, changed_at)",
+            "CREATE INDEX segment_evaluations_segment ON segment_evaluations (sandbox, segment_id, evaluated_at)",
+            "CREATE INDEX segment_evaluation_results_run ON segment_evaluation_results (run_id, segment_id, profile_id)",
+          ]
+        : []),
+    ],
+  },
+];

@@ -1,0 +1,281 @@
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import { conflict, type HeraldError, notFound, validationError } from "../errors/index.ts";
+import { loadSchema, type SchemaSnapshot } from "../schema/index.ts";
+import type { Executor, Store } from "../store/index.ts";
+import { type SegmentAst, segmentAstSchema } from "./ast.ts";
+import { parseSegment } from "./parse.ts";
+import { printSegment } from "./print.ts";
+import { findCycle, type SegmentResolver } from "./references.ts";
+import { type StreamingEligibility, streamingEligibility } from "./streaming.ts";
+import { referencedSegments, typecheckSegment } from "./typecheck.ts";
+
+export const segmentIdSchema = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9_-]{0,62}$/,
+    "must be 1-63 lower-case letters, digits, '-' or '_', starting with a letter",
+  );
+
+/**
+ * A segment as the API and CLI submit it: the definition as text (the language) or as the AST
+ * (what the UI builder edits); exactly one of the two.
+ */
+export const segmentInputSchema = z
+  .object({
+    id: segmentIdSchema
+      .optional()
+      .describe("Stable id used by inSegment(...) and dataflows; derived from the name when absent"),
+    name: z.string().trim().min(1).max(200),
+    description: z.string().max(2000).optional(),
+    definition: z.string().min(1).max(100_000).optional().describe("The segment in the text language"),
+    ast: segmentAstSchema.optional().describe("The segment as its JSON AST"),
+  })
+  .refine((s) => (s.definition === undefined) !== (s.ast === undefined), {
+    message: "give exactly one of definition (text) or ast",
+    path: ["definition"],
+  });
+export type SegmentInput = z.input<typeof segmentInputSchema>;
+
+export const segmentPatchSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    description: z.string().max(2000).nullable().optional(),
+    definition: z.string().min(1).max(100_000).optional(),
+    ast: segmentAstSchema.optional(),
+  })
+  .refine((s) => s.definition === undefined || s.ast === undefined, {
+    message: "give at most one of definition (text) or ast",
+    path: ["definition"],
+  });
+export type SegmentPatch = z.input<typeof segmentPatchSchema>;
+
+export interface Segment {
+  id: string;
+  sandbox: string;
+  name: string;
+  description?: string;
+  /** The text as written (comments kept); for segments saved as an AST, its canonical text. */
+  definition: string;
+  ast: SegmentAst;
+  /** Whether the streaming path can evaluate it, and why not. */
+  streaming: StreamingEligibility;
+  createdAt: Date;
+  updatedAt: Date;
+  lastEvaluatedAt?: Date;
+}
+
+interface SegmentRow {
+  sandbox: string;
+  id: string;
+  name: string;
+  description: string | null;
+  definition: string;
+  ast: string;
+  created_at: Date;
+  updated_at: Date;
+  last_evaluated_at: Date | null;
+}
+
+function zodIssues(error: z.ZodError, prefix = "") {
+  return error.issues.map((i) => {
+    const field = [prefix, ...i.path.map(String)].filter(Boolean).join(".");
+    return { field, message: `${field}: ${i.message}` };
+  });
+}
+
+function invalid(error: z.ZodError, prefix = ""): HeraldError {
+  const issues = zodIssues(error, prefix);
+  return validationError(`Invalid segment: ${issues.map((i) => i.message).join("; ")}`, issues);
+}
+
+/** Every stored segment's AST, to resolve inSegment(...) references. */
+async function loadDefinitions(db: Executor, sandbox: string): Promise<Map<string, SegmentAst>> {
+  const rows = await db.query<{ id: string; ast: string }>(
+    sandbox,
+    "SELECT id, ast FROM segments WHERE sandbox = $sandbox",
+  );
+  return new Map(rows.map((r) => [r.id, segmentAstSchema.parse(JSON.parse(r.ast))]));
+}
+
+export async function segmentResolver(db: Executor, sandbox: string): Promise<SegmentResolver> {
+  const definitions = await loadDefinitions(db, sandbox);
+  return (id) => definitions.get(id);
+}
+
+function toSegment(row: SegmentRow, resolve: SegmentResolver): Segment {
+  const ast = segmentAstSchema.parse(JSON.parse(row.ast));
+  return {
+    id: row.id,
+    sandbox: row.sandbox,
+    name: row.name,
+    ...(row.description ? { description: row.description } : {}),
+    definition: row.definition,
+    ast,
+    streaming: streamingEligibility(ast, { resolve, segmentId: row.id }),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    ...(row.last_evaluated_at ? { lastEvaluatedAt: row.last_evaluated_at } : {}),
+  };
+}
+
+/**
+ * Parses (or validates) a definition and checks it against the schema and the other segments:
+ * every field known and typed, every referenced segment existing, no reference cycle.
+ */
+export function validateDefinition(
+  input: { definition?: string; ast?: SegmentAst },
+  schema: SchemaSnapshot,
+  segmentId: string,
+  definitions: ReadonlyMap<string, SegmentAst>,
+): { definition: string; ast: SegmentAst } {
+  let ast: SegmentAst;
+  let definition: string;
+  if (input.definition !== undefined) {
+    const parsed = parseSegment(input.definition, { eventFields: schema.eventFields.keys() });
+    typecheckSegment(parsed.ast, schema, parsed.spans);
+    ast = parsed.ast;
+    definition = input.definition;
+  } else if (input.ast !== undefined) {
+    ast = input.ast;
+    typecheckSegment(ast, schema);
+    definition = printSegment(ast);
+  } else {
+    throw validationError("Invalid segment: give a definition", [
+      { field: "definition", message: "required" },
+    ]);
+  }
+  const unknown = referencedSegments(ast.condition).filter((id) => id !== segmentId && !definitions.has(id));
+  if (unknown.length) {
+    throw validationError(
+      `Invalid segment definition: inSegment("${unknown[0]}") refers to no segment of this sandbox`,
+      unknown.map((id) => ({ field: "definition", message: `no segment with id '${id}'` })),
+      "unknown_segment",
+    );
+  }
+  const resolve: SegmentResolver = (id) => (id === segmentId ? ast : definitions.get(id));
+  const cycle = findCycle(segmentId, ast, resolve);
+  if (cycle) {
+    throw validationError(
+      `Invalid segment definition: references form a cycle: ${cycle.join(" → ")}`,
+      [{ field: "definition", message: `reference cycle ${cycle.join(" → ")}` }],
+      "segment_cycle",
+    );
+  }
+  return { definition, ast };
+}
+
+function slug(name: string): string {
+  const base = name
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 50);
+  return /^[a-z]/.test(base) ? base : `segment-${base || randomUUID().slice(0, 8)}`;
+}
+
+export async function getSegment(db: Executor, sandbox: string, id: string): Promise<Segment> {
+  const rows = await db.query<SegmentRow>(
+    sandbox,
+    "SELECT * FROM segments WHERE sandbox = $sandbox AND id = $1",
+    [id],
+  );
+  const row = rows[0];
+  if (!row) throw notFound("segment", id);
+  return toSegment(row, await segmentResolver(db, sandbox));
+}
+
+export async function listSegments(db: Executor, sandbox: string): Promise<Segment[]> {
+  const rows = await db.query<SegmentRow>(
+    sandbox,
+    "SELECT * FROM segments WHERE sandbox = $sandbox ORDER BY name, id",
+  );
+  const definitions = new Map(rows.map((r) => [r.id, segmentAstSchema.parse(JSON.parse(r.ast))]));
+  const resolve: SegmentResolver = (id) => definitions.get(id);
+  return rows.map((r) => toSegment(r, resolve));
+}
+
+/** Validates and saves a new segment. The id defaults to a slug of the name, made unique. */
+export async function createSegment(store: Store, sandbox: string, input: SegmentInput): Promise<Segment> {
+  const parsed = segmentInputSchema.safeParse(input);
+  if (!parsed.success) throw invalid(parsed.error);
+  const schema = await loadSchema(store, sandbox);
+  const now = new Date();
+  const id = await store.transaction(async (tx) => {
+    const definitions = await loadDefinitions(tx, sandbox);
+    let id = parsed.data.id;
+    if (id && definitions.has(id)) throw conflict("segment_exists", `Segment '${id}' already exists`);
+    if (!id) {
+      const base = slug(parsed.data.name);
+      id = base;
+      for (let n = 2; definitions.has(id); n++) id = `${base}-${n}`;
+    }
+    const { definition, ast } = validateDefinition(parsed.data, schema, id, definitions);
+    await tx.query(
+      sandbox,
+      `INSERT INTO segments (sandbox, id, name, description, definition, ast, created_at, updated_at)
+       VALUES ($sandbox, $1, $2, $3, $4, $5, $6, $7)`,
+      [id, parsed.data.name, parsed.data.description ?? null, definition, JSON.stringify(ast), now, now],
+    );
+    return id;
+  });
+  return getSegment(store, sandbox, id);
+}
+
+/** Changes a segment's name, description or definition; a new definition is validated as on create. */
+export async function updateSegment(
+  store: Store,
+  sandbox: string,
+  id: string,
+  patch: SegmentPatch,
+): Promise<Segment> {
+  const parsed = segmentPatchSchema.safeParse(patch);
+  if (!parsed.success) throw invalid(parsed.error);
+  const schema = await loadSchema(store, sandbox);
+  await store.transaction(async (tx) => {
+    const current = (
+      await tx.query<SegmentRow>(sandbox, "SELECT * FROM segments WHERE sandbox = $sandbox AND id = $1", [id])
+    )[0];
+    if (!current) throw notFound("segment", id);
+    let definition = current.definition;
+    let ast = current.ast;
+    if (parsed.data.definition !== undefined || parsed.data.ast !== undefined) {
+      const definitions = await loadDefinitions(tx, sandbox);
+      definitions.delete(id);
+      const checked = validateDefinition(parsed.data, schema, id, definitions);
+      definition = checked.definition;
+      ast = JSON.stringify(checked.ast);
+    }
+    const description = parsed.data.description === undefined ? current.description : parsed.data.description;
+    await tx.query(
+      sandbox,
+      `UPDATE segments SET name = $1, description = $2, definition = $3, ast = $4, updated_at = $5
+       WHERE sandbox = $sandbox AND id = $6`,
+      [parsed.data.name ?? current.name, description, definition, ast, new Date(), id],
+    );
+  });
+  return getSegment(store, sandbox, id);
+}
+
+/** Deletes a segment with its memberships and history; refused while another segment refers to it. */
+export async function deleteSegment(store: Store, sandbox: string, id: string): Promise<void> {
+  await store.transaction(async (tx) => {
+    const definitions = await loadDefinitions(tx, sandbox);
+    if (!definitions.has(id)) throw notFound("segment", id);
+    const users = [...definitions].filter(
+      ([other, ast]) => other !== id && referencedSegments(ast.condition).includes(id),
+    );
+    if (users.length) {
+      throw conflict(
+        "segment_in_use",
+        `Segment '${id}' is used by ${users.map(([other]) => `'${other}'`).join(", ")} (inSegment); change those first`,
+      );
+    }
+    for (const table of ["segment_memberships", "segment_evaluations"]) {
+      await tx.query(sandbox, `DELETE FROM ${table} WHERE sandbox = $sandbox AND segment_id = $1`, [id]);
+    }
+    await tx.query(sandbox, "DELETE FROM segments WHERE sandbox = $sandbox AND id = $1", [id]);
+  });
+}
