@@ -77,6 +77,7 @@ const STRING_NEEDLES = ["", "a", "P", "%", "_", "\\", "é", "is", "ar"];
 const PATTERNS = ["^P", "is$", "a.b", "[0-9]", "^$", "É"];
 const INTEGERS = [0, 1, 5, 100, -3];
 const NUMBERS = [0, 2.5, 9.75, -1.25, 100];
+const AGES = [-1, 0, 25, 25.5, 26, 27, 46, 50, 56];
 const AGG_VALUES = [0, 1, 2, 50, 100, 100.5, 150];
 const TYPES = ["commerce.purchases", "web.pageView", "app.open"];
 const DURATIONS: Duration[] = [
@@ -402,7 +403,19 @@ function astArb(domain: Domain): fc.Arbitrary<SegmentAst> {
       kind: fc.constant("compare" as const),
       operand: fc.constant({ kind: "age" as const, path: "person.birthDate" }),
       op,
-      value: num([0, 25, 26, 27, 46, 50, 56]),
+      value: num(AGES),
+    }),
+    fc.record({
+      kind: fc.constant("between" as const),
+      operand: fc.constant({ kind: "age" as const, path: "person.birthDate" }),
+      low: num(AGES),
+      high: num(AGES),
+    }),
+    fc.record({
+      kind: fc.constant("in" as const),
+      operand: fc.constant({ kind: "age" as const, path: "person.birthDate" }),
+      values: fc.array(num(AGES), { minLength: 1, maxLength: 2 }),
+      negated: fc.boolean(),
     }),
     fc.record({
       kind: fc.constant("birthday" as const),

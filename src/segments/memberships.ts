@@ -73,49 +73,46 @@ export async function evaluateSegments(
     const matched = `EXISTS (SELECT 1 FROM segment_evaluation_results r WHERE r.run_id = $1
       AND r.segment_id = m.segment_id AND r.profile_id = m.profile_id)`;
     const scope = `m.sandbox = $sandbox AND m.segment_id IN (${idList})`;
-    const counts = await tx.query<CountRow>(
-      sandbox,
-      `SELECT segment_id, sum(realized) AS realized, sum(existing) AS existing, sum(exited) AS exited FROM (
-         SELECT r.segment_id, CASE WHEN m.status IS NULL OR m.status = 'exited' THEN 1 ELSE 0 END AS realized,
-                CASE WHEN m.status IN ('realized', 'existing') THEN 1 ELSE 0 END AS existing, 0 AS exited
-           FROM segment_evaluation_results r
-           LEFT JOIN segment_memberships m ON m.sandbox = $sandbox AND m.segment_id = r.segment_id AND m.profile_id = r.profile_id
-          WHERE r.run_id = $1
-         UNION ALL
-         SELECT m.segment_id, 0, 0, 1 FROM segment_memberships m
-          WHERE ${scope} AND m.status IN ('realized', 'existing') AND NOT ${matched}
-       ) AS c GROUP BY segment_id`,
-      [runId, ...ids],
-    );
     const at = ids.length + 2;
     // Order matters: exits first, then realized → existing, then re-entries and new members.
     await tx.query(
       sandbox,
-      `UPDATE segment_memberships AS m SET status = 'exited', changed_at = CAST($${at} AS TIMESTAMPTZ)
+      `UPDATE segment_memberships AS m SET status = 'exited', changed_at = CAST($${at} AS TIMESTAMPTZ), run_id = $1
         WHERE ${scope} AND m.status IN ('realized', 'existing') AND NOT ${matched}`,
       [runId, ...ids, now],
     );
     await tx.query(
       sandbox,
-      `UPDATE segment_memberships AS m SET status = 'existing' WHERE ${scope} AND m.status = 'realized' AND ${matched}`,
+      `UPDATE segment_memberships AS m SET status = 'existing', run_id = $1 WHERE ${scope} AND m.status = 'realized' AND ${matched}`,
       [runId, ...ids],
     );
     await tx.query(
       sandbox,
-      `UPDATE segment_memberships AS m SET status = 'realized', changed_at = CAST($${at} AS TIMESTAMPTZ)
+      `UPDATE segment_memberships AS m SET status = 'realized', changed_at = CAST($${at} AS TIMESTAMPTZ), run_id = $1
         WHERE ${scope} AND m.status = 'exited' AND ${matched}`,
       [runId, ...ids, now],
     );
     await tx.query(
       sandbox,
-      `INSERT INTO segment_memberships (sandbox, segment_id, profile_id, status, changed_at)
-       SELECT $sandbox, r.segment_id, r.profile_id, 'realized', CAST($2 AS TIMESTAMPTZ)
+      `INSERT INTO segment_memberships (sandbox, segment_id, profile_id, status, changed_at, run_id)
+       SELECT $sandbox, r.segment_id, r.profile_id, 'realized', CAST($2 AS TIMESTAMPTZ), $1
          FROM segment_evaluation_results r
         WHERE r.run_id = $1 AND NOT EXISTS (SELECT 1 FROM segment_memberships m
           WHERE m.sandbox = $sandbox AND m.segment_id = r.segment_id AND m.profile_id = r.profile_id)`,
       [runId, now],
     );
     await tx.queryGlobal("DELETE FROM segment_evaluation_results WHERE run_id = $1", [runId]);
+    // After the writes, every 'realized' row entered in this run, every 'existing' row is a member
+    // that stayed, and this run's 'exited' rows are the exits.
+    const counts = await tx.query<CountRow>(
+      sandbox,
+      `SELECT m.segment_id,
+              count(*) FILTER (WHERE m.status = 'realized') AS realized,
+              count(*) FILTER (WHERE m.status = 'existing') AS existing,
+              count(*) FILTER (WHERE m.status = 'exited' AND m.run_id = $1) AS exited
+         FROM segment_memberships m WHERE ${scope} GROUP BY m.segment_id`,
+      [runId, ...ids],
+    );
     const durationMs = Math.round(performance.now() - started);
     const byId = new Map(counts.map((c) => [c.segment_id, c]));
     const results = ids.map((segmentId): SegmentEvaluation => {

@@ -19,13 +19,15 @@ export const segmentMigrations: Migration[] = [
          PRIMARY KEY (sandbox, id)
        )`,
       // One row per (segment, profile) ever qualified; exits stay, so incremental exports see them.
+      // run_id: the evaluation that last changed the row, to count its changes without a second join.
       // DuckDB keeps no index here (as for profiles): its updates join instead.
       `CREATE TABLE segment_memberships (
          sandbox TEXT NOT NULL,
          segment_id TEXT NOT NULL,
          profile_id TEXT NOT NULL,
          status TEXT NOT NULL,
-         changed_at TIMESTAMPTZ NOT NULL
+         changed_at TIMESTAMPTZ NOT NULL,
+         run_id TEXT
          ${engine === "postgres" ? ", PRIMARY KEY (sandbox, segment_id, profile_id)" : ""}
        )`,
       `CREATE TABLE segment_evaluations (

@@ -7,7 +7,8 @@ import type { SqlParams } from "./params.ts";
 /** Columns of the per-profile event pre-aggregation, shared by every condition of a query. */
 export interface EventAggregation {
   columns: string[];
-  eventTypes: Set<string>;
+  /** Each column's event condition; an event matching none is not read. */
+  filters: string[];
 }
 
 export interface SqlContext {

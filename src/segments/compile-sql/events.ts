@@ -28,9 +28,9 @@ function aggregateColumn(
   selector: EventSelector,
   expression: (filter: string) => string,
 ): string {
-  ctx.aggregation.eventTypes.add(selector.type);
   const name = `a${ctx.aggregation.columns.length}`;
   const filter = selectorSql(ctx, selector, AGGREGATED_EVENT);
+  ctx.aggregation.filters.push(`(${filter})`);
   ctx.aggregation.columns.push(`${expression(filter)} AS ${name}`);
   return `${AGGREGATE_ALIAS}.${name}`;
 }

@@ -6,6 +6,8 @@ export type SqlType =
   | "TEXT"
   | "DOUBLE PRECISION"
   | "BIGINT"
+  | "UBIGINT"
+  | "INTEGER"
   | "BOOLEAN"
   | "DATE"
   | "TIMESTAMPTZ"

@@ -1,6 +1,7 @@
 import type { FieldType } from "../../schema/index.ts";
 import type { Condition, Literal } from "../ast.ts";
 import { birthdayKeys, startOfDay } from "../time.ts";
+import { ageBetweenSql, ageComparisonSql } from "./age.ts";
 import { caseless, column, leaf, type SqlContext } from "./context.ts";
 import { compileOperand, monthDay } from "./operand.ts";
 import { sqlTypeOf } from "./params.ts";
@@ -31,6 +32,10 @@ type Leaf = Exclude<Condition, { kind: "and" | "or" | "not" | "inSegment" | "eve
 export function predicateSql(ctx: SqlContext, c: Leaf): string {
   switch (c.kind) {
     case "compare": {
+      if (c.operand.kind === "age" && c.value.type === "number") {
+        const range = ageComparisonSql(ctx, c.operand.path, c.op, c.value.value);
+        if (range) return leaf(ctx, range);
+      }
       const operand = compileOperand(ctx, c.operand);
       const value = literalSql(ctx, c.value, operand.type);
       return leaf(
@@ -79,6 +84,10 @@ export function predicateSql(ctx: SqlContext, c: Leaf): string {
       );
     }
     case "between": {
+      if (c.operand.kind === "age" && c.low.type === "number" && c.high.type === "number") {
+        const range = ageBetweenSql(ctx, c.operand.path, c.low.value, c.high.value);
+        if (range) return leaf(ctx, range);
+      }
       const operand = compileOperand(ctx, c.operand);
       const low = literalSql(ctx, c.low, operand.type);
       const high = literalSql(ctx, c.high, operand.type);
