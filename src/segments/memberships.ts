@@ -60,48 +60,45 @@ export async function evaluateSegments(
   const compiled = compileSegmentsToSql(segments, { dialect: store.dialect, schema, now, resolve });
   const runId = randomUUID();
   const base = compiled.params.length;
-  // Unpivot the per-segment boolean columns into (segment, profile) rows, computing the pass once.
-  const branches = compiled.columns.map(
+  const run = `CAST($${base + 1} AS TEXT)`;
+  const idList = placeholders(base + 2, ids.length);
+  // Unpivot the per-segment boolean columns into (segment, profile) rows, computing the pass once,
+  // and compare them with the stored memberships in one full join: only changes are kept.
+  const qualifying = compiled.columns.map(
     (column, i) =>
-      `SELECT CAST($${base + 1} AS TEXT), CAST($${base + 2 + i} AS TEXT), q._id FROM q WHERE q.${column}`,
+      `SELECT CAST($${base + 2 + i} AS TEXT) AS segment_id, q._id AS profile_id FROM q WHERE q.${column}`,
   );
-  const stage = `INSERT INTO segment_evaluation_results (run_id, segment_id, profile_id)
-    WITH q AS MATERIALIZED (${compiled.sql}) ${branches.join(" UNION ALL ")}`;
-  const idList = placeholders(2, ids.length);
+  const stage = `INSERT INTO segment_membership_changes (run_id, segment_id, profile_id, action)
+    WITH q AS MATERIALIZED (${compiled.sql}),
+      r AS (${qualifying.join(" UNION ALL ")}),
+      m AS (SELECT segment_id, profile_id, status FROM segment_memberships WHERE sandbox = $sandbox AND segment_id IN (${idList}))
+    SELECT ${run}, COALESCE(r.segment_id, m.segment_id), COALESCE(r.profile_id, m.profile_id),
+      CASE WHEN r.profile_id IS NULL THEN 'exit' WHEN m.status IS NULL THEN 'enter' WHEN m.status = 'exited' THEN 'reenter' ELSE 'stay' END
+    FROM r FULL JOIN m ON m.segment_id = r.segment_id AND m.profile_id = r.profile_id
+    WHERE (r.profile_id IS NULL AND m.status IN ('realized', 'existing'))
+       OR (r.profile_id IS NOT NULL AND (m.status IS NULL OR m.status IN ('exited', 'realized')))`;
   const evaluations = await store.transaction(async (tx) => {
     await tx.query(sandbox, stage, [...compiled.params, runId, ...ids]);
-    const matched = `EXISTS (SELECT 1 FROM segment_evaluation_results r WHERE r.run_id = $1
-      AND r.segment_id = m.segment_id AND r.profile_id = m.profile_id)`;
-    const scope = `m.sandbox = $sandbox AND m.segment_id IN (${idList})`;
-    const at = ids.length + 2;
-    // Order matters: exits first, then realized → existing, then re-entries and new members.
+    // Existing rows change status; `stay` (realized → existing) keeps the time the profile entered.
     await tx.query(
       sandbox,
-      `UPDATE segment_memberships AS m SET status = 'exited', changed_at = CAST($${at} AS TIMESTAMPTZ), run_id = $1
-        WHERE ${scope} AND m.status IN ('realized', 'existing') AND NOT ${matched}`,
-      [runId, ...ids, now],
-    );
-    await tx.query(
-      sandbox,
-      `UPDATE segment_memberships AS m SET status = 'existing', run_id = $1 WHERE ${scope} AND m.status = 'realized' AND ${matched}`,
-      [runId, ...ids],
-    );
-    await tx.query(
-      sandbox,
-      `UPDATE segment_memberships AS m SET status = 'realized', changed_at = CAST($${at} AS TIMESTAMPTZ), run_id = $1
-        WHERE ${scope} AND m.status = 'exited' AND ${matched}`,
-      [runId, ...ids, now],
+      `UPDATE segment_memberships AS m
+          SET status = CASE c.action WHEN 'exit' THEN 'exited' WHEN 'reenter' THEN 'realized' ELSE 'existing' END,
+              changed_at = CASE WHEN c.action = 'stay' THEN m.changed_at ELSE CAST($2 AS TIMESTAMPTZ) END,
+              run_id = $1
+         FROM segment_membership_changes AS c
+        WHERE c.run_id = $1 AND c.action <> 'enter' AND m.sandbox = $sandbox
+          AND m.segment_id = c.segment_id AND m.profile_id = c.profile_id`,
+      [runId, now],
     );
     await tx.query(
       sandbox,
       `INSERT INTO segment_memberships (sandbox, segment_id, profile_id, status, changed_at, run_id)
-       SELECT $sandbox, r.segment_id, r.profile_id, 'realized', CAST($2 AS TIMESTAMPTZ), $1
-         FROM segment_evaluation_results r
-        WHERE r.run_id = $1 AND NOT EXISTS (SELECT 1 FROM segment_memberships m
-          WHERE m.sandbox = $sandbox AND m.segment_id = r.segment_id AND m.profile_id = r.profile_id)`,
+       SELECT $sandbox, c.segment_id, c.profile_id, 'realized', CAST($2 AS TIMESTAMPTZ), $1
+         FROM segment_membership_changes AS c WHERE c.run_id = $1 AND c.action = 'enter'`,
       [runId, now],
     );
-    await tx.queryGlobal("DELETE FROM segment_evaluation_results WHERE run_id = $1", [runId]);
+    await tx.queryGlobal("DELETE FROM segment_membership_changes WHERE run_id = $1", [runId]);
     // After the writes, every 'realized' row entered in this run, every 'existing' row is a member
     // that stayed, and this run's 'exited' rows are the exits.
     const counts = await tx.query<CountRow>(
@@ -110,7 +107,8 @@ export async function evaluateSegments(
               count(*) FILTER (WHERE m.status = 'realized') AS realized,
               count(*) FILTER (WHERE m.status = 'existing') AS existing,
               count(*) FILTER (WHERE m.status = 'exited' AND m.run_id = $1) AS exited
-         FROM segment_memberships m WHERE ${scope} GROUP BY m.segment_id`,
+         FROM segment_memberships m WHERE m.sandbox = $sandbox AND m.segment_id IN (${placeholders(2, ids.length)})
+        GROUP BY m.segment_id`,
       [runId, ...ids],
     );
     const durationMs = Math.round(performance.now() - started);

@@ -41,17 +41,18 @@ export const segmentMigrations: Migration[] = [
          exited BIGINT NOT NULL,
          duration_ms BIGINT NOT NULL
        )`,
-      // Qualifying profiles of one evaluation run, compared with memberships, then deleted.
-      `CREATE TABLE segment_evaluation_results (
+      // The membership changes one evaluation computed (enter, reenter, stay, exit), applied then deleted.
+      `CREATE TABLE segment_membership_changes (
          run_id TEXT NOT NULL,
          segment_id TEXT NOT NULL,
-         profile_id TEXT NOT NULL
+         profile_id TEXT NOT NULL,
+         action TEXT NOT NULL
        )`,
       ...(engine === "postgres"
         ? [
             "CREATE INDEX segment_memberships_changed ON segment_memberships (sandbox, segment_id, changed_at)",
             "CREATE INDEX segment_evaluations_segment ON segment_evaluations (sandbox, segment_id, evaluated_at)",
-            "CREATE INDEX segment_evaluation_results_run ON segment_evaluation_results (run_id, segment_id, profile_id)",
+            "CREATE INDEX segment_membership_changes_run ON segment_membership_changes (run_id)",
           ]
         : []),
     ],

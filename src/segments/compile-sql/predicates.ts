@@ -16,6 +16,11 @@ export function literalSql(ctx: SqlContext, literal: Literal, type: FieldType): 
         : ctx.params.add(literal.value, "DATE");
     case "timestamp":
       return ctx.params.add(literal.value, "TIMESTAMPTZ");
+    case "number":
+      // A whole number against an integer column stays an integer: no per-row cast to double.
+      return type === "integer" && Number.isSafeInteger(literal.value)
+        ? ctx.params.add(literal.value, "BIGINT")
+        : ctx.params.add(literal.value, sqlTypeOf(type));
     default:
       return ctx.params.add(literal.value, sqlTypeOf(type));
   }
