@@ -36,6 +36,7 @@ export {
   type MemberPage,
   type MembershipStatus,
   type SegmentEvaluation,
+  segmentDirectory,
   segmentHistory,
   segmentMemberships,
 } from "./memberships.ts";
@@ -48,6 +49,7 @@ export {
   deleteSegment,
   getSegment,
   listSegments,
+  parseDefinition,
   type Segment,
   type SegmentInput,
   type SegmentPatch,

@@ -4,7 +4,7 @@ import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Executor, Store } from "../store/index.ts";
 
 import { compileSegmentsToSql } from "./compile-sql/index.ts";
-import { segmentResolver } from "./segments.ts";
+import { getSegment, segmentResolver } from "./segments.ts";
 
 export type MembershipStatus = "realized" | "existing" | "exited";
 
@@ -78,6 +78,10 @@ export async function evaluateSegments(
     WHERE (r.profile_id IS NULL AND m.status IN ('realized', 'existing'))
        OR (r.profile_id IS NOT NULL AND (m.status IS NULL OR m.status IN ('exited', 'realized')))`;
   const evaluations = await store.transaction(async (tx) => {
+    if (store.engine === "postgres") {
+      // Two evaluations of one sandbox at once would both insert the same new members: queue them.
+      await tx.query(sandbox, "SELECT pg_advisory_xact_lock(hashtext('herald.segments.' || $sandbox))");
+    }
     await tx.query(sandbox, stage, [...compiled.params, runId, ...ids]);
     // Existing rows change status; `stay` (realized → existing) keeps the time the profile entered.
     await tx.query(
@@ -225,6 +229,15 @@ export async function segmentHistory(
     exited: Number(r.exited),
     durationMs: Number(r.duration_ms),
   }));
+}
+
+/** What activation needs from segmentation (its SegmentDirectory), bound to a store. */
+export function segmentDirectory(store: Executor) {
+  return {
+    memberships: segmentMemberships,
+    segmentName: async (sandbox: string, segmentId: string) =>
+      (await getSegment(store, sandbox, segmentId)).name,
+  };
 }
 
 /**

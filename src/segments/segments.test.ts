@@ -11,7 +11,9 @@ import {
   getSegment,
   listMembers,
   listSegments,
+  parseDefinition,
   parseSegment,
+  segmentDirectory,
   segmentHistory,
   segmentMemberships,
   segmentMigrations,
@@ -232,6 +234,36 @@ describe.each(engines)("segments and memberships on %s", (engine) => {
       { profile_id: "bob", status: "existing" },
       { profile_id: "dave", status: "realized" },
     ]);
+  });
+
+  it("serialises concurrent evaluations of a sandbox", async () => {
+    await createSegment(store, sandbox, {
+      id: "gold",
+      name: "Gold",
+      definition: 'loyalty.tier = "gold" ignoring case',
+    });
+    const at = new Date("2026-03-16T00:00:00Z");
+    const results = await Promise.all([
+      evaluateSegments(store, sandbox, schema, ["gold"], at),
+      evaluateSegments(store, sandbox, schema, ["gold"], at),
+    ]);
+    expect(results.map(([r]) => [r?.realized, r?.existing])).toEqual([
+      [2, 0],
+      [0, 2],
+    ]);
+    expect((await listMembers(store, sandbox, "gold")).members.map((m) => [m.profileId, m.status])).toEqual([
+      ["alice", "existing"],
+      ["dave", "existing"],
+    ]);
+  });
+
+  it("gives activation the segment's name and memberships", async () => {
+    const directory = segmentDirectory(store);
+    expect(await directory.segmentName(sandbox, "gold")).toBe("Gold");
+    expect(parseDefinition("loyalty.points > 1", schema).condition).toMatchObject({ kind: "compare" });
+    expect(() => parseDefinition('loyalty.points > "1"', schema)).toThrow(
+      /line 1, column 18: cannot compare an integer with a string/,
+    );
   });
 
   it("pages members with a total", async () => {

@@ -165,6 +165,16 @@ export function validateDefinition(
   return { definition, ast };
 }
 
+/**
+ * A definition in the text language, parsed and checked against the schema: the AST to estimate,
+ * save or evaluate. Errors name line and column.
+ */
+export function parseDefinition(text: string, schema: SchemaSnapshot): SegmentAst {
+  const parsed = parseSegment(text, { eventFields: schema.eventFields.keys() });
+  typecheckSegment(parsed.ast, schema, parsed.spans);
+  return parsed.ast;
+}
+
 function slug(name: string): string {
   const base = name
     .normalize("NFKD")
