@@ -35,6 +35,7 @@ export {
   type Member,
   type MemberPage,
   type MembershipStatus,
+  recordMembership,
   type SegmentEvaluation,
   segmentDirectory,
   segmentHistory,

@@ -149,6 +149,54 @@ export async function evaluateSegments(
   return evaluations;
 }
 
+/**
+ * Records one profile's result for one segment as the streaming path computes it, inside the
+ * caller's transaction (so an outbox row can be written with it). Returns the new status when the
+ * membership changed (`realized` on entry, `exited` on exit), or undefined when nothing changed:
+ * a member that still qualifies stays as it is.
+ */
+export async function recordMembership(
+  db: Executor,
+  sandbox: string,
+  segmentId: string,
+  profileId: string,
+  qualifies: boolean,
+  now: Date,
+): Promise<MembershipStatus | undefined> {
+  const [current] = await db.query<{ status: MembershipStatus }>(
+    sandbox,
+    "SELECT status FROM segment_memberships WHERE sandbox = $sandbox AND segment_id = $1 AND profile_id = $2",
+    [segmentId, profileId],
+  );
+  const member = current?.status === "realized" || current?.status === "existing";
+  if (qualifies === member) return undefined;
+  if (!qualifies) {
+    await db.query(
+      sandbox,
+      `UPDATE segment_memberships SET status = 'exited', changed_at = CAST($3 AS TIMESTAMPTZ), run_id = NULL
+        WHERE sandbox = $sandbox AND segment_id = $1 AND profile_id = $2`,
+      [segmentId, profileId, now],
+    );
+    return "exited";
+  }
+  if (current) {
+    await db.query(
+      sandbox,
+      `UPDATE segment_memberships SET status = 'realized', changed_at = CAST($3 AS TIMESTAMPTZ), run_id = NULL
+        WHERE sandbox = $sandbox AND segment_id = $1 AND profile_id = $2`,
+      [segmentId, profileId, now],
+    );
+  } else {
+    await db.query(
+      sandbox,
+      `INSERT INTO segment_memberships (sandbox, segment_id, profile_id, status, changed_at)
+       VALUES ($sandbox, $1, $2, 'realized', CAST($3 AS TIMESTAMPTZ))`,
+      [segmentId, profileId, now],
+    );
+  }
+  return "realized";
+}
+
 export interface Member {
   profileId: string;
   status: MembershipStatus;

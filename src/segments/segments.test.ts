@@ -13,6 +13,7 @@ import {
   listSegments,
   parseDefinition,
   parseSegment,
+  recordMembership,
   segmentDirectory,
   segmentHistory,
   segmentMemberships,
@@ -264,6 +265,27 @@ describe.each(engines)("segments and memberships on %s", (engine) => {
     expect(() => parseDefinition('loyalty.points > "1"', schema)).toThrow(
       /line 1, column 18: cannot compare an integer with a string/,
     );
+  });
+
+  it("records streaming results one profile at a time", async () => {
+    const at = new Date("2026-03-17T00:00:00Z");
+    await store.transaction(async (tx) => {
+      expect(await recordMembership(tx, sandbox, "gold", "bob", true, at)).toBe("realized");
+      expect(await recordMembership(tx, sandbox, "gold", "bob", true, at)).toBeUndefined();
+      expect(await recordMembership(tx, sandbox, "gold", "alice", true, at)).toBeUndefined();
+      expect(await recordMembership(tx, sandbox, "gold", "dave", false, at)).toBe("exited");
+      expect(await recordMembership(tx, sandbox, "gold", "carol", false, at)).toBeUndefined();
+    });
+    expect(
+      (await listMembers(store, sandbox, "gold", { statuses: ["realized", "existing", "exited"] })).members,
+    ).toEqual([
+      { profileId: "alice", status: "existing", changedAt: new Date("2026-03-16T00:00:00Z") },
+      { profileId: "bob", status: "realized", changedAt: at },
+      { profileId: "dave", status: "exited", changedAt: at },
+    ]);
+    // The next batch evaluation puts them back where the data says.
+    const [gold] = await evaluateSegments(store, sandbox, schema, ["gold"], new Date("2026-03-18T00:00:00Z"));
+    expect(gold).toMatchObject({ realized: 1, existing: 1, exited: 1, size: 2 });
   });
 
   it("pages members with a total", async () => {
