@@ -324,6 +324,24 @@ describe("segment language: text → AST", () => {
     expect(printSegment(grouped)).toBe("(a = 1 and b = 2) and c = 3");
   });
 
+  it("reads event conditions written without parentheses, where taking a single condition", () => {
+    expect(parse('exists web.pageView where page = "pricing" within last 7 days')).toEqual(
+      parse('exists(web.pageView where page = "pricing" within last 7 days)'),
+    );
+    expect(parse('web.pageView where page = "pricing" then not commerce.purchases within 7 days')).toEqual(
+      parse('sequence(web.pageView where page = "pricing" then not commerce.purchases within 7 days)'),
+    );
+    expect(parse('exists web.pageView where page = "pricing" and loyalty.points > 1')).toEqual(
+      parse('exists(web.pageView where page = "pricing") and loyalty.points > 1'),
+    );
+    expect(parse('exists web.pageView where (page = "a" or page = "b") or loyalty.points > 1')).toEqual(
+      parse('exists(web.pageView where page = "a" or page = "b") or loyalty.points > 1'),
+    );
+    expect(errorOf(() => parse('web.pageView where page = "pricing"'))).toContain(
+      "line 1, column 1: an event needs a function: exists(...), count(...), latest(...), or a sequence with 'then'",
+    );
+  });
+
   it("reads a time zone header and comments", () => {
     const ast = parse(
       'timezone "Europe/Paris"\n# Paris-time birthdays\nbirthday(person.birthDate) within next 7 days',

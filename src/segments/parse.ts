@@ -219,6 +219,12 @@ class Parser {
       return this.mark({ kind: "eventExists", event }, start);
     }
     if (start.kind === "ident" && call === "sequence") return this.parseSequence();
+    if (this.isWord("exists") && this.lookahead(1).kind === "ident") {
+      this.next();
+      const event = this.parseEventSelector(false, false, true).event;
+      return this.mark({ kind: "eventExists", event }, start);
+    }
+    if (!call && this.pathFollowedBy(["where", "then"])) return this.parseSequenceSteps(start, true);
     if (start.kind === "ident" && call === "birthday") {
       this.next();
       this.next();
@@ -247,8 +253,15 @@ class Parser {
   private parseSequence(): Condition {
     const start = this.next();
     this.next();
+    const sequence = this.parseSequenceSteps(start, false);
+    this.expectPunct(")", "to close sequence(...)");
+    return sequence;
+  }
+
+  /** Steps joined by `then` / `then not`, and the optional span `within N days`. */
+  private parseSequenceSteps(start: Token, bare: boolean): Condition {
     const steps: SequenceStep[] = [];
-    steps.push({ event: this.parseEventSelector(false, true).event, negated: false });
+    steps.push({ event: this.parseEventSelector(false, true, bare).event, negated: false });
     while (this.isWord("then")) {
       this.next();
       let negated = false;
@@ -256,16 +269,31 @@ class Parser {
         this.next();
         negated = true;
       }
-      steps.push({ event: this.parseEventSelector(false, true).event, negated });
+      steps.push({ event: this.parseEventSelector(false, true, bare).event, negated });
     }
-    if (steps.length < 2) this.fail(this.peek, "a sequence needs at least two steps joined by 'then'");
+    if (steps.length < 2) {
+      this.fail(
+        bare ? start : this.peek,
+        bare
+          ? "an event needs a function: exists(...), count(...), latest(...), or a sequence with 'then'"
+          : "a sequence needs at least two steps joined by 'then'",
+      );
+    }
     let within: Duration | undefined;
     if (this.isWord("within")) {
       this.next();
       within = this.parseDuration();
     }
-    this.expectPunct(")", "to close sequence(...)");
     return this.mark(within ? { kind: "sequence", steps, within } : { kind: "sequence", steps }, start);
+  }
+
+  /** Whether a dotted path starts here and is followed by one of `words`. */
+  private pathFollowedBy(words: string[]): boolean {
+    let i = 0;
+    if (this.lookahead(0).kind !== "ident") return false;
+    while (this.isPunct(".", this.lookahead(i + 1)) && this.lookahead(i + 2).kind === "ident") i += 2;
+    const after = this.lookahead(i + 1);
+    return after.kind === "ident" && words.includes(after.text);
   }
 
   private parseOperand(): Operand {
@@ -318,10 +346,15 @@ class Parser {
     return { path: parts.join("."), start };
   }
 
-  /** `type [where condition] [window]`; with a property, `type.property ...`. */
+  /**
+   * `type [where condition] [window]`; with a property, `type.property ...`. In the forms written
+   * without parentheses (`exists web.pageView where ...`, bare sequences) `where` takes a single
+   * condition, so a following `and` belongs to the enclosing condition; group with parentheses.
+   */
   private parseEventSelector(
     withProperty: boolean,
     inSequence = false,
+    bare = false,
   ): { event: EventSelector; property?: string } {
     const { path, start } = this.parsePath();
     let type = path;
@@ -348,7 +381,7 @@ class Parser {
     const event: EventSelector = { type };
     if (this.isWord("where")) {
       this.next();
-      event.where = this.parseCondition();
+      event.where = bare ? this.parseNot() : this.parseCondition();
     }
     // In a sequence, `within 7 days` is the sequence's span, not a step's window.
     const windowAhead =
