@@ -9,6 +9,8 @@ export interface EventAggregation {
   columns: string[];
   /** Each column's event condition; an event matching none is not read. */
   filters: string[];
+  /** One "latest event" relation per latest(...): its name, value column and event condition. */
+  latest: { name: string; value: string; filter: string }[];
 }
 
 export interface SqlContext {

@@ -60,13 +60,20 @@ export function eventExistsSql(ctx: SqlContext, selector: EventSelector): string
   return `COALESCE(${read}, 0) > 0`;
 }
 
-/** The property of the profile's most recent event of a selector (ties: the greatest event id). */
+/** Alias of the event table inside each latest(...) relation. */
+export const LATEST_EVENT = "l";
+
+/**
+ * The property of the profile's most recent event of a selector (ties: the greatest event id),
+ * read from a per-profile relation (DISTINCT ON, one sort of the matching events) joined to the
+ * profiles, rather than one ordered lookup per profile.
+ */
 export function latestSql(ctx: SqlContext, operand: Extract<Operand, { kind: "latest" }>): string {
-  const alias = ctx.alias("l");
-  const profile = ctx.scope.alias;
-  // Event ids order by bytes on both engines, as the evaluator compares them.
-  const id = ctx.dialect.engine === "postgres" ? `${alias}._id COLLATE "C"` : `${alias}._id`;
-  return `(SELECT ${column(ctx, alias, operand.property)} FROM {events} AS ${alias}
-    WHERE ${alias}._profile_id = ${profile}._id AND ${selectorSql(ctx, operand.event, alias)}
-    ORDER BY ${alias}._ts DESC, ${id} DESC LIMIT 1)`;
+  const name = `herald_latest${ctx.aggregation.latest.length}`;
+  ctx.aggregation.latest.push({
+    name,
+    value: column(ctx, LATEST_EVENT, operand.property),
+    filter: selectorSql(ctx, operand.event, LATEST_EVENT),
+  });
+  return `${name}.value`;
 }

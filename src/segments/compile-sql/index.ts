@@ -5,7 +5,7 @@ import { noSegments, type SegmentResolver } from "../references.ts";
 import { clockAt } from "../time.ts";
 import { compileCondition } from "./condition.ts";
 import type { EventAggregation, SqlContext } from "./context.ts";
-import { AGGREGATE_ALIAS, AGGREGATED_EVENT } from "./events.ts";
+import { AGGREGATE_ALIAS, AGGREGATED_EVENT, LATEST_EVENT } from "./events.ts";
 import { SqlParams } from "./params.ts";
 
 export interface CompileSqlOptions {
@@ -76,19 +76,31 @@ function fromClause(
 ): { with: string; from: string; where: string[] } {
   const { dialect, sample } = options;
   const where: string[] = [];
-  const eventWhere: string[] = [];
-  if (sample) {
-    const sampled = inSample(dialect, params, sample);
-    where.push(sampled(`${PROFILE}._id`));
-    eventWhere.push(sampled(`${AGGREGATED_EVENT}._profile_id`));
+  const sampled = sample ? inSample(dialect, params, sample) : undefined;
+  if (sampled) where.push(sampled(`${PROFILE}._id`));
+  const relations: string[] = [];
+  const joins: string[] = [];
+  if (aggregation.columns.length) {
+    // Only events some aggregate counts: lets the engine prune by type and time before grouping.
+    const eventWhere = [`(${aggregation.filters.join(" OR ")})`];
+    if (sampled) eventWhere.push(sampled(`${AGGREGATED_EVENT}._profile_id`));
+    relations.push(`${AGGREGATE_ALIAS} AS (SELECT ${AGGREGATED_EVENT}._profile_id AS profile_id, ${aggregation.columns.join(", ")}
+      FROM {events} AS ${AGGREGATED_EVENT} WHERE ${eventWhere.join(" AND ")} GROUP BY ${AGGREGATED_EVENT}._profile_id)`);
+    joins.push(`LEFT JOIN ${AGGREGATE_ALIAS} ON ${AGGREGATE_ALIAS}.profile_id = ${PROFILE}._id`);
   }
-  if (!aggregation.columns.length) return { with: "", from: `{profiles} AS ${PROFILE}`, where };
-  // Only events some aggregate counts: lets the engine prune by type and time before grouping.
-  eventWhere.unshift(`(${aggregation.filters.join(" OR ")})`);
+  // Event ids order by bytes on both engines, as the evaluator compares them.
+  const id = dialect.engine === "postgres" ? `${LATEST_EVENT}._id COLLATE "C"` : `${LATEST_EVENT}._id`;
+  for (const latest of aggregation.latest) {
+    const eventWhere = [latest.filter];
+    if (sampled) eventWhere.push(sampled(`${LATEST_EVENT}._profile_id`));
+    relations.push(`${latest.name} AS (SELECT DISTINCT ON (${LATEST_EVENT}._profile_id) ${LATEST_EVENT}._profile_id AS profile_id, ${latest.value} AS value
+      FROM {events} AS ${LATEST_EVENT} WHERE ${eventWhere.join(" AND ")}
+      ORDER BY ${LATEST_EVENT}._profile_id, ${LATEST_EVENT}._ts DESC, ${id} DESC)`);
+    joins.push(`LEFT JOIN ${latest.name} ON ${latest.name}.profile_id = ${PROFILE}._id`);
+  }
   return {
-    with: `WITH ${AGGREGATE_ALIAS} AS (SELECT ${AGGREGATED_EVENT}._profile_id AS profile_id, ${aggregation.columns.join(", ")}
-      FROM {events} AS ${AGGREGATED_EVENT} WHERE ${eventWhere.join(" AND ")} GROUP BY ${AGGREGATED_EVENT}._profile_id) `,
-    from: `{profiles} AS ${PROFILE} LEFT JOIN ${AGGREGATE_ALIAS} ON ${AGGREGATE_ALIAS}.profile_id = ${PROFILE}._id`,
+    with: relations.length ? `WITH ${relations.join(", ")} ` : "",
+    from: [`{profiles} AS ${PROFILE}`, ...joins].join(" "),
     where,
   };
 }
@@ -96,14 +108,15 @@ function fromClause(
 /**
  * A segment as one SELECT of the `_id` of qualifying profiles, for `store.query(sandbox, ...)`:
  * profile conditions on `{profiles}`, event conditions through a per-profile pre-aggregation of
- * `{events}` (or correlated subqueries for sequences and latest values). Values are parameters.
+ * `{events}`, latest values through one DISTINCT ON relation each, sequences as correlated
+ * EXISTS subqueries. Values are parameters.
  */
 export function compileSegmentToSql(
   ast: SegmentAst,
   options: CompileSqlOptions & { segmentId?: string },
 ): CompiledSql {
   const params = new SqlParams();
-  const aggregation: EventAggregation = { columns: [], filters: [] };
+  const aggregation: EventAggregation = { columns: [], filters: [], latest: [] };
   const ctx = context(options, params, aggregation, ast, options.segmentId);
   const condition = compileCondition(ctx, ast.condition);
   const from = fromClause(options, params, aggregation);
@@ -120,7 +133,7 @@ export function compileSegmentsToSql(
   options: CompileSqlOptions,
 ): CompiledSql & { columns: string[] } {
   const params = new SqlParams();
-  const aggregation: EventAggregation = { columns: [], filters: [] };
+  const aggregation: EventAggregation = { columns: [], filters: [], latest: [] };
   const columns = segments.map((_, i) => `s${i}`);
   const selects = segments.map((segment, i) => {
     const ctx = context(options, params, aggregation, segment.ast, segment.id);
