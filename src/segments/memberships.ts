@@ -4,6 +4,7 @@ import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Executor, Store } from "../store/index.ts";
 
 import { compileSegmentsToSql } from "./compile-sql/index.ts";
+import type { SegmentResolver } from "./references.ts";
 import { getSegment, segmentResolver } from "./segments.ts";
 
 export type MembershipStatus = "realized" | "existing" | "exited";
@@ -48,10 +49,30 @@ export async function evaluateSegments(
   segmentIds: readonly string[],
   now: Date = new Date(),
 ): Promise<SegmentEvaluation[]> {
-  const ids = [...new Set(segmentIds)];
-  if (!ids.length) return [];
-  const started = performance.now();
+  const unique = [...new Set(segmentIds)];
   const resolve = await segmentResolver(store, sandbox);
+  for (const id of unique) if (!resolve(id)) throw notFound("segment", id);
+  // One pass per group of segments: a query with hundreds of segments would only grow the plan.
+  const evaluations: SegmentEvaluation[] = [];
+  for (let i = 0; i < unique.length; i += SEGMENTS_PER_PASS) {
+    evaluations.push(
+      ...(await evaluatePass(store, sandbox, schema, unique.slice(i, i + SEGMENTS_PER_PASS), now, resolve)),
+    );
+  }
+  return evaluations;
+}
+
+const SEGMENTS_PER_PASS = 50;
+
+async function evaluatePass(
+  store: Store,
+  sandbox: string,
+  schema: SchemaSnapshot,
+  ids: string[],
+  now: Date,
+  resolve: SegmentResolver,
+): Promise<SegmentEvaluation[]> {
+  const started = performance.now();
   const segments = ids.map((id) => {
     const ast = resolve(id);
     if (!ast) throw notFound("segment", id);

@@ -289,6 +289,26 @@ describe.each(engines)("segments and memberships on %s", (engine) => {
     expect(gold).toMatchObject({ realized: 1, existing: 1, exited: 1, size: 2 });
   });
 
+  it("evaluates more segments than one pass holds", async () => {
+    const ids: string[] = [];
+    for (let k = 0; k < 55; k++) {
+      ids.push(
+        (
+          await createSegment(store, sandbox, {
+            id: `points-${k}`,
+            name: `Points ${k}`,
+            definition: `loyalty.points >= ${k * 3}`,
+          })
+        ).id,
+      );
+    }
+    const results = await evaluateSegments(store, sandbox, schema, ids, scenarioNow);
+    // alice 120, dave 100, bob 5 points (bulk profiles are added later).
+    expect(results.map((r) => r.size)).toEqual(
+      ids.map((_, k) => [120, 100, 5].filter((p) => p >= k * 3).length),
+    );
+  });
+
   it("pages members with a total", async () => {
     const page = await listMembers(store, sandbox, "buyers", { limit: 2, offset: 1 });
     expect(page).toMatchObject({ total: 3, limit: 2, offset: 1 });
