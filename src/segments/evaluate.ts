@@ -14,10 +14,13 @@ import {
 import { noSegments, resolveReference, type SegmentResolver } from "./references.ts";
 import {
   ageOn,
+  betweenInstants,
   birthdayKeys,
   type Clock,
   clockAt,
   dateRange,
+  dayComparison,
+  instantsOf,
   type Range,
   startOfDay,
   timestampRange,
@@ -355,6 +358,13 @@ function compileCondition(c: Compiler, condition: Condition, inEvent: boolean): 
     case "compare": {
       const { get, type } = compileOperand(c, condition.operand, inEvent);
       const op = condition.op;
+      if (type === "timestamp" && condition.value.type === "date") {
+        const { range, negate } = dayComparison(op, condition.value.value, c.timezone);
+        return (ctx) => {
+          const v = get(ctx);
+          return typeof v === "number" && inRange(v, range) !== negate;
+        };
+      }
       if (condition.ignoreCase) {
         const value = lower(literalValue(condition.value, type, c.timezone));
         return (ctx) => {
@@ -377,6 +387,14 @@ function compileCondition(c: Compiler, condition: Condition, inEvent: boolean): 
     }
     case "in": {
       const { get, type } = compileOperand(c, condition.operand, inEvent);
+      if (type === "timestamp") {
+        const ranges = condition.values.map((l) => instantsOf(l, c.timezone));
+        const negated = condition.negated;
+        return (ctx) => {
+          const v = get(ctx);
+          return typeof v === "number" && ranges.some((r) => inRange(v, r)) !== negated;
+        };
+      }
       const ic = condition.ignoreCase === true;
       const values = new Set(
         condition.values.map((l) => (ic ? lower : (v: Value) => v)(literalValue(l, type, c.timezone))),
@@ -414,6 +432,13 @@ function compileCondition(c: Compiler, condition: Condition, inEvent: boolean): 
     }
     case "between": {
       const { get, type } = compileOperand(c, condition.operand, inEvent);
+      if (type === "timestamp") {
+        const range = betweenInstants(condition.low, condition.high, c.timezone);
+        return (ctx) => {
+          const v = get(ctx);
+          return typeof v === "number" && inRange(v, range);
+        };
+      }
       const low = literalValue(condition.low, type, c.timezone);
       const high = literalValue(condition.high, type, c.timezone);
       if (low === null || high === null || Array.isArray(low) || Array.isArray(high)) return () => false;

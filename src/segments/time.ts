@@ -1,5 +1,12 @@
 import { assertNever } from "../errors/index.ts";
-import { type CalendarPeriod, durationMs, type TimePoint, type Window } from "./ast.ts";
+import {
+  type CalendarPeriod,
+  type ComparisonOp,
+  durationMs,
+  type Literal,
+  type TimePoint,
+  type Window,
+} from "./ast.ts";
 
 /**
  * Windows resolve to concrete bounds before anything is evaluated, in one place for the SQL
@@ -194,6 +201,57 @@ export function timestampRange(window: Window, clock: Clock): Range<number> {
 
 function days(window: { duration: { amount: number; unit: string } }): number {
   return window.duration.unit === "weeks" ? window.duration.amount * 7 : window.duration.amount;
+}
+
+/** The instants of one local day: [start, end). */
+export function dayInstants(date: string, timezone: string): { start: number; end: number } {
+  return { start: startOfDay(date, timezone), end: startOfDay(addDays(date, 1), timezone) };
+}
+
+/**
+ * `timestamp <op> date` at the date's granularity: `=` is any instant of that local day, `<=`
+ * includes the day, `>` starts with the next one; `!=` is the complement of `=`.
+ */
+export function dayComparison(
+  op: ComparisonOp,
+  date: string,
+  timezone: string,
+): { range: Range<number>; negate: boolean } {
+  const { start, end } = dayInstants(date, timezone);
+  const day: Range<number> = {
+    lower: { value: start, inclusive: true },
+    upper: { value: end, inclusive: false },
+  };
+  switch (op) {
+    case "=":
+      return { range: day, negate: false };
+    case "!=":
+      return { range: day, negate: true };
+    case "<":
+      return { range: { upper: { value: start, inclusive: false } }, negate: false };
+    case "<=":
+      return { range: { upper: { value: end, inclusive: false } }, negate: false };
+    case ">":
+      return { range: { lower: { value: end, inclusive: true } }, negate: false };
+    case ">=":
+      return { range: { lower: { value: start, inclusive: true } }, negate: false };
+    default:
+      return assertNever(op, "comparison");
+  }
+}
+
+/** The instants a date or timestamp literal stands for when compared with a timestamp. */
+export function instantsOf(literal: Literal, timezone: string): Range<number> {
+  if (literal.type === "date") return dayComparison("=", literal.value, timezone).range;
+  const at = literal.type === "timestamp" ? Date.parse(literal.value) : Number.NaN;
+  return { lower: { value: at, inclusive: true }, upper: { value: at, inclusive: true } };
+}
+
+/** `timestamp between low and high`: a date bound covers its whole day. */
+export function betweenInstants(low: Literal, high: Literal, timezone: string): Range<number> {
+  const lower = instantsOf(low, timezone).lower;
+  const upper = instantsOf(high, timezone).upper;
+  return { ...(lower ? { lower } : {}), ...(upper ? { upper } : {}) };
 }
 
 /** Bounds of a window over dates (YYYY-MM-DD); typecheck keeps hours and timestamps away from dates. */

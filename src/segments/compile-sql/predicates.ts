@@ -1,11 +1,11 @@
 import type { FieldType } from "../../schema/index.ts";
 import type { Condition, Literal } from "../ast.ts";
-import { birthdayKeys, startOfDay } from "../time.ts";
+import { betweenInstants, birthdayKeys, dayComparison, instantsOf, startOfDay } from "../time.ts";
 import { ageBetweenSql, ageComparisonSql } from "./age.ts";
 import { caseless, column, leaf, type SqlContext } from "./context.ts";
 import { compileOperand, monthDay } from "./operand.ts";
 import { sqlTypeOf } from "./params.ts";
-import { windowSql } from "./range.ts";
+import { instantRangeSql, windowSql } from "./range.ts";
 
 /** A literal as a typed parameter for a value of `type` (a date against a timestamp: local midnight). */
 export function literalSql(ctx: SqlContext, literal: Literal, type: FieldType): string {
@@ -42,6 +42,11 @@ export function predicateSql(ctx: SqlContext, c: Leaf): string {
         if (range) return leaf(ctx, range);
       }
       const operand = compileOperand(ctx, c.operand);
+      if (operand.type === "timestamp" && c.value.type === "date") {
+        const { range, negate } = dayComparison(c.op, c.value.value, ctx.clock.timezone);
+        const within = instantRangeSql(ctx, operand.sql, range);
+        return leaf(ctx, negate ? `NOT (${within})` : within);
+      }
       const value = literalSql(ctx, c.value, operand.type);
       return leaf(
         ctx,
@@ -52,6 +57,13 @@ export function predicateSql(ctx: SqlContext, c: Leaf): string {
     }
     case "in": {
       const operand = compileOperand(ctx, c.operand);
+      if (operand.type === "timestamp") {
+        const any = c.values.map(
+          (v) => `(${instantRangeSql(ctx, operand.sql, instantsOf(v, ctx.clock.timezone))})`,
+        );
+        const within = any.join(" OR ");
+        return leaf(ctx, c.negated ? `NOT (${within})` : within);
+      }
       const values = c.values.map((v) => literalSql(ctx, v, operand.type));
       const list = c.ignoreCase ? values.map((v) => caseless(ctx, v)) : values;
       const expr = c.ignoreCase ? caseless(ctx, operand.sql) : operand.sql;
@@ -94,6 +106,12 @@ export function predicateSql(ctx: SqlContext, c: Leaf): string {
         if (range) return leaf(ctx, range);
       }
       const operand = compileOperand(ctx, c.operand);
+      if (operand.type === "timestamp") {
+        return leaf(
+          ctx,
+          instantRangeSql(ctx, operand.sql, betweenInstants(c.low, c.high, ctx.clock.timezone)),
+        );
+      }
       const low = literalSql(ctx, c.low, operand.type);
       const high = literalSql(ctx, c.high, operand.type);
       return leaf(ctx, `${operand.sql} BETWEEN ${low} AND ${high}`);

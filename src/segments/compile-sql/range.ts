@@ -10,6 +10,11 @@ export function windowSql(ctx: SqlContext, expr: string, window: Window, type: "
   );
 }
 
+/** `expr` (a timestamp) within bounds given as instants. */
+export function instantRangeSql(ctx: SqlContext, expr: string, range: Range<number>): string {
+  return rangeSql(ctx, expr, range, "TIMESTAMPTZ", (v) => new Date(v).toISOString());
+}
+
 function rangeSql<T>(
   ctx: SqlContext,
   expr: string,
