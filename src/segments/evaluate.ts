@@ -22,7 +22,6 @@ import {
   dayComparison,
   instantsOf,
   type Range,
-  startOfDay,
   timestampRange,
 } from "./time.ts";
 
@@ -140,15 +139,14 @@ function windowTest(
   };
 }
 
-/** A literal in the normal form of the type it is compared with (a date against a timestamp: local midnight). */
-function literalValue(literal: Literal, type: FieldType, timezone: string): Value {
+/** A literal in its normal form (dates against timestamps are day ranges, handled by their callers). */
+function literalValue(literal: Literal): Value {
   switch (literal.type) {
     case "string":
     case "number":
     case "boolean":
-      return literal.value;
     case "date":
-      return type === "timestamp" ? startOfDay(literal.value, timezone) : literal.value;
+      return literal.value;
     case "timestamp":
       return Date.parse(literal.value);
     default:
@@ -366,7 +364,7 @@ function compileCondition(c: Compiler, condition: Condition, inEvent: boolean): 
         };
       }
       if (condition.ignoreCase) {
-        const value = lower(literalValue(condition.value, type, c.timezone));
+        const value = lower(literalValue(condition.value));
         return (ctx) => {
           const v = lower(get(ctx));
           return (
@@ -378,7 +376,7 @@ function compileCondition(c: Compiler, condition: Condition, inEvent: boolean): 
           );
         };
       }
-      const value = literalValue(condition.value, type, c.timezone);
+      const value = literalValue(condition.value);
       if (value === null || Array.isArray(value)) return () => false;
       return (ctx) => {
         const v = get(ctx);
@@ -396,9 +394,7 @@ function compileCondition(c: Compiler, condition: Condition, inEvent: boolean): 
         };
       }
       const ic = condition.ignoreCase === true;
-      const values = new Set(
-        condition.values.map((l) => (ic ? lower : (v: Value) => v)(literalValue(l, type, c.timezone))),
-      );
+      const values = new Set(condition.values.map((l) => (ic ? lower : (v: Value) => v)(literalValue(l))));
       const negated = condition.negated;
       return (ctx) => {
         const v = get(ctx);
@@ -439,8 +435,8 @@ function compileCondition(c: Compiler, condition: Condition, inEvent: boolean): 
           return typeof v === "number" && inRange(v, range);
         };
       }
-      const low = literalValue(condition.low, type, c.timezone);
-      const high = literalValue(condition.high, type, c.timezone);
+      const low = literalValue(condition.low);
+      const high = literalValue(condition.high);
       if (low === null || high === null || Array.isArray(low) || Array.isArray(high)) return () => false;
       return (ctx) => {
         const v = get(ctx);

@@ -1,19 +1,17 @@
 import type { FieldType } from "../../schema/index.ts";
 import type { Condition, Literal } from "../ast.ts";
-import { betweenInstants, birthdayKeys, dayComparison, instantsOf, startOfDay } from "../time.ts";
+import { betweenInstants, birthdayKeys, dayComparison, instantsOf } from "../time.ts";
 import { ageBetweenSql, ageComparisonSql } from "./age.ts";
 import { caseless, column, leaf, type SqlContext } from "./context.ts";
 import { compileOperand, monthDay } from "./operand.ts";
 import { sqlTypeOf } from "./params.ts";
 import { instantRangeSql, windowSql } from "./range.ts";
 
-/** A literal as a typed parameter for a value of `type` (a date against a timestamp: local midnight). */
+/** A literal as a typed parameter for a value of `type` (dates against timestamps are day ranges, built by callers). */
 export function literalSql(ctx: SqlContext, literal: Literal, type: FieldType): string {
   switch (literal.type) {
     case "date":
-      return type === "timestamp"
-        ? ctx.params.add(new Date(startOfDay(literal.value, ctx.clock.timezone)).toISOString(), "TIMESTAMPTZ")
-        : ctx.params.add(literal.value, "DATE");
+      return ctx.params.add(literal.value, "DATE");
     case "timestamp":
       return ctx.params.add(literal.value, "TIMESTAMPTZ");
     case "number":
