@@ -193,7 +193,14 @@ try {
   const second = await timed(() => evaluateSegments(store, SANDBOX, schema, ids, later));
   const changes = second.value.reduce((s, e) => s + e.realized + e.exited, 0);
   console.log(
-    `evaluateSegments a day later: ${(second.ms / 1000).toFixed(2)} s, ${changes.toLocaleString()} entries and exits`,
+    `evaluateSegments a day later (realized become existing): ${(second.ms / 1000).toFixed(2)} s, ${changes.toLocaleString()} entries and exits`,
+  );
+  const third = await timed(() =>
+    evaluateSegments(store, SANDBOX, schema, ids, new Date(later.getTime() + 86_400_000)),
+  );
+  const steady = third.value.reduce((s, e) => s + e.realized + e.exited, 0);
+  console.log(
+    `evaluateSegments two days later (steady state): ${(third.ms / 1000).toFixed(2)} s, ${steady.toLocaleString()} entries and exits`,
   );
 
   const draft = parseSegment(
