@@ -34,7 +34,7 @@ export const dataflowInputSchema = z.object({
 
 export type DataflowInput = z.input<typeof dataflowInputSchema>;
 export type DataflowSegment = z.infer<typeof dataflowSegmentSchema>;
-export type Dataflow = z.infer<typeof dataflowInputSchema> & {
+export type Dataflow = Omit<z.infer<typeof dataflowInputSchema>, "segments"> & {
   id: string;
   destinationId: string;
   createdAt: Date;

@@ -13,7 +13,7 @@ export interface ApiDeps {
   catalog: Catalog;
   keys: KeyProvider;
   /** Names of the dataflows using an account (activation answers; none until it is wired). */
-  accountUsers?: (accountId: string) => Promise<string[]>;
+  accountUsers?: (sandbox: string, accountId: string) => Promise<string[]>;
   /** File exports: scheduler and "export now". */
   activation?: ActivationService;
 }

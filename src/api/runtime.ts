@@ -1,16 +1,29 @@
 import fs from "node:fs";
 import { type Logger, pino } from "pino";
+import { activationMigrations, createActivationService, dataflowsUsingAccount } from "../activation/index.ts";
 import type { Config } from "../config/index.ts";
 import { loadOrCreateLocalKey, localKeyProvider } from "../crypto/index.ts";
 import { createCatalog, destinationDefinitions, destinationMigrations } from "../destinations/index.ts";
 import { installDefaultSchema } from "../schema/index.ts";
-import { DEFAULT_SANDBOX, type Migration, migrate, openStore } from "../store/index.ts";
+import {
+  createEvaluationScheduler,
+  type EvaluationScheduler,
+  segmentDirectory,
+  segmentMigrations,
+} from "../segments/index.ts";
+import { DEFAULT_SANDBOX, type Migration, migrate, openStore, type Store } from "../store/index.ts";
 import type { ApiDeps } from "./deps.ts";
 
 /** Each part's own tables, migrated at start after the store's shared ones. */
-const partMigrations: [part: string, migrations: Migration[]][] = [["destinations", destinationMigrations]];
+export const partMigrations: [part: string, migrations: Migration[]][] = [
+  ["destinations", destinationMigrations],
+  ["segments", segmentMigrations],
+  ["activation", activationMigrations],
+];
 
 export interface Herald extends ApiDeps {
+  /** Daily segment evaluation; started by `herald start`, not by one-shot commands. */
+  evaluations: EvaluationScheduler;
   close: () => Promise<void>;
 }
 
@@ -36,19 +49,54 @@ export function createLogger(config: Pick<Config, "logLevel">, destination?: Nod
   return pino({ level: config.logLevel, redact, base: { service: "herald" } }, destination ?? process.stderr);
 }
 
+/** Applies every part's migrations, each in its own transaction. */
+export async function migrateParts(store: Store): Promise<void> {
+  for (const [part, migrations] of partMigrations) {
+    await store.transaction((tx) => migrate(tx, store.engine, part, migrations));
+  }
+}
+
+/** Connects the parts to each other: the one place that knows who calls whom. */
+export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "keys">) {
+  const { config, store, logger, keys } = base;
+  const catalog = createCatalog(destinationDefinitions);
+  const activation = createActivationService(
+    { store, catalog, keys, segments: segmentDirectory(store) },
+    { logger },
+  );
+  const evaluations = createEvaluationScheduler(store, {
+    time: config.evaluationTime,
+    onEvaluated: (sandbox, segmentId) => activation.onSegmentEvaluated(sandbox, segmentId),
+    onError: (error, context) => logger.error({ err: error, ...context }, "scheduled evaluation failed"),
+  });
+  return {
+    ...base,
+    catalog,
+    activation,
+    evaluations,
+    accountUsers: (sandbox: string, accountId: string) => dataflowsUsingAccount(store, sandbox, accountId),
+  };
+}
+
 /** Opens the store (migrations, default sandbox and schema) and the logger: what every command needs. */
 export async function openHerald(config: Config, logger = createLogger(config)): Promise<Herald> {
   if (!config.databaseUrl) fs.mkdirSync(config.dataDir, { recursive: true });
   const { store } = await openStore(config).catch((error: unknown) => {
     throw friendlyOpenError(error, config);
   });
-  for (const [part, migrations] of partMigrations) {
-    await store.transaction((tx) => migrate(tx, store.engine, part, migrations));
-  }
+  await migrateParts(store);
   await installDefaultSchema(store, DEFAULT_SANDBOX);
   const keys = localKeyProvider(loadOrCreateLocalKey(config.dataDir, config.secretKey));
-  const catalog = createCatalog(destinationDefinitions);
-  return { config, store, logger, keys, catalog, close: () => store.close() };
+  const parts = wireParts({ config, store, logger, keys });
+  const { evaluations, activation } = parts;
+  return {
+    ...parts,
+    close: async () => {
+      await evaluations.stop();
+      await activation.stop();
+      await store.close();
+    },
+  };
 }
 
 function friendlyOpenError(error: unknown, config: Config): Error {

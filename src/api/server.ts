@@ -4,11 +4,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { ApiDeps } from "./deps.ts";
 import { sendError } from "./errors.ts";
 import { auditRoutes } from "./routes/audit.ts";
+import { dataflowRoutes } from "./routes/dataflows.ts";
 import { destinationRoutes } from "./routes/destinations.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { schemaRoutes } from "./routes/schema.ts";
+import { segmentRoutes } from "./routes/segments.ts";
 
 /** Route groups, one file per resource. A new resource registers here in one line. */
 const routeGroups = [
@@ -16,7 +18,9 @@ const routeGroups = [
   sandboxRoutes,
   schemaRoutes,
   profileRoutes,
+  segmentRoutes,
   destinationRoutes,
+  dataflowRoutes,
   auditRoutes,
 ];
 

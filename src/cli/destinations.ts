@@ -168,7 +168,9 @@ const remove = newCommand("delete", "Delete an account (refused while a dataflow
   .action(async (id: string, options: GlobalOptions) => {
     const herald = await openHerald(configFrom(options));
     try {
-      await deleteAccount(herald, options.sandbox, id, herald.accountUsers);
+      await deleteAccount(herald, options.sandbox, id, (accountId) =>
+        herald.accountUsers ? herald.accountUsers(options.sandbox, accountId) : Promise.resolve([]),
+      );
       await recordAudit(herald.store, {
         sandbox: options.sandbox,
         actor: "cli",

@@ -6,6 +6,9 @@ import { configFrom, type GlobalOptions, newCommand } from "./context.ts";
 export async function serve(herald: Herald): Promise<FastifyInstance> {
   const app = await buildServer(herald);
   const address = await app.listen({ host: herald.config.host, port: herald.config.port });
+  // Background work starts once the API is up: exports due (or missed while down), daily evaluation.
+  await herald.activation?.start();
+  herald.evaluations.start();
   herald.logger.info(
     { address, engine: herald.store.engine, dataDir: herald.config.dataDir },
     `Herald listening on ${address} (API docs at ${address}/docs)`,

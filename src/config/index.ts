@@ -39,6 +39,10 @@ export const configSchema = z.object({
     .int()
     .min(1024)
     .describe("Largest accepted request body in bytes (HERALD_MAX_BODY_BYTES)"),
+  evaluationTime: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM (24-hour, UTC)")
+    .describe("Daily batch evaluation of every segment, HH:MM in UTC (HERALD_EVALUATION_TIME)"),
   secretKey: z
     .string()
     .regex(/^[0-9a-f]{64}$/i, "must be 64 hexadecimal characters (a 256-bit key)")
@@ -59,6 +63,7 @@ const envNames: Record<keyof Config, string> = {
   memoryLimit: "HERALD_MEMORY_LIMIT",
   threads: "HERALD_THREADS",
   maxBodyBytes: "HERALD_MAX_BODY_BYTES",
+  evaluationTime: "HERALD_EVALUATION_TIME",
   secretKey: "HERALD_SECRET_KEY",
 };
 
@@ -68,6 +73,7 @@ const defaults = {
   port: 8080,
   logLevel: "info",
   memoryLimit: "1GB",
+  evaluationTime: "02:00",
   maxBodyBytes: 16 * 1024 * 1024,
 } satisfies Partial<Record<keyof Config, unknown>>;
 

@@ -46,6 +46,13 @@ export { type Parsed, type ParseOptions, parseSegment } from "./parse.ts";
 export { printSegment } from "./print.ts";
 export type { SegmentResolver } from "./references.ts";
 export {
+  createEvaluationScheduler,
+  type EvaluationListener,
+  type EvaluationScheduler,
+  evaluateAndNotify,
+  latestDailyInstant,
+} from "./scheduler.ts";
+export {
   createSegment,
   deleteSegment,
   getSegment,

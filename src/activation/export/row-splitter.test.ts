@@ -20,10 +20,10 @@ async function split(
   chunkSize: number,
   maxRows: number,
   quote = '"',
-  escape = '"',
+  escapeChar = '"',
   header = true,
 ) {
-  const splitter = new RowSplitter(chunked(text, chunkSize), { maxRows, header, quote, escape });
+  const splitter = new RowSplitter(chunked(text, chunkSize), { maxRows, header, quote, escape: escapeChar });
   const files: string[] = [];
   let rows = 0;
   while (await splitter.hasMore()) files.push(await collect(splitter.nextFile((n) => (rows += n))));

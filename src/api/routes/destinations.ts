@@ -145,7 +145,12 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
     params: idParams,
     status: 204,
     handler: async ({ params, sandbox, actor, reply }) => {
-      await deleteAccount(deps, sandbox, params.id, deps.accountUsers);
+      await deleteAccount(
+        deps,
+        sandbox,
+        params.id,
+        (id) => deps.accountUsers?.(sandbox, id) ?? Promise.resolve([]),
+      );
       await recordAudit(deps.store, {
         sandbox,
         actor: actor.id,

@@ -1,0 +1,105 @@
+import { loadSchema } from "../schema/index.ts";
+import { listSandboxes, type Store } from "../store/index.ts";
+import { evaluateSegments, type SegmentEvaluation } from "./memberships.ts";
+import { listSegments } from "./segments.ts";
+
+/** Told after each segment's evaluation (activation starts its "after evaluation" exports). */
+export type EvaluationListener = (segmentId: string) => unknown;
+
+/**
+ * Evaluates segments in one shared pass, then tells the listener about each. A listener's failure
+ * (an export that cannot start) never undoes the evaluation: it is reported through `onError`.
+ */
+export async function evaluateAndNotify(
+  store: Store,
+  sandbox: string,
+  segmentIds: readonly string[],
+  onEvaluated?: EvaluationListener,
+  onError: (error: unknown, segmentId: string) => void = () => {},
+): Promise<SegmentEvaluation[]> {
+  if (!segmentIds.length) return [];
+  const schema = await loadSchema(store, sandbox);
+  const evaluations = await evaluateSegments(store, sandbox, schema, segmentIds);
+  for (const evaluation of evaluations) {
+    try {
+      await onEvaluated?.(evaluation.segmentId);
+    } catch (error) {
+      onError(error, evaluation.segmentId);
+    }
+  }
+  return evaluations;
+}
+
+/** The latest daily instant `time` (HH:MM, UTC) at or before `now`. */
+export function latestDailyInstant(time: string, now: Date): Date {
+  const [hours, minutes] = time.split(":").map(Number) as [number, number];
+  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate(), hours, minutes);
+  return new Date(today <= now.getTime() ? today : today - 86_400_000);
+}
+
+export interface EvaluationSchedulerOptions {
+  /** Daily evaluation time, HH:MM in UTC. */
+  time: string;
+  onEvaluated?: (sandbox: string, segmentId: string) => unknown;
+  onError?: (error: unknown, context: { sandbox: string; segmentId?: string }) => void;
+  now?: () => Date;
+  /** How often to look (default one minute). */
+  tickMs?: number;
+}
+
+/**
+ * Daily batch evaluation. Restart-safe without its own bookkeeping: a segment is due when it was
+ * last evaluated (or created) before the latest daily instant, so an evaluation missed while Herald
+ * was down happens at start, once.
+ */
+export function createEvaluationScheduler(store: Store, options: EvaluationSchedulerOptions) {
+  const now = options.now ?? (() => new Date());
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+
+  async function tick(): Promise<SegmentEvaluation[]> {
+    const instant = latestDailyInstant(options.time, now());
+    const done: SegmentEvaluation[] = [];
+    for (const { name: sandbox } of await listSandboxes(store)) {
+      const due = (await listSegments(store, sandbox)).filter(
+        (s) => (s.lastEvaluatedAt ?? s.createdAt).getTime() < instant.getTime(),
+      );
+      try {
+        done.push(
+          ...(await evaluateAndNotify(
+            store,
+            sandbox,
+            due.map((s) => s.id),
+            (segmentId) => options.onEvaluated?.(sandbox, segmentId),
+            (error, segmentId) => options.onError?.(error, { sandbox, segmentId }),
+          )),
+        );
+      } catch (error) {
+        options.onError?.(error, { sandbox });
+      }
+    }
+    return done;
+  }
+
+  return {
+    tick,
+    start() {
+      const loop = () => {
+        running ??= tick()
+          .catch((error: unknown) => options.onError?.(error, { sandbox: "*" }))
+          .finally(() => {
+            running = undefined;
+          });
+      };
+      loop();
+      timer = setInterval(loop, options.tickMs ?? 60_000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await running?.catch(() => {});
+    },
+  };
+}
+
+export type EvaluationScheduler = ReturnType<typeof createEvaluationScheduler>;
