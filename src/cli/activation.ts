@@ -3,14 +3,17 @@ import { Command } from "commander";
 import { recordAudit } from "../access/index.ts";
 import {
   createDataflow,
+  deleteDataflow,
+  getDataflow,
   getRun,
   listDataflows,
   listRuns,
   type Run,
   type RunStatus,
+  setDataflowStatus,
 } from "../activation/index.ts";
 import { openHerald } from "../api/index.ts";
-import { configFrom, type GlobalOptions, newCommand, printJson } from "./context.ts";
+import { configFrom, type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
 import { progressReporter } from "./progress.ts";
 
 function readJsonFile(file: string): unknown {
@@ -58,10 +61,57 @@ const listDataflowsCommand = newCommand("list", "Dataflows with their status")
     }
   });
 
+const showDataflowCommand = newCommand("show", "One dataflow with its segments, schedules and mapping")
+  .argument("<dataflow>", "dataflow id")
+  .action((id: string, options: GlobalOptions) =>
+    withHerald(options, async (herald) => printJson(await getDataflow(herald.store, options.sandbox, id))),
+  );
+
+/** pause, resume and activate only change the status; each is audited. */
+const statusCommand = (name: "pause" | "resume" | "activate", status: "disabled" | "enabled", text: string) =>
+  newCommand(name, text)
+    .argument("<dataflow>", "dataflow id")
+    .action((id: string, options: GlobalOptions) =>
+      withHerald(options, async (herald) => {
+        await setDataflowStatus(herald.store, options.sandbox, id, status);
+        await recordAudit(herald.store, {
+          sandbox: options.sandbox,
+          actor: "cli",
+          action: name,
+          resource: "dataflow",
+          resourceId: id,
+          details: { status },
+        });
+        process.stdout.write(`dataflow ${id}: ${status}\n`);
+      }),
+    );
+
+const deleteDataflowCommand = newCommand("delete", "Delete a dataflow (its run history stays)")
+  .argument("<dataflow>", "dataflow id")
+  .action((id: string, options: GlobalOptions) =>
+    withHerald(options, async (herald) => {
+      await deleteDataflow(herald.store, options.sandbox, id);
+      await recordAudit(herald.store, {
+        sandbox: options.sandbox,
+        actor: "cli",
+        action: "delete",
+        resource: "dataflow",
+        resourceId: id,
+        details: {},
+      });
+      process.stdout.write(`deleted dataflow ${id}\n`);
+    }),
+  );
+
 export const dataflowsCommand = new Command("dataflows")
   .description("Activations of audiences to destinations")
   .addCommand(createDataflowCommand)
-  .addCommand(listDataflowsCommand);
+  .addCommand(listDataflowsCommand)
+  .addCommand(showDataflowCommand)
+  .addCommand(statusCommand("activate", "enabled", "Activate a draft dataflow: its schedule starts"))
+  .addCommand(statusCommand("pause", "disabled", "Pause a dataflow: no scheduled exports until resumed"))
+  .addCommand(statusCommand("resume", "enabled", "Resume a paused dataflow"))
+  .addCommand(deleteDataflowCommand);
 
 function printRun(run: Run) {
   process.stdout.write(

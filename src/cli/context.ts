@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { type Herald, openHerald } from "../api/index.ts";
 import { type Config, loadConfig } from "../config/index.ts";
 import { isHeraldError } from "../errors/index.ts";
 
@@ -46,4 +47,14 @@ export function printJson(value: unknown) {
 
 export function newCommand(name: string, description: string): Command {
   return withGlobalOptions(new Command(name).description(description));
+}
+
+/** Opens Herald for one command and always closes it, whatever the command does. */
+export async function withHerald<T>(options: GlobalOptions, run: (herald: Herald) => Promise<T>): Promise<T> {
+  const herald = await openHerald(configFrom(options));
+  try {
+    return await run(herald);
+  } finally {
+    await herald.close();
+  }
 }

@@ -9,6 +9,7 @@ import { generateCommand } from "./generate.ts";
 import { ingestCommand } from "./ingest.ts";
 import { profilesCommand } from "./profiles.ts";
 import { schemaCommand } from "./schema.ts";
+import { segmentsCommand } from "./segments.ts";
 import { startCommand } from "./start.ts";
 
 const configCommand = new Command("config")
@@ -26,6 +27,7 @@ const program = new Command("herald")
   .addCommand(ingestCommand)
   .addCommand(generateCommand)
   .addCommand(profilesCommand)
+  .addCommand(segmentsCommand)
   .addCommand(destinationsCommand)
   .addCommand(accountsCommand)
   .addCommand(dataflowsCommand)

@@ -1,0 +1,191 @@
+import fs from "node:fs";
+import { Command } from "commander";
+import { recordAudit } from "../access/index.ts";
+import { loadSchema } from "../schema/index.ts";
+import {
+  createSegment,
+  deleteSegment,
+  estimateSegment,
+  evaluateAndNotify,
+  getSegment,
+  listMembers,
+  listSegments,
+  type MembershipStatus,
+  parseDefinition,
+  type Segment,
+  type SegmentAst,
+  segmentHistory,
+} from "../segments/index.ts";
+import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
+
+type Json = GlobalOptions & { json?: boolean };
+
+/** A definition from --definition, or from --file (text, or JSON with an `ast`). */
+function definitionFrom(options: {
+  definition?: string;
+  file?: string;
+}): { definition: string } | { ast: SegmentAst } {
+  if (options.definition && options.file) throw new Error("give --definition or --file, not both");
+  if (options.definition) return { definition: options.definition };
+  if (!options.file) throw new Error("give the segment with --definition '<rule>' or --file <path>");
+  const text = fs.readFileSync(options.file, "utf8");
+  if (options.file.endsWith(".json")) return { ast: JSON.parse(text) as SegmentAst }; // validated by createSegment
+  return { definition: text };
+}
+
+function printSegment(s: Segment) {
+  const streaming = s.streaming.eligible ? "streaming" : "batch only";
+  const evaluated = s.lastEvaluatedAt ? `evaluated ${s.lastEvaluatedAt.toISOString()}` : "never evaluated";
+  process.stdout.write(`${s.id.padEnd(24)} ${s.name}  (${streaming}, ${evaluated})\n    ${s.definition}\n`);
+}
+
+const list = newCommand("list", "Segments with their definitions")
+  .option("--json", "print JSON")
+  .action((options: Json) =>
+    withHerald(options, async (herald) => {
+      const segments = await listSegments(herald.store, options.sandbox);
+      if (options.json) return printJson(segments);
+      for (const s of segments) printSegment(s);
+    }),
+  );
+
+const create = newCommand("create", "Create a segment (validated against the schema on save)")
+  .requiredOption("--name <name>", "segment name")
+  .option("--id <id>", "stable id (default: derived from the name)")
+  .option("--description <text>", "description")
+  .option("--definition <rule>", "the rule, e.g. 'age(person.birthDate) > 50 and person.gender = \"male\"'")
+  .option("--file <path>", "a file with the rule in the text language, or a .json AST")
+  .action(
+    (
+      options: GlobalOptions & {
+        name: string;
+        id?: string;
+        description?: string;
+        definition?: string;
+        file?: string;
+      },
+    ) =>
+      withHerald(options, async (herald) => {
+        const segment = await createSegment(herald.store, options.sandbox, {
+          name: options.name,
+          ...(options.id ? { id: options.id } : {}),
+          ...(options.description ? { description: options.description } : {}),
+          ...definitionFrom(options),
+        });
+        await recordAudit(herald.store, {
+          sandbox: options.sandbox,
+          actor: "cli",
+          action: "create",
+          resource: "segment",
+          resourceId: segment.id,
+          details: { name: segment.name },
+        });
+        printSegment(segment);
+      }),
+  );
+
+const show = newCommand("show", "One segment")
+  .argument("<id>", "segment id")
+  .action((id: string, options: GlobalOptions) =>
+    withHerald(options, async (herald) => printJson(await getSegment(herald.store, options.sandbox, id))),
+  );
+
+const evaluate = newCommand("evaluate", "Evaluate segments now and write their memberships")
+  .argument("[ids...]", "segment ids (default: every segment)")
+  .option("--json", "print JSON")
+  .action((ids: string[], options: Json) =>
+    withHerald(options, async (herald) => {
+      const targets = ids.length ? ids : (await listSegments(herald.store, options.sandbox)).map((s) => s.id);
+      const evaluations = await evaluateAndNotify(
+        herald.store,
+        options.sandbox,
+        targets,
+        (id) => herald.activation?.onSegmentEvaluated(options.sandbox, id),
+        (error, id) =>
+          process.stderr.write(`warning: export after evaluating ${id} did not start: ${String(error)}\n`),
+      );
+      await herald.activation?.idle();
+      if (options.json) return printJson(evaluations);
+      for (const e of evaluations)
+        process.stdout.write(
+          `${e.segmentId.padEnd(24)} ${e.size} members: ${e.realized} realized, ${e.existing} existing, ${e.exited} exited (${e.durationMs} ms)\n`,
+        );
+    }),
+  );
+
+const estimate = newCommand("estimate", "Estimate a draft segment's size without saving it")
+  .argument("<rule>", "the rule in the text language")
+  .action((rule: string, options: GlobalOptions) =>
+    withHerald(options, async (herald) => {
+      const schema = await loadSchema(herald.store, options.sandbox);
+      const e = await estimateSegment(herald.store, options.sandbox, schema, parseDefinition(rule, schema));
+      const range = e.sampled
+        ? ` (95% interval ${e.low}-${e.high}, sampled ${(e.sampleFraction * 100).toFixed(1)}%)`
+        : "";
+      process.stdout.write(`${e.estimate} of ${e.totalProfiles} profiles${range}, ${e.durationMs} ms\n`);
+    }),
+  );
+
+const members = newCommand("members", "A page of a segment's members")
+  .argument("<id>", "segment id")
+  .option("--limit <n>", "page size", "100")
+  .option("--offset <n>", "skip this many", "0")
+  .option("--status <list>", "comma-separated: realized, existing, exited")
+  .option("--json", "print JSON")
+  .action((id: string, options: Json & { limit: string; offset: string; status?: string }) =>
+    withHerald(options, async (herald) => {
+      await getSegment(herald.store, options.sandbox, id);
+      const page = await listMembers(herald.store, options.sandbox, id, {
+        limit: Number(options.limit),
+        offset: Number(options.offset),
+        ...(options.status ? { statuses: options.status.split(",") as MembershipStatus[] } : {}),
+      });
+      if (options.json) return printJson(page);
+      for (const m of page.members)
+        process.stdout.write(`${m.profileId}  ${m.status.padEnd(8)} ${m.changedAt.toISOString()}\n`);
+      process.stdout.write(`${page.offset + page.members.length} of ${page.total}\n`);
+    }),
+  );
+
+const history = newCommand("history", "A segment's evaluations, newest first")
+  .argument("<id>", "segment id")
+  .option("--json", "print JSON")
+  .action((id: string, options: Json) =>
+    withHerald(options, async (herald) => {
+      await getSegment(herald.store, options.sandbox, id);
+      const items = await segmentHistory(herald.store, options.sandbox, id);
+      if (options.json) return printJson(items);
+      for (const e of items)
+        process.stdout.write(
+          `${e.evaluatedAt.toISOString()}  size ${e.size}, realized ${e.realized}, existing ${e.existing}, exited ${e.exited}\n`,
+        );
+    }),
+  );
+
+const remove = newCommand("delete", "Delete a segment (refused while another references it)")
+  .argument("<id>", "segment id")
+  .action((id: string, options: GlobalOptions) =>
+    withHerald(options, async (herald) => {
+      await deleteSegment(herald.store, options.sandbox, id);
+      await recordAudit(herald.store, {
+        sandbox: options.sandbox,
+        actor: "cli",
+        action: "delete",
+        resource: "segment",
+        resourceId: id,
+        details: {},
+      });
+      process.stdout.write(`deleted segment ${id}\n`);
+    }),
+  );
+
+export const segmentsCommand = new Command("segments")
+  .description("Segments: define, evaluate, estimate, members, history")
+  .addCommand(list)
+  .addCommand(create)
+  .addCommand(show)
+  .addCommand(evaluate)
+  .addCommand(estimate)
+  .addCommand(members)
+  .addCommand(history)
+  .addCommand(remove);
