@@ -51,13 +51,17 @@ export function buildAudienceQuery(input: {
     const column = columns.find((c) => c.target === key);
     return column?.expression ?? "NULL";
   });
+  // Rows leave in profile-id order, so a rerun writes byte-identical files and parts never overlap.
   const sql = dedup
     ? `SELECT ${columns.map((c) => dialect.ident(c.target)).join(", ")} FROM (
-         SELECT ${select}, row_number() OVER (PARTITION BY ${dedup.join(", ")} ORDER BY m.changed_at DESC, p._id) AS herald_rank
-         ${base} AND ${keep}) AS ranked WHERE herald_rank = 1`
-    : `SELECT ${select} ${base} AND ${keep}`;
+         SELECT ${select}, p._id AS herald_profile_id, ${dedup.map((d) => `${d} IS NULL`).join(" AND ")} AS herald_no_key,
+           row_number() OVER (PARTITION BY ${dedup.join(", ")} ORDER BY m.changed_at DESC, p._id) AS herald_rank
+         ${base} AND ${keep}) AS ranked WHERE herald_rank = 1 OR herald_no_key ORDER BY herald_profile_id`
+    : `SELECT ${select} ${base} AND ${keep} ORDER BY p._id`;
+  // Profiles without any key value are not duplicates of each other: they are all kept.
+  const hasKey = dedup ? `(${keep}) AND NOT (${dedup.map((d) => `${d} IS NULL`).join(" AND ")})` : "";
   const duplicates = dedup
-    ? `count(*) FILTER (WHERE ${keep}) - count(DISTINCT ${dedup.length === 1 ? dedup[0] : `(${dedup.join(", ")})`}) FILTER (WHERE ${keep})`
+    ? `count(*) FILTER (WHERE ${hasKey}) - count(DISTINCT ${dedup.length === 1 ? dedup[0] : `(${dedup.join(", ")})`}) FILTER (WHERE ${hasKey})`
     : "0";
   const countsSql = `SELECT count(*) AS received, count(*) FILTER (WHERE NOT (${keep})) AS missing_mandatory, ${duplicates} AS duplicates ${base}`;
   return { sql, params, countsSql };

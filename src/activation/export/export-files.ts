@@ -18,7 +18,7 @@ export interface ExportedFile {
 export interface ExportRequest {
   store: Store;
   sandbox: string;
-  /** SELECT of the mapped columns, output names as aliases; scoped like any store query. */
+  /** SELECT of the mapped columns, output names as aliases, ending in ORDER BY a unique key. */
   query: { sql: string; params: readonly unknown[] };
   options: FileOptions;
   /** The file name of part 1, 2, ... (extension included). */
@@ -124,7 +124,7 @@ export async function exportToFiles(request: ExportRequest): Promise<ExportedFil
   return files;
 }
 
-/** Parquet is binary: each part is its own engine query over a stable order. */
+/** Parquet is binary: each part is its own engine query, a page of the query's profile-id order. */
 async function exportParquet(
   request: ExportRequest,
   total: number,
@@ -137,7 +137,7 @@ async function exportParquet(
     const sql =
       parts === 1
         ? request.query.sql
-        : `SELECT * FROM (${request.query.sql}) AS audience ORDER BY 1 LIMIT $${params.push(rowsPerFile)} OFFSET $${params.push((part - 1) * rowsPerFile)}`;
+        : `${request.query.sql} LIMIT $${params.push(rowsPerFile)} OFFSET $${params.push((part - 1) * rowsPerFile)}`;
     const stream = request.store.exportQuery(request.sandbox, sql, params, { type: "parquet" });
     const tally = { bytes: 0, hash: createHash("sha256") };
     const name = request.fileName(part);
