@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import type { FileSession } from "../../destinations/index.ts";
 import { validationError } from "../../errors/index.ts";
 import type { ExportFormat, Store } from "../../store/index.ts";
-import { type FileOptions, fileExtension } from "./file-options.ts";
+import type { FileOptions } from "./file-options.ts";
 import { gzipInParallel } from "./parallel-gzip.ts";
 import { RowSplitter } from "./row-splitter.ts";
 
