@@ -60,10 +60,8 @@ export async function migrateParts(store: Store): Promise<void> {
 export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "keys">) {
   const { config, store, logger, keys } = base;
   const catalog = createCatalog(destinationDefinitions);
-  const activation = createActivationService(
-    { store, catalog, keys, segments: segmentDirectory(store) },
-    { logger },
-  );
+  const segments = segmentDirectory(store);
+  const activation = createActivationService({ store, catalog, keys, segments }, { logger });
   const evaluations = createEvaluationScheduler(store, {
     time: config.evaluationTime,
     onEvaluated: (sandbox, segmentId) => activation.onSegmentEvaluated(sandbox, segmentId),
@@ -72,6 +70,7 @@ export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "k
   return {
     ...base,
     catalog,
+    segments,
     activation,
     evaluations,
     accountUsers: (sandbox: string, accountId: string) => dataflowsUsingAccount(store, sandbox, accountId),
