@@ -5,14 +5,11 @@ import {
   type OutboundRecord,
   type StreamSession,
 } from "../../src/destinations/index.ts";
-import { kinesisDestination } from "../../src/destinations/kinesis/index.ts";
+import { kinesisConnector as connector, kinesisDestination } from "../../src/destinations/kinesis/index.ts";
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type KinesisTestServer, startKinesis } from "../servers/kinesalite.ts";
 import { freePort } from "../support/postgres-cluster.ts";
 import { accountDeps } from "./stream-account-deps.ts";
-
-const connector = kinesisDestination.connector;
-if (connector.kind !== "stream") throw new Error("Kinesis is a stream connector");
 
 let kinesis: KinesisTestServer;
 const connection = () => ({

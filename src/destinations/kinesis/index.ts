@@ -12,7 +12,7 @@ import {
 import { kinesisError } from "./kinesis-errors.ts";
 import { kinesisLimits, putRecords } from "./put-records.ts";
 
-const kinesisConnector: StreamConnector<KinesisConnection, KinesisDetails> = {
+export const kinesisConnector: StreamConnector<KinesisConnection, KinesisDetails> = {
   kind: "stream",
   limits: kinesisLimits,
   /**
