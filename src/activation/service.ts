@@ -3,7 +3,7 @@ import { conflict, isHeraldError } from "../errors/index.ts";
 import { listSandboxes } from "../store/index.ts";
 import { type Dataflow, getDataflow, listDataflows } from "./dataflows.ts";
 import { type ActivationDeps, beginSegmentExport } from "./execute-run.ts";
-import { failAbandonedRuns, type Run, type RunTrigger } from "./runs.ts";
+import { failAbandonedRuns, getRun, type Run, type RunTrigger } from "./runs.ts";
 import { dueRuns } from "./schedule/index.ts";
 
 export interface ActivationServiceOptions {
@@ -110,6 +110,15 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
       const runs: Run[] = [];
       for (const s of segments) runs.push(await begin(sandbox, dataflow, s.segmentId, "manual", now()));
       return runs;
+    },
+    /**
+     * Runs a past run again for the same scheduled time: the same file names, and (memberships
+     * unchanged) the same bytes, replacing what the first run delivered.
+     */
+    async rerun(sandbox: string, runId: string): Promise<Run> {
+      const previous = await getRun(deps.store, sandbox, runId);
+      const dataflow = await getDataflow(deps.store, sandbox, previous.dataflowId);
+      return begin(sandbox, dataflow, previous.segmentId, "manual", previous.scheduledFor);
     },
     /** Called by segmentation when a segment's evaluation has written its memberships. */
     async onSegmentEvaluated(sandbox: string, segmentId: string): Promise<Run[]> {

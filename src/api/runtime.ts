@@ -1,6 +1,11 @@
 import fs from "node:fs";
 import { type Logger, pino } from "pino";
-import { activationMigrations, createActivationService, dataflowsUsingAccount } from "../activation/index.ts";
+import {
+  type ActivationService,
+  activationMigrations,
+  createActivationService,
+  dataflowsUsingAccount,
+} from "../activation/index.ts";
 import type { Config } from "../config/index.ts";
 import { loadOrCreateLocalKey, localKeyProvider } from "../crypto/index.ts";
 import { createCatalog, destinationDefinitions, destinationMigrations } from "../destinations/index.ts";
@@ -12,6 +17,7 @@ import {
   segmentMigrations,
 } from "../segments/index.ts";
 import { DEFAULT_SANDBOX, type Migration, migrate, openStore, type Store } from "../store/index.ts";
+import { createStreamingService, type StreamingService, streamingMigrations } from "../streaming/index.ts";
 import type { ApiDeps } from "./deps.ts";
 
 /** Each part's own tables, migrated at start after the store's shared ones. */
@@ -19,11 +25,15 @@ export const partMigrations: [part: string, migrations: Migration[]][] = [
   ["destinations", destinationMigrations],
   ["segments", segmentMigrations],
   ["activation", activationMigrations],
+  ["streaming", streamingMigrations],
 ];
 
 export interface Herald extends ApiDeps {
+  activation: ActivationService;
   /** Daily segment evaluation; started by `herald start`, not by one-shot commands. */
   evaluations: EvaluationScheduler;
+  /** Real-time ingestion, dispatcher and sweep; `herald start` starts the background parts. */
+  streaming: StreamingService;
   close: () => Promise<void>;
 }
 
@@ -67,12 +77,14 @@ export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "k
     onEvaluated: (sandbox, segmentId) => activation.onSegmentEvaluated(sandbox, segmentId),
     onError: (error, context) => logger.error({ err: error, ...context }, "scheduled evaluation failed"),
   });
+  const streaming = createStreamingService({ store, catalog, keys }, { logger });
   return {
     ...base,
     catalog,
     segments,
     activation,
     evaluations,
+    streaming,
     accountUsers: (sandbox: string, accountId: string) => dataflowsUsingAccount(store, sandbox, accountId),
   };
 }
@@ -87,10 +99,11 @@ export async function openHerald(config: Config, logger = createLogger(config)):
   await installDefaultSchema(store, DEFAULT_SANDBOX);
   const keys = localKeyProvider(loadOrCreateLocalKey(config.dataDir, config.secretKey));
   const parts = wireParts({ config, store, logger, keys });
-  const { evaluations, activation } = parts;
+  const { evaluations, activation, streaming } = parts;
   return {
     ...parts,
     close: async () => {
+      await streaming.stop();
       await evaluations.stop();
       await activation.stop();
       await store.close();

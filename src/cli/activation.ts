@@ -12,8 +12,8 @@ import {
   type RunStatus,
   setDataflowStatus,
 } from "../activation/index.ts";
-import { openHerald } from "../api/index.ts";
-import { configFrom, type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
+import type { Herald } from "../api/index.ts";
+import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
 import { progressReporter } from "./progress.ts";
 
 function readJsonFile(file: string): unknown {
@@ -30,8 +30,7 @@ const createDataflowCommand = newCommand(
 )
   .requiredOption("--file <path>", "the dataflow as JSON")
   .action(async (options: GlobalOptions & { file: string }) => {
-    const herald = await openHerald(configFrom(options));
-    try {
+    return withHerald(options, async (herald) => {
       const dataflow = await createDataflow(herald, options.sandbox, readJsonFile(options.file));
       await recordAudit(herald.store, {
         sandbox: options.sandbox,
@@ -42,23 +41,18 @@ const createDataflowCommand = newCommand(
         details: { name: dataflow.name },
       });
       process.stdout.write(`created dataflow ${dataflow.id} (${dataflow.name}), ${dataflow.status}\n`);
-    } finally {
-      await herald.close();
-    }
+    });
   });
 
 const listDataflowsCommand = newCommand("list", "Dataflows with their status")
   .option("--json", "print JSON")
   .action(async (options: GlobalOptions) => {
-    const herald = await openHerald(configFrom(options));
-    try {
+    return withHerald(options, async (herald) => {
       const dataflows = await listDataflows(herald.store, options.sandbox);
       if (options.json) return printJson(dataflows);
       for (const d of dataflows)
         process.stdout.write(`${d.id}  ${d.status.padEnd(9)} ${d.destinationId.padEnd(16)} ${d.name}\n`);
-    } finally {
-      await herald.close();
-    }
+    });
   });
 
 const showDataflowCommand = newCommand("show", "One dataflow with its segments, schedules and mapping")
@@ -122,36 +116,45 @@ function printRun(run: Run) {
   for (const e of run.errors) process.stdout.write(`    error: ${e}\n`);
 }
 
+/** Shows a progress bar until the runs end, prints them, and fails the command if one failed. */
+async function follow(herald: Herald, sandbox: string, runs: Run[]) {
+  const progress = progressReporter("exporting");
+  const poll = setInterval(async () => {
+    const current = await Promise.all(runs.map((r) => getRun(herald.store, sandbox, r.id)));
+    progress.update(current.reduce((sum, r) => sum + r.progressRows, 0));
+  }, 500);
+  await herald.activation.idle();
+  clearInterval(poll);
+  progress.stop();
+  let failed = false;
+  for (const r of runs) {
+    const done = await getRun(herald.store, sandbox, r.id);
+    printRun(done);
+    failed ||= done.status === "failed";
+  }
+  if (failed) process.exitCode = 1;
+}
+
 const trigger = newCommand(
   "trigger",
   "Export now: one extra export of the dataflow's segments, with a progress bar",
 )
   .argument("<dataflow>", "dataflow id")
   .option("--segment <id>", "only this segment")
-  .action(async (dataflowId: string, options: GlobalOptions & { segment?: string }) => {
-    const herald = await openHerald(configFrom(options));
-    try {
-      if (!herald.activation) throw new Error("activation is not available in this build");
+  .action((dataflowId: string, options: GlobalOptions & { segment?: string }) =>
+    withHerald(options, async (herald) => {
       const runs = await herald.activation.triggerNow(options.sandbox, dataflowId, options.segment);
-      const progress = progressReporter("exporting");
-      const poll = setInterval(async () => {
-        const current = await Promise.all(runs.map((r) => getRun(herald.store, options.sandbox, r.id)));
-        progress.update(current.reduce((sum, r) => sum + r.progressRows, 0));
-      }, 500);
-      await herald.activation.idle();
-      clearInterval(poll);
-      progress.stop();
-      let failed = false;
-      for (const r of runs) {
-        const done = await getRun(herald.store, options.sandbox, r.id);
-        printRun(done);
-        failed ||= done.status === "failed";
-      }
-      if (failed) process.exitCode = 1;
-    } finally {
-      await herald.close();
-    }
-  });
+      await follow(herald, options.sandbox, runs);
+    }),
+  );
+
+const rerun = newCommand("rerun", "Run a past run again for its scheduled time (same file names)")
+  .argument("<run>", "run id")
+  .action((runId: string, options: GlobalOptions) =>
+    withHerald(options, async (herald) => {
+      await follow(herald, options.sandbox, [await herald.activation.rerun(options.sandbox, runId)]);
+    }),
+  );
 
 const list = newCommand("list", "Run history, newest first")
   .option("--dataflow <id>", "only this dataflow")
@@ -163,8 +166,7 @@ const list = newCommand("list", "Run history, newest first")
     async (
       options: GlobalOptions & { dataflow?: string; status?: string; since?: string; limit: string },
     ) => {
-      const herald = await openHerald(configFrom(options));
-      try {
+      return withHerald(options, async (herald) => {
         const runs = await listRuns(herald.store, options.sandbox, {
           ...(options.dataflow ? { dataflowId: options.dataflow } : {}),
           ...(options.status ? { status: options.status as RunStatus } : {}),
@@ -173,25 +175,21 @@ const list = newCommand("list", "Run history, newest first")
         });
         if (options.json) return printJson(runs);
         for (const run of runs) printRun(run);
-      } finally {
-        await herald.close();
-      }
+      });
     },
   );
 
 const show = newCommand("show", "One run in detail")
   .argument("<run>", "run id")
   .action(async (runId: string, options: GlobalOptions) => {
-    const herald = await openHerald(configFrom(options));
-    try {
+    return withHerald(options, async (herald) => {
       printJson(await getRun(herald.store, options.sandbox, runId));
-    } finally {
-      await herald.close();
-    }
+    });
   });
 
 export const runsCommand = new Command("runs")
   .description("Exports: trigger, history, detail")
   .addCommand(trigger)
+  .addCommand(rerun)
   .addCommand(list)
   .addCommand(show);

@@ -166,6 +166,28 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     handler: async ({ query, sandbox }) => ({ items: await listRuns(deps.store, sandbox, query) }),
   });
   registerRoute(app, deps, {
+    method: "POST",
+    url: "/v1/runs/:id/rerun",
+    permission: "Activate Destinations",
+    summary: "Run a past run again for its scheduled time: same file names, replacing the files it delivered",
+    tags: ["runs"],
+    params: idParams,
+    status: 202,
+    handler: async ({ params, sandbox, actor }) => {
+      if (!deps.activation) throw new Error("activation is not wired");
+      const run = await deps.activation.rerun(sandbox, params.id);
+      await recordAudit(deps.store, {
+        sandbox,
+        actor: actor.id,
+        action: "rerun",
+        resource: "run",
+        resourceId: params.id,
+        details: { run: run.id },
+      });
+      return run;
+    },
+  });
+  registerRoute(app, deps, {
     method: "GET",
     url: "/v1/runs/:id",
     permission: "View Destinations",
