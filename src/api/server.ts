@@ -5,12 +5,14 @@ import type { ApiDeps } from "./deps.ts";
 import { sendError } from "./errors.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { dataflowRoutes } from "./routes/dataflows.ts";
+import { deadLetterRoutes } from "./routes/deadletters.ts";
 import { destinationRoutes } from "./routes/destinations.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { schemaRoutes } from "./routes/schema.ts";
 import { segmentRoutes } from "./routes/segments.ts";
+import { streamingRoutes } from "./routes/streaming.ts";
 
 /** Route groups, one file per resource. A new resource registers here in one line. */
 const routeGroups = [
@@ -21,6 +23,8 @@ const routeGroups = [
   segmentRoutes,
   destinationRoutes,
   dataflowRoutes,
+  streamingRoutes,
+  deadLetterRoutes,
   auditRoutes,
 ];
 

@@ -9,6 +9,7 @@ export async function serve(herald: Herald): Promise<FastifyInstance> {
   // Background work starts once the API is up: exports due (or missed while down), daily evaluation.
   await herald.activation?.start();
   herald.evaluations.start();
+  herald.streaming.start();
   herald.logger.info(
     { address, engine: herald.store.engine, dataDir: herald.config.dataDir },
     `Herald listening on ${address} (API docs at ${address}/docs)`,

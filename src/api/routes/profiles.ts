@@ -11,6 +11,7 @@ import {
 import { loadSchema } from "../../schema/index.ts";
 import type { ApiDeps } from "../deps.ts";
 import { registerRoute } from "../route.ts";
+import type { StreamingDeps } from "./streaming.ts";
 
 export const MAX_BATCH_RECORDS = 10_000;
 
@@ -44,7 +45,7 @@ function reportStatus(report: IngestReport): number {
   return report.stored > 0 ? 207 : 400;
 }
 
-export function profileRoutes(app: FastifyInstance, deps: ApiDeps) {
+export function profileRoutes(app: FastifyInstance, deps: ApiDeps & StreamingDeps) {
   for (const kind of ["profiles", "events"] as const) {
     registerRoute(app, deps, {
       method: "POST",
@@ -60,8 +61,19 @@ export function profileRoutes(app: FastifyInstance, deps: ApiDeps) {
       handler: async ({ body, sandbox, actor, reply }) => {
         const schema = await loadSchema(deps.store, sandbox);
         const records = Array.isArray(body) ? body : [body];
-        const ingest = kind === "profiles" ? ingestProfileRecords : ingestEventRecords;
-        const report = await ingest(deps.store, schema, records);
+        // Through the streaming path when it runs: committed in small groups, evaluated in real time.
+        const streaming = deps.streaming?.ingest;
+        const report = streaming
+          ? await (kind === "profiles" ? streaming.ingestProfiles : streaming.ingestEvents)(
+              sandbox,
+              schema,
+              records,
+            )
+          : await (kind === "profiles" ? ingestProfileRecords : ingestEventRecords)(
+              deps.store,
+              schema,
+              records,
+            );
         if (report.stored > 0) {
           await recordAudit(deps.store, {
             sandbox,

@@ -1,0 +1,310 @@
+import type { Logger } from "pino";
+import { type Dataflow, getDataflow } from "../activation/index.ts";
+import {
+  type AccountDeps,
+  type OutboundRecord,
+  openAccountConnection,
+  type StreamLimits,
+  type StreamSession,
+} from "../destinations/index.ts";
+import { isHeraldError, isRetryable } from "../errors/index.ts";
+import {
+  createRateLimiter,
+  defaultRetryPolicy,
+  type RateLimiter,
+  type RetryPolicy,
+  retryDelayMs,
+} from "./backoff.ts";
+import type { StreamingMetrics } from "./metrics.ts";
+import { type FailedAttempt, type OutboxMessage, readPending, recordOutcome } from "./outbox.ts";
+
+export interface DispatcherOptions extends AccountDeps {
+  metrics: StreamingMetrics;
+  logger?: Logger;
+  retry?: Partial<RetryPolicy>;
+  /** Records per second per destination account (default 50,000). */
+  recordsPerSecond?: number | ((accountId: string) => number);
+  /** How often the outbox is polled when nothing woke the dispatcher (default 250 ms). */
+  pollMs?: number;
+  /** Messages read per round (default 5,000). */
+  readLimit?: number;
+  /** One batch's time to be acknowledged before it counts as failed (default 10 s). */
+  sendTimeoutMs?: number;
+}
+
+interface Target {
+  dataflow: Dataflow;
+  session: StreamSession;
+  limits: StreamLimits;
+  loadedAt: number;
+}
+
+interface RoundResult {
+  delivered: number;
+  /** Milliseconds until something may be sent again, when nothing is sendable now. */
+  waitMs: number;
+  more: boolean;
+}
+
+const TARGET_TTL_MS = 2_000;
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Splits records into batches within a connector's limits. */
+function batchesOf(messages: readonly OutboxMessage[], limits: StreamLimits): OutboxMessage[][] {
+  const batches: OutboxMessage[][] = [];
+  let current: OutboxMessage[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = Buffer.byteLength(message.payload);
+    if (current.length && (current.length >= limits.maxBatchRecords || bytes + size > limits.maxBatchBytes)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(message);
+    bytes += size;
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}
+
+/** Runs `work` over items with at most `limit` at once. */
+async function withConcurrency<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) await work(items[next++] as T);
+  });
+  await Promise.all(workers);
+}
+
+/**
+ * Delivers the outbox to each streaming dataflow's destination. Each round reads the oldest pending
+ * messages, keeps only the first of each (dataflow, profile) — so a profile's messages arrive in
+ * order, one at a time — batches them per destination within the connector's limits and rate, and
+ * sends. A message leaves the outbox only after its destination acknowledged it; a failed one is
+ * retried with exponential backoff and jitter, and after the last attempt (or at once, for an error
+ * no retry can fix) it becomes a dead letter. A crash at any point resends, never loses.
+ */
+export function createDispatcher(options: DispatcherOptions) {
+  const policy: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
+  const pollMs = options.pollMs ?? 250;
+  const readLimit = options.readLimit ?? 5_000;
+  const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
+  const rateOf = (accountId: string) =>
+    typeof options.recordsPerSecond === "function"
+      ? options.recordsPerSecond(accountId)
+      : (options.recordsPerSecond ?? 50_000);
+  const targets = new Map<string, Target>();
+  const limiters = new Map<string, RateLimiter>();
+  let stopped = true;
+  let loop: Promise<void> | undefined;
+  let wakeUp: (() => void) | undefined;
+  let woken = false;
+
+  async function closeTarget(key: string) {
+    const target = targets.get(key);
+    targets.delete(key);
+    await target?.session.close().catch(() => {});
+  }
+
+  /** The dataflow and an open session to its destination, reopened when the dataflow changed. */
+  async function targetFor(sandbox: string, dataflowId: string): Promise<Target> {
+    const key = `${sandbox}\n${dataflowId}`;
+    const cached = targets.get(key);
+    if (cached && performance.now() - cached.loadedAt < TARGET_TTL_MS) return cached;
+    const dataflow = await getDataflow(options.store, sandbox, dataflowId);
+    if (cached && cached.dataflow.updatedAt.getTime() === dataflow.updatedAt.getTime()) {
+      cached.loadedAt = performance.now();
+      cached.dataflow = dataflow;
+      return cached;
+    }
+    await closeTarget(key);
+    const { definition, connection } = await openAccountConnection(options, sandbox, dataflow.accountId);
+    const { connector } = definition;
+    if (connector.kind !== "stream") {
+      throw new Error(`destination '${definition.id}' does not accept streamed records`);
+    }
+    const session = await connector.open(connection as never, dataflow.details as never);
+    const target = { dataflow, session, limits: connector.limits, loadedAt: performance.now() };
+    targets.set(key, target);
+    return target;
+  }
+
+  function limiterFor(accountId: string): RateLimiter {
+    let limiter = limiters.get(accountId);
+    if (!limiter) {
+      limiter = createRateLimiter(rateOf(accountId));
+      limiters.set(accountId, limiter);
+    }
+    return limiter;
+  }
+
+  function failure(message: OutboxMessage, error: string, retryable: boolean, now: number): FailedAttempt {
+    const attempts = message.attempts + 1;
+    if (retryable && attempts < policy.maxAttempts) {
+      return { id: message.id, attempts, error, retryAt: new Date(now + retryDelayMs(policy, attempts)) };
+    }
+    return { id: message.id, attempts, error };
+  }
+
+  async function sendGroup(
+    sandbox: string,
+    dataflowId: string,
+    messages: OutboxMessage[],
+    delivered: number[],
+    failed: FailedAttempt[],
+  ): Promise<{ waitMs: number }> {
+    let target: Target;
+    try {
+      target = await targetFor(sandbox, dataflowId);
+    } catch (error) {
+      const now = Date.now();
+      // A deleted dataflow can never be delivered; anything else (a destination down at open) may recover.
+      const permanent = isHeraldError(error) && error.kind === "not_found";
+      for (const m of messages) failed.push(failure(m, describe(error), !permanent, now));
+      return { waitMs: 0 };
+    }
+    if (target.dataflow.status !== "enabled") return { waitMs: pollMs };
+    const { limits, session } = target;
+    const sendable: OutboxMessage[] = [];
+    for (const m of messages) {
+      if (Buffer.byteLength(m.payload) > limits.maxRecordBytes) {
+        failed.push(
+          failure(
+            m,
+            `message of ${Buffer.byteLength(m.payload)} bytes exceeds the destination's ${limits.maxRecordBytes}`,
+            false,
+            Date.now(),
+          ),
+        );
+      } else sendable.push(m);
+    }
+    const limiter = limiterFor(target.dataflow.accountId);
+    const granted = limiter.take(sendable.length);
+    const now = sendable.slice(0, granted);
+    await withConcurrency(batchesOf(now, limits), limits.maxConcurrency, async (batch) => {
+      const records: OutboundRecord[] = batch.map((m) => ({
+        key: m.profileId,
+        payload: JSON.parse(m.payload) as Record<string, unknown>,
+      }));
+      try {
+        const result = await session.sendBatch(records, AbortSignal.timeout(sendTimeoutMs));
+        const ackedAt = Date.now();
+        const failedAt = new Map(result.failed.map((f) => [f.index, f]));
+        batch.forEach((m, i) => {
+          const f = failedAt.get(i);
+          if (f) failed.push(failure(m, f.error, f.retryable, ackedAt));
+          else {
+            delivered.push(m.id);
+            options.metrics.latency.observe((ackedAt - m.ingestedAt.getTime()) / 1000);
+          }
+        });
+      } catch (error) {
+        // Network faults and unknown errors may pass; a HeraldError says whether it can.
+        const retryable = !isHeraldError(error) || isRetryable(error);
+        const at = Date.now();
+        for (const m of batch) failed.push(failure(m, describe(error), retryable, at));
+        await closeTarget(`${sandbox}\n${dataflowId}`);
+      }
+    });
+    return { waitMs: granted < sendable.length ? limiter.waitMs() : 0 };
+  }
+
+  /** One round: read, pick, send, record. */
+  async function round(): Promise<RoundResult> {
+    const pending = await readPending(options.store, readLimit);
+    const now = Date.now();
+    const seen = new Set<string>();
+    const groups = new Map<string, OutboxMessage[]>();
+    let waitMs = pollMs;
+    for (const m of pending) {
+      const key = `${m.sandbox}\n${m.dataflowId}\n${m.profileId}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const due = m.nextAttemptAt.getTime() - now;
+      if (due > 0) {
+        waitMs = Math.min(waitMs, due);
+        continue;
+      }
+      const group = `${m.sandbox}\n${m.dataflowId}`;
+      const list = groups.get(group);
+      if (list) list.push(m);
+      else groups.set(group, [m]);
+    }
+    const delivered: number[] = [];
+    const failed: FailedAttempt[] = [];
+    const waits = await Promise.all(
+      [...groups].map(([group, messages]) => {
+        const [sandbox, dataflowId] = group.split("\n") as [string, string];
+        return sendGroup(sandbox, dataflowId, messages, delivered, failed);
+      }),
+    );
+    for (const w of waits) if (w.waitMs > 0) waitMs = Math.min(waitMs, w.waitMs);
+    await recordOutcome(options.store, delivered, failed, new Date());
+    options.metrics.delivered.inc(delivered.length);
+    const retried = failed.filter((f) => f.retryAt).length;
+    options.metrics.retried.inc(retried);
+    options.metrics.deadLettered.inc(failed.length - retried);
+    for (const f of failed.filter((x) => !x.retryAt)) {
+      options.logger?.warn({ outboxId: f.id, attempts: f.attempts, error: f.error }, "message dead-lettered");
+    }
+    const more = pending.length >= readLimit || delivered.length > 0 || failed.length > 0;
+    return { delivered: delivered.length, waitMs, more };
+  }
+
+  async function run() {
+    while (!stopped) {
+      woken = false;
+      let result: RoundResult = { delivered: 0, waitMs: pollMs, more: false };
+      try {
+        result = await round();
+      } catch (error) {
+        options.logger?.error({ err: error }, "streaming dispatch round failed");
+      }
+      if (stopped) break;
+      if (result.more || woken) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1, result.waitMs));
+        wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeUp = undefined;
+    }
+  }
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      loop = run();
+    },
+    /** New messages were committed: look now instead of at the next poll. */
+    wake() {
+      woken = true;
+      wakeUp?.();
+    },
+    /** Rounds until nothing is sendable now (tests; `herald start` runs the loop instead). */
+    async dispatchNow(): Promise<number> {
+      let total = 0;
+      for (;;) {
+        const result = await round();
+        total += result.delivered;
+        if (!result.more) return total;
+      }
+    },
+    async stop() {
+      stopped = true;
+      wakeUp?.();
+      await loop;
+      loop = undefined;
+      for (const key of [...targets.keys()]) await closeTarget(key);
+    },
+  };
+}
+
+export type Dispatcher = ReturnType<typeof createDispatcher>;

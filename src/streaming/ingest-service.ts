@@ -1,0 +1,321 @@
+import type { Logger } from "pino";
+import type { Issue } from "../errors/index.ts";
+import {
+  type EventWrite,
+  type IngestReport,
+  insertEvents,
+  type ProfileWrite,
+  upsertProfiles,
+  validateEvent,
+  validateProfile,
+} from "../profiles/index.ts";
+import type { SchemaSnapshot } from "../schema/index.ts";
+import type { Store } from "../store/index.ts";
+import type { StreamingMetrics } from "./metrics.ts";
+import { type ReevaluationResult, reevaluateProfiles } from "./reevaluate.ts";
+import type { PlanCache } from "./streaming-plan.ts";
+
+export interface StreamingIngestOptions {
+  store: Store;
+  plans: PlanCache;
+  metrics: StreamingMetrics;
+  logger?: Logger;
+  /** The clock; tests pass a controllable one. */
+  now?: () => Date;
+  /** How long the first record of an idle queue waits for company before its commit (default 5 ms). */
+  lingerMs?: number;
+  /** Records per commit at most; a queue this full commits at once (default 5,000). */
+  maxRecords?: number;
+  /** How far back events are read to evaluate a profile (default 30 days, the streaming look-back). */
+  lookbackMs?: number;
+  /** Called after a commit that queued messages (wakes the dispatcher). */
+  onQueued?: () => void;
+}
+
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+type Job = { sandbox: string; schema: SchemaSnapshot; arrivedAt: Date } & (
+  | ({ kind: "profiles"; received: number; writes: ProfileWrite[]; issues: Issue[] } & Waiter<IngestReport>)
+  | ({
+      kind: "events";
+      received: number;
+      events: { write: EventWrite; row: number }[];
+      issues: Issue[];
+    } & Waiter<IngestReport>)
+  | ({ kind: "reevaluate"; profileIds: string[] } & Waiter<ReevaluationResult>)
+);
+
+const DAY = 86_400_000;
+
+function recordsOf(job: Job): number {
+  switch (job.kind) {
+    case "profiles":
+      return job.writes.length;
+    case "events":
+      return job.events.length;
+    case "reevaluate":
+      return job.profileIds.length;
+  }
+}
+
+/**
+ * The real-time ingestion path. Requests are validated at once, then queued; the queue commits in
+ * small groups (as soon as the previous commit ends, or after `lingerMs` when idle), each in one
+ * transaction that writes the profiles and events, re-evaluates the profiles they touched against
+ * the streaming segments, records membership changes and writes the outbox. A request's promise
+ * settles when its group has committed, so an acknowledged record is never lost.
+ */
+export function createStreamingIngest(options: StreamingIngestOptions) {
+  const { store, plans, metrics } = options;
+  const clock = options.now ?? (() => new Date());
+  const lingerMs = options.lingerMs ?? 5;
+  const maxRecords = options.maxRecords ?? 5_000;
+  const lookbackMs = options.lookbackMs ?? 30 * DAY;
+  const queue: Job[] = [];
+  let queuedRecords = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let closed = false;
+
+  function enqueue(job: Job) {
+    if (closed) {
+      job.reject(new Error("the streaming ingestion service is closed"));
+      return;
+    }
+    queue.push(job);
+    queuedRecords += recordsOf(job);
+    kick();
+  }
+
+  function kick() {
+    if (running) return;
+    if (queuedRecords >= maxRecords || lingerMs === 0) {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      drain();
+      return;
+    }
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      drain();
+    }, lingerMs);
+  }
+
+  function drain() {
+    if (running) return;
+    running = (async () => {
+      while (queue.length) {
+        const group: Job[] = [];
+        let records = 0;
+        while (queue.length && (group.length === 0 || records + recordsOf(queue[0] as Job) <= maxRecords)) {
+          const job = queue.shift() as Job;
+          records += recordsOf(job);
+          group.push(job);
+        }
+        queuedRecords -= records;
+        const sandboxes = [...new Set(group.map((j) => j.sandbox))];
+        for (const sandbox of sandboxes) await commitGroup(group.filter((j) => j.sandbox === sandbox));
+      }
+    })().finally(() => {
+      running = undefined;
+      if (queue.length) kick();
+    });
+  }
+
+  /** Commits a group; if it fails, each job is tried alone so one bad request fails only itself. */
+  async function commitGroup(jobs: Job[]) {
+    try {
+      settle(jobs, await commit(jobs));
+    } catch (error) {
+      if (jobs.length === 1) {
+        (jobs[0] as Job).reject(error);
+        return;
+      }
+      options.logger?.warn({ err: error }, "streaming commit failed; retrying its requests one by one");
+      for (const job of jobs) {
+        try {
+          settle([job], await commit([job]));
+        } catch (alone) {
+          job.reject(alone);
+        }
+      }
+    }
+  }
+
+  interface Committed {
+    result: ReevaluationResult;
+    /** Events rejected while writing (unknown identity), per job, with the job's own row numbers. */
+    insertIssues: Map<Job, Issue[]>;
+    profileIds: string[];
+  }
+
+  async function commit(jobs: Job[]): Promise<Committed> {
+    const first = jobs[0] as Job;
+    const { sandbox } = first;
+    const schema = (jobs[jobs.length - 1] as Job).schema;
+    const now = clock();
+    const ingestedAt = new Date(Math.min(...jobs.map((j) => j.arrivedAt.getTime())));
+    return store.transaction(async (tx) => {
+      const db = { ...tx, dialect: store.dialect };
+      const affected = new Set<string>();
+      const profileWrites = jobs.flatMap((j) => (j.kind === "profiles" ? j.writes : []));
+      if (profileWrites.length) await upsertProfiles(db, schema, profileWrites, now);
+      for (const w of profileWrites) affected.add(w.id);
+
+      const owners: { job: Job; row: number }[] = [];
+      const events: { write: EventWrite; row: number }[] = [];
+      for (const job of jobs) {
+        if (job.kind !== "events") continue;
+        for (const e of job.events) {
+          owners.push({ job, row: e.row });
+          events.push({ write: e.write, row: events.length });
+        }
+      }
+      const insertIssues = new Map<Job, Issue[]>();
+      if (events.length) {
+        const inserted = await insertEvents(db, schema, events, now);
+        for (const id of inserted.profileIds) affected.add(id);
+        for (const issue of inserted.issues) {
+          const owner = owners[issue.row ?? -1];
+          if (!owner) continue;
+          const list = insertIssues.get(owner.job) ?? [];
+          list.push({ ...issue, row: owner.row });
+          insertIssues.set(owner.job, list);
+        }
+      }
+      for (const job of jobs)
+        if (job.kind === "reevaluate") for (const id of job.profileIds) affected.add(id);
+
+      const plan = await plans.planFor(db, sandbox, schema);
+      const result = await reevaluateProfiles(db, {
+        sandbox,
+        schema,
+        plan,
+        profileIds: [...affected],
+        now,
+        ingestedAt,
+        lookbackMs,
+      });
+      return { result, insertIssues, profileIds: [...affected] };
+    });
+  }
+
+  function settle(jobs: Job[], committed: Committed) {
+    const { result } = committed;
+    metrics.evaluations.inc(result.evaluations);
+    for (const change of result.changes) metrics.membershipChanges.inc({ status: change.status });
+    if (result.messages) metrics.messagesQueued.inc(result.messages);
+    if (result.excluded) metrics.excluded.inc(result.excluded);
+    if (result.messages) options.onQueued?.();
+    for (const job of jobs) {
+      switch (job.kind) {
+        case "profiles":
+          metrics.profilesIngested.inc(job.writes.length);
+          job.resolve({
+            received: job.received,
+            stored: job.writes.length,
+            rejected: job.received - job.writes.length,
+            issues: job.issues,
+            profileIds: [...new Set(job.writes.map((w) => w.id))],
+          });
+          break;
+        case "events": {
+          const late = committed.insertIssues.get(job) ?? [];
+          const issues = [...job.issues, ...late].sort((a, b) => (a.row ?? 0) - (b.row ?? 0));
+          const stored = job.events.length - late.length;
+          metrics.eventsIngested.inc(stored);
+          job.resolve({
+            received: job.received,
+            stored,
+            rejected: new Set(issues.map((i) => i.row)).size,
+            issues,
+            profileIds: committed.profileIds,
+          });
+          break;
+        }
+        case "reevaluate":
+          job.resolve(result);
+          break;
+      }
+    }
+  }
+
+  return {
+    /** Validates and queues profile records; resolves once they are committed and evaluated. */
+    ingestProfiles(sandbox: string, schema: SchemaSnapshot, records: readonly unknown[], firstRow = 0) {
+      const arrivedAt = new Date();
+      const writes: ProfileWrite[] = [];
+      const issues: Issue[] = [];
+      records.forEach((record, i) => {
+        const result = validateProfile(schema, record, firstRow + i);
+        if ("write" in result) writes.push(result.write);
+        else issues.push(...result.issues);
+      });
+      return new Promise<IngestReport>((resolve, reject) =>
+        enqueue({
+          kind: "profiles",
+          sandbox,
+          schema,
+          arrivedAt,
+          received: records.length,
+          writes,
+          issues,
+          resolve,
+          reject,
+        }),
+      );
+    },
+    /** Validates and queues events; resolves once they are committed and evaluated. */
+    ingestEvents(sandbox: string, schema: SchemaSnapshot, records: readonly unknown[], firstRow = 0) {
+      const arrivedAt = new Date();
+      const events: { write: EventWrite; row: number }[] = [];
+      const issues: Issue[] = [];
+      records.forEach((record, i) => {
+        const row = firstRow + i;
+        const result = validateEvent(schema, record, row);
+        if ("write" in result) events.push({ write: result.write, row });
+        else issues.push(...result.issues);
+      });
+      return new Promise<IngestReport>((resolve, reject) =>
+        enqueue({
+          kind: "events",
+          sandbox,
+          schema,
+          arrivedAt,
+          received: records.length,
+          events,
+          issues,
+          resolve,
+          reject,
+        }),
+      );
+    },
+    /** Re-evaluates profiles at the clock's now (the sweep's time-based exits), through the same queue. */
+    reevaluate(sandbox: string, schema: SchemaSnapshot, profileIds: readonly string[]) {
+      return new Promise<ReevaluationResult>((resolve, reject) =>
+        enqueue({
+          kind: "reevaluate",
+          sandbox,
+          schema,
+          arrivedAt: new Date(),
+          profileIds: [...profileIds],
+          resolve,
+          reject,
+        }),
+      );
+    },
+    /** Commits what is queued, then refuses new work. */
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (queue.length) drain();
+      while (running) await running;
+    },
+  };
+}
+
+export type StreamingIngest = ReturnType<typeof createStreamingIngest>;

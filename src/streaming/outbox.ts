@@ -1,0 +1,108 @@
+import type { Executor, Store } from "../store/index.ts";
+
+/** One undelivered message as the dispatcher reads it. */
+export interface OutboxMessage {
+  id: number;
+  sandbox: string;
+  dataflowId: string;
+  profileId: string;
+  payload: string;
+  ingestedAt: Date;
+  attempts: number;
+  nextAttemptAt: Date;
+}
+
+interface OutboxRow {
+  id: number | bigint;
+  sandbox: string;
+  dataflow_id: string;
+  profile_id: string;
+  payload: string;
+  ingested_at: Date;
+  attempts: number;
+  next_attempt_at: Date;
+}
+
+/** `id` is one of the integer-array parameter `$param`, in each engine's form. */
+export function idIn(store: Pick<Store, "engine">, param: number): string {
+  return store.engine === "postgres"
+    ? `id = ANY($${param}::BIGINT[])`
+    : `list_contains(CAST($${param} AS BIGINT[]), id)`;
+}
+
+/**
+ * The oldest pending messages of every sandbox, in commit order. The outbox is the dispatcher's one
+ * queue across sandboxes (each row names its sandbox), hence a global query.
+ */
+export async function readPending(db: Executor, limit: number): Promise<OutboxMessage[]> {
+  const rows = await db.queryGlobal<OutboxRow>(
+    `SELECT id, sandbox, dataflow_id, profile_id, payload, ingested_at, attempts, next_attempt_at
+       FROM streaming_outbox WHERE state = 'pending' ORDER BY id LIMIT ${Math.max(1, Math.floor(limit))}`,
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    sandbox: r.sandbox,
+    dataflowId: r.dataflow_id,
+    profileId: r.profile_id,
+    payload: r.payload,
+    ingestedAt: r.ingested_at,
+    attempts: Number(r.attempts),
+    nextAttemptAt: r.next_attempt_at,
+  }));
+}
+
+export interface FailedAttempt {
+  id: number;
+  attempts: number;
+  error: string;
+  /** When to try again; absent for a message that goes to the dead letters. */
+  retryAt?: Date;
+}
+
+/**
+ * Records a dispatch round's outcome in one transaction: delivered messages leave the outbox (only
+ * now, after the destination acknowledged them), failed ones get their next attempt or become dead.
+ */
+export async function recordOutcome(
+  store: Store,
+  delivered: readonly number[],
+  failed: readonly FailedAttempt[],
+  now: Date,
+): Promise<void> {
+  if (!delivered.length && !failed.length) return;
+  await store.transaction(async (tx) => {
+    if (delivered.length) {
+      await tx.queryGlobal(`DELETE FROM streaming_outbox WHERE ${idIn(store, 1)}`, [delivered]);
+    }
+    const retries = failed.filter((f) => f.retryAt);
+    const dead = failed.filter((f) => !f.retryAt);
+    const source = store.dialect.unnestColumns(
+      [
+        { name: "id", kind: "integer" },
+        { name: "attempts", kind: "integer" },
+        { name: "error", kind: "string" },
+        { name: "retry_at", kind: "timestamp" },
+      ],
+      2,
+    );
+    for (const [list, state] of [
+      [retries, "pending"],
+      [dead, "dead"],
+    ] as const) {
+      if (!list.length) continue;
+      await tx.queryGlobal(
+        `UPDATE streaming_outbox SET attempts = s.attempts, last_error = s.error,
+                next_attempt_at = COALESCE(s.retry_at, streaming_outbox.next_attempt_at),
+                state = '${state}', dead_at = CASE WHEN '${state}' = 'dead' THEN CAST($1 AS TIMESTAMPTZ) END
+           FROM (${source}) AS s WHERE streaming_outbox.id = s.id`,
+        [
+          now,
+          list.map((f) => String(f.id)),
+          list.map((f) => String(f.attempts)),
+          list.map((f) => f.error.slice(0, 2000)),
+          list.map((f) => (f.retryAt ? f.retryAt.toISOString() : null)),
+        ],
+      );
+    }
+  });
+}

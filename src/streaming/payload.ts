@@ -1,0 +1,105 @@
+import { createHash } from "node:crypto";
+import { defaultTarget, type Mapping } from "../activation/index.ts";
+import { assertNever } from "../errors/index.ts";
+import type { SchemaSnapshot } from "../schema/index.ts";
+import type { Row } from "../store/index.ts";
+
+/** Namespace of Herald's segments in `segmentMembership` (Adobe's messages use `ups`). */
+export const MEMBERSHIP_NAMESPACE = "herald";
+
+export interface MembershipChange {
+  segmentId: string;
+  status: "realized" | "exited";
+  changedAt: Date;
+}
+
+/** One streaming message: a profile's identities, mapped attributes and changed memberships. */
+export interface ProfileMessage {
+  profileId: string;
+  identities: Record<string, unknown>;
+  attributes: Record<string, unknown>;
+  segmentMembership: Record<
+    string,
+    Record<string, { status: "realized" | "exited"; lastQualificationTime: string }>
+  >;
+  changedAt: string;
+}
+
+/** Values as JSON shows them: timestamps in ISO 8601 UTC, big integers as numbers when safe. */
+function jsonValue(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === "bigint")
+    return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  return value;
+}
+
+/** The same normalisation as the batch exports: trimmed, lower-cased, hex SHA-256. */
+function sha256Normalized(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  return createHash("sha256").update(value.trim().toLowerCase()).digest("hex");
+}
+
+/**
+ * Builds a dataflow's message for one profile, or undefined when a mandatory mapped value is
+ * missing (the profile is excluded, as in file exports). Identity rows of the mapping choose the
+ * identities sent (hashed when asked); without any, every identity of the profile is sent.
+ * Membership rows of the mapping are carried by `segmentMembership`.
+ */
+export function buildProfileMessage(
+  mapping: Mapping,
+  schema: SchemaSnapshot,
+  profile: Row,
+  changes: readonly MembershipChange[],
+): ProfileMessage | undefined {
+  const identities: Record<string, unknown> = {};
+  const attributes: Record<string, unknown> = {};
+  let identityRows = 0;
+  for (const row of mapping.columns) {
+    const { source } = row;
+    let value: unknown;
+    switch (source.kind) {
+      case "attribute":
+        value = profile[source.path];
+        break;
+      case "identity": {
+        identityRows++;
+        const field = schema.identities.get(source.namespace);
+        value = field ? profile[field.path] : undefined;
+        break;
+      }
+      case "membership":
+        continue;
+      default:
+        return assertNever(source, "mapping source");
+    }
+    if (value === null || value === undefined) {
+      if (row.mandatory) return undefined;
+      continue;
+    }
+    const out = row.hash === "sha256" ? sha256Normalized(value) : jsonValue(value);
+    if (source.kind === "identity") identities[row.target ?? source.namespace] = out;
+    else attributes[row.target ?? defaultTarget(row)] = out;
+  }
+  if (!identityRows) {
+    for (const [namespace, field] of schema.identities) {
+      const value = profile[field.path];
+      if (value !== null && value !== undefined) identities[namespace] = jsonValue(value);
+    }
+  }
+  const memberships: ProfileMessage["segmentMembership"][string] = {};
+  let latest = 0;
+  for (const change of changes) {
+    memberships[change.segmentId] = {
+      status: change.status,
+      lastQualificationTime: change.changedAt.toISOString(),
+    };
+    latest = Math.max(latest, change.changedAt.getTime());
+  }
+  return {
+    profileId: String(profile._id),
+    identities,
+    attributes,
+    segmentMembership: { [MEMBERSHIP_NAMESPACE]: memberships },
+    changedAt: new Date(latest).toISOString(),
+  };
+}

@@ -1,0 +1,140 @@
+import type { SchemaSnapshot } from "../schema/index.ts";
+import { type MembershipStatus, type ProfileEvent, recordMembership } from "../segments/index.ts";
+import type { Dialect, Executor, Row } from "../store/index.ts";
+import { buildProfileMessage, type MembershipChange } from "./payload.ts";
+import type { StreamingPlan } from "./streaming-plan.ts";
+
+const CHUNK = 2_000;
+
+export interface ReevaluationInput {
+  sandbox: string;
+  schema: SchemaSnapshot;
+  plan: StreamingPlan;
+  profileIds: readonly string[];
+  now: Date;
+  /** When the records behind this re-evaluation arrived (the start of the latency measure). */
+  ingestedAt: Date;
+  /** How far back events are read (the streaming look-back). */
+  lookbackMs: number;
+}
+
+export interface ReevaluationResult {
+  evaluations: number;
+  changes: MembershipChange[];
+  messages: number;
+  /** Messages not written because a mandatory mapped value was missing. */
+  excluded: number;
+}
+
+type Db = Executor & { dialect: Dialect };
+
+async function chunked<T>(ids: readonly string[], read: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += CHUNK) out.push(...(await read(ids.slice(i, i + CHUNK))));
+  return out;
+}
+
+/**
+ * Re-evaluates profiles against the sandbox's streaming segments inside the caller's transaction:
+ * loads each profile and its events within the look-back, runs the in-memory evaluators, records
+ * each membership that changed, and writes one outbox message per (dataflow, profile) whose
+ * streamed segments changed. Everything commits, or nothing does, with the writes that caused it.
+ */
+export async function reevaluateProfiles(db: Db, input: ReevaluationInput): Promise<ReevaluationResult> {
+  const { sandbox, schema, plan, now } = input;
+  const ids = [...new Set(input.profileIds)];
+  if (!plan.segments.length || !ids.length) return { evaluations: 0, changes: [], messages: 0, excluded: 0 };
+  const list = (column: string) => db.dialect.inTextList(column, 1);
+
+  const profiles = await chunked(ids, (chunk) =>
+    db.query<Row>(sandbox, `SELECT * FROM {profiles} WHERE ${list("_id")}`, [chunk]),
+  );
+  const eventsByProfile = new Map<string, ProfileEvent[]>();
+  if (plan.segments.some((s) => s.usesEvents)) {
+    const since = new Date(now.getTime() - input.lookbackMs);
+    const events = await chunked(ids, (chunk) =>
+      db.query<Row>(sandbox, `SELECT * FROM {events} WHERE ${list("_profile_id")} AND _ts >= $2`, [
+        chunk,
+        since,
+      ]),
+    );
+    for (const e of events) {
+      const profileId = e._profile_id as string;
+      const event: ProfileEvent = {
+        type: e._type as string,
+        ts: e._ts as Date,
+        properties: e,
+        id: e._id as string,
+      };
+      const bucket = eventsByProfile.get(profileId);
+      if (bucket) bucket.push(event);
+      else eventsByProfile.set(profileId, [event]);
+    }
+  }
+  const current = new Map<string, MembershipStatus>();
+  const memberships = await chunked(ids, (chunk) =>
+    db.query<{ segment_id: string; profile_id: string; status: MembershipStatus }>(
+      sandbox,
+      `SELECT segment_id, profile_id, status FROM segment_memberships WHERE sandbox = $sandbox AND ${list("profile_id")}`,
+      [chunk],
+    ),
+  );
+  for (const m of memberships) current.set(`${m.segment_id}\n${m.profile_id}`, m.status);
+
+  const allChanges: MembershipChange[] = [];
+  const outbox: { dataflowId: string; profileId: string; payload: string }[] = [];
+  let evaluations = 0;
+  let excluded = 0;
+  for (const profile of profiles) {
+    const profileId = profile._id as string;
+    const events = eventsByProfile.get(profileId) ?? [];
+    const changes: MembershipChange[] = [];
+    for (const segment of plan.segments) {
+      evaluations++;
+      const qualifies = segment.evaluate(profile, events, now);
+      const status = current.get(`${segment.id}\n${profileId}`);
+      const member = status === "realized" || status === "existing";
+      if (qualifies === member) continue;
+      const recorded = await recordMembership(db, sandbox, segment.id, profileId, qualifies, now);
+      if (recorded === "realized" || recorded === "exited") {
+        changes.push({ segmentId: segment.id, status: recorded, changedAt: now });
+      }
+    }
+    if (!changes.length) continue;
+    allChanges.push(...changes);
+    for (const dataflow of plan.dataflows) {
+      const relevant = changes.filter((c) => dataflow.segmentIds.has(c.segmentId));
+      if (!relevant.length) continue;
+      const message = buildProfileMessage(dataflow.mapping, schema, profile, relevant);
+      if (!message) {
+        excluded++;
+        continue;
+      }
+      outbox.push({ dataflowId: dataflow.id, profileId, payload: JSON.stringify(message) });
+    }
+  }
+  if (outbox.length) {
+    const source = db.dialect.unnestColumns(
+      [
+        { name: "dataflow_id", kind: "string" },
+        { name: "profile_id", kind: "string" },
+        { name: "payload", kind: "string" },
+      ],
+      3,
+    );
+    await db.query(
+      sandbox,
+      `INSERT INTO streaming_outbox (sandbox, dataflow_id, profile_id, payload, ingested_at, created_at, next_attempt_at)
+       SELECT $sandbox, s.dataflow_id, s.profile_id, s.payload, CAST($1 AS TIMESTAMPTZ), CAST($2 AS TIMESTAMPTZ), CAST($2 AS TIMESTAMPTZ)
+         FROM (${source}) AS s`,
+      [
+        input.ingestedAt,
+        now,
+        outbox.map((o) => o.dataflowId),
+        outbox.map((o) => o.profileId),
+        outbox.map((o) => o.payload),
+      ],
+    );
+  }
+  return { evaluations, changes: allChanges, messages: outbox.length, excluded };
+}

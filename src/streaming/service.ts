@@ -1,0 +1,80 @@
+import type { Logger } from "pino";
+import type { AccountDeps } from "../destinations/index.ts";
+import type { RetryPolicy } from "./backoff.ts";
+import { createDispatcher } from "./dispatcher.ts";
+import { createStreamingIngest } from "./ingest-service.ts";
+import { createStreamingMetrics, metricsView } from "./metrics.ts";
+import { createPlanCache } from "./streaming-plan.ts";
+import { createSweeper } from "./sweep.ts";
+
+export interface StreamingServiceOptions {
+  logger?: Logger;
+  /** The clock of membership changes and windows; tests pass a controllable one. */
+  now?: () => Date;
+  lingerMs?: number;
+  maxRecordsPerCommit?: number;
+  lookbackMs?: number;
+  retry?: Partial<RetryPolicy>;
+  recordsPerSecond?: number | ((accountId: string) => number);
+  pollMs?: number;
+  sweepIntervalMs?: number;
+  sendTimeoutMs?: number;
+}
+
+/**
+ * The real-time path, assembled: ingestion (commits, evaluation, outbox), the dispatcher and the
+ * time-based exit sweep, sharing one plan cache and one set of metrics. Ingestion works as soon as
+ * it is created; `start` runs the background dispatcher and sweep (`herald start` does).
+ */
+export function createStreamingService(deps: AccountDeps, options: StreamingServiceOptions = {}) {
+  const metrics = createStreamingMetrics();
+  const plans = createPlanCache();
+  const dispatcher = createDispatcher({
+    ...deps,
+    metrics,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.recordsPerSecond !== undefined ? { recordsPerSecond: options.recordsPerSecond } : {}),
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
+  });
+  const ingest = createStreamingIngest({
+    store: deps.store,
+    plans,
+    metrics,
+    onQueued: () => dispatcher.wake(),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),
+    ...(options.maxRecordsPerCommit !== undefined ? { maxRecords: options.maxRecordsPerCommit } : {}),
+    ...(options.lookbackMs !== undefined ? { lookbackMs: options.lookbackMs } : {}),
+  });
+  const sweeper = createSweeper({
+    store: deps.store,
+    ingest,
+    plans,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.sweepIntervalMs !== undefined ? { intervalMs: options.sweepIntervalMs } : {}),
+  });
+  return {
+    ingest,
+    dispatcher,
+    sweeper,
+    metrics,
+    metricsJson: () => metricsView(metrics),
+    metricsText: () => metrics.registry.metrics(),
+    metricsContentType: metrics.registry.contentType,
+    start() {
+      dispatcher.start();
+      sweeper.start();
+    },
+    /** Stops the sweep, commits what is queued, then lets the dispatcher finish its round. */
+    async stop() {
+      await sweeper.stop();
+      await ingest.close();
+      await dispatcher.stop();
+    },
+  };
+}
+
+export type StreamingService = ReturnType<typeof createStreamingService>;

@@ -1,0 +1,91 @@
+import type { Logger } from "pino";
+import { loadSchema } from "../schema/index.ts";
+import { listSandboxes, type Store } from "../store/index.ts";
+import type { StreamingIngest } from "./ingest-service.ts";
+import type { PlanCache } from "./streaming-plan.ts";
+
+export interface SweepOptions {
+  store: Store;
+  ingest: StreamingIngest;
+  plans: PlanCache;
+  logger?: Logger;
+  /** How often members are re-evaluated (default 60 s). */
+  intervalMs?: number;
+  /** Profiles per re-evaluation (default 1,000). */
+  pageSize?: number;
+}
+
+/**
+ * Time-based exits. A segment such as `exists(web.pageView within last 7 days)` stops holding a
+ * week after the event, with no new record to trigger the streaming path. The sweep re-evaluates,
+ * page by page, the current members of every streaming segment whose result depends on time
+ * (windows, ages, birthdays) through the ingestion queue, so exits reach the outbox like any other
+ * change. Entries caused by time alone (a `not exists(...)` starting to hold) are left to the batch
+ * evaluation, which would otherwise have to visit every profile.
+ */
+export function createSweeper(options: SweepOptions) {
+  const pageSize = options.pageSize ?? 1_000;
+  let timer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<number> | undefined;
+
+  async function sweepSandbox(sandbox: string): Promise<number> {
+    const schema = await loadSchema(options.store, sandbox);
+    const plan = await options.plans.planFor(options.store, sandbox, schema);
+    const segmentIds = plan.segments.filter((s) => s.timeDependent).map((s) => s.id);
+    if (!segmentIds.length) return 0;
+    let cursor = "";
+    let changes = 0;
+    for (;;) {
+      const rows = await options.store.query<{ profile_id: string }>(
+        sandbox,
+        `SELECT DISTINCT profile_id FROM segment_memberships
+          WHERE sandbox = $sandbox AND status IN ('realized', 'existing')
+            AND ${options.store.dialect.inTextList("segment_id", 1)} AND profile_id > $2
+          ORDER BY profile_id LIMIT ${pageSize}`,
+        [segmentIds, cursor],
+      );
+      if (!rows.length) return changes;
+      const result = await options.ingest.reevaluate(
+        sandbox,
+        schema,
+        rows.map((r) => r.profile_id),
+      );
+      changes += result.changes.length;
+      cursor = (rows[rows.length - 1] as { profile_id: string }).profile_id;
+      if (rows.length < pageSize) return changes;
+    }
+  }
+
+  async function sweepAll(): Promise<number> {
+    let changes = 0;
+    for (const { name } of await listSandboxes(options.store)) changes += await sweepSandbox(name);
+    return changes;
+  }
+
+  return {
+    /** One sweep of every sandbox now; resolves with the number of membership changes it made. */
+    sweepNow(): Promise<number> {
+      sweeping ??= sweepAll().finally(() => {
+        sweeping = undefined;
+      });
+      return sweeping;
+    },
+    start() {
+      if (timer) return;
+      timer = setInterval(() => {
+        if (sweeping) return;
+        this.sweepNow().catch((error: unknown) =>
+          options.logger?.error({ err: error }, "time-based exit sweep failed"),
+        );
+      }, options.intervalMs ?? 60_000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await sweeping?.catch(() => 0);
+    },
+  };
+}
+
+export type Sweeper = ReturnType<typeof createSweeper>;
