@@ -129,7 +129,8 @@ export async function reevaluateProfiles(db: Db, input: ReevaluationInput): Prom
          FROM (${source}) AS s`,
       [
         input.ingestedAt,
-        now,
+        // Queue times are wall-clock (the dispatcher's), whatever clock memberships are evaluated at.
+        new Date(),
         outbox.map((o) => o.dataflowId),
         outbox.map((o) => o.profileId),
         outbox.map((o) => o.payload),

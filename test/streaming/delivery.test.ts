@@ -1,0 +1,128 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { kinesisDestination } from "../../src/destinations/kinesis/index.ts";
+import { type KinesisTestServer, startKinesis } from "../servers/kinesalite.ts";
+import { engines } from "../support/stores.ts";
+import {
+  type DestinationUnderTest,
+  eventually,
+  type HeraldUnderTest,
+  type Received,
+  statusesOf,
+  streamingHerald,
+} from "./harness.ts";
+
+const DAY = 86_400_000;
+let kinesis: KinesisTestServer;
+let streams = 0;
+
+async function kinesisDestinationUnderTest(): Promise<DestinationUnderTest> {
+  const streamName = `audiences-${++streams}`;
+  await kinesis.createStream(streamName, 2);
+  return {
+    definition: kinesisDestination,
+    connection: {
+      region: kinesis.region,
+      accessKeyId: kinesis.accessKeyId,
+      secretAccessKey: kinesis.secretAccessKey,
+      endpoint: kinesis.endpoint,
+    },
+    details: { streamName },
+    received: async () =>
+      (await kinesis.readRecords(streamName)).map(
+        (r) => ({ key: r.partitionKey, payload: r.data }) as Received,
+      ),
+    outage: (sends) => kinesis.refuseCalls(sends),
+  };
+}
+
+beforeAll(async () => {
+  kinesis = await startKinesis();
+});
+afterAll(async () => {
+  await kinesis?.stop();
+});
+
+const destinations = [{ name: "Amazon Kinesis (kinesalite)", start: kinesisDestinationUnderTest }];
+
+describe.each(engines)("real-time activation on %s", (engine) => {
+  let herald: HeraldUnderTest | undefined;
+  afterEach(async () => {
+    await herald?.close();
+    herald = undefined;
+  });
+
+  describe.each(destinations)("to $name", ({ start }) => {
+    it("delivers one realized when a profile qualifies, exited when a change disqualifies it, exited when the window closes", async () => {
+      const destination = await start();
+      herald = await streamingHerald(engine, destination);
+      const h = herald;
+      await h.tier("ann@example.com", "gold");
+      await h.tier("bob@example.com", "gold");
+      await h.purchase("ann@example.com");
+      await h.purchase("bob@example.com");
+      // Another purchase while qualified changes nothing.
+      await h.purchase("ann@example.com");
+      let received = await eventually(destination.received, (r) => r.length >= 2);
+      await new Promise((r) => setTimeout(r, 200));
+      received = await destination.received();
+      expect(received.map((r) => r.payload.segmentMembership.herald["gold-buyers"]?.status)).toEqual([
+        "realized",
+        "realized",
+      ]);
+      const ann = received.find((r) => r.key === "ann@example.com");
+      expect(ann?.payload).toMatchObject({
+        profileId: "ann@example.com",
+        identities: { email: "ann@example.com" },
+        attributes: { loyalty_tier: "gold" },
+      });
+
+      // Ann leaves gold: exited.
+      await h.tier("ann@example.com", "silver");
+      received = await eventually(destination.received, (r) => r.length >= 3);
+      expect(statusesOf(received, "ann@example.com")).toEqual(["realized", "exited"]);
+      expect(received[2]?.payload.attributes).toEqual({ loyalty_tier: "silver" });
+
+      // Eight days later, with no new purchase, Bob's window has closed: the sweep exits him.
+      h.clock.now += 8 * DAY;
+      expect(await h.streaming.sweeper.sweepNow()).toBe(1);
+      received = await eventually(destination.received, (r) => r.length >= 4);
+      expect(statusesOf(received, "bob@example.com")).toEqual(["realized", "exited"]);
+      // The counters move once the outbox rows are gone, just after the destination's acknowledgement.
+      const metrics = await eventually(h.streaming.metricsJson, (m) => m.delivered === 4);
+      expect(metrics).toMatchObject({
+        membershipChanges: { realized: 2, exited: 2 },
+        delivered: 4,
+        deadLettered: 0,
+      });
+      expect(metrics.latency.count).toBe(4);
+      expect((await h.app.inject("/metrics")).body).toContain("herald_streaming_delivered_total 4");
+    });
+
+    it("delivers everything, in order per profile, after the destination was down for a while", async () => {
+      const destination = await start();
+      herald = await streamingHerald(engine, destination);
+      const h = herald;
+      const people = ["a", "b", "c", "d"].map((p) => `${p}@example.com`);
+      destination.outage(6);
+      for (const email of people) {
+        await h.purchase(email);
+        for (const tier of ["gold", "silver", "gold", "silver", "gold"]) await h.tier(email, tier);
+      }
+      const received = await eventually(
+        destination.received,
+        (r) => people.every((p) => statusesOf(r, p).length >= 5),
+        20_000,
+      );
+      for (const email of people) {
+        expect(statusesOf(received, email)).toEqual(["realized", "exited", "realized", "exited", "realized"]);
+      }
+      const metrics = await eventually(h.streaming.metricsJson, (m) => m.delivered >= 20);
+      expect(metrics.retried).toBeGreaterThan(0);
+      expect(metrics.deadLettered).toBe(0);
+      await eventually(
+        () => h.store.queryGlobal("SELECT id FROM streaming_outbox"),
+        (rows) => rows.length === 0,
+      );
+    });
+  });
+});
