@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { describeSettings } from "../config/index.ts";
 import { dataflowsCommand, runsCommand } from "./activation.ts";
 import { reportError } from "./context.ts";
+import { deadLettersCommand } from "./deadletters.ts";
 import { demoCommand } from "./demo.ts";
 import { accountsCommand, destinationsCommand } from "./destinations.ts";
 import { generateCommand } from "./generate.ts";
@@ -32,6 +33,7 @@ const program = new Command("herald")
   .addCommand(accountsCommand)
   .addCommand(dataflowsCommand)
   .addCommand(runsCommand)
+  .addCommand(deadLettersCommand)
   .addCommand(configCommand);
 
 try {

@@ -124,5 +124,38 @@ describe.each(engines)("real-time activation on %s", (engine) => {
         (rows) => rows.length === 0,
       );
     });
+
+    it("dead-letters a message after its last attempt; the API lists, replays and discards dead letters", async () => {
+      const destination = await start();
+      herald = await streamingHerald(engine, destination, { maxAttempts: 2 });
+      const h = herald;
+      destination.outage(1_000);
+      await h.tier("ann@example.com", "gold");
+      await h.purchase("ann@example.com");
+      await h.tier("bob@example.com", "gold");
+      await h.purchase("bob@example.com");
+      const dead = await eventually(
+        async () => (await h.app.inject("/v1/deadletters")).json(),
+        (page) => page.total === 2,
+      );
+      expect(dead.items[0]).toMatchObject({
+        dataflowId: h.dataflowId,
+        profileId: "ann@example.com",
+        attempts: 2,
+        payload: { segmentMembership: { herald: { "gold-buyers": { status: "realized" } } } },
+      });
+      expect(dead.items[0].lastError).toMatch(/\S/);
+      expect((await h.streaming.metricsJson()).deadLettered).toBe(2);
+
+      destination.outage(0);
+      const bob = dead.items.find((d: { profileId: string }) => d.profileId === "bob@example.com");
+      expect(await h.post("/v1/deadletters/discard", { ids: [bob.id] })).toEqual({ count: 1 });
+      expect(await h.post("/v1/deadletters/replay", { all: true })).toEqual({ count: 1 });
+      const received = await eventually(destination.received, (r) => r.length >= 1);
+      expect(received.map((r) => r.key)).toEqual(["ann@example.com"]);
+      expect((await h.app.inject("/v1/deadletters")).json().total).toBe(0);
+      const refused = await h.app.inject({ method: "POST", url: "/v1/deadletters/replay", payload: {} });
+      expect(refused.statusCode).toBe(400);
+    });
   });
 });

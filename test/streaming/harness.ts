@@ -11,7 +11,11 @@ import {
 } from "../../src/destinations/index.ts";
 import { createSegment } from "../../src/segments/index.ts";
 import type { Engine, Store } from "../../src/store/index.ts";
-import { createStreamingService, type StreamingService } from "../../src/streaming/index.ts";
+import {
+  createStreamingService,
+  type RetryPolicy,
+  type StreamingService,
+} from "../../src/streaming/index.ts";
 import { apiFor } from "../support/api.ts";
 import { storeWithDefaultSchema } from "../support/herald-store.ts";
 
@@ -39,7 +43,11 @@ export interface DestinationUnderTest {
 export const GOLD_BUYERS = 'loyalty.tier = "gold" and exists(commerce.purchases within last 7 days)';
 
 /** Herald's API over a fresh store, with the streaming path wired to one destination and a controllable clock. */
-export async function streamingHerald(engine: Engine, destination: DestinationUnderTest) {
+export async function streamingHerald(
+  engine: Engine,
+  destination: DestinationUnderTest,
+  retry: Partial<RetryPolicy> = {},
+) {
   const { store } = await storeWithDefaultSchema(engine);
   const clock = { now: Date.now() };
   const deps: AccountDeps = {
@@ -50,7 +58,7 @@ export async function streamingHerald(engine: Engine, destination: DestinationUn
   const streaming = createStreamingService(deps, {
     logger: pino({ level: "silent" }),
     now: () => new Date(clock.now),
-    retry: { baseDelayMs: 20, maxDelayMs: 200, maxAttempts: 50 },
+    retry: { baseDelayMs: 20, maxDelayMs: 200, maxAttempts: 50, ...retry },
     pollMs: 20,
   });
   const { app } = await apiFor(store, { catalog: deps.catalog, streaming } as Parameters<typeof apiFor>[1]);

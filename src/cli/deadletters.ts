@@ -1,0 +1,72 @@
+import { Command } from "commander";
+import { recordAudit } from "../access/index.ts";
+import { discardDeadLetters, listDeadLetters, replayDeadLetters } from "../streaming/index.ts";
+import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
+
+type SelectionOptions = GlobalOptions & { all?: boolean; dataflow?: string };
+
+function selection(ids: string[], options: SelectionOptions) {
+  const numbers = ids.map((id) => {
+    const n = Number(id);
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`'${id}' is not a dead letter id`);
+    return n;
+  });
+  if (!numbers.length && !options.all && !options.dataflow) {
+    throw new Error("give dead letter ids, --dataflow <id>, or --all");
+  }
+  return {
+    ...(numbers.length ? { ids: numbers } : {}),
+    ...(options.dataflow ? { dataflowId: options.dataflow } : {}),
+    ...(options.all ? { all: true } : {}),
+  };
+}
+
+const list = newCommand("list", "Streaming messages that ran out of attempts, oldest first")
+  .option("--dataflow <id>", "only this dataflow's")
+  .option("--limit <n>", "at most this many", "100")
+  .option("--json", "print JSON")
+  .action((options: SelectionOptions & { limit: string; json?: boolean }) =>
+    withHerald(options, async (herald) => {
+      const page = await listDeadLetters(herald.store, options.sandbox, {
+        ...(options.dataflow ? { dataflowId: options.dataflow } : {}),
+        limit: Number(options.limit),
+      });
+      if (options.json) return printJson(page);
+      process.stdout.write(`${page.total} dead letter${page.total === 1 ? "" : "s"}\n`);
+      for (const d of page.items) {
+        process.stdout.write(
+          `${String(d.id).padEnd(8)} ${d.profileId.padEnd(32)} dataflow ${d.dataflowId}  ${d.attempts} attempts, ${d.deadAt?.toISOString() ?? ""}\n    ${d.lastError ?? ""}\n`,
+        );
+      }
+    }),
+  );
+
+function action(name: "replay" | "discard", description: string) {
+  return newCommand(`${name} [ids...]`, description)
+    .option("--dataflow <id>", "every dead letter of this dataflow")
+    .option("--all", "every dead letter of the sandbox")
+    .action((ids: string[], options: SelectionOptions) =>
+      withHerald(options, async (herald) => {
+        const chosen = selection(ids, options);
+        const count =
+          name === "replay"
+            ? await replayDeadLetters(herald.store, options.sandbox, chosen)
+            : await discardDeadLetters(herald.store, options.sandbox, chosen);
+        await recordAudit(herald.store, {
+          sandbox: options.sandbox,
+          actor: "cli",
+          action: `deadletters.${name}`,
+          resource: "deadletters",
+          details: { ...chosen, count },
+        });
+        const verb = name === "replay" ? "queued again (sent by the running server)" : "discarded";
+        process.stdout.write(`${count} dead letter${count === 1 ? "" : "s"} ${verb}\n`);
+      }),
+    );
+}
+
+export const deadLettersCommand = new Command("deadletters")
+  .description("Streaming dead letters: list, replay, discard")
+  .addCommand(list)
+  .addCommand(action("replay", "Send dead letters again, with fresh attempts"))
+  .addCommand(action("discard", "Delete dead letters for good"));
