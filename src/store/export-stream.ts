@@ -35,6 +35,18 @@ export function duckdbExportStream(
       const reader = fs.createReadStream(fifo, { highWaterMark: 1 << 20 });
       reader.pipe(out, { end: false });
       const readDone = new Promise<void>((resolve, reject) => reader.on("end", resolve).on("error", reject));
+      // A reader that stops early (failed or aborted upload) closes `out`: stop the query, and open
+      // the pipe's read end once so a writer still blocked opening it gets released (then EPIPE).
+      out.once("close", () => {
+        if (out.writableFinished) return;
+        connection.interrupt();
+        reader.destroy();
+        fs.open(
+          fifo,
+          fs.constants.O_RDONLY | fs.constants.O_NONBLOCK,
+          (_e, fd) => fd && fs.close(fd, () => {}),
+        );
+      });
       // If the query fails before opening the pipe, open it ourselves so the reader is released.
       await copy.catch(async (error: unknown) => {
         fs.open(fifo, "w", (_e, fd) => fd && fs.close(fd, () => {}));
@@ -71,6 +83,9 @@ export function postgresExportStream(
       );
     }
     const client = await pool.connect();
+    // A reader that stops early (an upload failed or was aborted) closes `out`: the connection is then
+    // mid-COPY and cannot be reused, so it is discarded instead of released to the pool.
+    let cancelled = false;
     try {
       await client.query("CREATE TEMP TABLE herald_export ON COMMIT PRESERVE ROWS AS " + sql, params);
       const copySql =
@@ -78,15 +93,23 @@ export function postgresExportStream(
           ? `COPY herald_export TO STDOUT WITH (FORMAT csv, DELIMITER ${charLiteral(format.delimiter, "postgres")}, HEADER ${format.header}, ${format.quote ? `QUOTE ${charLiteral(format.quote, "postgres")}, ESCAPE ${charLiteral(format.escape || format.quote, "postgres")}, ` : "QUOTE E'\\x01', "}NULL ${textLiteral(format.nullText)})`
           : // One JSON document per line; CSV mode with quote and delimiter bytes that JSON never contains keeps it verbatim.
             `COPY (SELECT row_to_json(t) FROM herald_export t) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
+      if (out.destroyed) return; // nobody reads any more: skip the COPY, the connection stays clean
       const stream = client.query(copyTo(copySql));
       stream.pipe(out, { end: false });
-      await new Promise<void>((resolve, reject) =>
-        stream.on("finish", resolve).on("end", resolve).on("error", reject),
-      );
+      await new Promise<void>((resolve, reject) => {
+        stream.on("finish", resolve).on("end", resolve).on("error", reject);
+        out.once("close", () => {
+          cancelled = !out.writableFinished;
+          if (cancelled) resolve();
+        });
+      });
       out.end();
     } finally {
-      await client.query("DROP TABLE IF EXISTS herald_export").catch(() => {});
-      client.release();
+      if (cancelled) client.release(true);
+      else {
+        await client.query("DROP TABLE IF EXISTS herald_export").catch(() => {});
+        client.release();
+      }
     }
   })().catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))));
   return out;

@@ -1,0 +1,209 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { createDataflow, getRun, runSegmentExport } from "../../src/activation/index.ts";
+import { createAccount } from "../../src/destinations/index.ts";
+import { ingestProfileRecords } from "../../src/profiles/index.ts";
+import { evaluateSegments } from "../../src/segments/index.ts";
+import type { Store } from "../../src/store/index.ts";
+import {
+  activationFixture,
+  dataflowFor,
+  expectedRows,
+  FRENCH,
+  fixtureProfile,
+  parseCsvFiles,
+  sandbox,
+} from "../support/activation.ts";
+import { engines } from "../support/stores.ts";
+
+const scheduledFor = new Date("2026-11-20T05:00:00Z");
+
+describe.each(engines)("batch export to a local folder on %s", (engine) => {
+  let store: Store | undefined;
+  let root = "";
+  afterEach(async () => {
+    await store?.close();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  async function setup(fileOptions: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+    const fixture = await activationFixture(engine);
+    store = fixture.store;
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-export-"));
+    fs.mkdirSync(path.join(root, "out"));
+    const account = await createAccount(fixture.deps, sandbox, {
+      destinationId: "local",
+      name: "pickup folder",
+      connection: { root },
+    });
+    const dataflow = await createDataflow(
+      fixture.deps,
+      sandbox,
+      dataflowFor(account.id, { details: { folderPath: "out" }, fileOptions, ...extra }),
+    );
+    const run = (signal?: AbortSignal) =>
+      runSegmentExport(fixture.deps, sandbox, {
+        dataflowId: dataflow.id,
+        segmentId: FRENCH,
+        trigger: "manual",
+        scheduledFor,
+        ...(signal ? { signal } : {}),
+      });
+    const delivered = () =>
+      fs
+        .readdirSync(path.join(root, "out"))
+        .sort()
+        .map((name) => ({ name, bytes: fs.readFileSync(path.join(root, "out", name)) }));
+    return { ...fixture, dataflow, run, delivered };
+  }
+
+  it("writes gzipped ';' CSV split into files with a manifest, row for row the audience SQL computes", async () => {
+    const { run, delivered } = await setup({
+      format: "csv",
+      csv: { delimiter: ";" },
+      compression: "gzip",
+      maxRowsPerFile: 30,
+      maxFiles: 5,
+      manifest: true,
+    });
+    const result = await run();
+    expect(result.errors).toEqual([]);
+    expect(result.status).toBe("succeeded");
+    const files = delivered();
+    const data = files.filter((f) => f.name.endsWith(".csv.gz"));
+    expect(data.map((f) => f.name)).toEqual([
+      "French-customers_20261120.csv.gz",
+      "French-customers_20261120_2.csv.gz",
+      "French-customers_20261120_3.csv.gz",
+    ]);
+    const rows = parseCsvFiles(
+      data.map((f) => f.bytes),
+      ";",
+      true,
+    );
+    const expected = await expectedRows(store as Store);
+    expect(rows).toHaveLength(expected.length);
+    expect(rows.map((r) => [r.email, r.first_name, r.last_name, r.city, r.status])).toEqual(
+      expected.map((e) => [e.email, e.first_name, e.last_name, e.city, "realized"]),
+    );
+    // 100 French profiles, 15 without a last name: excluded and counted, not silently dropped.
+    expect(result).toMatchObject({
+      received: 100,
+      activated: 85,
+      excluded: { missingMandatory: 15, duplicate: 0 },
+    });
+    expect(result.files.map((f) => f.rows)).toEqual([30, 30, 25]);
+    const manifest = JSON.parse(files.find((f) => f.name.endsWith(".json"))?.bytes.toString() ?? "{}") as {
+      files: { name: string; rows: number; sha256: string }[];
+    };
+    expect(manifest.files.map((f) => f.rows).reduce((a, b) => a + b, 0)).toBe(85);
+  });
+
+  it("reruns a run idempotently: same file names, same bytes", async () => {
+    const { run, delivered } = await setup({ csv: { delimiter: "|" }, maxRowsPerFile: 50 });
+    const first = await run();
+    const before = delivered();
+    const second = await run();
+    expect(second.status).toBe("succeeded");
+    expect(second.files.map((f) => [f.name, f.sha256])).toEqual(first.files.map((f) => [f.name, f.sha256]));
+    expect(delivered()).toEqual(before);
+  });
+
+  it("counts deduplicated profiles exactly and keeps one per key", async () => {
+    const { run, delivered } = await setup(
+      { compression: "none" },
+      {
+        mapping: {
+          columns: [
+            { source: { kind: "identity", namespace: "email" }, target: "email" },
+            { source: { kind: "identity", namespace: "phone" }, target: "phone" },
+            {
+              source: { kind: "attribute", path: "person.name.lastName" },
+              target: "last_name",
+              mandatory: true,
+            },
+          ],
+          deduplicationKey: ["phone"],
+        },
+      },
+    );
+    const kept = (await expectedRows(store as Store)).map((r) => r.phone);
+    const duplicates = kept.length - new Set(kept).size;
+    expect(duplicates).toBeGreaterThan(0);
+    const result = await run();
+    expect(result).toMatchObject({
+      status: "succeeded",
+      received: 100,
+      activated: 85 - duplicates,
+      excluded: { missingMandatory: 15, duplicate: duplicates },
+    });
+    const rows = parseCsvFiles(
+      delivered().map((f) => f.bytes),
+      ",",
+      false,
+    );
+    expect(new Set(rows.map((r) => r.phone)).size).toBe(rows.length);
+    expect(new Set(rows.map((r) => r.phone))).toEqual(new Set(kept));
+  });
+
+  it("exports only the changes in incremental mode, with their statuses", async () => {
+    const fixture = await setup(
+      { format: "jsonl", compression: "none" },
+      {
+        segments: [
+          {
+            segmentId: FRENCH,
+            schedule: { frequency: "daily", time: "06:00", timezone: "UTC" },
+            fileNameTemplate: "changes_%DATETIME%",
+            mode: "incremental",
+          },
+        ],
+      },
+    );
+    const first = await fixture.run();
+    expect(first.activated).toBe(85);
+    // Profile 2 leaves France (exits), profile 3 moves there (realized); nothing else changes.
+    await ingestProfileRecords(fixture.store, fixture.schema, [
+      { ...fixtureProfile(2), homeAddress: { city: "Berlin", countryCode: "DE" } },
+      { ...fixtureProfile(3), homeAddress: { city: "Paris", countryCode: "FR" } },
+    ]);
+    await evaluateSegments(fixture.store, sandbox, fixture.schema, [FRENCH]);
+    const second = await runSegmentExport(fixture.deps, sandbox, {
+      dataflowId: fixture.dataflow.id,
+      segmentId: FRENCH,
+      trigger: "manual",
+      scheduledFor: new Date("2026-11-21T05:00:00Z"),
+    });
+    expect(second).toMatchObject({ status: "succeeded", received: 2, activated: 2 });
+    const file = fixture.delivered().find((f) => f.name === "changes_20261121050000.jsonl");
+    const lines = (file?.bytes.toString() ?? "")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { email: string; status: string });
+    expect(lines.map((l) => [l.email, l.status]).sort()).toEqual([
+      ["person2@example.com", "exited"],
+      ["person3@example.com", "realized"],
+    ]);
+  });
+
+  it("fails a run whose audience needs more files than allowed, naming the setting, and writes nothing", async () => {
+    const { run, delivered } = await setup({ maxRowsPerFile: 10, maxFiles: 5 });
+    const result = await run();
+    expect(result.status).toBe("failed");
+    expect(result.errors.join("\n")).toMatch(/85 rows.*9 files.*maxFiles/);
+    expect(delivered()).toEqual([]);
+  });
+
+  it("reports an aborted run as failed with its cause and leaves no file", async () => {
+    const { run, delivered } = await setup({ maxRowsPerFile: 30 });
+    const controller = new AbortController();
+    controller.abort(new Error("Herald is shutting down"));
+    const result = await run(controller.signal);
+    expect(result.status).toBe("failed");
+    expect(result.errors.join("\n")).toMatch(/shutting down/);
+    expect(delivered()).toEqual([]);
+    expect((await getRun(store as Store, sandbox, result.id)).status).toBe("failed");
+  });
+});
