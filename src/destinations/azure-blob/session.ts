@@ -1,0 +1,105 @@
+import { Readable } from "node:stream";
+import { type ContainerClient, RestError } from "@azure/storage-blob";
+import { HeraldError } from "../../errors/index.ts";
+import { assertPlainFileName, isTemporaryName } from "../temporary-names.ts";
+import type { FileSession, PutResult } from "../types.ts";
+import { accountUrlOf, azureFailure, withoutToken } from "./client.ts";
+
+/** Blocks of 8 MiB, four buffers (three uploads) in flight: about 32 MiB of memory per upload. */
+export const BLOCK_SIZE = 8 * 1024 * 1024;
+export const BLOCKS_IN_FLIGHT = 4;
+
+/**
+ * A session on one container folder. Atomicity needs no rename here: a block blob's staged blocks
+ * stay invisible until the block list is committed, which happens once, after the last block. If
+ * the body fails or the caller aborts, nothing is committed, so nothing new appears under the name
+ * and a previous file of that name stays as it was.
+ */
+export function openAzureBlobSession(
+  client: ContainerClient,
+  container: string,
+  prefix: string,
+): FileSession {
+  const endpoint = accountUrlOf(client);
+  const folder = `container '${container}'${prefix ? ` folder '${prefix.slice(0, -1)}'` : ""}`;
+  const fail = (error: unknown, action: string) => azureFailure(error, { container, endpoint, action });
+
+  async function putFile(name: string, body: Readable, options: { signal?: AbortSignal } = {}) {
+    assertPlainFileName(name);
+    const { signal } = options;
+    const blob = client.getBlockBlobClient(prefix + name);
+    let bytes = 0;
+    let bodyError: { error: unknown } | undefined;
+    async function* counted(source: AsyncIterable<Buffer | string>) {
+      try {
+        for await (const chunk of source) {
+          const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+          bytes += buffer.length;
+          yield buffer;
+        }
+      } catch (error) {
+        bodyError = { error };
+        throw error;
+      }
+    }
+    // The SDK passes the signal to the final commit only: ending the body stops the staging too.
+    const onAbort = () =>
+      body.destroy(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
+    try {
+      signal?.throwIfAborted();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      await blob.uploadStream(
+        Readable.from(counted(body), { objectMode: false }),
+        BLOCK_SIZE,
+        BLOCKS_IN_FLIGHT,
+        signal ? { abortSignal: signal } : {},
+      );
+      return { location: withoutToken(blob.url), bytes } satisfies PutResult;
+    } catch (error) {
+      body.destroy();
+      if (signal?.aborted) throw signal.reason;
+      if (bodyError) throw bodyError.error;
+      throw fail(error, `writing '${name}' to ${folder}`);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  return {
+    putFile,
+    async getFile(name) {
+      assertPlainFileName(name);
+      try {
+        return await client.getBlockBlobClient(prefix + name).downloadToBuffer();
+      } catch (error) {
+        // A download starts with a HEAD request: a missing blob is a bodiless 404, without a code.
+        if (error instanceof RestError && error.statusCode === 404 && error.code !== "ContainerNotFound") {
+          throw new HeraldError("not_found", "file_not_found", `File '${name}' does not exist in ${folder}`);
+        }
+        throw fail(error, `reading '${name}' from ${folder}`);
+      }
+    },
+    async listFiles() {
+      const names: string[] = [];
+      try {
+        for await (const item of client.listBlobsByHierarchy("/", { prefix })) {
+          if (item.kind !== "blob") continue;
+          const name = item.name.slice(prefix.length);
+          if (name && !isTemporaryName(name)) names.push(name);
+        }
+      } catch (error) {
+        throw fail(error, `listing ${folder}`);
+      }
+      return names.sort();
+    },
+    /**
+     * Nothing to remove: an interrupted upload leaves only uncommitted blocks, which no listing or
+     * read shows and which Azure Storage deletes by itself after seven days (the next upload of the
+     * same name discards them at once). Herald never writes placeholder blobs.
+     */
+    async cleanupTemporaries() {
+      return 0;
+    },
+    async close() {},
+  };
+}

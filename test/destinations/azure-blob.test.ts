@@ -1,0 +1,365 @@
+import { createHash, randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { localKeyProvider } from "../../src/crypto/index.ts";
+import { azureBlobDestination } from "../../src/destinations/azure-blob/index.ts";
+import type { AzureBlobConnection, AzureBlobDetails } from "../../src/destinations/azure-blob/schemas.ts";
+import { BLOCK_SIZE } from "../../src/destinations/azure-blob/session.ts";
+import {
+  createAccount,
+  createCatalog,
+  destinationMigrations,
+  type FileConnector,
+  type FileSession,
+  listAccounts,
+} from "../../src/destinations/index.ts";
+import { temporaryName } from "../../src/destinations/temporary-names.ts";
+import { HeraldError } from "../../src/errors/index.ts";
+import { createSandbox, DEFAULT_SANDBOX, migrate, type Store } from "../../src/store/index.ts";
+import { type AzuriteServer, startAzurite } from "../servers/azurite.ts";
+import { freePort } from "../support/postgres-cluster.ts";
+import { freshStore } from "../support/stores.ts";
+
+/* The Azure Blob connector against Azurite (Microsoft's emulator) on loopback. */
+
+const MiB = 1024 * 1024;
+let azure: AzuriteServer;
+
+beforeAll(async () => {
+  azure = await startAzurite({ containers: ["audiences", "listing"] });
+});
+afterAll(async () => {
+  await azure?.stop();
+});
+
+const connector = azureBlobDestination.connector as FileConnector<AzureBlobConnection, AzureBlobDetails>;
+
+/** Every blob name in a container, including blobs that have only uncommitted blocks. */
+async function allBlobs(container: string): Promise<string[]> {
+  const names: string[] = [];
+  const client = azure.serviceClient().getContainerClient(container);
+  for await (const blob of client.listBlobsFlat({ includeUncommitedBlobs: true })) names.push(blob.name);
+  return names.sort();
+}
+
+/** Names of committed blobs: what anybody reading the container can see. */
+async function visibleBlobs(container: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const blob of azure.serviceClient().getContainerClient(container).listBlobsFlat()) {
+    names.push(blob.name);
+  }
+  return names.sort();
+}
+
+function randomBody(total: number, chunks: Buffer[] = []): Readable {
+  return Readable.from(
+    (function* () {
+      for (let sent = 0; sent < total; sent += MiB) {
+        const chunk = randomBytes(Math.min(MiB, total - sent));
+        chunks.push(chunk);
+        yield chunk;
+      }
+    })(),
+  );
+}
+
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+async function expectHeraldError(promise: Promise<unknown>, kind: HeraldError["kind"]): Promise<HeraldError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(HeraldError);
+  expect((error as HeraldError).kind).toBe(kind);
+  return error as HeraldError;
+}
+
+const wrongKey = () => Buffer.alloc(64, 7).toString("base64");
+
+describe("Azure Blob connection settings", () => {
+  it("needs exactly one of connectionString and sasUrl", () => {
+    const neither = azureBlobDestination.connectionSchema.safeParse({});
+    expect(neither.error?.issues.map((i) => i.message)).toEqual(["give either connectionString or sasUrl"]);
+    const both = azureBlobDestination.connectionSchema.safeParse({
+      connectionString: azure.connectionString,
+      sasUrl: azure.sasUrl("audiences", "rl"),
+    });
+    expect(both.error?.issues.map((i) => i.message)).toEqual(["give connectionString or sasUrl, not both"]);
+    expect(
+      azureBlobDestination.connectionSchema.safeParse({ sasUrl: "https://acme.example/c" }).success,
+    ).toBe(false);
+    expect(azureBlobDestination.connectionSchema.safeParse({ connectionString: "nonsense" }).success).toBe(
+      false,
+    );
+  });
+
+  it("checks container names", () => {
+    for (const container of ["ab", "Audiences", "a--b", "-ab", "a_b"]) {
+      expect(azureBlobDestination.detailsSchema.safeParse({ container }).success).toBe(false);
+    }
+    expect(azureBlobDestination.detailsSchema.safeParse({ container: "audiences-2026" }).success).toBe(true);
+  });
+});
+
+describe("Azure Blob validate", () => {
+  it("accepts a connection string and a container, leaving no visible blob", async () => {
+    await connector.validate(
+      { connectionString: azure.connectionString },
+      { container: "audiences", folderPath: "validate" },
+    );
+    expect(await visibleBlobs("audiences")).toEqual([]);
+  });
+
+  it("accepts a container SAS URL with write permission", async () => {
+    await connector.validate({ sasUrl: azure.sasUrl("audiences", "racwl") }, { container: "audiences" });
+  });
+
+  it("refuses a SAS URL for another container than the details name", async () => {
+    const error = await expectHeraldError(
+      connector.validate({ sasUrl: azure.sasUrl("audiences", "racwl") }, { container: "listing" }),
+      "validation",
+    );
+    expect(error.message).toContain("'audiences'");
+  });
+
+  it("rejects a wrong account key as auth_failed, without printing it", async () => {
+    const key = wrongKey();
+    const connectionString = azure.connectionString.replace(azure.accountKey, key);
+    const error = await expectHeraldError(
+      connector.validate({ connectionString }, { container: "audiences" }),
+      "auth_failed",
+    );
+    expect(error.message).toContain("rejected the credentials");
+    expect(error.message).not.toContain(key);
+  });
+
+  it("rejects an expired SAS token as auth_failed, without printing its signature", async () => {
+    const sasUrl = azure.sasUrl("audiences", "racwl", new Date(Date.now() - 60_000));
+    const error = await expectHeraldError(
+      connector.validate({ sasUrl }, { container: "audiences" }),
+      "auth_failed",
+    );
+    const signature = new URL(sasUrl).searchParams.get("sig") ?? "";
+    expect(signature).not.toBe("");
+    expect(error.message).not.toContain(signature);
+    expect(error.message).not.toContain(encodeURIComponent(signature));
+  });
+
+  it("names the unreachable endpoint (a closed port) as unavailable", async () => {
+    const closed = `http://127.0.0.1:${await freePort()}/devstoreaccount1`;
+    const connectionString = azure.connectionString.replace(azure.blobEndpoint, closed);
+    const started = Date.now();
+    const error = await expectHeraldError(
+      connector.validate({ connectionString }, { container: "audiences" }),
+      "unavailable",
+    );
+    expect(error.message).toContain(closed);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("names a missing container as not_found", async () => {
+    const error = await expectHeraldError(
+      connector.validate({ connectionString: azure.connectionString }, { container: "no-such-container" }),
+      "not_found",
+    );
+    expect(error.message).toContain("'no-such-container'");
+    expect(error.issues).toEqual([{ field: "details.container", message: "does not exist" }]);
+  });
+
+  it("reports a read-only SAS URL as forbidden, naming the folder", async () => {
+    const error = await expectHeraldError(
+      connector.validate(
+        { sasUrl: azure.sasUrl("audiences", "rl") },
+        { container: "audiences", folderPath: "exports" },
+      ),
+      "forbidden",
+    );
+    expect(error.message).toContain("AuthorizationPermissionMismatch");
+    expect(error.message).toContain("folder 'exports'");
+  });
+
+  it("reports a SAS URL that cannot list as forbidden", async () => {
+    await expectHeraldError(
+      connector.validate({ sasUrl: azure.sasUrl("audiences", "w") }, { container: "audiences" }),
+      "forbidden",
+    );
+  });
+});
+
+describe("Azure Blob session", () => {
+  let session: FileSession;
+  beforeAll(async () => {
+    session = await connector.open(
+      { connectionString: azure.connectionString },
+      { container: "audiences", folderPath: "/exports/daily/" },
+    );
+  });
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  it("uploads a 20 MiB file as parallel blocks and reads it back", async () => {
+    const chunks: Buffer[] = [];
+    const size = 20 * MiB + 12_345;
+    const result = await session.putFile("audience.bin", randomBody(size, chunks));
+    expect(result).toEqual({
+      location: `${azure.blobEndpoint}/audiences/exports/daily/audience.bin`,
+      bytes: size,
+    });
+    const blob = azure
+      .serviceClient()
+      .getContainerClient("audiences")
+      .getBlockBlobClient("exports/daily/audience.bin");
+    const { committedBlocks = [] } = await blob.getBlockList("committed");
+    expect(committedBlocks).toHaveLength(Math.ceil(size / BLOCK_SIZE));
+
+    const back = await session.getFile("audience.bin");
+    expect(back.length).toBe(size);
+    expect(sha256(back)).toBe(sha256(Buffer.concat(chunks)));
+  });
+
+  it("uploads a small file and an empty file", async () => {
+    await session.putFile("small.csv", Readable.from(["id,email\n", "1,a@example.com\n"]));
+    expect((await session.getFile("small.csv")).toString()).toBe("id,email\n1,a@example.com\n");
+    expect((await session.putFile("empty.csv", Readable.from([]))).bytes).toBe(0);
+    expect((await session.getFile("empty.csv")).length).toBe(0);
+  });
+
+  it("shows nothing under the final name when the body fails halfway, and keeps a previous file", async () => {
+    await session.putFile("broken.bin", Readable.from(["previous export\n"]));
+    await session.putFile("never-before.bin.keep", Readable.from(["x"]));
+    const failing = () =>
+      Readable.from(
+        (function* () {
+          for (let i = 0; i < 20; i++) yield randomBytes(MiB);
+          throw new Error("source query failed");
+        })(),
+      );
+    await expect(session.putFile("broken.bin", failing())).rejects.toThrow("source query failed");
+    await expect(session.putFile("new.bin", failing())).rejects.toThrow("source query failed");
+
+    expect((await session.getFile("broken.bin")).toString()).toBe("previous export\n");
+    await expectHeraldError(session.getFile("new.bin"), "not_found");
+    expect(await session.listFiles()).not.toContain("new.bin");
+    expect(await visibleBlobs("audiences")).not.toContain("exports/daily/new.bin");
+    // Blocks staged before the failure stay uncommitted: invisible to every reader, and dropped by
+    // Azure after seven days, so cleanup has nothing to remove.
+    expect(await session.cleanupTemporaries()).toBe(0);
+  });
+
+  it("commits nothing when the upload is aborted", async () => {
+    await session.putFile("aborted.bin", Readable.from(["previous version\n"]));
+    const controller = new AbortController();
+    let produced = 0;
+    const endless = Readable.from(
+      (function* () {
+        for (;;) {
+          produced += MiB;
+          if (produced === 18 * MiB) controller.abort(new Error("run cancelled by the user"));
+          yield randomBytes(MiB);
+        }
+      })(),
+    );
+    await expect(session.putFile("aborted.bin", endless, { signal: controller.signal })).rejects.toThrow(
+      "run cancelled by the user",
+    );
+    expect(endless.destroyed).toBe(true);
+    expect((await session.getFile("aborted.bin")).toString()).toBe("previous version\n");
+
+    await expect(
+      session.putFile("never.bin", Readable.from(["x"]), {
+        signal: AbortSignal.abort(new Error("too late")),
+      }),
+    ).rejects.toThrow("too late");
+    expect(await allBlobs("audiences")).not.toContainEqual(expect.stringContaining("never.bin"));
+  });
+
+  it("lists the folder's files: not temporaries, not subfolders, not other folders", async () => {
+    const listing = await connector.open(
+      { sasUrl: azure.sasUrl("listing", "racwl") },
+      { container: "listing", folderPath: "lists" },
+    );
+    try {
+      expect(await listing.listFiles()).toEqual([]);
+      for (const name of ["b.csv", "a.csv", "c.csv.gz"]) await listing.putFile(name, Readable.from([name]));
+      const other = azure.serviceClient().getContainerClient("listing");
+      for (const name of ["lists/sub/deep.csv", "other/x.csv", `lists/${temporaryName("x.csv")}`]) {
+        await other.getBlockBlobClient(name).upload("x", 1);
+      }
+      expect(await listing.listFiles()).toEqual(["a.csv", "b.csv", "c.csv.gz"]);
+      const first = await listing.putFile("a.csv", Readable.from(["again"]));
+      expect(first.location).toBe(`${azure.blobEndpoint}/listing/lists/a.csv`);
+      expect(first.location).not.toContain("sig=");
+      await expectHeraldError(listing.getFile("missing.csv"), "not_found");
+      await expectHeraldError(listing.putFile("../escape.csv", Readable.from(["x"])), "validation");
+    } finally {
+      await listing.close();
+    }
+  });
+
+  it("maps a read-only SAS upload to forbidden", async () => {
+    const readOnly = await connector.open(
+      { sasUrl: azure.sasUrl("audiences", "rl") },
+      { container: "audiences", folderPath: "exports/daily" },
+    );
+    try {
+      const error = await expectHeraldError(
+        readOnly.putFile("denied.csv", Readable.from(["x"])),
+        "forbidden",
+      );
+      expect(error.message).toContain("'denied.csv'");
+      expect(await readOnly.listFiles()).toContain("audience.bin");
+    } finally {
+      await readOnly.close();
+    }
+  });
+});
+
+describe("Azure Blob accounts", () => {
+  let store: Store;
+  const catalog = createCatalog([azureBlobDestination]);
+  const keys = localKeyProvider(randomBytes(32));
+  beforeAll(async () => {
+    store = await freshStore("duckdb");
+    await migrate(store, "duckdb");
+    await createSandbox(store, DEFAULT_SANDBOX);
+    await migrate(store, "duckdb", "destinations", destinationMigrations);
+  });
+  afterAll(async () => {
+    await store?.close();
+  });
+
+  it("saves an account only after its credentials and container check out, secrets sealed", async () => {
+    const deps = { store, catalog, keys };
+    await expectHeraldError(
+      createAccount(deps, DEFAULT_SANDBOX, {
+        destinationId: "azure-blob",
+        name: "read only",
+        connection: { sasUrl: azure.sasUrl("audiences", "rl") },
+        details: { container: "audiences" },
+      }),
+      "forbidden",
+    );
+    await expectHeraldError(
+      createAccount(deps, DEFAULT_SANDBOX, {
+        destinationId: "azure-blob",
+        name: "neither",
+        connection: {},
+        details: { container: "audiences" },
+      }),
+      "validation",
+    );
+    expect(await listAccounts(deps, DEFAULT_SANDBOX)).toEqual([]);
+
+    const account = await createAccount(deps, DEFAULT_SANDBOX, {
+      destinationId: "azure-blob",
+      name: "Audiences container",
+      connection: { sasUrl: azure.sasUrl("audiences", "racwl") },
+      details: { container: "audiences" },
+    });
+    expect(account.connection).toEqual({});
+    expect(account.secretsSet).toEqual(["sasUrl"]);
+    expect((await listAccounts(deps, DEFAULT_SANDBOX)).map((a) => a.name)).toEqual(["Audiences container"]);
+  });
+});
