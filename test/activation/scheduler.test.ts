@@ -1,0 +1,131 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  createActivationService,
+  createDataflow,
+  listRuns,
+  type Run,
+  startRun,
+} from "../../src/activation/index.ts";
+import { createAccount } from "../../src/destinations/index.ts";
+import type { Store } from "../../src/store/index.ts";
+import { activationFixture, dataflowFor, FRENCH, sandbox } from "../support/activation.ts";
+
+/** The scheduler on a clock the test moves: what starts when, in which time zone, after restarts. */
+describe("scheduler on a controllable clock", () => {
+  let store: Store | undefined;
+  let root = "";
+  afterEach(async () => {
+    await store?.close();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  async function setup(schedule: Record<string, unknown>, createdAt: string) {
+    const fixture = await activationFixture("duckdb", 20);
+    store = fixture.store;
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-schedule-"));
+    const account = await createAccount(fixture.deps, sandbox, {
+      destinationId: "local",
+      name: "folder",
+      connection: { root },
+    });
+    const dataflow = await createDataflow(
+      fixture.deps,
+      sandbox,
+      dataflowFor(account.id, {
+        fileOptions: { compression: "none" },
+        segments: [{ segmentId: FRENCH, schedule, fileNameTemplate: "%SEGMENT_ID%_%DATETIME%" }],
+      }),
+      new Date(createdAt),
+    );
+    let clock = new Date(createdAt);
+    const service = () =>
+      createActivationService(fixture.deps, { logger: pino({ level: "silent" }), now: () => clock });
+    let current = service();
+    /** Moves the clock, runs one scheduler pass, waits for the exports; returns their scheduled times. */
+    const tickAt = async (iso: string) => {
+      clock = new Date(iso);
+      const started = await current.tick();
+      await current.idle();
+      return started.map((r) => [r.scheduledFor.toISOString(), r.trigger]);
+    };
+    return {
+      ...fixture,
+      dataflow,
+      tickAt,
+      restart: () => {
+        current = service();
+        return current;
+      },
+      service: () => current,
+      files: () => fs.readdirSync(root).sort(),
+    };
+  }
+
+  it("runs a daily export at the local time across a daylight-saving change, once per day", async () => {
+    const s = await setup(
+      { frequency: "daily", time: "06:00", timezone: "Europe/Paris" },
+      "2026-10-23T12:00:00Z",
+    );
+    expect(await s.tickAt("2026-10-24T03:59:00Z")).toEqual([]);
+    // Summer time: 06:00 in Paris is 04:00 UTC.
+    expect(await s.tickAt("2026-10-24T04:00:30Z")).toEqual([["2026-10-24T04:00:00.000Z", "schedule"]]);
+    expect(await s.tickAt("2026-10-24T04:01:00Z")).toEqual([]);
+    // The clocks go back on 25 October: 06:00 is now 05:00 UTC.
+    expect(await s.tickAt("2026-10-25T04:30:00Z")).toEqual([]);
+    expect(await s.tickAt("2026-10-25T05:00:10Z")).toEqual([["2026-10-25T05:00:00.000Z", "schedule"]]);
+    expect(s.files()).toEqual(["french_20261024040000.csv", "french_20261025050000.csv"]);
+  });
+
+  it("runs every 6 hours within its start and end dates", async () => {
+    const s = await setup(
+      { frequency: "hourly", every: 6, timezone: "UTC", startDate: "2026-11-02", endDate: "2026-11-03" },
+      "2026-11-01T00:00:00Z",
+    );
+    expect(await s.tickAt("2026-11-01T18:00:10Z")).toEqual([]);
+    const seen: unknown[] = [];
+    for (const hour of ["00", "06", "12", "18"]) seen.push(...(await s.tickAt(`2026-11-02T${hour}:00:05Z`)));
+    expect(seen).toEqual(["00", "06", "12", "18"].map((h) => [`2026-11-02T${h}:00:00.000Z`, "schedule"]));
+    // The end date is exclusive: nothing on 3 November.
+    expect(await s.tickAt("2026-11-03T00:00:05Z")).toEqual([]);
+  });
+
+  it("starts a missed export once after a restart, marks abandoned runs failed, and never runs twice at once", async () => {
+    const s = await setup({ frequency: "daily", time: "06:00", timezone: "UTC" }, "2026-11-01T12:00:00Z");
+    // A run left "running" by a process that died (no heartbeat since).
+    const abandoned = await startRun(s.store, sandbox, {
+      dataflowId: s.dataflow.id,
+      segmentId: FRENCH,
+      trigger: "schedule",
+      scheduledFor: new Date("2026-11-01T06:00:00Z"),
+      now: new Date("2026-11-01T06:00:00Z"),
+    });
+    // Herald was down over 2 and 3 November's 06:00; it comes back at 09:00 on the 3rd.
+    const restarted = s.restart();
+    await restarted.start();
+    await restarted.stop();
+    const runs = await listRuns(s.store, sandbox, { limit: 10 });
+    expect(runs.find((r: Run) => r.id === abandoned.id)?.status).toBe("failed");
+    expect(await s.tickAt("2026-11-03T09:00:00Z")).toEqual([["2026-11-03T06:00:00.000Z", "catch_up"]]);
+    expect(await s.tickAt("2026-11-03T09:00:30Z")).toEqual([]);
+
+    // "Export now" while an export of the segment is in flight is refused.
+    const [first] = await s.service().triggerNow(sandbox, s.dataflow.id);
+    await expect(s.service().triggerNow(sandbox, s.dataflow.id)).rejects.toThrow(/already running/);
+    await s.service().idle();
+    expect(first?.trigger).toBe("manual");
+  });
+
+  it("exports right after the segment's evaluation when scheduled afterEvaluation", async () => {
+    const s = await setup({ frequency: "afterEvaluation", timezone: "UTC" }, "2026-11-01T12:00:00Z");
+    expect(await s.tickAt("2026-11-02T00:00:00Z")).toEqual([]);
+    const runs = await s.service().onSegmentEvaluated(sandbox, FRENCH);
+    await s.service().idle();
+    expect(runs.map((r) => r.trigger)).toEqual(["evaluation"]);
+    expect((await listRuns(s.store, sandbox, { limit: 10 }))[0]?.status).toBe("succeeded");
+    expect(await s.service().onSegmentEvaluated(sandbox, "another-segment")).toEqual([]);
+  });
+});
