@@ -1,0 +1,163 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { destinationDefinitions } from "../../src/destinations/index.ts";
+import { type KinesisTestServer, startKinesis } from "../servers/kinesalite.ts";
+import { freePort } from "../support/postgres-cluster.ts";
+import { GOLD_BUYERS, type Received, statusesOf } from "./harness.ts";
+
+const KINESIS = "amazon-kinesis";
+const PROFILES = 120;
+const PER_REQUEST = 10;
+
+/** `herald start` as a child process, the way an operator runs it. */
+function startHerald(dataDir: string, port: number): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    ["src/cli/main.ts", "start", "--data-dir", dataDir, "--port", String(port), "--log-level", "warn"],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  child.stderr?.on("data", () => {});
+  return child;
+}
+
+async function waitUntilUp(base: string, child: ChildProcess) {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`herald exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("herald did not start");
+}
+
+async function post(base: string, url: string, body: unknown, ndjson = false) {
+  const response = await fetch(`${base}${url}`, {
+    method: "POST",
+    headers: { "content-type": ndjson ? "application/x-ndjson" : "application/json" },
+    body: ndjson ? (body as unknown[]).map((r) => JSON.stringify(r)).join("\n") : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+const email = (i: number) => `p${String(i).padStart(4, "0")}@example.com`;
+const purchases = (from: number) =>
+  Array.from({ length: PER_REQUEST }, (_, k) => ({
+    type: "commerce.purchases",
+    timestamp: new Date().toISOString(),
+    identity: { email: email(from + k) },
+    properties: { priceTotal: 10 },
+  }));
+
+let kinesis: KinesisTestServer;
+beforeAll(async () => {
+  kinesis = await startKinesis();
+});
+afterAll(async () => {
+  await kinesis?.stop();
+});
+
+describe("kill -9 of a Herald process in the middle of a stream", () => {
+  // Runs once the Kinesis connector is in the catalog that `herald start` serves.
+  it.runIf(destinationDefinitions.some((d) => d.id === KINESIS))(
+    "loses no acknowledged change: every one reaches the destination at least once after a restart",
+    async () => {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-crash-"));
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      await kinesis.createStream("crash", 2);
+      let child = startHerald(dataDir, port);
+      try {
+        await waitUntilUp(base, child);
+        await post(base, "/v1/segments", { id: "gold-buyers", name: "Gold buyers", definition: GOLD_BUYERS });
+        const connection = {
+          region: kinesis.region,
+          accessKeyId: kinesis.accessKeyId,
+          secretAccessKey: kinesis.secretAccessKey,
+          endpoint: kinesis.endpoint,
+        };
+        const account = (await post(base, "/v1/accounts", {
+          destination: KINESIS,
+          name: "Kinesis",
+          connection,
+          details: { streamName: "crash" },
+        })) as { id: string };
+        await post(base, "/v1/dataflows", {
+          name: "Real time",
+          accountId: account.id,
+          details: { streamName: "crash" },
+          status: "enabled",
+          segments: [{ segmentId: "gold-buyers", schedule: { frequency: "streaming" } }],
+          mapping: { columns: [{ source: { kind: "identity", namespace: "email" } }] },
+        });
+        const everyone = Array.from({ length: PROFILES }, (_, i) => ({
+          personalEmail: { address: email(i) },
+          loyalty: { tier: "gold" },
+        }));
+        await post(base, "/v1/profiles/stream", everyone, true);
+
+        // Stream purchases (each one realizes its profile) while the destination refuses every call, so
+        // the acknowledged changes wait in the outbox; kill -9 while a request is in flight.
+        kinesis.refuseCalls(1_000_000);
+        const requests = PROFILES / PER_REQUEST;
+        const killAt = Math.floor(requests / 2);
+        let acknowledged = 0;
+        for (let r = 0; r < killAt; r++) {
+          await post(base, "/v1/events/stream", purchases(r * PER_REQUEST), true);
+          acknowledged = r + 1;
+        }
+        const inFlight = post(base, "/v1/events/stream", purchases(killAt * PER_REQUEST), true).catch(
+          () => undefined,
+        );
+        await new Promise((r) => setTimeout(r, 5));
+        child.kill("SIGKILL");
+        await inFlight;
+        await new Promise((resolve) => child.once("exit", resolve));
+
+        kinesis.refuseCalls(0);
+        child = startHerald(dataDir, port);
+        await waitUntilUp(base, child);
+        // The client resends what was not acknowledged, then the rest of the stream.
+        for (let r = acknowledged; r < requests; r++) {
+          await post(base, "/v1/events/stream", purchases(r * PER_REQUEST), true);
+        }
+        // And half of the audience leaves.
+        await post(
+          base,
+          "/v1/profiles/stream",
+          everyone.filter((_, i) => i % 2 === 0).map((p) => ({ ...p, loyalty: { tier: "silver" } })),
+          true,
+        );
+
+        const expected = (i: number) => (i % 2 === 0 ? ["realized", "exited"] : ["realized"]);
+        const read = async () =>
+          (await kinesis.readRecords("crash")).map(
+            (r) => ({ key: r.partitionKey, payload: r.data }) as Received,
+          );
+        const deadline = Date.now() + 30_000;
+        let received = await read();
+        while (
+          !Array.from({ length: PROFILES }, (_, i) => i).every(
+            (i) => statusesOf(received, email(i)).join() === expected(i).join(),
+          )
+        ) {
+          if (Date.now() > deadline) break;
+          await new Promise((r) => setTimeout(r, 100));
+          received = await read();
+        }
+        for (let i = 0; i < PROFILES; i++) expect(statusesOf(received, email(i))).toEqual(expected(i));
+      } finally {
+        child.kill("SIGKILL");
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+    90_000,
+  );
+});
