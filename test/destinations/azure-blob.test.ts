@@ -111,8 +111,8 @@ describe("Azure Blob validate", () => {
     expect(await visibleBlobs("audiences")).toEqual([]);
   });
 
-  it("accepts a container SAS URL with write permission", async () => {
-    await connector.validate({ sasUrl: azure.sasUrl("audiences", "racwl") }, { container: "audiences" });
+  it("accepts a container SAS URL with read, write and list permissions (rwl)", async () => {
+    await connector.validate({ sasUrl: azure.sasUrl("audiences", "rwl") }, { container: "audiences" });
   });
 
   it("refuses a SAS URL for another container than the details name", async () => {
@@ -277,7 +277,7 @@ describe("Azure Blob session", () => {
 
   it("lists the folder's files: not temporaries, not subfolders, not other folders", async () => {
     const listing = await connector.open(
-      { sasUrl: azure.sasUrl("listing", "racwl") },
+      { sasUrl: azure.sasUrl("listing", "rwl") },
       { container: "listing", folderPath: "lists" },
     );
     try {
