@@ -96,15 +96,12 @@ const evaluate = newCommand("evaluate", "Evaluate segments now and write their m
   .action((ids: string[], options: Json) =>
     withHerald(options, async (herald) => {
       const targets = ids.length ? ids : (await listSegments(herald.store, options.sandbox)).map((s) => s.id);
-      const evaluations = await evaluateAndNotify(
-        herald.store,
-        options.sandbox,
-        targets,
-        (id) => herald.activation?.onSegmentEvaluated(options.sandbox, id),
-        (error, id) =>
+      const evaluations = await evaluateAndNotify(herald.store, options.sandbox, targets, {
+        onEvaluated: (id) => herald.activation.onSegmentEvaluated(options.sandbox, id),
+        onError: (error, id) =>
           process.stderr.write(`warning: export after evaluating ${id} did not start: ${String(error)}\n`),
-      );
-      await herald.activation?.idle();
+      });
+      await herald.activation.idle();
       if (options.json) return printJson(evaluations);
       for (const e of evaluations)
         process.stdout.write(

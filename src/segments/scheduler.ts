@@ -14,17 +14,20 @@ export async function evaluateAndNotify(
   store: Store,
   sandbox: string,
   segmentIds: readonly string[],
-  onEvaluated?: EvaluationListener,
-  onError: (error: unknown, segmentId: string) => void = () => {},
+  options: {
+    onEvaluated?: EvaluationListener | undefined;
+    onError?: (error: unknown, segmentId: string) => void;
+    now?: Date;
+  } = {},
 ): Promise<SegmentEvaluation[]> {
   if (!segmentIds.length) return [];
   const schema = await loadSchema(store, sandbox);
-  const evaluations = await evaluateSegments(store, sandbox, schema, segmentIds);
+  const evaluations = await evaluateSegments(store, sandbox, schema, segmentIds, options.now);
   for (const evaluation of evaluations) {
     try {
-      await onEvaluated?.(evaluation.segmentId);
+      await options.onEvaluated?.(evaluation.segmentId);
     } catch (error) {
-      onError(error, evaluation.segmentId);
+      options.onError?.(error, evaluation.segmentId);
     }
   }
   return evaluations;
@@ -58,7 +61,8 @@ export function createEvaluationScheduler(store: Store, options: EvaluationSched
   let running: Promise<unknown> | undefined;
 
   async function tick(): Promise<SegmentEvaluation[]> {
-    const instant = latestDailyInstant(options.time, now());
+    const at = now();
+    const instant = latestDailyInstant(options.time, at);
     const done: SegmentEvaluation[] = [];
     for (const { name: sandbox } of await listSandboxes(store)) {
       const due = (await listSegments(store, sandbox)).filter(
@@ -70,8 +74,11 @@ export function createEvaluationScheduler(store: Store, options: EvaluationSched
             store,
             sandbox,
             due.map((s) => s.id),
-            (segmentId) => options.onEvaluated?.(sandbox, segmentId),
-            (error, segmentId) => options.onError?.(error, { sandbox, segmentId }),
+            {
+              onEvaluated: (segmentId) => options.onEvaluated?.(sandbox, segmentId),
+              onError: (error, segmentId) => options.onError?.(error, { sandbox, segmentId }),
+              now: at,
+            },
           )),
         );
       } catch (error) {

@@ -37,14 +37,11 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     recordAudit(deps.store, { sandbox, actor, action, resource: "segment", resourceId: id, details });
   /** Evaluation writes memberships, then starts the exports scheduled "after evaluation". */
   const evaluate = (sandbox: string, ids: string[]) =>
-    evaluateAndNotify(
-      deps.store,
-      sandbox,
-      ids,
-      (id) => deps.activation?.onSegmentEvaluated(sandbox, id),
-      (error, segmentId) =>
+    evaluateAndNotify(deps.store, sandbox, ids, {
+      onEvaluated: (id) => deps.activation?.onSegmentEvaluated(sandbox, id),
+      onError: (error, segmentId) =>
         deps.logger.warn({ err: error, sandbox, segmentId }, "export after evaluation did not start"),
-    );
+    });
 
   registerRoute(app, deps, {
     method: "GET",
