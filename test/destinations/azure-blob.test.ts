@@ -115,6 +115,24 @@ describe("Azure Blob validate", () => {
     await connector.validate({ sasUrl: azure.sasUrl("audiences", "rwl") }, { container: "audiences" });
   });
 
+  it("accepts an account SAS URL of the blob service, for the container named in the details", async () => {
+    const sasUrl = azure.accountSasUrl("rwl");
+    await connector.validate({ sasUrl }, { container: "listing", folderPath: "account-sas" });
+    const session = await connector.open({ sasUrl }, { container: "listing", folderPath: "account-sas" });
+    try {
+      const { location } = await session.putFile("a.csv", Readable.from(["id\n1\n"]));
+      expect(location).toBe(`${azure.blobEndpoint}/listing/account-sas/a.csv`);
+      expect((await session.getFile("a.csv")).toString()).toBe("id\n1\n");
+      expect(await session.listFiles()).toEqual(["a.csv"]);
+    } finally {
+      await session.close();
+    }
+    await expectHeraldError(
+      connector.validate({ sasUrl: azure.accountSasUrl("rl") }, { container: "listing" }),
+      "forbidden",
+    );
+  });
+
   it("refuses a SAS URL for another container than the details name", async () => {
     const error = await expectHeraldError(
       connector.validate({ sasUrl: azure.sasUrl("audiences", "racwl") }, { container: "listing" }),

@@ -4,8 +4,12 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import {
+  AccountSASPermissions,
+  AccountSASResourceTypes,
+  AccountSASServices,
   BlobServiceClient,
   ContainerSASPermissions,
+  generateAccountSASQueryParameters,
   generateBlobSASQueryParameters,
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
@@ -33,6 +37,8 @@ export interface AzuriteServer {
   connectionString: string;
   /** A container SAS URL, e.g. `sasUrl("audiences", "rl")` for read and list only. */
   sasUrl(container: string, permissions: string, expiresOn?: Date): string;
+  /** An account SAS URL of the blob service, e.g. `accountSasUrl("rwl")`, for any container. */
+  accountSasUrl(permissions: string, expiresOn?: Date): string;
   createContainer(name: string): Promise<void>;
   /** A client with full rights, to look at what the connector left. */
   serviceClient(): BlobServiceClient;
@@ -94,6 +100,18 @@ export async function startAzurite(options: { containers?: string[] } = {}): Pro
         credential,
       ).toString();
       return `${blobEndpoint}/${container}?${token}`;
+    },
+    accountSasUrl(permissions, expiresOn = new Date(Date.now() + 3_600_000)) {
+      const token = generateAccountSASQueryParameters(
+        {
+          permissions: AccountSASPermissions.parse(permissions),
+          services: AccountSASServices.parse("b").toString(),
+          resourceTypes: AccountSASResourceTypes.parse("sco").toString(),
+          expiresOn,
+        },
+        credential,
+      ).toString();
+      return `${blobEndpoint}?${token}`;
     },
     async createContainer(name) {
       await serviceClient().getContainerClient(name).createIfNotExists();
