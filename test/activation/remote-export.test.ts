@@ -1,0 +1,216 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createDataflow,
+  type FileOptionsInput,
+  type Run,
+  runSegmentExport,
+} from "../../src/activation/index.ts";
+import type { FileSession } from "../../src/destinations/index.ts";
+import { createAccount, openAccountConnection } from "../../src/destinations/index.ts";
+import { ingestFile } from "../../src/profiles/files/index.ts";
+import { generateDataset } from "../../src/profiles/generate/index.ts";
+import { createSegment, evaluateSegments } from "../../src/segments/index.ts";
+import type { Store } from "../../src/store/index.ts";
+import { type AzuriteServer, startAzurite } from "../servers/azurite.ts";
+import { type S3rverServer, startS3rver } from "../servers/s3rver.ts";
+import { activationFixture, sandbox } from "../support/activation.ts";
+
+/**
+ * The issue's end-to-end path on demo data: generated files → ingestion → segment → evaluation →
+ * dataflow → files at a real server, read back and compared row for row with the audience as a
+ * hand-written SQL query computes it.
+ */
+const SEGMENT = "loyal-customers";
+const scheduledFor = new Date("2026-11-20T05:00:00Z");
+
+interface ExpectedRow {
+  email: string;
+  first_name: string;
+  city: string | null;
+  points: number | null;
+}
+
+let fixture: Awaited<ReturnType<typeof activationFixture>>;
+let store: Store;
+let dataDir: string;
+let expected: ExpectedRow[];
+
+beforeAll(async () => {
+  fixture = await activationFixture("duckdb", 0);
+  store = fixture.store;
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-demo-"));
+  const demo = await generateDataset({ profiles: 3000, eventsPerProfile: 2, seed: 7, outDir: dataDir });
+  for (const kind of ["profiles", "events"] as const) {
+    const report = await ingestFile(store, fixture.schema, {
+      path: kind === "profiles" ? demo.profilesFile : demo.eventsFile,
+      kind,
+    });
+    expect(report.rejected).toBe(0);
+  }
+  await createSegment(store, sandbox, {
+    id: SEGMENT,
+    name: "Loyal customers",
+    definition: 'loyalty.tier in ["gold", "platinum"]',
+  });
+  await evaluateSegments(store, sandbox, fixture.schema, [SEGMENT]);
+  expected = (
+    await store.query<ExpectedRow>(
+      sandbox,
+      `SELECT "personalEmail.address" AS email, "person.name.firstName" AS first_name, "homeAddress.city" AS city,
+              "loyalty.points" AS points
+         FROM {profiles} WHERE "loyalty.tier" IN ('gold', 'platinum') AND "person.birthDate" IS NOT NULL
+         ORDER BY _id`,
+    )
+  ).map((r) => ({ ...r, points: r.points === null ? null : Number(r.points) }));
+  expect(expected.length).toBeGreaterThan(300);
+}, 120_000);
+
+afterAll(async () => {
+  await store?.close();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Creates the account (validated live), the dataflow, runs one export and opens a session to read back. */
+async function exportTo(
+  destinationId: string,
+  connection: Record<string, unknown>,
+  details: Record<string, unknown>,
+  fileOptions: FileOptionsInput,
+): Promise<{ run: Run; session: FileSession; read: () => Promise<Buffer[]> }> {
+  const account = await createAccount(fixture.deps, sandbox, {
+    destinationId,
+    name: destinationId,
+    connection,
+    details,
+  });
+  const dataflow = await createDataflow(fixture.deps, sandbox, {
+    name: `Loyal customers to ${destinationId}`,
+    accountId: account.id,
+    details,
+    segments: [
+      {
+        segmentId: SEGMENT,
+        schedule: { frequency: "daily", time: "06:00", timezone: "UTC" },
+        fileNameTemplate: "%SEGMENT_ID%_%DATETIME%",
+      },
+    ],
+    mapping: {
+      columns: [
+        { source: { kind: "identity", namespace: "email" }, target: "email" },
+        { source: { kind: "attribute", path: "person.name.firstName" }, target: "first_name" },
+        { source: { kind: "attribute", path: "homeAddress.city" }, target: "city" },
+        { source: { kind: "attribute", path: "loyalty.points" }, target: "points" },
+        { source: { kind: "attribute", path: "person.birthDate" }, target: "birth_date", mandatory: true },
+      ],
+    },
+    fileOptions,
+    status: "enabled",
+  });
+  const run = await runSegmentExport(fixture.deps, sandbox, {
+    dataflowId: dataflow.id,
+    segmentId: SEGMENT,
+    trigger: "manual",
+    scheduledFor,
+  });
+  expect(run.errors).toEqual([]);
+  expect(run.status).toBe("succeeded");
+  const { definition, connection: opened } = await openAccountConnection(fixture.deps, sandbox, account.id);
+  if (definition.connector.kind !== "file") throw new Error("not a file destination");
+  const session = await definition.connector.open(opened as never, details as never);
+  const read = async () => {
+    const names = run.files.map((f) => f.name);
+    const files = await Promise.all(names.map((name) => session.getFile(name)));
+    // What the run recorded is what arrived.
+    files.forEach((bytes, i) => {
+      expect(bytes.length).toBe(run.files[i]?.bytes);
+      expect(createHash("sha256").update(bytes).digest("hex")).toBe(run.files[i]?.sha256);
+    });
+    return files;
+  };
+  return { run, session, read };
+}
+
+/** Every member was received; those without a birth date were excluded and counted, the rest activated. */
+function expectCounts(run: Run) {
+  expect(run.activated).toBe(expected.length);
+  expect(run.received - run.activated).toBe(run.excluded.missingMandatory);
+}
+
+describe("export of demo data to Amazon S3 (s3rver) as JSON Lines", () => {
+  let s3: S3rverServer;
+  beforeAll(async () => {
+    s3 = await startS3rver();
+  });
+  afterAll(async () => s3?.stop());
+
+  it("delivers gzipped JSON Lines files equal, row for row, to the audience", async () => {
+    const { run, session, read } = await exportTo(
+      "amazon-s3",
+      {
+        accessKeyId: s3.accessKeyId,
+        secretAccessKey: s3.secretAccessKey,
+        region: s3.region,
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+      },
+      { bucket: s3.bucket, folderPath: "audiences/loyal" },
+      { format: "jsonl", compression: "gzip", maxRowsPerFile: 200, maxFiles: 5 },
+    );
+    expectCounts(run);
+    const { gunzipSync } = await import("node:zlib");
+    const rows = (await read()).flatMap((file) =>
+      gunzipSync(file)
+        .toString()
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as ExpectedRow & { birth_date: string }),
+    );
+    expect(rows.map(({ email, first_name, city, points }) => ({ email, first_name, city, points }))).toEqual(
+      expected,
+    );
+    expect(await session.listFiles()).toEqual(expect.arrayContaining(run.files.map((f) => f.name)));
+    await session.close();
+  });
+});
+
+describe("export of demo data to Azure Blob Storage (Azurite) as Parquet", () => {
+  let azure: AzuriteServer;
+  beforeAll(async () => {
+    azure = await startAzurite({ containers: ["audiences"] });
+  });
+  afterAll(async () => azure?.stop());
+
+  it("delivers Parquet files whose rows equal the audience", async () => {
+    const { run, session, read } = await exportTo(
+      "azure-blob",
+      { connectionString: azure.connectionString },
+      { container: "audiences", folderPath: "loyal" },
+      { format: "parquet", maxRowsPerFile: 250, maxFiles: 5 },
+    );
+    expectCounts(run);
+    expect(run.files.length).toBeGreaterThan(1);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-parquet-"));
+    try {
+      const files = await read();
+      files.forEach((bytes, i) => fs.writeFileSync(path.join(dir, `part${i}.parquet`), bytes));
+      const duck = await DuckDBInstance.create(":memory:");
+      const connection = await duck.connect();
+      const reader = await connection.runAndReadAll(
+        `SELECT email, first_name, city, CAST(points AS DOUBLE) AS points
+           FROM read_parquet('${dir}/*.parquet', filename = true, file_row_number = true)
+          ORDER BY filename, file_row_number`,
+      );
+      const rows = reader.getRowObjectsJS() as unknown as ExpectedRow[];
+      connection.closeSync();
+      expect(rows).toEqual(expected);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    await session.close();
+  });
+});
