@@ -272,21 +272,25 @@ describe("S3 session", () => {
   it("aborts the stale multipart uploads and temporaries a dead process left, and only those", async () => {
     const client = rawClient();
     try {
+      const sendPart = (key: string, uploadId: string | undefined, partNumber: number) =>
+        client.send(
+          new UploadPartCommand({
+            Bucket: "herald-test",
+            Key: key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: randomBytes(5 * MiB),
+          }),
+        );
       const leftover = async (key: string) => {
         const { UploadId } = await client.send(
           new CreateMultipartUploadCommand({ Bucket: "herald-test", Key: key }),
         );
-        await client.send(
-          new UploadPartCommand({
-            Bucket: "herald-test",
-            Key: key,
-            UploadId,
-            PartNumber: 1,
-            Body: randomBytes(5 * MiB),
-          }),
-        );
+        await sendPart(key, UploadId, 1);
+        return UploadId;
       };
       await leftover("exports/daily/crashed.bin");
+      const slowUploadId = await leftover("exports/daily/slow-but-alive.bin");
       await leftover("exports/daily/sub/other-folder.bin");
       await leftover("elsewhere/crashed.bin");
       const probe = `exports/daily/${temporaryName("write-check")}`;
@@ -296,13 +300,16 @@ describe("S3 session", () => {
 
       // Young leftovers may be another run's upload in progress: left alone.
       expect(await session.cleanupTemporaries()).toBe(0);
-      expect(await s3.multipartUploads()).toHaveLength(3);
+      expect(await s3.multipartUploads()).toHaveLength(4);
       expect(await session.listFiles()).not.toContain(probe.slice("exports/daily/".length));
 
       await s3.ageBucket(STALE_TEMPORARY_AGE_MS + 60_000);
+      // Started long ago but still receiving parts (a long export): alive, left alone.
+      await sendPart("exports/daily/slow-but-alive.bin", slowUploadId, 2);
       expect(await session.cleanupTemporaries()).toBe(2);
       expect((await s3.multipartUploads()).map((u) => u.key).sort()).toEqual([
         "elsewhere/crashed.bin",
+        "exports/daily/slow-but-alive.bin",
         "exports/daily/sub/other-folder.bin",
       ]);
       expect(await keysIn("herald-test")).not.toContain(probe);

@@ -37,7 +37,12 @@ export function containerClientFor(
     }
     return service.getContainerClient(container);
   }
-  const url = new URL(connection.sasUrl ?? "");
+  if (connection.sasUrl === undefined) {
+    throw validationError("connection: give either connectionString or sasUrl", [
+      { field: "connection.connectionString", message: "give either connectionString or sasUrl" },
+    ]);
+  }
+  const url = new URL(connection.sasUrl);
   const named = containerInUrl(url);
   if (named === undefined) {
     return new BlobServiceClient(url.toString(), new AnonymousCredential(), options).getContainerClient(

@@ -67,7 +67,7 @@ interface SdkFailure {
 }
 
 /** The parts of an SDK error that matter, read defensively (network errors carry no S3 code). */
-function describe(error: unknown): SdkFailure {
+function failureOf(error: unknown): SdkFailure {
   if (!(error instanceof Error)) return {};
   const fields = error as Error & {
     code?: unknown;
@@ -112,7 +112,7 @@ export interface S3Target {
  */
 export function s3Failure(error: unknown, target: S3Target): unknown {
   if (error instanceof HeraldError) return error;
-  const { name = "", code, status, region } = describe(error);
+  const { name = "", code, status, region } = failureOf(error);
   const { connection, bucket, action } = target;
   const endpoint = endpointOf(connection);
   if (AUTH_CODES.has(name)) {

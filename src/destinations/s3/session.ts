@@ -200,9 +200,9 @@ export function openS3Session(folder: S3Folder): FileSession {
           if (!key || !uploadId || !initiated || uploading.has(key)) continue;
           if (key.slice(prefix.length).includes("/")) continue;
           if (now - initiated.getTime() < STALE_TEMPORARY_AGE_MS) continue;
-          const active = await lastActivity(key, uploadId, initiated);
-          if (now - active.getTime() < STALE_TEMPORARY_AGE_MS) continue;
           try {
+            const active = await lastActivity(key, uploadId, initiated);
+            if (now - active.getTime() < STALE_TEMPORARY_AGE_MS) continue;
             await client.send(
               new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
             );
