@@ -105,7 +105,9 @@ describe.each(engines)("profiles on %s", (engine) => {
       {
         row: 4,
         field: "person.name.fristName",
-        message: expect.stringMatching(/unknown field 'person.name.fristName'; did you mean 'person.name.firstName'?/),
+        message: expect.stringMatching(
+          /unknown field 'person.name.fristName'; did you mean 'person.name.firstName'?/,
+        ),
       },
     ]);
     const stored = await store.query<{ _id: string }>("prod", "SELECT _id FROM {profiles} ORDER BY _id");

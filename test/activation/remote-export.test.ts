@@ -126,10 +126,10 @@ async function exportTo(
     const names = run.files.map((f) => f.name);
     const files = await Promise.all(names.map((name) => session.getFile(name)));
     // What the run recorded is what arrived.
-    files.forEach((bytes, i) => {
+    for (const [i, bytes] of files.entries()) {
       expect(bytes.length).toBe(run.files[i]?.bytes);
       expect(createHash("sha256").update(bytes).digest("hex")).toBe(run.files[i]?.sha256);
-    });
+    }
     return files;
   };
   return { run, session, read };
@@ -197,7 +197,7 @@ describe("export of demo data to Azure Blob Storage (Azurite) as Parquet", () =>
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-parquet-"));
     try {
       const files = await read();
-      files.forEach((bytes, i) => fs.writeFileSync(path.join(dir, `part${i}.parquet`), bytes));
+      for (const [i, bytes] of files.entries()) fs.writeFileSync(path.join(dir, `part${i}.parquet`), bytes);
       const duck = await DuckDBInstance.create(":memory:");
       const connection = await duck.connect();
       const reader = await connection.runAndReadAll(
