@@ -263,6 +263,31 @@ describe.skipIf(sshdUnavailableReason() !== undefined)("SFTP connector against O
       expect(onDisk()).toEqual(["daily.csv"]);
     });
 
+    it("fails with unavailable when the connection drops mid-upload, and never hangs afterwards", async () => {
+      const files = await open();
+      const body = pausingBody(randomFile(8 * MB), 3 * MB);
+      const upload = files.putFile("cut.csv", body.stream);
+      await body.paused;
+      await waitFor(() => onDisk().length === 1);
+      await server.dropConnections();
+      body.resume();
+      await expect(upload).rejects.toMatchObject({ kind: "unavailable" });
+      await expect(files.putFile("next.csv", bodyOf(Buffer.from("x")))).rejects.toMatchObject({
+        kind: "unavailable",
+        code: "sftp_connection_lost",
+      });
+      // The server kept the partial temporary: hidden from listings, removed once stale.
+      const [leftover = ""] = onDisk();
+      expect(leftover.startsWith(TEMPORARY_PREFIX)).toBe(true);
+      const next = await open();
+      expect(await next.listFiles()).toEqual([]);
+      const old = new Date(Date.now() - STALE_TEMPORARY_AGE_MS - 1000);
+      fs.utimesSync(path.join(server.writable, leftover), old, old);
+      expect(await next.cleanupTemporaries()).toBe(1);
+      expect(onDisk()).toEqual([]);
+      await files.close();
+    });
+
     it("cleans up stale temporaries of dead uploads, never an upload in progress", async () => {
       const files = await open();
       const dead = path.join(server.writable, `${TEMPORARY_PREFIX}0123456789ab-crashed.csv`);

@@ -36,6 +36,8 @@ export interface SshServer {
   /** Absolute folders: both users may write to `writable`; `readOnly` belongs to root (0755). */
   writable: string;
   readOnly: string;
+  /** Kills the processes serving open connections (this server's children): a network cut. */
+  dropConnections: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -143,7 +145,7 @@ export async function startSshd(): Promise<SshServer> {
       await run(SSHD, ["-t", "-f", config]);
     }
 
-    const stop = await launch(config, port);
+    const { pid, stop } = await launch(config, port);
     return {
       host: "127.0.0.1",
       port,
@@ -158,6 +160,15 @@ export async function startSshd(): Promise<SshServer> {
       },
       writable,
       readOnly,
+      dropConnections: async () => {
+        for (const child of await descendantsOf(pid)) {
+          try {
+            process.kill(child, "SIGKILL");
+          } catch {
+            // already gone
+          }
+        }
+      },
       stop: async () => {
         await stop();
         fs.rmSync(dir, { recursive: true, force: true });
@@ -170,7 +181,7 @@ export async function startSshd(): Promise<SshServer> {
 }
 
 /** Starts `sshd -D -e` and resolves once it listens; the returned function stops it. */
-async function launch(config: string, port: number): Promise<() => Promise<void>> {
+async function launch(config: string, port: number): Promise<{ pid: number; stop: () => Promise<void> }> {
   const child = spawn(SSHD, ["-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
   // The log stays drained (the listener below is never removed) so sshd never blocks on a full pipe.
   let log = "";
@@ -189,12 +200,35 @@ async function launch(config: string, port: number): Promise<() => Promise<void>
       reject(new Error(`sshd exited with ${code} before listening:\n${log}`));
     });
   });
-  return async () => {
-    if (child.exitCode === null) child.kill("SIGTERM");
-    const killTimer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(killTimer);
+  return {
+    pid: child.pid ?? 0,
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      const killTimer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(killTimer);
+    },
   };
+}
+
+/** The process ids below `pid` (children, grandchildren, ...), from `ps`. */
+async function descendantsOf(pid: number): Promise<number[]> {
+  const { stdout } = await run("ps", ["-A", "-o", "pid=,ppid="]);
+  const parents = stdout
+    .trim()
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
+  const found: number[] = [];
+  const visit = (parent: number) => {
+    for (const [child, itsParent] of parents) {
+      if (itsParent === parent) {
+        found.push(child);
+        visit(child);
+      }
+    }
+  };
+  visit(pid);
+  return found;
 }
 
 /** Creates a login-less system user unless it exists; retries when another process holds the lock. */

@@ -8,6 +8,8 @@ export interface SftpLink {
   client: Client;
   sftp: SFTPWrapper;
   where: string;
+  /** False once the connection or the channel closed: ssh2 would silently drop later requests. */
+  isOpen(): boolean;
 }
 
 /** The fingerprint OpenSSH prints for a host key blob: `SHA256:` + unpadded base64 of its SHA-256. */
@@ -48,7 +50,14 @@ export function connectSftp(connection: SftpConnection, signal?: AbortSignal): P
         if (settled) return sftp.end();
         settled = true;
         signal?.removeEventListener("abort", onAbort);
-        resolve({ client, sftp, where });
+        let open = true;
+        client.once("close", () => {
+          open = false;
+        });
+        sftp.once("close", () => {
+          open = false;
+        });
+        resolve({ client, sftp, where, isOpen: () => open });
       });
     });
     client.on("error", (error) => {

@@ -22,7 +22,7 @@ export const sftpDestination: DestinationDefinition<SftpConnection, SftpDetails>
     async validate(connection, details, signal) {
       const link = await connectSftp(connection, signal);
       try {
-        await checkRemoteWritable(link.sftp, await resolveRemoteFolder(link, details));
+        await checkRemoteWritable(link, await resolveRemoteFolder(link, details));
       } finally {
         await closeLink(link);
       }

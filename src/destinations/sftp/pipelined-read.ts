@@ -1,4 +1,5 @@
-import type { SFTPWrapper } from "ssh2";
+import type { SftpLink } from "./connect.ts";
+import { connectionLost } from "./remote-errors.ts";
 
 const LARGEST_READ_BYTES = 256 * 1024;
 const READS_IN_FLIGHT = 16;
@@ -8,7 +9,9 @@ const READS_IN_FLIGHT = 16;
  * (ssh2's readFile asks for one block at a time: ~5 MB/s on loopback). A short answer is asked
  * again for the rest; an early end of file returns what the file holds.
  */
-export async function readPipelined(sftp: SFTPWrapper, handle: Buffer, size: number): Promise<Buffer> {
+export async function readPipelined(link: SftpLink, handle: Buffer, size: number): Promise<Buffer> {
+  const { sftp } = link;
+  if (!link.isOpen()) throw connectionLost(link.where);
   const announced = (sftp as unknown as { _maxReadLen?: unknown })._maxReadLen;
   const chunkBytes = Math.min(
     LARGEST_READ_BYTES,

@@ -1,4 +1,6 @@
 import type { SFTPWrapper } from "ssh2";
+import type { SftpLink } from "./connect.ts";
+import { connectionLost } from "./remote-errors.ts";
 
 /**
  * One SFTP write request waits a round trip for its answer, so a single request in flight (ssh2's
@@ -27,11 +29,12 @@ export function writeShape(sftp: SFTPWrapper): { chunkBytes: number; inFlight: n
  * failing body it stops reading, waits for the requests already sent, then rejects with the first error.
  */
 export async function writePipelined(
-  sftp: SFTPWrapper,
+  link: SftpLink,
   handle: Buffer,
   body: AsyncIterable<Buffer | string | Uint8Array>,
   options: { chunkBytes?: number; inFlight?: number } = {},
 ): Promise<number> {
+  const { sftp } = link;
   const shape = writeShape(sftp);
   const chunkBytes = options.chunkBytes ?? shape.chunkBytes;
   const maxInFlight = options.inFlight ?? shape.inFlight;
@@ -51,6 +54,7 @@ export async function writePipelined(
   const send = async (chunk: Buffer) => {
     await until(() => outstanding < maxInFlight || failure !== undefined);
     if (failure) throw failure.error;
+    if (!link.isOpen()) throw connectionLost(link.where);
     outstanding++;
     sftp.write(handle, chunk, 0, chunk.length, offset, (error) => {
       outstanding--;

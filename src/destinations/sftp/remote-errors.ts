@@ -30,10 +30,20 @@ export function remoteError(
   }
 }
 
-/** Calls one callback-style SFTP request and resolves with its result. */
+/** The connection dropped (network, server restart, keepalive timeout): worth a retry. */
+export function connectionLost(where: string): HeraldError {
+  return new HeraldError("unavailable", "sftp_connection_lost", `The SFTP connection to ${where} was closed`);
+}
+
+/**
+ * Calls one callback-style SFTP request on `link` and resolves with its result. A closed link
+ * rejects at once: ssh2 would accept the request and never answer it.
+ */
 export function request<T = void>(
+  link: { isOpen(): boolean; where: string },
   send: (callback: (error: Error | null | undefined, value: T) => void) => void,
 ): Promise<T> {
+  if (!link.isOpen()) return Promise.reject(connectionLost(link.where));
   return new Promise((resolve, reject) => {
     try {
       send((error, value) => (error ? reject(error) : resolve(value)));

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
-import type { SFTPWrapper, Stats } from "ssh2";
+import type { Stats } from "ssh2";
 import { HeraldError } from "../../errors/index.ts";
 import { assertPlainFileName, isStaleTemporary, isTemporaryName, temporaryName } from "../temporary-names.ts";
 import type { FileSession, PutResult } from "../types.ts";
@@ -25,8 +25,8 @@ export async function resolveRemoteFolder(link: SftpLink, details: SftpDetails):
     ? `folderPath '${details.folderPath}' on ${link.where}`
     : `the login folder on ${link.where}`;
   try {
-    const absolute = await request<string>((done) => link.sftp.realpath(folderPath, done));
-    const stats = await request<Stats>((done) => link.sftp.stat(absolute, done));
+    const absolute = await request<string>(link, (done) => link.sftp.realpath(folderPath, done));
+    const stats = await request<Stats>(link, (done) => link.sftp.stat(absolute, done));
     if (!stats.isDirectory()) {
       throw new HeraldError("not_found", "folder_not_found", `${what} is a file, not a folder`);
     }
@@ -37,12 +37,13 @@ export async function resolveRemoteFolder(link: SftpLink, details: SftpDetails):
 }
 
 /** Proves the folder is writable the way deliveries use it: create, then remove, a temporary. */
-export async function checkRemoteWritable(sftp: SFTPWrapper, folder: RemoteFolder): Promise<void> {
+export async function checkRemoteWritable(link: SftpLink, folder: RemoteFolder): Promise<void> {
+  const { sftp } = link;
   const probe = path.posix.join(folder.path, temporaryName("write-check"));
   try {
-    const handle = await request<Buffer>((done) => sftp.open(probe, "wx", done));
-    await request((done) => sftp.close(handle, done));
-    await request((done) => sftp.unlink(probe, done));
+    const handle = await request<Buffer>(link, (done) => sftp.open(probe, "wx", done));
+    await request(link, (done) => sftp.close(handle, done));
+    await request(link, (done) => sftp.unlink(probe, done));
   } catch (error) {
     throw remoteError(error, `Writing to ${folder.what}`, folderCodes);
   }
@@ -73,7 +74,7 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
   async function renameOver(temporary: string, target: string): Promise<void> {
     if (posixRename) {
       try {
-        await request((done) => sftp.ext_openssh_rename(temporary, target, done));
+        await request(link, (done) => sftp.ext_openssh_rename(temporary, target, done));
         return;
       } catch (error) {
         if (!(error instanceof Error && /does not support/.test(error.message))) throw error;
@@ -82,15 +83,15 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
     }
     // Plain SFTP rename refuses an existing target: remove it first (readers briefly see no file).
     try {
-      await request((done) => sftp.rename(temporary, target, done));
+      await request(link, (done) => sftp.rename(temporary, target, done));
     } catch (error) {
-      const exists = await request<Stats>((done) => sftp.stat(target, done)).then(
+      const exists = await request<Stats>(link, (done) => sftp.stat(target, done)).then(
         () => true,
         () => false,
       );
       if (!exists) throw error;
-      await request((done) => sftp.unlink(target, done));
-      await request((done) => sftp.rename(temporary, target, done));
+      await request(link, (done) => sftp.unlink(target, done));
+      await request(link, (done) => sftp.rename(temporary, target, done));
     }
   }
 
@@ -112,16 +113,16 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
     uploading.add(temporary);
     try {
       signal?.throwIfAborted();
-      handle = await request<Buffer>((done) => sftp.open(temporary, "wx", done));
+      handle = await request<Buffer>(link, (done) => sftp.open(temporary, "wx", done));
       const openHandle = handle;
-      const bytes = await writePipelined(sftp, openHandle, source());
+      const bytes = await writePipelined(link, openHandle, source());
       // Durable before visible: flush where the server offers it (OpenSSH's fsync extension).
-      await request((done) => sftp.ext_openssh_fsync(openHandle, done)).catch((error: unknown) => {
+      await request(link, (done) => sftp.ext_openssh_fsync(openHandle, done)).catch((error: unknown) => {
         if (!(error instanceof Error && /does not support/.test(error.message))) throw error;
       });
       handle = undefined;
-      await request((done) => sftp.close(openHandle, done));
-      const stored = await request<Stats>((done) => sftp.stat(temporary, done));
+      await request(link, (done) => sftp.close(openHandle, done));
+      const stored = await request<Stats>(link, (done) => sftp.stat(temporary, done));
       if (stored.size !== bytes) {
         throw new HeraldError(
           "unavailable",
@@ -134,8 +135,8 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
     } catch (error) {
       body.destroy();
       const openHandle = handle;
-      if (openHandle) await request((done) => sftp.close(openHandle, done)).catch(() => {});
-      await request((done) => sftp.unlink(temporary, done)).catch(() => {});
+      if (openHandle) await request(link, (done) => sftp.close(openHandle, done)).catch(() => {});
+      await request(link, (done) => sftp.unlink(temporary, done)).catch(() => {});
       if (signal?.aborted) throw signal.reason;
       if (bodyError) throw bodyError.error;
       throw remoteError(error, `Uploading ${inFolder(name)}`, folderCodes);
@@ -146,7 +147,9 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
 
   async function entries() {
     try {
-      return await request<{ filename: string; attrs: Stats }[]>((done) => sftp.readdir(folder.path, done));
+      return await request<{ filename: string; attrs: Stats }[]>(link, (done) =>
+        sftp.readdir(folder.path, done),
+      );
     } catch (error) {
       throw remoteError(error, folder.what, folderCodes);
     }
@@ -157,14 +160,14 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
     async getFile(name) {
       assertPlainFileName(name);
       try {
-        const handle = await request<Buffer>((done) =>
+        const handle = await request<Buffer>(link, (done) =>
           sftp.open(path.posix.join(folder.path, name), "r", done),
         );
         try {
-          const stats = await request<Stats>((done) => sftp.fstat(handle, done));
-          return await readPipelined(sftp, handle, stats.size);
+          const stats = await request<Stats>(link, (done) => sftp.fstat(handle, done));
+          return await readPipelined(link, handle, stats.size);
         } finally {
-          await request((done) => sftp.close(handle, done)).catch(() => {});
+          await request(link, (done) => sftp.close(handle, done)).catch(() => {});
         }
       } catch (error) {
         throw remoteError(error, `File ${inFolder(name)}`, {
@@ -186,7 +189,7 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
         const file = path.posix.join(folder.path, entry.filename);
         if (!entry.attrs.isFile() || uploading.has(file)) continue;
         if (!isStaleTemporary(entry.filename, new Date(entry.attrs.mtime * 1000), now)) continue;
-        await request((done) => sftp.unlink(file, done)).then(
+        await request(link, (done) => sftp.unlink(file, done)).then(
           () => removed++,
           () => {}, // already gone (another session cleaned it), or not ours to remove
         );
@@ -201,6 +204,10 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
 
 /** Ends the SFTP channel and the SSH connection, waiting (briefly) for the socket to close. */
 export async function closeLink(link: SftpLink): Promise<void> {
+  if (!link.isOpen()) {
+    link.client.end();
+    return;
+  }
   const closed = new Promise<void>((resolve) => {
     link.client.once("close", () => resolve());
     setTimeout(resolve, 2_000).unref();
