@@ -18,7 +18,8 @@ import { createSegment, evaluateSegments } from "../../src/segments/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { type AzuriteServer, startAzurite } from "../servers/azurite.ts";
 import { type S3rverServer, startS3rver } from "../servers/s3rver.ts";
-import { activationFixture, sandbox } from "../support/activation.ts";
+import { type SshServer, sshdUnavailableReason, startSshd } from "../servers/sshd.ts";
+import { activationFixture, parseCsvFiles, sandbox } from "../support/activation.ts";
 
 /**
  * The issue's end-to-end path on demo data: generated files → ingestion → segment → evaluation →
@@ -140,6 +141,58 @@ function expectCounts(run: Run) {
   expect(run.activated).toBe(expected.length);
   expect(run.received - run.activated).toBe(run.excluded.missingMandatory);
 }
+
+// The key user: a password is reset by every sshd start, and another test file may start one meanwhile.
+describe.skipIf(sshdUnavailableReason() !== undefined)("export of demo data to SFTP (OpenSSH sshd)", () => {
+  let sshd: SshServer;
+  beforeAll(async () => {
+    sshd = await startSshd();
+  });
+  afterAll(async () => sshd?.stop());
+
+  it("delivers gzipped ';' CSV in at most 5 files with a manifest, row for row the audience", async () => {
+    const { run, session, read } = await exportTo(
+      "sftp",
+      {
+        host: sshd.host,
+        port: sshd.port,
+        username: sshd.keyUser.username,
+        privateKey: sshd.keyUser.ed25519.privateKey,
+        hostKeyFingerprint: sshd.hostKeyFingerprint,
+      },
+      { folderPath: sshd.writable },
+      {
+        format: "csv",
+        csv: { delimiter: ";" },
+        compression: "gzip",
+        maxRowsPerFile: 150,
+        maxFiles: 5,
+        manifest: true,
+      },
+    );
+    expectCounts(run);
+    expect(run.files.length).toBeGreaterThan(1);
+    expect(run.files.length).toBeLessThanOrEqual(5);
+    const rows = parseCsvFiles(await read(), ";", true);
+    expect(
+      rows.map((r) => ({
+        email: r.email,
+        first_name: r.first_name,
+        city: r.city === "" ? null : r.city,
+        points: r.points === "" ? null : Number(r.points),
+      })),
+    ).toEqual(expected);
+    const listed = await session.listFiles();
+    const manifestName = listed.find((name) => name.startsWith("manifest-"));
+    const manifest = JSON.parse((await session.getFile(manifestName ?? "")).toString()) as {
+      files: { name: string; rows: number; sha256: string }[];
+    };
+    expect(manifest.files.map((f) => [f.name, f.rows, f.sha256])).toEqual(
+      run.files.map((f) => [f.name, f.rows, f.sha256]),
+    );
+    await session.close();
+  });
+});
 
 describe("export of demo data to Amazon S3 (s3rver) as JSON Lines", () => {
   let s3: S3rverServer;
