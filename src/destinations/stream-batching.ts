@@ -1,4 +1,4 @@
-import { isHeraldError, isRetryable } from "../errors/index.ts";
+import { HeraldError, isHeraldError, isRetryable } from "../errors/index.ts";
 import type { BatchResult, OutboundRecord } from "./types.ts";
 
 type Failure = BatchResult["failed"][number];
@@ -78,4 +78,22 @@ export function keepKeyOrder(records: readonly OutboundRecord[], failed: readonl
 /** Byte length of a record's JSON payload, as it is sent. */
 export function payloadBytes(record: OutboundRecord): number {
   return Buffer.byteLength(JSON.stringify(record.payload));
+}
+
+/**
+ * A transient failure with the destination's own word on when to try again (HTTP `Retry-After`).
+ * The streaming machinery reads it with `retryAfterMsOf` and waits at least that long.
+ */
+export class RetryLaterError extends HeraldError {
+  readonly retryAfterMs: number;
+
+  constructor(kind: "rate_limited" | "unavailable", code: string, message: string, retryAfterMs: number) {
+    super(kind, code, message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** How long the destination asked to wait before the next attempt, when it said so. */
+export function retryAfterMsOf(error: unknown): number | undefined {
+  return error instanceof RetryLaterError ? error.retryAfterMs : undefined;
 }

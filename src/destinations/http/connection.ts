@@ -1,0 +1,99 @@
+import { z } from "zod";
+
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** `h1:v1,h2:v2` (as typed at a prompt or in a form) → `{ h1: "v1", h2: "v2" }`. */
+function headersFromText(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  const out: Record<string, string> = {};
+  for (const pair of value.split(",")) {
+    if (!pair.trim()) continue;
+    const colon = pair.indexOf(":");
+    out[colon < 0 ? pair.trim() : pair.slice(0, colon).trim()] =
+      colon < 0 ? "" : pair.slice(colon + 1).trim();
+  }
+  return out;
+}
+
+/** Header names and values as HTTP allows them; also accepts the `h1:v1,h2:v2` text form. */
+export const headersSchema = z.preprocess(
+  headersFromText,
+  z.record(
+    z.string().regex(headerName, "a header name: letters, digits and !#$%&'*+.^_`|~-"),
+    z.string().refine((v) => !/[\r\n\0]/.test(v), "a header value cannot hold line breaks"),
+  ),
+);
+
+export const authTypes = ["none", "basic", "bearer", "oauth2"] as const;
+
+/**
+ * Where and how to send. Authentication fields are flat, next to `authType`, rather than a nested
+ * union: secrets are sealed per top-level field (`secretFields`), and the CLI and the forms list
+ * top-level fields. Only the fields of the chosen `authType` are required.
+ */
+export const httpConnectionSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/ }).describe("Endpoint URL, query string included if the API needs one"),
+    method: z.enum(["POST", "PUT", "PATCH"]).default("POST").describe("HTTP method of each batch request"),
+    headers: headersSchema.optional().describe("Extra headers sent with every request (not secret)"),
+    secretHeaders: headersSchema
+      .optional()
+      .describe("Headers holding secrets (API keys): sealed at rest like passwords"),
+    authType: z
+      .enum(authTypes)
+      .default("none")
+      .describe("none, basic, bearer or oauth2 (client credentials)"),
+    username: z.string().min(1).optional().describe("basic: user name"),
+    password: z.string().min(1).optional().describe("basic: password"),
+    token: z.string().min(1).optional().describe("bearer: the token"),
+    tokenUrl: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe("oauth2: the token endpoint"),
+    clientId: z.string().min(1).optional().describe("oauth2: client id"),
+    clientSecret: z.string().min(1).optional().describe("oauth2: client secret"),
+    scope: z.string().min(1).optional().describe("oauth2: scope to request, space-separated"),
+    clientAuthentication: z
+      .enum(["basic", "body"])
+      .default("basic")
+      .describe("oauth2: send the client credentials as HTTP Basic (RFC 6749's default) or in the form body"),
+    timeoutSeconds: z.number().int().min(1).max(120).default(10).describe("Seconds to wait for each answer"),
+  })
+  .superRefine((value, ctx) => {
+    const required: Record<(typeof authTypes)[number], (keyof typeof value)[]> = {
+      none: [],
+      basic: ["username", "password"],
+      bearer: ["token"],
+      oauth2: ["tokenUrl", "clientId", "clientSecret"],
+    };
+    for (const field of required[value.authType]) {
+      if (value[field] === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: [field],
+          message: `required when authType is ${value.authType}`,
+        });
+    }
+  });
+
+export const httpDetailsSchema = z.object({
+  batchSize: z.number().int().min(1).max(10_000).default(100).describe("Records per request (1-10,000)"),
+  path: z
+    .string()
+    .regex(/^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, "URL path characters only")
+    .optional()
+    .describe("Appended to the URL's path for this dataflow, e.g. /audiences/vip"),
+  headers: headersSchema.optional().describe("Headers added for this dataflow"),
+});
+
+export type HttpConnection = z.infer<typeof httpConnectionSchema>;
+export type HttpDetails = z.infer<typeof httpDetailsSchema>;
+
+export const httpSecretFields = ["password", "token", "clientSecret", "secretHeaders"] as const;
+
+/** The URL a dataflow's batches go to: the connection's URL with the dataflow's path appended. */
+export function targetUrl(connection: HttpConnection, details: HttpDetails): URL {
+  const url = new URL(connection.url);
+  if (details.path) url.pathname = `${url.pathname.replace(/\/$/, "")}/${details.path.replace(/^\//, "")}`;
+  return url;
+}

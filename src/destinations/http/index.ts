@@ -1,0 +1,51 @@
+import type { DestinationDefinition, StreamConnector } from "../types.ts";
+import { createAuthorizer } from "./authorization.ts";
+import {
+  type HttpConnection,
+  type HttpDetails,
+  httpConnectionSchema,
+  httpDetailsSchema,
+  httpSecretFields,
+} from "./connection.ts";
+import { httpLimits, httpTarget, postBatches, sendRequest } from "./post-batches.ts";
+
+export { parseRetryAfter } from "./http-status.ts";
+
+export const httpConnector: StreamConnector<HttpConnection, HttpDetails> = {
+  kind: "stream",
+  limits: httpLimits,
+  /**
+   * Fetches an OAuth2 token when one is configured, then sends an empty batch, `{"records": []}`,
+   * with the configured method, headers and credentials: the one request that proves the URL
+   * resolves and answers and that the credentials are accepted, without delivering anything.
+   * Refused: unreachable, 5xx, 401, 403, 404, 405 and redirects. Accepted: 2xx, and the content
+   * errors (400, 422, ...) of an endpoint that does not like an empty batch but took the credentials.
+   */
+  async validate(connection, details, signal) {
+    const authorizer = createAuthorizer(connection);
+    const outcome = await sendRequest(httpTarget(connection, details), authorizer, '{"records":[]}', signal);
+    if (!outcome.ok && "error" in outcome) throw outcome.error;
+  },
+  async open(connection, details) {
+    const authorizer = createAuthorizer(connection);
+    const target = httpTarget(connection, details);
+    return {
+      sendBatch: (records, signal) => postBatches(target, authorizer, details.batchSize, records, signal),
+      close: async () => {},
+    };
+  },
+};
+
+/** Any HTTP API that accepts a JSON batch of records. */
+export const httpDestination: DestinationDefinition<HttpConnection, HttpDetails> = {
+  id: "http-api",
+  name: "HTTP API",
+  description:
+    'Send audience changes to any HTTP endpoint as JSON batches {"records": [...]}, with basic, bearer or OAuth2 authentication',
+  category: "streaming",
+  exportType: "segment",
+  connectionSchema: httpConnectionSchema,
+  secretFields: httpSecretFields,
+  detailsSchema: httpDetailsSchema,
+  connector: httpConnector,
+};
