@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { eventHubsDestination } from "../../src/destinations/event-hubs/index.ts";
 import { kinesisDestination } from "../../src/destinations/kinesis/index.ts";
+import { type EventHubsTestServer, startEventHubs } from "../servers/event-hubs.ts";
 import { type KinesisTestServer, startKinesis } from "../servers/kinesalite.ts";
 import { engines } from "../support/stores.ts";
 import {
@@ -13,7 +15,10 @@ import {
 
 const DAY = 86_400_000;
 let kinesis: KinesisTestServer;
+let eventHubs: EventHubsTestServer;
 let streams = 0;
+const HUBS = Array.from({ length: 8 }, (_, i) => `audiences-${i + 1}`);
+let hubs = 0;
 
 async function kinesisDestinationUnderTest(): Promise<DestinationUnderTest> {
   const streamName = `audiences-${++streams}`;
@@ -35,14 +40,41 @@ async function kinesisDestinationUnderTest(): Promise<DestinationUnderTest> {
   };
 }
 
+async function eventHubsDestinationUnderTest(): Promise<DestinationUnderTest> {
+  const eventHubName = HUBS[hubs++ % HUBS.length] as string;
+  return {
+    definition: eventHubsDestination as DestinationUnderTest["definition"],
+    connection: { connectionString: eventHubs.connectionString() },
+    details: { eventHubName },
+    received: async () =>
+      eventHubs.messages
+        .filter((m) => m.hub === eventHubName)
+        // The connector picks each profile's partition itself (the service's key hash), so the
+        // profile is read from the body rather than a partition-key annotation.
+        .map((m) => {
+          const payload = m.body as Received["payload"];
+          return { key: m.partitionKey ?? payload.profileId, payload };
+        }),
+    outage: (sends) => eventHubs.refuseTransfers(sends),
+  };
+}
+
 beforeAll(async () => {
   kinesis = await startKinesis();
+  eventHubs = await startEventHubs({
+    hubs: Object.fromEntries(HUBS.map((hub) => [hub, { partitions: 2 }])),
+    keys: [{ name: "herald-send", key: "aGVyYWxkLXNlbmQta2V5LWZvci10ZXN0cw==" }],
+  });
 });
 afterAll(async () => {
   await kinesis?.stop();
+  await eventHubs?.close();
 });
 
-const destinations = [{ name: "Amazon Kinesis (kinesalite)", start: kinesisDestinationUnderTest }];
+const destinations = [
+  { name: "Amazon Kinesis (kinesalite)", start: kinesisDestinationUnderTest },
+  { name: "Azure Event Hubs (AMQP test endpoint)", start: eventHubsDestinationUnderTest },
+];
 
 describe.each(engines)("real-time activation on %s", (engine) => {
   let herald: HeraldUnderTest | undefined;
