@@ -1,0 +1,121 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const main = path.resolve("src/cli/main.ts");
+
+/** The `herald` command as users run it: a child process on the embedded store, stdin not a terminal. */
+async function herald(
+  dataDir: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [main, ...args, "--data-dir", dataDir], {
+      env: { ...process.env, HERALD_LOG_LEVEL: "silent" },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+// Each command opens the store in its own process: a few seconds each on a loaded machine.
+describe("the herald command", { timeout: 180_000 }, () => {
+  let dataDir: string;
+  let work: string;
+  beforeAll(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-cli-"));
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "herald-cli-work-"));
+  });
+  afterAll(() => {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it("lists the catalog filtered by category", async () => {
+    const result = await herald(dataDir, "destinations", "list", "--category", "cloud_storage", "--json");
+    expect(result.code).toBe(0);
+    const ids = (JSON.parse(result.stdout) as { id: string; category: string }[]).map((d) => d.id);
+    expect(ids).toEqual(expect.arrayContaining(["local", "sftp", "amazon-s3", "azure-blob"]));
+    expect(ids).not.toContain("amazon-kinesis");
+  });
+
+  it("refuses to prompt without a terminal, naming the missing fields, and saves no account on a failed check", async () => {
+    const missing = await herald(dataDir, "accounts", "create", "local", "--name", "pickup");
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/missing connection field for Local folder: root .*not a terminal/);
+
+    const wrong = await herald(
+      dataDir,
+      "accounts",
+      "create",
+      "local",
+      "--name",
+      "pickup",
+      "--field",
+      "root=/no/such/dir",
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/\/no\/such\/dir/);
+
+    const ok = await herald(
+      dataDir,
+      "accounts",
+      "create",
+      "local",
+      "--name",
+      "pickup",
+      "--field",
+      `root=${work}`,
+    );
+    expect(ok.code).toBe(0);
+    const accounts = await herald(dataDir, "accounts", "list", "--json");
+    expect((JSON.parse(accounts.stdout) as { name: string }[]).map((a) => a.name)).toEqual(["pickup"]);
+  });
+
+  it("loads a file, defines and evaluates a segment, and pages its members", async () => {
+    const file = path.join(work, "people.csv");
+    fs.writeFileSync(
+      file,
+      "personalEmail.address;homeAddress.countryCode;loyalty.points\nann@example.com;FR;10\nbob@example.com;DE;20\nbad@example.com;FR;many\n",
+    );
+    const loaded = await herald(dataDir, "ingest", file, "--delimiter", ";");
+    expect(loaded.stdout).toMatch(/3 received, 2 stored, 1 rejected/);
+    expect(loaded.stdout).toMatch(/row 3 loyalty\.points/);
+
+    const created = await herald(
+      dataDir,
+      "segments",
+      "create",
+      "--id",
+      "french",
+      "--name",
+      "French",
+      "--definition",
+      'homeAddress.countryCode = "FR"',
+    );
+    expect(created.code).toBe(0);
+    const bad = await herald(
+      dataDir,
+      "segments",
+      "create",
+      "--name",
+      "Old",
+      "--definition",
+      "person.age > 50",
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/did you mean age\(person\.birthDate\)/);
+
+    const evaluated = await herald(dataDir, "segments", "evaluate", "french");
+    expect(evaluated.stdout).toMatch(/french\s+1 members: 1 realized, 0 existing, 0 exited/);
+    const members = await herald(dataDir, "segments", "members", "french", "--json");
+    expect(JSON.parse(members.stdout)).toMatchObject({ total: 1, members: [{ status: "realized" }] });
+  });
+});
