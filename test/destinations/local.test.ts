@@ -1,27 +1,21 @@
 import { execFile } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { localKeyProvider } from "../../src/crypto/index.ts";
-import {
-  createAccount,
-  createCatalog,
-  destinationDefinitions,
-  destinationMigrations,
-  listAccounts,
-} from "../../src/destinations/index.ts";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createAccount, destinationDefinitions, listAccounts } from "../../src/destinations/index.ts";
 import { localDestination } from "../../src/destinations/local/index.ts";
 import { STALE_TEMPORARY_AGE_MS, TEMPORARY_PREFIX } from "../../src/destinations/temporary-names.ts";
 import type { FileSession } from "../../src/destinations/types.ts";
-import { DEFAULT_SANDBOX, migrate, type Store } from "../../src/store/index.ts";
-import { storeWithDefaultSchema } from "../support/herald-store.ts";
+import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { bodyOf, failingBody, pausingBody, randomFile } from "../support/upload-bodies.ts";
+import { accountDeps } from "./stream-account-deps.ts";
 
 const run = promisify(execFile);
+/** Polling for a file to appear: generous, the machine may be busy. */
+const WAIT = { timeout: 10_000, interval: 10 };
 const connector = localDestination.connector;
 if (connector.kind !== "file") throw new Error("the local destination is a file connector");
 
@@ -117,7 +111,10 @@ describe("Local folder connector", () => {
     const controller = new AbortController();
     const upload = files.putFile("aborted.csv", body.stream, { signal: controller.signal });
     await body.paused;
-    await waitFor(() => rawEntries().some((name) => name.startsWith(TEMPORARY_PREFIX)));
+    await vi.waitFor(
+      () => expect(rawEntries()).toContainEqual(expect.stringMatching(/^\.herald-tmp-/)),
+      WAIT,
+    );
     controller.abort();
     await expect(upload).rejects.toMatchObject({ name: "AbortError" });
     expect(rawEntries()).toEqual([]);
@@ -135,7 +132,7 @@ describe("Local folder connector", () => {
     const body = pausingBody(after, 3 * 1024 * 1024);
     const upload = files.putFile("daily.csv", body.stream);
     await body.paused;
-    await waitFor(() => rawEntries().length === 2);
+    await vi.waitFor(() => expect(rawEntries()).toHaveLength(2), WAIT);
     expect(fs.readFileSync(path.join(root, "exports", "daily.csv")).equals(before)).toBe(true);
     expect(await files.listFiles()).toEqual(["daily.csv"]);
     body.resume();
@@ -183,19 +180,14 @@ describe("Local folder connector", () => {
   });
 
   describe("accounts", () => {
-    let store: Store;
+    let accounts: Awaited<ReturnType<typeof accountDeps>> | undefined;
     afterEach(async () => {
-      await store?.close();
+      await accounts?.close();
     });
 
     it("validates before saving: a missing folder saves nothing, a good one is saved", async () => {
-      ({ store } = await storeWithDefaultSchema("duckdb"));
-      await migrate(store, store.engine, "destinations", destinationMigrations);
-      const deps = {
-        store,
-        catalog: createCatalog(destinationDefinitions),
-        keys: localKeyProvider(randomBytes(32)),
-      };
+      const deps = await accountDeps(destinationDefinitions);
+      accounts = deps;
       await expect(
         createAccount(deps, DEFAULT_SANDBOX, {
           destinationId: "local",
@@ -230,14 +222,6 @@ describe("Local folder connector", () => {
     });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Runs `validate` in a child Node process, as `nobody` when the tests run as root. */
 async function validateAsUnprivilegedUser(connection: unknown, details: unknown): Promise<unknown> {

@@ -2,30 +2,30 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { localKeyProvider } from "../../src/crypto/index.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   createAccount,
-  createCatalog,
   destinationDefinitions,
-  destinationMigrations,
   listAccounts,
   openAccountConnection,
 } from "../../src/destinations/index.ts";
 import { sftpDestination } from "../../src/destinations/sftp/index.ts";
 import { STALE_TEMPORARY_AGE_MS, TEMPORARY_PREFIX } from "../../src/destinations/temporary-names.ts";
 import type { FileSession } from "../../src/destinations/types.ts";
-import { DEFAULT_SANDBOX, migrate, type Store } from "../../src/store/index.ts";
-import { type SshServer, sshdUnavailableReason, startSshd } from "../servers/sshd.ts";
-import { storeWithDefaultSchema } from "../support/herald-store.ts";
+import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
+import { type SshServer, startSshd } from "../servers/sshd.ts";
 import { freePort } from "../support/postgres-cluster.ts";
 import { bodyOf, failingBody, pausingBody, randomFile } from "../support/upload-bodies.ts";
+import { accountDeps } from "./stream-account-deps.ts";
 
 const connector = sftpDestination.connector;
 if (connector.kind !== "file") throw new Error("the SFTP destination is a file connector");
 const MB = 1024 * 1024;
+/** Polling for a file to appear: generous, the machine may be busy. */
+const WAIT = { timeout: 10_000, interval: 10 };
 
-describe.skipIf(sshdUnavailableReason() !== undefined)("SFTP connector against OpenSSH's sshd", () => {
+// Needs root (the server's users are real accounts): without it startSshd fails, saying so.
+describe("SFTP connector against OpenSSH's sshd", () => {
   let server: SshServer;
   let session: FileSession | undefined;
   beforeAll(async () => {
@@ -237,7 +237,7 @@ describe.skipIf(sshdUnavailableReason() !== undefined)("SFTP connector against O
       const controller = new AbortController();
       const upload = files.putFile("aborted.csv", body.stream, { signal: controller.signal });
       await body.paused;
-      await waitFor(() => onDisk().some((name) => name.startsWith(TEMPORARY_PREFIX)));
+      await vi.waitFor(() => expect(onDisk()).toContainEqual(expect.stringMatching(/^\.herald-tmp-/)), WAIT);
       controller.abort();
       await expect(upload).rejects.toMatchObject({ name: "AbortError" });
       expect(onDisk()).toEqual([]);
@@ -254,7 +254,7 @@ describe.skipIf(sshdUnavailableReason() !== undefined)("SFTP connector against O
       const body = pausingBody(after, 5 * MB);
       const upload = files.putFile("daily.csv", body.stream);
       await body.paused;
-      await waitFor(() => onDisk().length === 2);
+      await vi.waitFor(() => expect(onDisk()).toHaveLength(2), WAIT);
       expect(fs.readFileSync(path.join(server.writable, "daily.csv")).equals(before)).toBe(true);
       expect(await files.listFiles()).toEqual(["daily.csv"]);
       body.resume();
@@ -268,7 +268,7 @@ describe.skipIf(sshdUnavailableReason() !== undefined)("SFTP connector against O
       const body = pausingBody(randomFile(8 * MB), 3 * MB);
       const upload = files.putFile("cut.csv", body.stream);
       await body.paused;
-      await waitFor(() => onDisk().length === 1);
+      await vi.waitFor(() => expect(onDisk()).toHaveLength(1), WAIT);
       await server.dropConnections();
       body.resume();
       await expect(upload).rejects.toMatchObject({ kind: "unavailable" });
@@ -323,19 +323,14 @@ describe.skipIf(sshdUnavailableReason() !== undefined)("SFTP connector against O
   });
 
   describe("accounts", () => {
-    let store: Store;
+    let accounts: Awaited<ReturnType<typeof accountDeps>> | undefined;
     afterEach(async () => {
-      await store?.close();
+      await accounts?.close();
     });
 
     it("validates before saving: wrong credentials save nothing; good ones are saved with secrets sealed", async () => {
-      ({ store } = await storeWithDefaultSchema("duckdb"));
-      await migrate(store, store.engine, "destinations", destinationMigrations);
-      const deps = {
-        store,
-        catalog: createCatalog(destinationDefinitions),
-        keys: localKeyProvider(randomBytes(32)),
-      };
+      const deps = await accountDeps(destinationDefinitions);
+      accounts = deps;
       const create = (connection: Record<string, unknown>, folderPath = server.writable) =>
         createAccount(deps, DEFAULT_SANDBOX, {
           destinationId: "sftp",
@@ -368,11 +363,3 @@ describe.skipIf(sshdUnavailableReason() !== undefined)("SFTP connector against O
     });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
