@@ -8,8 +8,10 @@ import {
   type DestinationDefinition,
   deleteAccount,
   listAccounts,
+  renameAccount,
+  revalidateAccount,
 } from "../destinations/index.ts";
-import { configFrom, type GlobalOptions, newCommand, printJson } from "./context.ts";
+import { configFrom, type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
 
 const list = newCommand("list", "The destination catalog")
   .option("--category <category>", "cloud_storage, streaming, email_marketing or advertising")
@@ -185,8 +187,43 @@ const remove = newCommand("delete", "Delete an account (refused while a dataflow
     }
   });
 
+const rename = newCommand("rename", "Give an account a new name")
+  .argument("<id>")
+  .argument("<name>")
+  .action((id: string, name: string, options: GlobalOptions) =>
+    withHerald(options, async (herald) => {
+      const account = await renameAccount(herald, options.sandbox, id, name);
+      await recordAudit(herald.store, {
+        sandbox: options.sandbox,
+        actor: "cli",
+        action: "rename",
+        resource: "account",
+        resourceId: id,
+        details: { name: account.name },
+      });
+      process.stdout.write(`account ${id} is now '${account.name}'\n`);
+    }),
+  );
+
+const validate = newCommand("validate", "Check an account's stored credentials again against the service")
+  .argument("<id>")
+  .option(
+    "--detail <key=value>",
+    "a destination detail to validate against (folder, bucket, ...)",
+    collect,
+    {},
+  )
+  .action((id: string, options: GlobalOptions & { detail: Record<string, string> }) =>
+    withHerald(options, async (herald) => {
+      const account = await revalidateAccount(herald, options.sandbox, id, options.detail);
+      process.stdout.write(`account ${id} (${account.name}): credentials valid\n`);
+    }),
+  );
+
 export const accountsCommand = new Command("accounts")
   .description("Destination accounts")
   .addCommand(create)
   .addCommand(listAccountsCommand)
+  .addCommand(rename)
+  .addCommand(validate)
   .addCommand(remove);

@@ -87,7 +87,7 @@ export function postgresExportStream(
     // mid-COPY and cannot be reused, so it is discarded instead of released to the pool.
     let cancelled = false;
     try {
-      await client.query("CREATE TEMP TABLE herald_export ON COMMIT PRESERVE ROWS AS " + sql, params);
+      await client.query(`CREATE TEMP TABLE herald_export ON COMMIT PRESERVE ROWS AS ${sql}`, params);
       const copySql =
         format.type === "csv"
           ? `COPY herald_export TO STDOUT WITH (FORMAT csv, DELIMITER ${charLiteral(format.delimiter, "postgres")}, HEADER ${format.header}, ${format.quote ? `QUOTE ${charLiteral(format.quote, "postgres")}, ESCAPE ${charLiteral(format.escape || format.quote, "postgres")}, ` : "QUOTE E'\\x01', "}NULL ${textLiteral(format.nullText)})`
