@@ -101,49 +101,62 @@ function literal(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
+/** SQL: the text is empty once trimmed as JavaScript's `trim` does (a blank identity). */
+export function blankSql(text: string): string {
+  return `(CASE WHEN ascii(${text}) BETWEEN 33 AND 126 THEN false ELSE ${trimSql(text)} = '' END)`;
+}
+
+/** JavaScript's `trim` in SQL (DuckDB's `trim` with a set of characters; slow, so used only as a fallback). */
+function trimSql(text: string): string {
+  return `trim(${text}, ${literal(JS_WHITESPACE)})`;
+}
+
+// A JSON string: no raw control characters; escapes as JSON has them, surrogate escapes only in
+// pairs (JavaScript reads a lone one, DuckDB does not, so both refuse it).
+const JSON_STRING =
+  '"([^"\\\\\\x00-\\x1f]|\\\\["\\\\/bfnrt]|\\\\u([0-9a-cA-Ce-fE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2})|\\\\u[dD][89abAB][0-9a-fA-F]{2}\\\\u[dD][c-fC-F][0-9a-fA-F]{2})*"';
+const JSON_WS = "[ \\t\\n\\r]*";
+const JSON_STRING_ARRAY = `${JSON_WS}\\[${JSON_WS}(${JSON_STRING}${JSON_WS}(,${JSON_WS}${JSON_STRING}${JSON_WS})*)?\\]${JSON_WS}`;
+
 /**
- * `parseCell` in DuckDB SQL over a VARCHAR expression that is never NULL or empty: `value` is the
- * typed value (NULL when the cell is bad) and `ok` is true when the cell is good.
+ * `parseCell` in DuckDB SQL over a VARCHAR expression (NULL for an empty cell): the typed value, or
+ * NULL when the cell is empty or bad. Each rule tests the common form first with one regular
+ * expression; spaces to trim and other rare forms take a slower branch that only their rows pay for.
  */
-export function cellSql(type: FieldType, cell: string): { value: string; ok: string } {
-  const trimmed = `trim(${cell}, ${literal(JS_WHITESPACE)})`;
+export function cellSql(type: FieldType, cell: string): string {
   switch (type) {
     case "string":
-      return { value: cell, ok: "true" };
+      return cell;
     case "integer": {
-      const value = `CASE WHEN regexp_full_match(${trimmed}, '[+-]?[0-9]+') THEN TRY_CAST(${trimmed} AS HUGEINT) END`;
-      const bounded = `CASE WHEN abs(${value}) <= 9007199254740991 THEN CAST(${value} AS BIGINT) END`;
-      return { value: bounded, ok: `(${bounded} IS NOT NULL)` };
+      const integer = (t: string) =>
+        `CASE WHEN regexp_full_match(${t}, '[+-]?[0-9]+') AND abs(TRY_CAST(${t} AS HUGEINT)) <= 9007199254740991 THEN CAST(${t} AS BIGINT) END`;
+      return `CASE WHEN regexp_full_match(${cell}, '[+-]?[0-9]{1,15}') THEN CAST(${cell} AS BIGINT) ELSE ${integer(trimSql(cell))} END`;
     }
     case "number": {
-      const value = `CASE WHEN regexp_full_match(${trimmed}, '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?') THEN TRY_CAST(${trimmed} AS DOUBLE) END`;
-      const finite = `CASE WHEN isfinite(${value}) THEN ${value} END`;
-      return { value: finite, ok: `(${finite} IS NOT NULL)` };
+      const decimal = "[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?";
+      const number = (t: string) =>
+        `CASE WHEN regexp_full_match(${t}, '${decimal}') AND isfinite(TRY_CAST(${t} AS DOUBLE)) THEN CAST(${t} AS DOUBLE) END`;
+      return `CASE WHEN regexp_full_match(${cell}, '[+-]?[0-9]{1,15}([.][0-9]{1,15})?') THEN CAST(${cell} AS DOUBLE) ELSE ${number(trimSql(cell))} END`;
     }
     case "boolean": {
-      const lower = `lower(${trimmed})`;
-      const value = `CASE WHEN ${lower} IN ('true', '1', 'yes') THEN true WHEN ${lower} IN ('false', '0', 'no') THEN false END`;
-      return { value, ok: `(${value} IS NOT NULL)` };
+      const boolean = (t: string) =>
+        `CASE WHEN ${t} IN ('true', '1', 'yes') THEN true WHEN ${t} IN ('false', '0', 'no') THEN false END`;
+      return `CASE WHEN ${cell} IN ('true', 'false', '1', '0', 'yes', 'no') THEN ${boolean(cell)} ELSE ${boolean(`lower(${trimSql(cell)})`)} END`;
     }
-    case "date": {
-      const value = `CASE WHEN regexp_full_match(${cell}, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND NOT starts_with(${cell}, '00') THEN TRY_CAST(${cell} AS DATE) END`;
-      return { value, ok: `(${value} IS NOT NULL)` };
-    }
+    case "date":
+      return `CASE WHEN regexp_full_match(${cell}, '[0-9]{4}-[0-9]{2}-[0-9]{2}') AND NOT starts_with(${cell}, '00') THEN TRY_CAST(${cell} AS DATE) END`;
     case "timestamp": {
       const pattern =
         "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,9})?)?)?([Zz]|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)?";
-      // DuckDB reads `HH:MM` followed by a zone only with seconds: add them.
-      const withSeconds = `regexp_replace(upper(${cell}), '^([0-9-]{10}[T ][0-9]{2}:[0-9]{2})([Z+-].*)?$', '\\1:00\\2')`;
-      const value = `CASE WHEN regexp_full_match(${cell}, '${pattern}') AND NOT starts_with(${cell}, '0000') THEN date_trunc('millisecond', TRY_CAST(${withSeconds} AS TIMESTAMPTZ)) END`;
-      return { value, ok: `(${value} IS NOT NULL)` };
+      // DuckDB reads upper-case T and Z only, and `HH:MM` followed by a zone only with seconds.
+      const withSeconds = `upper(CASE WHEN length(${cell}) > 16 AND substr(${cell}, 17, 1) <> ':' THEN concat(substr(${cell}, 1, 16), ':00', substr(${cell}, 17)) ELSE ${cell} END)`;
+      const cast = `TRY_CAST(${withSeconds} AS TIMESTAMPTZ)`;
+      // Kept to the millisecond, as JavaScript's Date keeps it.
+      const value = `CASE WHEN strpos(${cell}, '.') > 0 THEN date_trunc('millisecond', ${cast}) ELSE ${cast} END`;
+      return `CASE WHEN regexp_full_match(${cell}, '${pattern}') AND NOT starts_with(${cell}, '0000') THEN ${value} END`;
     }
-    case "string[]": {
-      // CASE, not AND: DuckDB's JSON functions raise an error on invalid JSON instead of returning NULL.
-      const strings = `coalesce(list_bool_and(list_transform(json_extract(${cell}, '$[*]'), x -> json_type(x) = 'VARCHAR')), true)`;
-      const ok = `(CASE WHEN json_valid(${cell}) THEN json_type(${cell}) = 'ARRAY' AND NOT regexp_matches(${cell}, ',[ \t\n\r]*\\][ \t\n\r]*$') AND ${strings} ELSE false END)`;
-      const value = `CASE WHEN ${ok} THEN CAST(from_json(${cell}, '["VARCHAR"]') AS VARCHAR[]) END`;
-      return { value, ok };
-    }
+    case "string[]":
+      return `CASE WHEN regexp_full_match(${cell}, '${JSON_STRING_ARRAY}') THEN CAST(from_json(${cell}, '["VARCHAR"]') AS VARCHAR[]) END`;
     default:
       return assertNever(type, "field type");
   }

@@ -50,6 +50,8 @@ export class CsvTokenizer {
   header: string[] | undefined;
   /** Empty lines before the header: DuckDB would take the first one as the header, so it is refused. */
   linesBeforeHeader = 0;
+  /** When set, the numbers of the empty (skipped) rows are collected here. */
+  emptyRows: number[] | undefined;
 
   constructor(delimiter: string, quote = '"') {
     if ([...delimiter].length !== 1) throw new Error("the CSV delimiter must be a single character");
@@ -158,7 +160,7 @@ export class CsvTokenizer {
       );
     } else if (this.state === State.SkipToLineEnd) {
       this.emitError(out, "malformed CSV: text after a closing quote");
-    } else if (this.state !== State.FieldStart || this.cells.length > 0) {
+    } else if (this.state !== State.FieldStart || this.cells.length > 0 || this.rowChars > 0) {
       this.endField();
       this.emitRow(out);
     }
@@ -195,8 +197,9 @@ export class CsvTokenizer {
     }
     if (this.state === State.SkipToLineEnd) {
       this.emitError(out, "malformed CSV: text after a closing quote");
-    } else if (this.state === State.FieldStart && this.cells.length === 0) {
+    } else if (this.state === State.FieldStart && this.cells.length === 0 && this.rowChars === 0) {
       // An empty line: counted, not read.
+      this.emptyRows?.push(this.rowNumber);
       this.rowNumber++;
     } else {
       this.endField();

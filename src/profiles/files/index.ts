@@ -1,6 +1,7 @@
 import type { SchemaSnapshot } from "../../schema/index.ts";
 import type { Store } from "../../store/index.ts";
 import type { IngestReport } from "../ingest-records.ts";
+import { bulkLoadProfiles } from "./duckdb-bulk.ts";
 import { describeInput, type FileFormat } from "./input.ts";
 import { IssueCollector } from "./issues.ts";
 import { readJsonLines } from "./json-lines.ts";
@@ -11,7 +12,15 @@ import {
   loadProfileRows,
   loadRecords,
 } from "./load-rows.ts";
-import { openCsvRows, openParquetRows, type TextRows } from "./text-sources.ts";
+import {
+  openCsvRows,
+  openParquetRows,
+  parquetTextColumns,
+  plainParquetPath,
+  probeParquet,
+  readCsvHeader,
+  type TextRows,
+} from "./text-sources.ts";
 
 export { parseCell, parseFileTimestamp } from "./cells.ts";
 export { MAX_ROW_CHARS } from "./csv-tokenizer.ts";
@@ -59,13 +68,30 @@ export async function ingestFile(
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   };
   let counts: LoadCounts;
-  if (input.format === "jsonl") {
+  const delimiter = options.delimiter ?? input.defaultDelimiter;
+  // On DuckDB, profiles from CSV and Parquet take the bulk path: the rows never become JavaScript values.
+  const bulk = store.engine === "duckdb" && options.kind === "profiles" && input.format !== "jsonl";
+  if (bulk && input.format === "csv") {
+    const header = await readCsvHeader(input, delimiter);
+    counts = await bulkLoadProfiles(context, { kind: "csv", input, delimiter, header });
+  } else if (bulk && input.format === "parquet") {
+    const { file, cleanup } = await plainParquetPath(input);
+    try {
+      const columns = parquetTextColumns(...(await probeParquet(file, input.path)));
+      counts = await bulkLoadProfiles(context, {
+        kind: "parquet",
+        file,
+        header: columns.map((c) => c.name),
+        textColumns: columns.map((c) => c.sql),
+      });
+    } finally {
+      cleanup();
+    }
+  } else if (input.format === "jsonl") {
     counts = await loadRecords(context, options.kind, readJsonLines(input));
   } else {
     const source: TextRows =
-      input.format === "csv"
-        ? await openCsvRows(input, options.delimiter ?? input.defaultDelimiter)
-        : await openParquetRows(input);
+      input.format === "csv" ? await openCsvRows(input, delimiter) : await openParquetRows(input);
     try {
       counts =
         options.kind === "profiles"

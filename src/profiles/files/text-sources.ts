@@ -125,12 +125,38 @@ export async function plainParquetPath(input: FileInput): Promise<{ file: string
   return { file, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** A Parquet file's column names and types, read by an in-memory DuckDB. */
+export async function probeParquet(file: string, name: string): Promise<[string[], DuckDBType[]]> {
+  const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
+  const connection = await instance.connect();
+  try {
+    const probe = await connection.runAndReadAll("SELECT * FROM read_parquet($1) LIMIT 0", [file]);
+    return [probe.columnNames(), probe.columnTypes()];
+  } catch (error) {
+    throw validationError(
+      `${name}: cannot read as Parquet: ${(error as Error).message.split("\n")[0]}`,
+      [],
+      "malformed_parquet",
+    );
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
 /**
  * Streams a Parquet file's rows through an in-memory DuckDB (embedded, so this works whichever
  * store Herald uses), chunk by chunk, as text cells; NULL is an empty cell (not given).
  */
 export async function openParquetRows(input: FileInput): Promise<TextRows> {
   const { file, cleanup } = await plainParquetPath(input);
+  let columns: { name: string; sql: string }[];
+  try {
+    columns = parquetTextColumns(...(await probeParquet(file, input.path)));
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
   const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
   const connection = await instance.connect();
   const close = async () => {
@@ -142,8 +168,6 @@ export async function openParquetRows(input: FileInput): Promise<TextRows> {
     // Timestamps with a zone print in UTC, as the store reads them.
     await connection.run("LOAD icu");
     await connection.run("SET TimeZone = 'UTC'");
-    const probe = await connection.runAndReadAll("SELECT * FROM read_parquet($1) LIMIT 0", [file]);
-    const columns = parquetTextColumns(probe.columnNames(), probe.columnTypes());
     const result = await connection.stream(
       `SELECT ${columns.map((c) => c.sql).join(", ")} FROM read_parquet($1)`,
       [file],
@@ -153,20 +177,15 @@ export async function openParquetRows(input: FileInput): Promise<TextRows> {
       for (;;) {
         const chunk = await result.fetchChunk();
         if (!chunk || chunk.rowCount === 0) break;
-        const rows: CsvRow[] = chunk.getRows().map((values) => ({
+        yield chunk.getRows().map((values) => ({
           row: ++row,
           cells: values.map((v) => (v === null ? "" : String(v))),
         }));
-        yield rows;
       }
     }
     return { header: columns.map((c) => c.name), batches: batches(), close };
   } catch (error) {
     await close();
-    throw validationError(
-      `${input.path}: cannot read as Parquet: ${(error as Error).message.split("\n")[0]}`,
-      [],
-      "malformed_parquet",
-    );
+    throw error;
   }
 }
