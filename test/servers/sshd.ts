@@ -53,10 +53,9 @@ export function sshdUnavailableReason(): string | undefined {
  * OpenSSH's sshd on a free loopback port, for tests: a generated host key, a password user and a
  * key user (created on the machine when missing; their keys come from a temporary
  * `AuthorizedKeysFile`), internal-sftp, a writable and a read-only folder. `stop()` ends the server
- * and removes every file it made; the users stay (idempotent), with a random password per start.
- *
- * Two servers started at once share the password user, so the later start's password wins: start
- * one per test file.
+ * and removes every file it made; the users stay (idempotent). The password user's password is
+ * random but shared by every server on the machine (see `sharedPassword`), so test files may start
+ * servers at the same time.
  */
 export async function startSshd(): Promise<SshServer> {
   const reason = sshdUnavailableReason();
@@ -64,12 +63,12 @@ export async function startSshd(): Promise<SshServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-sshd-"));
   fs.chmodSync(dir, 0o755);
   try {
-    const password = randomBytes(18).toString("base64url");
+    const password = sharedPassword();
     await ensureUser(SFTP_PASSWORD_USER);
     await ensureUser(SFTP_KEY_USER);
-    await setPassword(SFTP_PASSWORD_USER, password);
+    await retried(() => setPassword(SFTP_PASSWORD_USER, password));
     // A key-only user: '*' matches no password yet is not "locked" (sshd refuses locked accounts).
-    await run("usermod", ["-p", "*", SFTP_KEY_USER]);
+    await retried(() => run("usermod", ["-p", "*", SFTP_KEY_USER]));
 
     const keys = path.join(dir, "client-keys");
     fs.mkdirSync(keys, { mode: 0o700 });
@@ -231,28 +230,63 @@ async function descendantsOf(pid: number): Promise<number[]> {
   return found;
 }
 
-/** Creates a login-less system user unless it exists; retries when another process holds the lock. */
+/** Creates a login-less system user unless it exists. */
 async function ensureUser(name: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+  await retried(async () => {
     const exists = await run("id", ["-u", name]).then(
       () => true,
       () => false,
     );
     if (exists) return;
+    await run("useradd", [
+      "--system",
+      "--no-create-home",
+      "--home-dir",
+      "/",
+      "--shell",
+      "/usr/sbin/nologin",
+      name,
+    ]);
+  });
+}
+
+/** useradd, usermod and chpasswd fail while another process holds /etc/passwd's lock: try again. */
+async function retried<T>(action: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
     try {
-      await run("useradd", [
-        "--system",
-        "--no-create-home",
-        "--home-dir",
-        "/",
-        "--shell",
-        "/usr/sbin/nologin",
-        name,
-      ]);
-      return;
+      return await action();
     } catch (error) {
-      if (attempt >= 5) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      if (attempt >= 8) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
+/**
+ * The password user's password: made once, kept in a root-only file in the temp folder, read by
+ * every later start. Servers started at the same time (two test files, a benchmark) therefore set
+ * the same password instead of overwriting each other's. A file not owned by root, or readable by
+ * others, is replaced: nobody else gets to choose the password.
+ */
+function sharedPassword(): string {
+  const file = path.join(os.tmpdir(), "herald-sftp-test-password");
+  for (;;) {
+    const stats = fs.lstatSync(file, { throwIfNoEntry: false });
+    if (stats?.isFile() && stats.uid === 0 && (stats.mode & 0o077) === 0) {
+      const password = fs.readFileSync(file, "utf8").trim();
+      if (password.length >= 16) return password;
+    }
+    if (stats) fs.rmSync(file, { force: true });
+    // Written aside, then linked into place: a reader never sees a half-written file, and of two
+    // processes creating it at once, one wins and the other reads the winner's.
+    const candidate = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
+    fs.writeFileSync(candidate, randomBytes(18).toString("base64url"), { mode: 0o600, flag: "wx" });
+    try {
+      fs.linkSync(candidate, file);
+    } catch {
+      // another process linked its own first: the loop reads that one
+    } finally {
+      fs.rmSync(candidate, { force: true });
     }
   }
 }
