@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventHubsDestination } from "../../src/destinations/event-hubs/index.ts";
+import { httpDestination } from "../../src/destinations/http/index.ts";
 import { kinesisDestination } from "../../src/destinations/kinesis/index.ts";
 import { type EventHubsTestServer, startEventHubs } from "../servers/event-hubs.ts";
+import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { type KinesisTestServer, startKinesis } from "../servers/kinesalite.ts";
 import { engines } from "../support/stores.ts";
 import {
@@ -59,6 +61,31 @@ async function eventHubsDestinationUnderTest(): Promise<DestinationUnderTest> {
   };
 }
 
+const recorders: HttpRecorder[] = [];
+
+async function httpDestinationUnderTest(): Promise<DestinationUnderTest> {
+  const recorder = await startHttpRecorder({ auth: { type: "bearer", token: "herald-test-token" } });
+  recorders.push(recorder);
+  return {
+    definition: httpDestination as DestinationUnderTest["definition"],
+    connection: { url: `${recorder.url}/audiences`, authType: "bearer", token: "herald-test-token" },
+    details: { batchSize: 50 },
+    received: async () =>
+      recorder.requests.flatMap((r) =>
+        ((r.body as { records?: Received["payload"][] })?.records ?? []).map((payload) => ({
+          key: payload.profileId,
+          payload,
+        })),
+      ),
+    // The recorder records refused requests too: outages take it off the network instead.
+    outage: () => {
+      throw new Error("use down() / up() with the HTTP recorder");
+    },
+    down: () => recorder.stop(),
+    up: () => recorder.start(),
+  };
+}
+
 beforeAll(async () => {
   kinesis = await startKinesis();
   eventHubs = await startEventHubs({
@@ -69,9 +96,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await kinesis?.stop();
   await eventHubs?.close();
+  for (const recorder of recorders) await recorder.close();
 });
 
 const destinations = [
+  { name: "HTTP endpoint (recorder)", start: httpDestinationUnderTest },
   { name: "Amazon Kinesis (kinesalite)", start: kinesisDestinationUnderTest },
   { name: "Azure Event Hubs (AMQP test endpoint)", start: eventHubsDestinationUnderTest },
 ];
@@ -135,10 +164,16 @@ describe.each(engines)("real-time activation on %s", (engine) => {
       herald = await streamingHerald(engine, destination);
       const h = herald;
       const people = ["a", "b", "c", "d"].map((p) => `${p}@example.com`);
-      destination.outage(6);
+      // Down for real (port closed) where the server can, else refusing its next sends.
+      if (destination.down) await destination.down();
+      else destination.outage(6);
       for (const email of people) {
         await h.purchase(email);
         for (const tier of ["gold", "silver", "gold", "silver", "gold"]) await h.tier(email, tier);
+      }
+      if (destination.up) {
+        await eventually(h.streaming.metricsJson, (m) => m.retried >= 2);
+        await destination.up();
       }
       const received = await eventually(
         destination.received,
@@ -161,7 +196,8 @@ describe.each(engines)("real-time activation on %s", (engine) => {
       const destination = await start();
       herald = await streamingHerald(engine, destination, { maxAttempts: 2 });
       const h = herald;
-      destination.outage(1_000);
+      if (destination.down) await destination.down();
+      else destination.outage(1_000);
       await h.tier("ann@example.com", "gold");
       await h.purchase("ann@example.com");
       await h.tier("bob@example.com", "gold");
@@ -179,7 +215,8 @@ describe.each(engines)("real-time activation on %s", (engine) => {
       expect(dead.items[0].lastError).toMatch(/\S/);
       expect((await h.streaming.metricsJson()).deadLettered).toBe(2);
 
-      destination.outage(0);
+      if (destination.up) await destination.up();
+      else destination.outage(0);
       const bob = dead.items.find((d: { profileId: string }) => d.profileId === "bob@example.com");
       expect(await h.post("/v1/deadletters/discard", { ids: [bob.id] })).toEqual({ count: 1 });
       expect(await h.post("/v1/deadletters/replay", { all: true })).toEqual({ count: 1 });

@@ -36,8 +36,11 @@ export interface DestinationUnderTest {
   connection: Record<string, unknown>;
   details: Record<string, unknown>;
   received(): Promise<Received[]>;
-  /** Makes the destination refuse or drop the next sends, as an outage would. */
+  /** Makes the destination refuse the next sends (0: accept again). */
   outage(sends: number): void;
+  /** Takes the destination off the network and brings it back on the same address, when it can. */
+  down?(): Promise<void>;
+  up?(): Promise<void>;
 }
 
 export const GOLD_BUYERS = 'loyalty.tier = "gold" and exists(commerce.purchases within last 7 days)';
