@@ -4,6 +4,8 @@ export type CsvRow = { row: number; cells: string[] } | { row: number; error: st
 /** Rows longer than this are rejected: a runaway quote cannot make the reader hold a whole file. */
 export const MAX_ROW_CHARS = 8 * 1024 * 1024;
 
+// DuckDB reports both an unclosed quote and text after a closing quote as one kind of error.
+const UNCLOSED = "malformed CSV: a quoted value is not closed, or text follows its closing quote";
 const LF = 10;
 const CR = 13;
 const SPACE = 32;
@@ -154,12 +156,9 @@ export class CsvTokenizer {
   /** Ends the input: the last row may lack a final line break; an open quote rejects its row. */
   end(out: CsvRow[]): void {
     if (this.state === State.Quoted) {
-      this.emitError(
-        out,
-        "malformed CSV: a quoted value is never closed (the rest of the file is inside it)",
-      );
+      this.emitError(out, UNCLOSED);
     } else if (this.state === State.SkipToLineEnd) {
-      this.emitError(out, "malformed CSV: text after a closing quote");
+      this.emitError(out, UNCLOSED);
     } else if (this.state !== State.FieldStart || this.cells.length > 0 || this.rowChars > 0) {
       this.endField();
       this.emitRow(out);
@@ -196,7 +195,7 @@ export class CsvTokenizer {
       } else this.pendingCR = true;
     }
     if (this.state === State.SkipToLineEnd) {
-      this.emitError(out, "malformed CSV: text after a closing quote");
+      this.emitError(out, UNCLOSED);
     } else if (this.state === State.FieldStart && this.cells.length === 0 && this.rowChars === 0) {
       // An empty line: counted, not read.
       this.emptyRows?.push(this.rowNumber);
@@ -226,7 +225,10 @@ export class CsvTokenizer {
     if (cells.length !== expected) {
       out.push({
         row,
-        error: `malformed CSV: expected ${expected} columns, found ${cells.length}`,
+        error:
+          cells.length < expected
+            ? `malformed CSV: expected ${expected} columns, found ${cells.length}`
+            : `malformed CSV: more than ${expected} columns`,
       });
       return;
     }
