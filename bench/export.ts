@@ -1,0 +1,453 @@
+/**
+ * Batch export benchmark (issue 5): one segment's audience, 5 attributes per profile, exported as
+ * gzip CSV in at most 5 files through Herald's real path (a dataflow and runSegmentExport: counts,
+ * DuckDB COPY into a pipe, row splitter, parallel gzip, connector) — 100 M profiles to the local
+ * folder connector and 10 M to SFTP on loopback (OpenSSH's sshd). Each export runs in its own
+ * process, so its peak RSS is its own, beside two baselines on the same rows in the same run:
+ *
+ *   - DuckDB alone: `COPY (the same audience query) TO 'file.csv.gz'`;
+ *   - the bare compression limit: Node's zlib (level 1, Herald's default) compressing the same CSV
+ *     bytes, read from a plain CSV file DuckDB wrote, on 2 worker threads (pure compression time).
+ *
+ *   node bench/export.ts                          # 100 M local, 10 M SFTP (needs ~40 GB free disk)
+ *   HERALD_BENCH_SCALE=0.01 node bench/export.ts  # 1 M local, 100 k SFTP
+ *   node bench/export.ts --scale=0.1 --only=local
+ */
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import { pino } from "pino";
+import {
+  buildAudienceQuery,
+  createDataflow,
+  getDataflow,
+  runSegmentExport,
+} from "../src/activation/index.ts";
+import { migrateParts, wireParts } from "../src/api/index.ts";
+import { loadConfig } from "../src/config/index.ts";
+import { localKeyProvider } from "../src/crypto/index.ts";
+import { createAccount } from "../src/destinations/index.ts";
+import { installDefaultSchema, loadSchema } from "../src/schema/index.ts";
+import { createSegment, evaluateSegments, segmentMemberships } from "../src/segments/index.ts";
+import { DEFAULT_SANDBOX, openDuckDBStore, openStore } from "../src/store/index.ts";
+import { scopeToSandbox } from "../src/store/scoping.ts";
+import { sshdUnavailableReason, startSshd } from "../test/servers/sshd.ts";
+import {
+  benchScale,
+  childTask,
+  mbPerSecond,
+  mib,
+  perSecond,
+  printTable,
+  ratio,
+  reportFromChild,
+  runChild,
+  timed,
+} from "./support/measure.ts";
+
+const SANDBOX = DEFAULT_SANDBOX;
+const EVERYONE = "everyone";
+const TENTH = "tenth";
+const MAX_FILES = 5;
+/** Herald's own default engine settings (HERALD_MEMORY_LIMIT=1GB, all cores) in every export child. */
+const heraldConfig = (dataDir: string) => loadConfig({ dataDir }, {});
+
+type Task =
+  | { kind: "herald"; dataDir: string; keyHex: string; dataflowId: string; segmentId: string }
+  | {
+      kind: "duckdb-copy";
+      dataDir: string;
+      dataflowId: string;
+      segmentId: string;
+      out: string;
+      gzip: boolean;
+    }
+  | { kind: "zlib"; file: string; threads: number; level: number };
+
+async function runTask(task: Task): Promise<{ seconds: number; [key: string]: unknown }> {
+  switch (task.kind) {
+    case "herald":
+      return heraldExport(task);
+    case "duckdb-copy":
+      return duckdbCopy(task);
+    case "zlib":
+      return zlibLimit(task);
+  }
+}
+
+/** What users run: the dataflow's segment export, on a store opened with Herald's defaults. */
+async function heraldExport(task: Extract<Task, { kind: "herald" }>) {
+  const config = heraldConfig(task.dataDir);
+  const { store } = await openStore(config);
+  try {
+    const deps = wireParts({
+      config,
+      store,
+      logger: pino({ level: "silent" }),
+      keys: localKeyProvider(Buffer.from(task.keyHex, "hex")),
+    });
+    const { value: run, seconds } = await timed(() =>
+      runSegmentExport(deps, SANDBOX, {
+        dataflowId: task.dataflowId,
+        segmentId: task.segmentId,
+        trigger: "manual",
+        scheduledFor: new Date("2026-03-15T06:00:00Z"),
+      }),
+    );
+    if (run.status !== "succeeded") throw new Error(`the run ${run.status}: ${run.errors.join("; ")}`);
+    return {
+      seconds,
+      activated: run.activated,
+      files: run.files.length,
+      bytes: run.files.reduce((sum, f) => sum + f.bytes, 0),
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/** DuckDB writing the very query Herald runs, with its own writer (gzip or plain). */
+async function duckdbCopy(task: Extract<Task, { kind: "duckdb-copy" }>) {
+  const config = heraldConfig(task.dataDir);
+  const store = await openDuckDBStore({
+    file: path.join(task.dataDir, "herald.duckdb"),
+    memoryLimit: config.memoryLimit,
+  });
+  try {
+    const dataflow = await getDataflow(store, SANDBOX, task.dataflowId);
+    const query = buildAudienceQuery({
+      schema: await loadSchema(store, SANDBOX),
+      dialect: store.dialect,
+      mapping: dataflow.mapping,
+      memberships: segmentMemberships,
+      segmentId: task.segmentId,
+      mode: "full",
+    });
+    const scoped = scopeToSandbox(store.dialect, SANDBOX, query.sql, query.params);
+    const connection = await store.instance.connect();
+    await connection.run("SET preserve_insertion_order = false");
+    const { seconds } = await timed(() =>
+      connection.run(
+        `COPY (${scoped.sql}) TO '${task.out}' (FORMAT csv, HEADER true${task.gzip ? ", COMPRESSION gzip" : ""})`,
+        scoped.params as string[],
+      ),
+    );
+    connection.closeSync();
+    return { seconds, bytes: fs.statSync(task.out).size };
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The bare compression limit: the file's bytes in 4 MiB blocks (Herald's block size), block k on
+ * worker k mod threads, each compressed with zlib.gzipSync. The limit is the busiest worker's time
+ * inside gzip; reading the file (page cache) is reported apart, in the wall time.
+ */
+async function zlibLimit(task: Extract<Task, { kind: "zlib" }>) {
+  const source = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const fs = require("node:fs");
+    const zlib = require("node:zlib");
+    const { file, index, threads, level, block } = workerData;
+    const fd = fs.openSync(file, "r");
+    const size = fs.fstatSync(fd).size;
+    const buffer = Buffer.allocUnsafe(block);
+    let compressNs = 0n, inBytes = 0, outBytes = 0;
+    for (let offset = index * block; offset < size; offset += threads * block) {
+      const n = fs.readSync(fd, buffer, 0, block, offset);
+      const started = process.hrtime.bigint();
+      outBytes += zlib.gzipSync(buffer.subarray(0, n), { level }).length;
+      compressNs += process.hrtime.bigint() - started;
+      inBytes += n;
+    }
+    fs.closeSync(fd);
+    parentPort.postMessage({ compressSeconds: Number(compressNs) / 1e9, inBytes, outBytes });
+  `;
+  const { value: workers, seconds } = await timed(() =>
+    Promise.all(
+      Array.from(
+        { length: task.threads },
+        (_, index) =>
+          new Promise<{ compressSeconds: number; inBytes: number; outBytes: number }>((resolve, reject) => {
+            const worker = new Worker(source, {
+              eval: true,
+              workerData: {
+                file: task.file,
+                index,
+                threads: task.threads,
+                level: task.level,
+                block: 4 << 20,
+              },
+            });
+            worker.once("message", resolve).once("error", reject);
+          }),
+      ),
+    ),
+  );
+  return {
+    wallSeconds: seconds,
+    seconds: Math.max(...workers.map((w) => w.compressSeconds)),
+    inBytes: workers.reduce((sum, w) => sum + w.inBytes, 0),
+    outBytes: workers.reduce((sum, w) => sum + w.outBytes, 0),
+  };
+}
+
+/** Profiles generated in the engine: ids in order, ~1 in 1,000 cities quoted (a comma inside). */
+async function generate(dataDir: string, profiles: number, keyHex: string) {
+  const config = { ...heraldConfig(dataDir), memoryLimit: "8GB" };
+  const { store } = await openStore(config);
+  try {
+    await migrateParts(store);
+    await installDefaultSchema(store, SANDBOX);
+    await store.query(
+      SANDBOX,
+      `INSERT INTO {profiles} (_id, _created_at, _updated_at, "personalEmail.address", "person.name.firstName",
+         "person.name.lastName", "homeAddress.city", "loyalty.points")
+       SELECT 'p' || lpad(CAST(i AS VARCHAR), 10, '0'), now(), now(), 'user' || i || '@example.com',
+         ['Ann', 'Bob', 'Chloé', 'Dmitri', 'Eve', 'Fatima', 'Gaël', 'Hiro'][1 + CAST(hash(i * 3) % 8 AS INTEGER)],
+         ['Smith', 'Martin', 'Müller', 'Garcia', 'Rossi', 'O''Brien'][1 + CAST(hash(i * 5) % 6 AS INTEGER)],
+         CASE WHEN hash(i * 7) % 1000 = 0 THEN 'Saint-Denis, Réunion'
+              ELSE ['Paris', 'Lyon', 'Berlin', 'Madrid', 'London'][1 + CAST(hash(i * 11) % 5 AS INTEGER)] END,
+         CAST(i % 10000 AS BIGINT)
+       FROM range(${profiles}) AS t(i)`,
+    );
+    const schema = await loadSchema(store, SANDBOX);
+    await createSegment(store, SANDBOX, {
+      id: EVERYONE,
+      name: "Everyone",
+      definition: "loyalty.points >= 0",
+    });
+    await createSegment(store, SANDBOX, { id: TENTH, name: "Tenth", definition: "loyalty.points < 1000" });
+    await evaluateSegments(store, SANDBOX, schema, [EVERYONE, TENTH]);
+    const deps = wireParts({
+      config,
+      store,
+      logger: pino({ level: "silent" }),
+      keys: localKeyProvider(Buffer.from(keyHex, "hex")),
+    });
+    return {
+      /** Creates the account (validated against the running server) and a gzip CSV dataflow. */
+      dataflow: async (
+        segmentId: string,
+        rows: number,
+        destinationId: string,
+        connection: Record<string, unknown>,
+        details: Record<string, unknown>,
+      ) => {
+        const account = await createAccount(deps, SANDBOX, {
+          destinationId,
+          name: destinationId,
+          connection,
+          details,
+        });
+        const dataflow = await createDataflow(deps, SANDBOX, {
+          name: `bench to ${destinationId}`,
+          accountId: account.id,
+          details,
+          marketingActions: ["email_targeting"],
+          segments: [
+            {
+              segmentId,
+              schedule: { frequency: "daily", time: "06:00", timezone: "UTC" },
+              fileNameTemplate: "%SEGMENT_NAME%_%DATETIME(yyyyMMdd)%",
+            },
+          ],
+          mapping: {
+            columns: [
+              { source: { kind: "attribute", path: "personalEmail.address" }, target: "email" },
+              { source: { kind: "attribute", path: "person.name.firstName" }, target: "first_name" },
+              { source: { kind: "attribute", path: "person.name.lastName" }, target: "last_name" },
+              { source: { kind: "attribute", path: "homeAddress.city" }, target: "city" },
+              { source: { kind: "attribute", path: "loyalty.points" }, target: "points" },
+            ],
+          },
+          fileOptions: {
+            format: "csv",
+            compression: "gzip",
+            maxRowsPerFile: Math.ceil(rows / MAX_FILES),
+            maxFiles: MAX_FILES,
+          },
+          status: "enabled",
+        });
+        return dataflow.id;
+      },
+      close: () => store.close(),
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+interface Scenario {
+  name: string;
+  segmentId: string;
+  profiles: number;
+  dataflowId: string;
+  /** Where the export's files land, emptied after the run. */
+  folder: string;
+}
+
+async function measureScenario(script: string, dir: string, dataDir: string, keyHex: string, s: Scenario) {
+  console.log(
+    `\n## ${s.name}: ${s.profiles.toLocaleString("en-US")} profiles, gzip CSV in <= ${MAX_FILES} files`,
+  );
+  const common = { dataDir, dataflowId: s.dataflowId, segmentId: s.segmentId };
+  const herald = await runChild(script, { kind: "herald", keyHex, ...common });
+  const written = fs.readdirSync(s.folder);
+  for (const name of written) fs.rmSync(path.join(s.folder, name), { force: true });
+  if (herald.activated !== s.profiles)
+    throw new Error(`exported ${herald.activated} rows, expected ${s.profiles}`);
+
+  const gzipFile = path.join(dir, "duckdb.csv.gz");
+  const duckGzip = await runChild(script, { kind: "duckdb-copy", ...common, out: gzipFile, gzip: true });
+  fs.rmSync(gzipFile, { force: true });
+  const plainFile = path.join(dir, "duckdb.csv");
+  const duckPlain = await runChild(script, { kind: "duckdb-copy", ...common, out: plainFile, gzip: false });
+  const zlib = await runChild(script, { kind: "zlib", file: plainFile, threads: 2, level: 1 });
+  fs.rmSync(plainFile, { force: true });
+
+  const n = s.profiles;
+  const h = herald.seconds as number;
+  const csvBytes = zlib.inBytes as number;
+  printTable(
+    ["", "seconds", "profiles/s", "CSV MB/s", "gzip bytes", "peak RSS", "Herald time / this"],
+    [
+      [
+        `Herald (${herald.files} files)`,
+        h.toFixed(1),
+        perSecond(n, h),
+        mbPerSecond(csvBytes, h),
+        mib(herald.bytes as number),
+        mib(herald.peakRssBytes),
+        "1.00x",
+      ],
+      [
+        "DuckDB COPY .csv.gz",
+        (duckGzip.seconds as number).toFixed(1),
+        perSecond(n, duckGzip.seconds as number),
+        mbPerSecond(csvBytes, duckGzip.seconds as number),
+        mib(duckGzip.bytes as number),
+        mib(duckGzip.peakRssBytes),
+        ratio(h, duckGzip.seconds as number),
+      ],
+      [
+        "zlib limit, 2 threads",
+        (zlib.seconds as number).toFixed(1),
+        perSecond(n, zlib.seconds as number),
+        mbPerSecond(csvBytes, zlib.seconds as number),
+        mib(zlib.outBytes as number),
+        "-",
+        ratio(h, zlib.seconds as number),
+      ],
+      [
+        "(DuckDB COPY plain .csv)",
+        (duckPlain.seconds as number).toFixed(1),
+        perSecond(n, duckPlain.seconds as number),
+        mbPerSecond(csvBytes, duckPlain.seconds as number),
+        `${mib(csvBytes)} plain`,
+        mib(duckPlain.peakRssBytes),
+        ratio(h, duckPlain.seconds as number),
+      ],
+    ],
+  );
+  console.log(
+    `zlib limit: ${(zlib.seconds as number).toFixed(1)} s inside gzip on the busiest worker, ${(zlib.wallSeconds as number).toFixed(1)} s wall with reading the file`,
+  );
+  return {
+    name: s.name,
+    profiles: n,
+    herald: h,
+    rss: herald.peakRssBytes,
+    limit: zlib.seconds as number,
+    duckGzip: duckGzip.seconds as number,
+  };
+}
+
+async function main() {
+  const scale = benchScale();
+  const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+  // The SFTP segment is a tenth of the profiles (points < 1,000 of 0..9,999): 10 M at full scale.
+  // With --only=sftp, only those 10 M are generated and the segment is everyone.
+  const sftpOnly = only === "sftp";
+  const profiles = Math.round((sftpOnly ? 10_000_000 : 100_000_000) * scale);
+  const sftpSegment = sftpOnly ? EVERYONE : TENTH;
+  const sftpProfiles = sftpOnly
+    ? profiles
+    : Math.floor(profiles / 10_000) * 1_000 + Math.min(profiles % 10_000, 1_000);
+  const sshdProblem = sshdUnavailableReason();
+  const script = new URL(import.meta.url).pathname;
+  const dir = fs.mkdtempSync(path.join(process.env.HERALD_BENCH_DIR ?? os.tmpdir(), "herald-bench-export-"));
+  const dataDir = path.join(dir, "data");
+  const keyHex = randomBytes(32).toString("hex");
+  console.log(
+    `Batch export, scale ${scale}: ${os.cpus().length} cores, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? "4 (default)"}, work dir ${dir}`,
+  );
+  const sshd = sshdProblem || only === "local" ? undefined : await startSshd();
+  try {
+    const { value: fixture, seconds } = await timed(() => generate(dataDir, profiles, keyHex));
+    console.log(
+      `generated ${profiles.toLocaleString("en-US")} profiles and evaluated 2 segments in ${seconds.toFixed(1)} s`,
+    );
+    const scenarios: Scenario[] = [];
+    if (only !== "sftp") {
+      const root = path.join(dir, "local");
+      fs.mkdirSync(path.join(root, "out"), { recursive: true });
+      scenarios.push({
+        name: "local folder",
+        segmentId: EVERYONE,
+        profiles,
+        folder: path.join(root, "out"),
+        dataflowId: await fixture.dataflow(EVERYONE, profiles, "local", { root }, { folderPath: "out" }),
+      });
+    }
+    if (sshd) {
+      scenarios.push({
+        name: "SFTP (OpenSSH sshd, loopback)",
+        segmentId: sftpSegment,
+        profiles: sftpProfiles,
+        folder: sshd.writable,
+        dataflowId: await fixture.dataflow(
+          sftpSegment,
+          sftpProfiles,
+          "sftp",
+          {
+            host: sshd.host,
+            port: sshd.port,
+            username: sshd.keyUser.username,
+            privateKey: sshd.keyUser.ed25519.privateKey,
+            hostKeyFingerprint: sshd.hostKeyFingerprint,
+          },
+          { folderPath: sshd.writable },
+        ),
+      });
+    } else if (only !== "local") console.log(`SFTP skipped: ${sshdProblem}`);
+    await fixture.close();
+
+    const results = [];
+    for (const scenario of scenarios)
+      results.push(await measureScenario(script, dir, dataDir, keyHex, scenario));
+
+    console.log("\nTargets (issue 5)");
+    for (const r of results) {
+      const full = r.profiles >= 100_000_000;
+      console.log(
+        `${r.name}: ${r.herald.toFixed(1)} s${full ? ` (target < 180 s: ${r.herald < 180 ? "met" : "missed"})` : ""}, ` +
+          `peak RSS ${mib(r.rss)} (target < 1024 MiB: ${r.rss < 1 << 30 ? "met" : "missed"}), ` +
+          `${ratio(r.herald, r.limit)} the bare compression limit (target <= 1.5x: ${r.herald <= 1.5 * r.limit ? "met" : "missed"}), ` +
+          `DuckDB's own gzip takes ${ratio(r.duckGzip, r.herald)} Herald's time`,
+      );
+    }
+  } finally {
+    await sshd?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// Last, once every declaration above is initialised: a child runs its task, the parent the benchmark.
+const task = childTask<Task>();
+if (task) await reportFromChild(() => runTask(task));
+else await main();
