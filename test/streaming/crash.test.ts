@@ -4,11 +4,11 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { destinationDefinitions } from "../../src/destinations/index.ts";
+import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { type KinesisTestServer, startKinesis } from "../servers/kinesalite.ts";
 import { freePort } from "../support/postgres-cluster.ts";
 import { GOLD_BUYERS, type Received, statusesOf } from "./harness.ts";
 
-const KINESIS = "amazon-kinesis";
 const PROFILES = 120;
 const PER_REQUEST = 10;
 
@@ -19,14 +19,21 @@ function startHerald(dataDir: string, port: number): ChildProcess {
     ["src/cli/main.ts", "start", "--data-dir", dataDir, "--port", String(port), "--log-level", "warn"],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
-  child.stderr?.on("data", () => {});
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  Object.defineProperty(child, "stderrTail", { get: () => stderr });
   return child;
 }
 
 async function waitUntilUp(base: string, child: ChildProcess) {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`herald exited with ${child.exitCode}`);
+    if (child.exitCode !== null) {
+      const tail = (child as ChildProcess & { stderrTail?: string }).stderrTail ?? "";
+      throw new Error(`herald exited with ${child.exitCode}: ${tail}`);
+    }
     try {
       if ((await fetch(`${base}/healthz`)).ok) return;
     } catch {
@@ -56,43 +63,91 @@ const purchases = (from: number) =>
     properties: { priceTotal: 10 },
   }));
 
-let kinesis: KinesisTestServer;
+/** A destination server in this process, reachable from the child; whichever connector `herald start` serves. */
+interface CrashDestination {
+  id: string;
+  connection: Record<string, unknown>;
+  details: Record<string, unknown>;
+  read(): Promise<Received[]>;
+  refuse(): Promise<void>;
+  accept(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const candidates: Record<string, () => Promise<CrashDestination>> = {
+  "http-api": async () => {
+    const recorder: HttpRecorder = await startHttpRecorder();
+    return {
+      id: "http-api",
+      connection: { url: `${recorder.url}/audiences` },
+      details: { batchSize: 100 },
+      read: async () =>
+        recorder.requests.flatMap((r) =>
+          ((r.body as { records?: Received["payload"][] })?.records ?? []).map((payload) => ({
+            key: payload.profileId,
+            payload,
+          })),
+        ),
+      refuse: () => recorder.stop(),
+      accept: () => recorder.start(),
+      close: () => recorder.close(),
+    };
+  },
+  "amazon-kinesis": async () => {
+    const kinesis: KinesisTestServer = await startKinesis();
+    await kinesis.createStream("crash", 2);
+    return {
+      id: "amazon-kinesis",
+      connection: {
+        region: kinesis.region,
+        accessKeyId: kinesis.accessKeyId,
+        secretAccessKey: kinesis.secretAccessKey,
+        endpoint: kinesis.endpoint,
+      },
+      details: { streamName: "crash" },
+      read: async () =>
+        (await kinesis.readRecords("crash")).map(
+          (r) => ({ key: r.partitionKey, payload: r.data }) as Received,
+        ),
+      refuse: async () => kinesis.refuseCalls(1_000_000),
+      accept: async () => kinesis.refuseCalls(0),
+      close: () => kinesis.stop(),
+    };
+  },
+};
+const served = Object.keys(candidates).find((id) => destinationDefinitions.some((d) => d.id === id));
+
+let destination: CrashDestination | undefined;
 beforeAll(async () => {
-  kinesis = await startKinesis();
+  if (served) destination = await candidates[served]?.();
 });
 afterAll(async () => {
-  await kinesis?.stop();
+  await destination?.close();
 });
 
 describe("kill -9 of a Herald process in the middle of a stream", () => {
-  // Runs once the Kinesis connector is in the catalog that `herald start` serves.
-  it.runIf(destinationDefinitions.some((d) => d.id === KINESIS))(
+  // Runs once a streaming connector (HTTP or Kinesis) is in the catalog that `herald start` serves.
+  it.runIf(served !== undefined)(
     "loses no acknowledged change: every one reaches the destination at least once after a restart",
     async () => {
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-crash-"));
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
-      await kinesis.createStream("crash", 2);
+      const target = destination as CrashDestination;
       let child = startHerald(dataDir, port);
       try {
         await waitUntilUp(base, child);
         await post(base, "/v1/segments", { id: "gold-buyers", name: "Gold buyers", definition: GOLD_BUYERS });
-        const connection = {
-          region: kinesis.region,
-          accessKeyId: kinesis.accessKeyId,
-          secretAccessKey: kinesis.secretAccessKey,
-          endpoint: kinesis.endpoint,
-        };
         const account = (await post(base, "/v1/accounts", {
-          destination: KINESIS,
-          name: "Kinesis",
-          connection,
-          details: { streamName: "crash" },
+          destination: target.id,
+          name: "Stream",
+          connection: target.connection,
+          details: target.details,
         })) as { id: string };
         await post(base, "/v1/dataflows", {
           name: "Real time",
           accountId: account.id,
-          details: { streamName: "crash" },
+          details: target.details,
           status: "enabled",
           segments: [{ segmentId: "gold-buyers", schedule: { frequency: "streaming" } }],
           mapping: { columns: [{ source: { kind: "identity", namespace: "email" } }] },
@@ -105,7 +160,7 @@ describe("kill -9 of a Herald process in the middle of a stream", () => {
 
         // Stream purchases (each one realizes its profile) while the destination refuses every call, so
         // the acknowledged changes wait in the outbox; kill -9 while a request is in flight.
-        kinesis.refuseCalls(1_000_000);
+        await target.refuse();
         const requests = PROFILES / PER_REQUEST;
         const killAt = Math.floor(requests / 2);
         let acknowledged = 0;
@@ -121,7 +176,7 @@ describe("kill -9 of a Herald process in the middle of a stream", () => {
         await inFlight;
         await new Promise((resolve) => child.once("exit", resolve));
 
-        kinesis.refuseCalls(0);
+        await target.accept();
         child = startHerald(dataDir, port);
         await waitUntilUp(base, child);
         // The client resends what was not acknowledged, then the rest of the stream.
@@ -137,10 +192,7 @@ describe("kill -9 of a Herald process in the middle of a stream", () => {
         );
 
         const expected = (i: number) => (i % 2 === 0 ? ["realized", "exited"] : ["realized"]);
-        const read = async () =>
-          (await kinesis.readRecords("crash")).map(
-            (r) => ({ key: r.partitionKey, payload: r.data }) as Received,
-          );
+        const read = () => target.read();
         const deadline = Date.now() + 30_000;
         let received = await read();
         while (
