@@ -30,6 +30,11 @@ export function remoteError(
   }
 }
 
+/** ssh2 refuses (synchronously) an OpenSSH extension the server did not announce. */
+export function isUnsupportedExtension(error: unknown): boolean {
+  return error instanceof Error && /does not support this extended request/.test(error.message);
+}
+
 /** The connection dropped (network, server restart, keepalive timeout): worth a retry. */
 export function connectionLost(where: string): HeraldError {
   return new HeraldError("unavailable", "sftp_connection_lost", `The SFTP connection to ${where} was closed`);

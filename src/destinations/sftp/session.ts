@@ -7,7 +7,7 @@ import type { FileSession, PutResult } from "../types.ts";
 import { connectSftp, type SftpLink } from "./connect.ts";
 import { readPipelined } from "./pipelined-read.ts";
 import { writePipelined } from "./pipelined-write.ts";
-import { remoteError, request } from "./remote-errors.ts";
+import { isUnsupportedExtension, remoteError, request } from "./remote-errors.ts";
 import type { SftpConnection, SftpDetails } from "./schemas.ts";
 
 const folderCodes = { missing: "folder_not_found", denied: "folder_not_writable" };
@@ -77,7 +77,7 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
         await request(link, (done) => sftp.ext_openssh_rename(temporary, target, done));
         return;
       } catch (error) {
-        if (!(error instanceof Error && /does not support/.test(error.message))) throw error;
+        if (!isUnsupportedExtension(error)) throw error;
         posixRename = false;
       }
     }
@@ -118,7 +118,7 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
       const bytes = await writePipelined(link, openHandle, source());
       // Durable before visible: flush where the server offers it (OpenSSH's fsync extension).
       await request(link, (done) => sftp.ext_openssh_fsync(openHandle, done)).catch((error: unknown) => {
-        if (!(error instanceof Error && /does not support/.test(error.message))) throw error;
+        if (!isUnsupportedExtension(error)) throw error;
       });
       handle = undefined;
       await request(link, (done) => sftp.close(openHandle, done));
