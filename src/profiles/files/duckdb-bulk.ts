@@ -1,13 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { Issue } from "../../errors/index.ts";
+import type { SchemaSnapshot } from "../../schema/index.ts";
 import type { Executor } from "../../store/index.ts";
+import { validateEvent } from "../events.ts";
 import { blankSql, cellSql } from "./cells.ts";
-import { profileColumns } from "./columns.ts";
+import { eventColumns, profileColumns } from "./columns.ts";
 import { MAX_ROW_CHARS } from "./csv-tokenizer.ts";
 import { emptyRowNumbers } from "./empty-lines.ts";
 import type { FileInput } from "./input.ts";
 import { MAX_REPORTED_ISSUES } from "./issues.ts";
-import { type LoadContext, type LoadCounts, profileRowToWrite } from "./load-rows.ts";
+import { eventRowToRecord, type LoadContext, type LoadCounts, profileRowToWrite } from "./load-rows.ts";
 
 /** Where the bulk path reads text cells from: DuckDB's CSV reader, or a Parquet file as text. */
 export type BulkSource =
@@ -35,168 +37,364 @@ export function csvErrorMessage(type: string, message: string, expectedColumns: 
 }
 
 /**
- * Loads a profiles file on DuckDB without turning rows into JavaScript values: DuckDB reads the
- * file into a temporary table of typed values (the cell rules of `cellSql`, which match
- * `parseCell`), and one MERGE upserts the good rows with the semantics of `upsertProfiles`
- * (absent cells keep the stored value; a profile named twice in the file takes, field by field, the
- * last value given). Only the rejected rows come back to JavaScript, which words their issues
- * with the row-by-row path's own code, so both paths report the same issues.
- *
- * Row numbers: DuckDB keeps the file order of the rows it reads (`rowid`) and reports the row of
- * each malformed one; rows it skipped (malformed and empty ones) are merged back in to number the rest.
+ * A file read by DuckDB into a temporary table of the connection, in file order (`rowid`): the
+ * typed values, an issue count per row, and the raw cells of rejected rows (`r0`, `r1`, ...), so
+ * that JavaScript can word their issues with the row-by-row path's own code.
  */
-export async function bulkLoadProfiles(context: LoadContext, source: BulkSource): Promise<LoadCounts> {
-  const { store, schema, collector, now } = context;
-  const columns = profileColumns(schema, source.header, context.file);
-  const primary = columns.find((c) => c.field.path === schema.primaryIdentity.path);
-  if (!primary) throw new Error("profileColumns guarantees the primary identity column");
-  const emptyRows = source.kind === "csv" ? await emptyRowNumbers(source.input, source.delimiter) : [];
-  const suffix = randomUUID().replaceAll("-", "").slice(0, 16);
-  const stage = `herald_stage_${suffix}`;
-  const rejects = `herald_rejects_${suffix}`;
-  const scans = `herald_scans_${suffix}`;
-  const width = source.header.length;
-  const cells = Array.from({ length: width }, (_, i) => `c${i}`);
+class Stage {
+  readonly table: string;
+  private readonly rejects: string;
+  private readonly scans: string;
+  readonly cells: string[];
+  /** Rows DuckDB's CSV reader rejected, as file row numbers (the header is row 0). */
+  readonly malformedRows: string;
 
-  let from: string;
-  let params: unknown[];
-  if (source.kind === "csv") {
-    const names = cells.map((c) => `'${c}': 'VARCHAR'`).join(", ");
-    from = `read_csv($1, header = true, delim = $2, quote = '"', escape = '"', columns = {${names}},
-      auto_detect = false, compression = $3, max_line_size = $4,
-      store_rejects = true, rejects_table = '${rejects}', rejects_scan = '${scans}')`;
-    params = [source.input.path, source.delimiter, source.input.gzip ? "gzip" : "none", MAX_ROW_CHARS];
-  } else {
-    from = `(SELECT ${source.textColumns.map((sql, i) => `${sql} AS c${i}`).join(", ")} FROM read_parquet($1))`;
-    params = [source.file];
+  private readonly tx: Executor;
+  private readonly source: BulkSource;
+  private readonly emptyRows: number[];
+
+  constructor(tx: Executor, source: BulkSource, emptyRows: number[]) {
+    this.tx = tx;
+    this.source = source;
+    this.emptyRows = emptyRows;
+    const suffix = randomUUID().replaceAll("-", "").slice(0, 16);
+    this.table = `herald_stage_${suffix}`;
+    this.rejects = `herald_rejects_${suffix}`;
+    this.scans = `herald_scans_${suffix}`;
+    this.cells = source.header.map((_, i) => `c${i}`);
+    this.malformedRows =
+      source.kind === "csv"
+        ? `(SELECT DISTINCT line - 1 AS row FROM ${this.rejects})`
+        : "(SELECT 0 AS row WHERE false)";
   }
-  const values = columns.map((c) => `${cellSql(c.field.type, `c${c.index}`)} AS v${c.index}`);
-  const badCells = columns
-    .filter((c) => c.field.type !== "string")
-    .map((c) => `CAST(c${c.index} IS NOT NULL AND v${c.index} IS NULL AS INTEGER)`);
-  badCells.push(`CAST(v${primary.index} IS NULL OR ${blankSql(`v${primary.index}`)} AS INTEGER)`);
-  const v = columns.map((c) => `v${c.index}`);
 
-  return store.transaction((tx: Executor) =>
-    withoutExplicitTransaction(tx, async () => {
-      await tx.queryGlobal(
-        `CREATE TEMP TABLE ${stage} AS
-       SELECT ${v.join(", ")}, _bad_cells, _bad_cells > 0 AS _bad,
-         ${cells.map((c) => `CASE WHEN _bad_cells > 0 THEN ${c} END AS r${c.slice(1)}`).join(", ")}
-       FROM (SELECT *, ${badCells.join(" + ")} AS _bad_cells
-             FROM (SELECT ${[...cells, ...values].join(", ")} FROM ${from}))`,
-        params,
-      );
-      const [totals] = await tx.queryGlobal<{ rows: number; bad: number; issues: number; ids: number }>(
-        `SELECT count(*) AS rows, count(*) FILTER (WHERE _bad) AS bad, coalesce(sum(_bad_cells), 0) AS issues,
-         count(DISTINCT v${primary.index}) FILTER (WHERE NOT _bad) AS ids
-       FROM ${stage}`,
-      );
-      const staged = Number(totals?.rows ?? 0);
-      const badRows = Number(totals?.bad ?? 0);
-      const goodRows = staged - badRows;
-      context.onProgress?.(staged);
+  /**
+   * Reads the file: `columns` are typed expressions over the cells `c0, c1, ...`; `issues` counts a
+   * row's issues (0 for a good row).
+   */
+  async create(columns: string[], issues: string): Promise<void> {
+    const { source } = this;
+    let from: string;
+    let params: unknown[];
+    if (source.kind === "csv") {
+      const names = this.cells.map((c) => `'${c}': 'VARCHAR'`).join(", ");
+      from = `read_csv($1, header = true, delim = $2, quote = '"', escape = '"', columns = {${names}},
+        auto_detect = false, compression = $3, max_line_size = $4,
+        store_rejects = true, rejects_table = '${this.rejects}', rejects_scan = '${this.scans}')`;
+      params = [source.input.path, source.delimiter, source.input.gzip ? "gzip" : "none", MAX_ROW_CHARS];
+    } else {
+      from = `(SELECT ${source.textColumns.map((sql, i) => `${sql} AS c${i}`).join(", ")} FROM read_parquet($1))`;
+      params = [source.file];
+    }
+    const names = columns.map((c) => c.slice(c.lastIndexOf(" AS ") + 4));
+    await this.tx.queryGlobal(
+      `CREATE TEMP TABLE ${this.table} AS
+       SELECT ${names.join(", ")}, _issues, _issues > 0 AS _bad,
+         ${this.cells.map((c) => `CASE WHEN _issues > 0 THEN ${c} END AS r${c.slice(1)}`).join(", ")}
+       FROM (SELECT *, ${issues} AS _issues FROM (SELECT ${[...this.cells, ...columns].join(", ")} FROM ${from}))`,
+      params,
+    );
+  }
 
-      // Rows DuckDB's reader rejected (numbered as the file's rows; the header is row 0).
-      const rejected =
-        source.kind === "csv"
-          ? `(SELECT DISTINCT line - 1 AS row FROM ${rejects})`
-          : "(SELECT 0 AS row WHERE false)";
-      const [{ n: malformedRows = 0 } = {}] = await tx.queryGlobal<{ n: number }>(
-        `SELECT count(*) AS n FROM ${rejected}`,
-      );
-      const malformed =
-        source.kind === "csv" && malformedRows
-          ? await tx.queryGlobal<{ row: number; type: string; message: string }>(
-              `SELECT line - 1 AS row, min(error_type) AS type, min(error_message) AS message
-             FROM ${rejects} GROUP BY line ORDER BY row LIMIT ${MAX_REPORTED_ISSUES}`,
-            )
-          : [];
-      const malformedIssues: Issue[] = malformed.map((m) => ({
-        row: Number(m.row),
-        message: csvErrorMessage(m.type, m.message, width),
-      }));
+  /** How many rows DuckDB's reader rejected, and the first of them as issues. */
+  async malformed(): Promise<{ count: number; issues: Issue[] }> {
+    if (this.source.kind !== "csv") return { count: 0, issues: [] };
+    const [counted] = await this.tx.queryGlobal<{ n: number }>(
+      `SELECT count(*) AS n FROM ${this.malformedRows}`,
+    );
+    const count = Number(counted?.n ?? 0);
+    if (!count) return { count, issues: [] };
+    const rows = await this.tx.queryGlobal<{ row: number; type: string; message: string }>(
+      `SELECT line - 1 AS row, min(error_type) AS type, min(error_message) AS message
+       FROM ${this.rejects} GROUP BY line ORDER BY row LIMIT ${MAX_REPORTED_ISSUES}`,
+    );
+    const width = this.source.header.length;
+    return {
+      count,
+      issues: rows.map((m) => ({ row: Number(m.row), message: csvErrorMessage(m.type, m.message, width) })),
+    };
+  }
 
-      // The first rejected rows, numbered past the skipped ones (see the doc comment).
-      const badSample = badRows
-        ? await tx.queryGlobal<Record<string, unknown>>(
-            `WITH skipped AS (SELECT row, row_number() OVER (ORDER BY row) AS k
-                            FROM (SELECT row FROM ${rejected} UNION ALL SELECT unnest(CAST($1 AS BIGINT[])))),
-             steps AS (SELECT row - k AS at, max(k) AS k FROM skipped GROUP BY ALL),
-             bad AS (SELECT rowid AS g, ${cells.map((c) => `r${c.slice(1)}`).join(", ")} FROM ${stage} WHERE _bad ORDER BY rowid LIMIT ${MAX_REPORTED_ISSUES})
-           SELECT bad.g + 1 + coalesce(steps.k, 0) AS _row, bad.* FROM bad ASOF LEFT JOIN steps ON bad.g >= steps.at
-           ORDER BY _row`,
-            [emptyRows],
-          )
-        : [];
-      const badIssues: Issue[] = [];
-      for (const record of badSample) {
-        const row = Number(record._row);
-        const text = cells.map((c) => (record[`r${c.slice(1)}`] as string | null) ?? "");
-        const result = profileRowToWrite(schema, columns, row, text);
-        if (!("issues" in result))
-          throw new Error(`Row ${row}: DuckDB and JavaScript disagree on the file's cell rules (a bug)`);
-        badIssues.push(...result.issues);
-      }
-      const merged = [...malformedIssues, ...badIssues].sort((a, b) => (a.row ?? 0) - (b.row ?? 0));
-      // Counted per row as the collector counts them; the list is cut at its limit.
-      collector.rejectedRows += Number(malformedRows) + badRows;
-      collector.total += Number(malformedRows) + Number(totals?.issues ?? 0);
-      for (const issue of merged)
-        if (collector.issues.length < MAX_REPORTED_ISSUES) collector.issues.push(issue);
+  /**
+   * The first staged rows matching `where`, with their file row numbers: a staged row's number is
+   * its position (`rowid`) plus the rows DuckDB skipped before it (malformed and empty ones).
+   */
+  async firstRows(
+    where: string,
+    extra: string[] = [],
+  ): Promise<{ row: number; cells: string[]; values: Record<string, unknown> }[]> {
+    const raw = this.cells.map((c) => `r${c.slice(1)}`);
+    const rows = await this.tx.queryGlobal<Record<string, unknown>>(
+      `WITH skipped AS (SELECT row, row_number() OVER (ORDER BY row) AS k
+                        FROM (SELECT row FROM ${this.malformedRows} UNION ALL SELECT unnest(CAST($1 AS BIGINT[])))),
+         steps AS (SELECT row - k AS at, max(k) AS k FROM skipped GROUP BY ALL),
+         picked AS (SELECT rowid AS g, ${[...raw, ...extra].join(", ")} FROM ${this.table} s WHERE ${where}
+                    ORDER BY rowid LIMIT ${MAX_REPORTED_ISSUES})
+       SELECT picked.g + 1 + coalesce(steps.k, 0) AS _row, picked.* FROM picked ASOF LEFT JOIN steps ON picked.g >= steps.at
+       ORDER BY _row`,
+      [this.emptyRows],
+    );
+    return rows.map((r) => ({
+      row: Number(r._row),
+      cells: raw.map((c) => (r[c] as string | null) ?? ""),
+      values: r,
+    }));
+  }
 
-      if (goodRows > 0) {
-        const targets = columns.map((c) => store.dialect.ident(c.field.path));
-        const duplicates = Number(totals?.ids ?? 0) < goodRows;
-        const sourceSql = duplicates
-          ? `SELECT v${primary.index} AS _id, ${v.map((x) => `arg_max(${x}, rowid) FILTER (WHERE ${x} IS NOT NULL) AS ${x}`).join(", ")}
-           FROM ${stage} WHERE NOT _bad GROUP BY v${primary.index}`
-          : `SELECT v${primary.index} AS _id, ${v.join(", ")} FROM ${stage} WHERE NOT _bad`;
-        const [existing] = await tx.query<{ n: number }>(
-          schema.sandbox,
-          "SELECT count(*) AS n FROM {profiles}",
-        );
-        const insertColumns = ["_id", "_created_at", "_updated_at", ...targets].join(", ");
-        if (Number(existing?.n ?? 0) === 0) {
-          await tx.query(
-            schema.sandbox,
-            `INSERT INTO {profiles} (${insertColumns}) SELECT _id, CAST($1 AS TIMESTAMPTZ), CAST($1 AS TIMESTAMPTZ), ${v.join(", ")} FROM (${sourceSql})`,
-            [now],
-          );
-        } else {
-          // Absent cells are NULL here and keep the stored value: a file cannot clear a field.
-          const set = columns.map((c, i) => `${targets[i]} = coalesce(s.v${c.index}, t.${targets[i]})`);
-          await tx.query(
-            schema.sandbox,
-            `MERGE INTO {profiles} AS t USING (${sourceSql}) AS s ON t._id = s._id
-           WHEN MATCHED THEN UPDATE SET ${[...set, "_updated_at = $1"].join(", ")}
-           WHEN NOT MATCHED THEN INSERT (${insertColumns}) VALUES (s._id, $1, $1, ${v.map((x) => `s.${x}`).join(", ")})`,
-            [now],
-          );
-        }
-      }
-      await tx.queryGlobal(`DROP TABLE IF EXISTS ${stage}`);
-      if (source.kind === "csv") {
-        await tx.queryGlobal(`DROP TABLE IF EXISTS ${rejects}`);
-        await tx.queryGlobal(`DROP TABLE IF EXISTS ${scans}`);
-      }
-      context.onProgress?.(staged + Number(malformedRows));
-      return { received: staged + Number(malformedRows), stored: goodRows };
-    }),
-  );
+  async drop(): Promise<void> {
+    for (const table of [this.table, this.rejects, this.scans])
+      await this.tx.queryGlobal(`DROP TABLE IF EXISTS ${table}`);
+  }
+}
+
+/** Adds a load's issues to the collector: counted per row, listed in row order up to its limit. */
+function report(context: LoadContext, rejectedRows: number, issueCount: number, issues: Issue[]) {
+  const { collector } = context;
+  collector.rejectedRows += rejectedRows;
+  collector.total += issueCount;
+  for (const issue of issues.sort((a, b) => (a.row ?? 0) - (b.row ?? 0)))
+    if (collector.issues.length < MAX_REPORTED_ISSUES) collector.issues.push(issue);
+}
+
+function disagreement(row: number): Error {
+  return new Error(`Row ${row}: DuckDB and JavaScript disagree on the file's cell rules (a bug)`);
 }
 
 /**
- * The store's transaction gives the load its own connection (its temporary tables live there) and
- * the store's write lock. The bulk statements themselves run outside an explicit transaction, one
- * atomic statement at a time, since DuckDB appends about twice as fast then; the explicit
- * transaction is reopened before control returns, whether the work succeeded or not.
+ * Runs a bulk load on one connection of the store: its transaction gives the load its own
+ * connection (temporary tables live there) and the store's write lock. The bulk statements run
+ * outside an explicit transaction, one atomic statement at a time, since DuckDB appends about twice
+ * as fast then; the explicit transaction is reopened before control returns, whatever happens.
  */
-async function withoutExplicitTransaction<T>(tx: Executor, work: () => Promise<T>): Promise<T> {
-  await tx.queryGlobal("COMMIT");
-  try {
-    return await work();
-  } finally {
-    await tx.queryGlobal("BEGIN TRANSACTION");
-  }
+async function onOwnConnection(
+  context: LoadContext,
+  source: BulkSource,
+  work: (tx: Executor, stage: Stage) => Promise<LoadCounts>,
+): Promise<LoadCounts> {
+  const emptyRows = source.kind === "csv" ? await emptyRowNumbers(source.input, source.delimiter) : [];
+  return context.store.transaction(async (tx) => {
+    await tx.queryGlobal("COMMIT");
+    const stage = new Stage(tx, source, emptyRows);
+    try {
+      return await work(tx, stage);
+    } finally {
+      await stage.drop().catch(() => {});
+      await tx.queryGlobal("BEGIN TRANSACTION");
+    }
+  });
+}
+
+/**
+ * Loads a profiles file on DuckDB without turning rows into JavaScript values: DuckDB reads the
+ * file into typed rows (the cell rules of `cellSql`, which match `parseCell`), and one INSERT (into
+ * an empty table) or MERGE upserts the good rows with the semantics of `upsertProfiles`: absent
+ * cells keep the stored value, and a profile named twice in the file takes, field by field, the
+ * last value given. Only rejected rows come back to JavaScript, which words their issues.
+ */
+export async function bulkLoadProfiles(context: LoadContext, source: BulkSource): Promise<LoadCounts> {
+  const { schema, now } = context;
+  const columns = profileColumns(schema, source.header, context.file);
+  const primary = columns.find((c) => c.field.path === schema.primaryIdentity.path);
+  if (!primary) throw new Error("profileColumns guarantees the primary identity column");
+  const v = columns.map((c) => `v${c.index}`);
+  const issues = [
+    ...columns
+      .filter((c) => c.field.type !== "string")
+      .map((c) => `CAST(c${c.index} IS NOT NULL AND v${c.index} IS NULL AS INTEGER)`),
+    `CAST(v${primary.index} IS NULL OR ${blankSql(`v${primary.index}`)} AS INTEGER)`,
+  ].join(" + ");
+
+  return onOwnConnection(context, source, async (tx, stage) => {
+    await stage.create(
+      columns.map((c) => `${cellSql(c.field.type, `c${c.index}`)} AS v${c.index}`),
+      issues,
+    );
+    const [totals] = await tx.queryGlobal<{ rows: number; bad: number; issues: number; ids: number }>(
+      `SELECT count(*) AS rows, count(*) FILTER (WHERE _bad) AS bad, coalesce(sum(_issues), 0) AS issues,
+         count(DISTINCT v${primary.index}) FILTER (WHERE NOT _bad) AS ids
+       FROM ${stage.table}`,
+    );
+    const staged = Number(totals?.rows ?? 0);
+    const badRows = Number(totals?.bad ?? 0);
+    const goodRows = staged - badRows;
+    context.onProgress?.(staged);
+    const malformed = await stage.malformed();
+    const listed = [...malformed.issues];
+    if (badRows) {
+      for (const { row, cells } of await stage.firstRows("_bad")) {
+        const result = profileRowToWrite(schema, columns, row, cells);
+        if (!("issues" in result)) throw disagreement(row);
+        listed.push(...result.issues);
+      }
+    }
+    report(context, malformed.count + badRows, malformed.count + Number(totals?.issues ?? 0), listed);
+
+    if (goodRows > 0) {
+      const targets = columns.map((c) => `"${c.field.path}"`);
+      const duplicates = Number(totals?.ids ?? 0) < goodRows;
+      const rows = duplicates
+        ? `SELECT v${primary.index} AS _id, ${v.map((x) => `arg_max(${x}, rowid) FILTER (WHERE ${x} IS NOT NULL) AS ${x}`).join(", ")}
+           FROM ${stage.table} WHERE NOT _bad GROUP BY v${primary.index}`
+        : `SELECT v${primary.index} AS _id, ${v.join(", ")} FROM ${stage.table} WHERE NOT _bad`;
+      const [existing] = await tx.query<{ n: number }>(
+        schema.sandbox,
+        "SELECT count(*) AS n FROM {profiles}",
+      );
+      const insertColumns = ["_id", "_created_at", "_updated_at", ...targets].join(", ");
+      const at = "CAST($1 AS TIMESTAMPTZ)";
+      if (Number(existing?.n ?? 0) === 0) {
+        await tx.query(
+          schema.sandbox,
+          `INSERT INTO {profiles} (${insertColumns}) SELECT _id, ${at}, ${at}, ${v.join(", ")} FROM (${rows})`,
+          [now],
+        );
+      } else {
+        // Absent cells are NULL here and keep the stored value: a file cannot clear a field.
+        const set = columns.map((c, i) => `${targets[i]} = coalesce(s.v${c.index}, t.${targets[i]})`);
+        await tx.query(
+          schema.sandbox,
+          `MERGE INTO {profiles} AS t USING (${rows}) AS s ON t._id = s._id
+           WHEN MATCHED THEN UPDATE SET ${[...set, `_updated_at = ${at}`].join(", ")}
+           WHEN NOT MATCHED THEN INSERT (${insertColumns}) VALUES (s._id, ${at}, ${at}, ${v.map((x) => `s.${x}`).join(", ")})`,
+          [now],
+        );
+      }
+    }
+    context.onProgress?.(staged + malformed.count);
+    return { received: staged + malformed.count, stored: goodRows };
+  });
+}
+
+const EVENT_TYPE = "[A-Za-z][A-Za-z0-9_]*([.][A-Za-z][A-Za-z0-9_]*)*";
+
+/**
+ * Loads an events file on DuckDB the same way: typed rows, identities resolved by joins (an
+ * unknown primary identity creates its profile; another unknown identity rejects the row, as
+ * `insertEvents` does), one INSERT of the events. Issues are worded by `validateEvent`.
+ */
+export async function bulkLoadEvents(context: LoadContext, source: BulkSource): Promise<LoadCounts> {
+  const { schema, now } = context;
+  const columns = eventColumns(schema, source.header, context.file);
+  const typeColumn = columns.find((c) => c.role === "type");
+  const timestampColumn = columns.find((c) => c.role === "timestamp");
+  const identities = columns.filter((c) => c.role === "identity");
+  const properties = columns.filter((c) => c.role === "property");
+  if (!typeColumn || !timestampColumn || !identities.length)
+    throw new Error("eventColumns guarantees these columns");
+  const type = `c${typeColumn.index}`;
+  const ts = `c${timestampColumn.index}`;
+  // The first identity given, in header order, names the profile.
+  const namespace = `CASE ${identities.map((c) => `WHEN c${c.index} IS NOT NULL THEN '${c.namespace}'`).join(" ")} END`;
+  const identity = `coalesce(${identities.map((c) => `c${c.index}`).join(", ")})`;
+  const cellIssues = [
+    `CAST(${ts} IS NOT NULL AND _ts IS NULL AS INTEGER)`,
+    ...properties.map((c) => `CAST(c${c.index} IS NOT NULL AND v${c.index} IS NULL AS INTEGER)`),
+  ].join(" + ");
+  const recordIssues = [
+    `CAST(${type} IS NULL OR NOT regexp_full_match(${type}, '${EVENT_TYPE}') AS INTEGER)`,
+    `CAST(${ts} IS NULL AS INTEGER)`,
+    `CAST(_ns IS NULL OR ${blankSql("_idv")} AS INTEGER)`,
+  ].join(" + ");
+  const primaryNamespace = schema.primaryIdentity.namespace;
+  const others = identities.filter((c) => c.namespace !== primaryNamespace);
+
+  return onOwnConnection(context, source, async (tx, stage) => {
+    await stage.create(
+      [
+        `${type} AS _type`,
+        `${cellSql("timestamp", ts)} AS _ts`,
+        `${namespace} AS _ns`,
+        `${identity} AS _idv`,
+        ...properties.map((c) => `${cellSql(c.field.type, `c${c.index}`)} AS v${c.index}`),
+      ],
+      `CASE WHEN (${cellIssues}) > 0 THEN ${cellIssues} ELSE ${recordIssues} END`,
+    );
+    // Each good row's profile: the primary identity is the profile id; others are looked up.
+    const lookups = others.map((c, i) => {
+      const field = schema.identities.get(c.namespace);
+      return {
+        namespace: c.namespace,
+        join: `LEFT JOIN (SELECT "${field?.path}" AS v, min(_id) AS id FROM ${"{profiles}"} WHERE "${field?.path}" IS NOT NULL GROUP BY 1) AS l${i}
+               ON s._ns = '${c.namespace}' AND l${i}.v = s._idv`,
+        id: `l${i}.id`,
+      };
+    });
+    const profileId = `CASE WHEN s._ns = '${primaryNamespace}' THEN s._idv ${lookups.map((l) => `WHEN s._ns = '${l.namespace}' THEN ${l.id}`).join(" ")} END`;
+    const resolved = `${stage.table}_resolved`;
+    const resolve = `CREATE TEMP TABLE ${resolved} AS SELECT s.rowid AS g, ${profileId} AS _pid
+      FROM ${stage.table} s ${lookups.map((l) => l.join).join(" ")} WHERE NOT s._bad`;
+    // Only lookups read the profiles table; without them the statement touches no sandbox table.
+    if (lookups.length) await tx.query(schema.sandbox, resolve);
+    else await tx.queryGlobal(resolve);
+    try {
+      const [totals] = await tx.queryGlobal<{
+        rows: number;
+        bad: number;
+        issues: number;
+        unresolved: number;
+      }>(
+        `SELECT count(*) AS rows, count(*) FILTER (WHERE _bad) AS bad, coalesce(sum(_issues), 0) AS issues,
+           (SELECT count(*) FROM ${resolved} WHERE _pid IS NULL) AS unresolved
+         FROM ${stage.table}`,
+      );
+      const staged = Number(totals?.rows ?? 0);
+      const badRows = Number(totals?.bad ?? 0);
+      const unresolved = Number(totals?.unresolved ?? 0);
+      context.onProgress?.(staged);
+      const malformed = await stage.malformed();
+      const listed = [...malformed.issues];
+      if (badRows || unresolved) {
+        const picked = await stage.firstRows(
+          `_bad OR rowid IN (SELECT g FROM ${resolved} WHERE _pid IS NULL)`,
+          ["_bad", "_ns", "_idv"],
+        );
+        for (const { row, cells, values } of picked) {
+          if (!values._bad) {
+            const ns = values._ns as string;
+            listed.push({
+              row,
+              field: `identity.${ns}`,
+              message: `no profile has identity ${ns}:${values._idv as string}`,
+            });
+            continue;
+          }
+          const converted = eventRowToRecord(columns, row, cells);
+          const result = "record" in converted ? validateEvent(schema, converted.record, row) : converted;
+          if (!("issues" in result)) throw disagreement(row);
+          listed.push(...result.issues);
+        }
+      }
+      report(
+        context,
+        malformed.count + badRows + unresolved,
+        malformed.count + Number(totals?.issues ?? 0) + unresolved,
+        listed,
+      );
+
+      const at = "CAST($1 AS TIMESTAMPTZ)";
+      // Events often arrive before their profile: an unknown primary identity creates it.
+      await tx.query(
+        schema.sandbox,
+        `INSERT INTO {profiles} (_id, _created_at, _updated_at, "${schema.primaryIdentity.path}")
+         SELECT DISTINCT s._idv, ${at}, ${at}, s._idv FROM ${stage.table} s
+         WHERE NOT s._bad AND s._ns = '${primaryNamespace}' AND NOT EXISTS (SELECT 1 FROM {profiles} p WHERE p._id = s._idv)`,
+        [now],
+      );
+      const propertyNames = properties.map((c) => (c.role === "property" ? `"${c.field.path}"` : ""));
+      const [inserted] = await tx.query<{ n: number }>(
+        schema.sandbox,
+        `INSERT INTO {events} (_id, _profile_id, _type, _ts, _ingested_at${propertyNames.map((p) => `, ${p}`).join("")})
+         SELECT CAST(uuid() AS VARCHAR), r._pid, s._type, s._ts, ${at}${properties.map((c) => `, s.v${c.index}`).join("")}
+         FROM ${stage.table} s JOIN ${resolved} r ON r.g = s.rowid WHERE r._pid IS NOT NULL`,
+        [now],
+      );
+      const stored = Number(
+        (inserted as { Count?: number; n?: number } | undefined)?.Count ?? staged - badRows - unresolved,
+      );
+      context.onProgress?.(staged + malformed.count);
+      return { received: staged + malformed.count, stored };
+    } finally {
+      await tx.queryGlobal(`DROP TABLE IF EXISTS ${resolved}`).catch(() => {});
+    }
+  });
 }

@@ -1,7 +1,7 @@
 import type { SchemaSnapshot } from "../../schema/index.ts";
 import type { Store } from "../../store/index.ts";
 import type { IngestReport } from "../ingest-records.ts";
-import { bulkLoadProfiles } from "./duckdb-bulk.ts";
+import { type BulkSource, bulkLoadEvents, bulkLoadProfiles } from "./duckdb-bulk.ts";
 import { describeInput, type FileFormat } from "./input.ts";
 import { IssueCollector } from "./issues.ts";
 import { readJsonLines } from "./json-lines.ts";
@@ -69,16 +69,18 @@ export async function ingestFile(
   };
   let counts: LoadCounts;
   const delimiter = options.delimiter ?? input.defaultDelimiter;
-  // On DuckDB, profiles from CSV and Parquet take the bulk path: the rows never become JavaScript values.
-  const bulk = store.engine === "duckdb" && options.kind === "profiles" && input.format !== "jsonl";
+  // On DuckDB, CSV and Parquet files take the bulk path: their rows never become JavaScript values.
+  const bulk = store.engine === "duckdb" && input.format !== "jsonl";
+  const bulkLoad = (source: BulkSource) =>
+    options.kind === "profiles" ? bulkLoadProfiles(context, source) : bulkLoadEvents(context, source);
   if (bulk && input.format === "csv") {
     const header = await readCsvHeader(input, delimiter);
-    counts = await bulkLoadProfiles(context, { kind: "csv", input, delimiter, header });
+    counts = await bulkLoad({ kind: "csv", input, delimiter, header });
   } else if (bulk && input.format === "parquet") {
     const { file, cleanup } = await plainParquetPath(input);
     try {
       const columns = parquetTextColumns(...(await probeParquet(file, input.path)));
-      counts = await bulkLoadProfiles(context, {
+      counts = await bulkLoad({
         kind: "parquet",
         file,
         header: columns.map((c) => c.name),
