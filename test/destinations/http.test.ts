@@ -229,7 +229,7 @@ describe("HTTP API: validation", () => {
     expect(schema.safeParse({ url: "ftp://example.com" }).success).toBe(false);
     expect(schema.safeParse({ url: api.url, headers: "Bad Header:x" }).success).toBe(false);
     expect(httpDestination.detailsSchema.safeParse({ batchSize: 10_001 }).success).toBe(false);
-    expect(httpDestination.detailsSchema.parse({})).toEqual({ batchSize: 100 });
+    expect(httpDestination.detailsSchema.parse({})).toEqual({});
   });
 });
 

@@ -1,5 +1,5 @@
 import { assertNever, HeraldError } from "../../errors/index.ts";
-import type { HttpConnection } from "./connection.ts";
+import { DEFAULT_HTTP_TIMEOUT_SECONDS, type HttpConnection } from "./connection.ts";
 import { describeFetchFailure } from "./http-status.ts";
 
 interface CachedToken {
@@ -23,7 +23,8 @@ export interface Authorizer {
 }
 
 export function createAuthorizer(connection: HttpConnection): Authorizer {
-  switch (connection.authType) {
+  const authType = connection.authType ?? "none";
+  switch (authType) {
     case "none":
       return { header: async () => undefined, invalidate: () => false };
     case "basic": {
@@ -53,7 +54,7 @@ export function createAuthorizer(connection: HttpConnection): Authorizer {
       };
     }
     default:
-      return assertNever(connection.authType, "authType");
+      return assertNever(authType, "authType");
   }
 }
 
@@ -67,7 +68,7 @@ async function fetchToken(connection: HttpConnection, signal?: AbortSignal): Pro
     "content-type": "application/x-www-form-urlencoded",
     accept: "application/json",
   };
-  if (connection.clientAuthentication === "basic") {
+  if ((connection.clientAuthentication ?? "basic") === "basic") {
     // RFC 6749 §2.3.1: id and secret are form-encoded before joining them.
     const pair = `${formEncode(connection.clientId ?? "")}:${formEncode(connection.clientSecret ?? "")}`;
     headers.authorization = `Basic ${Buffer.from(pair).toString("base64")}`;
@@ -75,7 +76,7 @@ async function fetchToken(connection: HttpConnection, signal?: AbortSignal): Pro
     form.set("client_id", connection.clientId ?? "");
     form.set("client_secret", connection.clientSecret ?? "");
   }
-  const timeout = AbortSignal.timeout(connection.timeoutSeconds * 1000);
+  const timeout = AbortSignal.timeout((connection.timeoutSeconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000);
   let response: Response;
   try {
     response = await fetch(tokenUrl, {

@@ -26,6 +26,9 @@ export const headersSchema = z.preprocess(
 
 export const authTypes = ["none", "basic", "bearer", "oauth2"] as const;
 
+export const DEFAULT_HTTP_BATCH_SIZE = 100;
+export const DEFAULT_HTTP_TIMEOUT_SECONDS = 10;
+
 /**
  * Where and how to send. Authentication fields are flat, next to `authType`, rather than a nested
  * union: secrets are sealed per top-level field (`secretFields`), and the CLI and the forms list
@@ -34,15 +37,18 @@ export const authTypes = ["none", "basic", "bearer", "oauth2"] as const;
 export const httpConnectionSchema = z
   .object({
     url: z.url({ protocol: /^https?$/ }).describe("Endpoint URL, query string included if the API needs one"),
-    method: z.enum(["POST", "PUT", "PATCH"]).default("POST").describe("HTTP method of each batch request"),
+    method: z
+      .enum(["POST", "PUT", "PATCH"])
+      .optional()
+      .describe("HTTP method of each batch request (POST when empty)"),
     headers: headersSchema.optional().describe("Extra headers sent with every request (not secret)"),
     secretHeaders: headersSchema
       .optional()
       .describe("Headers holding secrets (API keys): sealed at rest like passwords"),
     authType: z
       .enum(authTypes)
-      .default("none")
-      .describe("none, basic, bearer or oauth2 (client credentials)"),
+      .optional()
+      .describe("none (the default), basic, bearer or oauth2 (client credentials)"),
     username: z.string().min(1).optional().describe("basic: user name"),
     password: z.string().min(1).optional().describe("basic: password"),
     token: z.string().min(1).optional().describe("bearer: the token"),
@@ -55,9 +61,17 @@ export const httpConnectionSchema = z
     scope: z.string().min(1).optional().describe("oauth2: scope to request, space-separated"),
     clientAuthentication: z
       .enum(["basic", "body"])
-      .default("basic")
-      .describe("oauth2: send the client credentials as HTTP Basic (RFC 6749's default) or in the form body"),
-    timeoutSeconds: z.number().int().min(1).max(120).default(10).describe("Seconds to wait for each answer"),
+      .optional()
+      .describe(
+        "oauth2: client credentials as HTTP Basic (RFC 6749's default, used when empty) or in the form body",
+      ),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(120)
+      .optional()
+      .describe(`Seconds to wait for each answer (${DEFAULT_HTTP_TIMEOUT_SECONDS} when empty)`),
   })
   .superRefine((value, ctx) => {
     const required: Record<(typeof authTypes)[number], (keyof typeof value)[]> = {
@@ -66,18 +80,21 @@ export const httpConnectionSchema = z
       bearer: ["token"],
       oauth2: ["tokenUrl", "clientId", "clientSecret"],
     };
-    for (const field of required[value.authType]) {
+    const authType = value.authType ?? "none";
+    for (const field of required[authType]) {
       if (value[field] === undefined)
-        ctx.addIssue({
-          code: "custom",
-          path: [field],
-          message: `required when authType is ${value.authType}`,
-        });
+        ctx.addIssue({ code: "custom", path: [field], message: `required when authType is ${authType}` });
     }
   });
 
 export const httpDetailsSchema = z.object({
-  batchSize: z.number().int().min(1).max(10_000).default(100).describe("Records per request (1-10,000)"),
+  batchSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .describe(`Records per request (1-10,000; ${DEFAULT_HTTP_BATCH_SIZE} when empty)`),
   path: z
     .string()
     .regex(/^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, "URL path characters only")

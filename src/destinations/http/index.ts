@@ -1,6 +1,7 @@
 import type { DestinationDefinition, StreamConnector } from "../types.ts";
 import { createAuthorizer } from "./authorization.ts";
 import {
+  DEFAULT_HTTP_BATCH_SIZE,
   type HttpConnection,
   type HttpDetails,
   httpConnectionSchema,
@@ -30,7 +31,8 @@ export const httpConnector: StreamConnector<HttpConnection, HttpDetails> = {
     const authorizer = createAuthorizer(connection);
     const target = httpTarget(connection, details);
     return {
-      sendBatch: (records, signal) => postBatches(target, authorizer, details.batchSize, records, signal),
+      sendBatch: (records, signal) =>
+        postBatches(target, authorizer, details.batchSize ?? DEFAULT_HTTP_BATCH_SIZE, records, signal),
       close: async () => {},
     };
   },

@@ -2,7 +2,12 @@ import { HeraldError } from "../../errors/index.ts";
 import { chunkRecords, failChunks, keepKeyOrder } from "../stream-batching.ts";
 import type { BatchResult, OutboundRecord, StreamLimits } from "../types.ts";
 import type { Authorizer } from "./authorization.ts";
-import { type HttpConnection, type HttpDetails, targetUrl } from "./connection.ts";
+import {
+  DEFAULT_HTTP_TIMEOUT_SECONDS,
+  type HttpConnection,
+  type HttpDetails,
+  targetUrl,
+} from "./connection.ts";
 import { classifyStatus, describeFetchFailure } from "./http-status.ts";
 
 /**
@@ -18,7 +23,7 @@ export const httpLimits: StreamLimits = {
 
 export interface HttpTarget {
   url: string;
-  method: HttpConnection["method"];
+  method: NonNullable<HttpConnection["method"]>;
   headers: Record<string, string>;
   timeoutMs: number;
 }
@@ -26,7 +31,7 @@ export interface HttpTarget {
 export function httpTarget(connection: HttpConnection, details: HttpDetails): HttpTarget {
   return {
     url: targetUrl(connection, details).toString(),
-    method: connection.method,
+    method: connection.method ?? "POST",
     headers: {
       ...connection.headers,
       ...connection.secretHeaders,
@@ -35,7 +40,7 @@ export function httpTarget(connection: HttpConnection, details: HttpDetails): Ht
       accept: "application/json",
       "user-agent": "Herald",
     },
-    timeoutMs: connection.timeoutSeconds * 1000,
+    timeoutMs: (connection.timeoutSeconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000,
   };
 }
 
