@@ -215,6 +215,16 @@ describe("Amazon Kinesis: delivery", () => {
     expect(await kinesis.readRecords("refused")).toEqual([]);
   });
 
+  it("after a delivered call, reports a refused call's records and the later ones as retryable failures", async () => {
+    await kinesis.createStream("refused-later");
+    kinesis.refuseCalls(1, "ProvisionedThroughputExceededException", 1);
+    const batch = records(1100, 10);
+    const result = await withSession("refused-later", (s) => s.sendBatch(batch));
+    expect(result.failed.map((f) => f.index)).toEqual(Array.from({ length: 600 }, (_, i) => i + 500));
+    expect(result.failed.every((f) => f.retryable && f.error.includes("throttled"))).toBe(true);
+    expect(await kinesis.readRecords("refused-later")).toHaveLength(500);
+  });
+
   it("reports failure of a missing stream at send time as not_found", async () => {
     const error = await errorOf(withSession("gone", (s) => s.sendBatch(records(2, 1))));
     expect(error).toMatchObject({ kind: "not_found" });

@@ -55,8 +55,11 @@ export interface KinesisTestServer {
   readRecords(streamName: string): Promise<StoredRecord[]>;
   /** PutRecords calls received so far (refused ones included). */
   putRecordsCalls: PutRecordsCall[];
-  /** The next `calls` PutRecords calls are refused whole with `errorName` (HTTP 400, as AWS throttles). */
-  refuseCalls(calls: number, errorName?: string): void;
+  /**
+   * After letting `afterCalls` PutRecords calls through, the next `calls` are refused whole with
+   * `errorName` (HTTP 400, as AWS throttles).
+   */
+  refuseCalls(calls: number, errorName?: string, afterCalls?: number): void;
   /**
    * The next `count` records whose partition key matches fail inside their PutRecords answer with
    * `errorCode` and are not stored.
@@ -183,7 +186,7 @@ interface PutRecordsEntry {
 export async function startKinesis(): Promise<KinesisTestServer> {
   const backend = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 50 });
   const backendPort = await listen(backend);
-  let refuse = { calls: 0, errorName: "ProvisionedThroughputExceededException" };
+  let refuse = { calls: 0, errorName: "ProvisionedThroughputExceededException", after: 0 };
   let recordFaults = {
     count: 0,
     match: (_key: string) => true,
@@ -215,7 +218,8 @@ export async function startKinesis(): Promise<KinesisTestServer> {
       call.outcome = "InvalidArgumentException";
       return sendError(res, "InvalidArgumentException");
     }
-    if (refuse.calls > 0) {
+    if (refuse.calls > 0 && refuse.after > 0) refuse.after--;
+    else if (refuse.calls > 0) {
       refuse.calls--;
       call.outcome = refuse.errorName;
       return sendError(res, refuse.errorName);
@@ -322,8 +326,8 @@ export async function startKinesis(): Promise<KinesisTestServer> {
       }
       return out;
     },
-    refuseCalls(calls, errorName = "ProvisionedThroughputExceededException") {
-      refuse = { calls, errorName };
+    refuseCalls(calls, errorName = "ProvisionedThroughputExceededException", afterCalls = 0) {
+      refuse = { calls, errorName, after: afterCalls };
     },
     failRecords(count, match = () => true, errorCode = "ProvisionedThroughputExceededException") {
       recordFaults = { count, match, errorCode };
