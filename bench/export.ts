@@ -12,6 +12,7 @@
  *   node bench/export.ts                          # 100 M local, 10 M SFTP (needs ~40 GB free disk)
  *   HERALD_BENCH_SCALE=0.01 node bench/export.ts  # 1 M local, 100 k SFTP
  *   node bench/export.ts --scale=0.1 --only=local
+ *   HERALD_BENCH_LOCAL_PROFILES=10000000 HERALD_BENCH_SFTP_PROFILES=10000000 node bench/export.ts
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -51,8 +52,11 @@ const SANDBOX = DEFAULT_SANDBOX;
 const EVERYONE = "everyone";
 const TENTH = "tenth";
 const MAX_FILES = 5;
-/** Herald's own default engine settings (HERALD_MEMORY_LIMIT=1GB, all cores) in every export child. */
-const heraldConfig = (dataDir: string) => loadConfig({ dataDir }, {});
+/**
+ * Herald's configuration as a user's environment sets it (HERALD_MEMORY_LIMIT, HERALD_THREADS; by
+ * default 1GB and every core), in every export child and baseline alike.
+ */
+const heraldConfig = (dataDir: string) => loadConfig({ dataDir }, process.env);
 
 type Task =
   | { kind: "herald"; dataDir: string; keyHex: string; dataflowId: string; segmentId: string }
@@ -370,30 +374,33 @@ async function measureScenario(script: string, dir: string, dataDir: string, key
 async function main() {
   const scale = benchScale();
   const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
-  // The SFTP segment is a tenth of the profiles (points < 1,000 of 0..9,999): 10 M at full scale.
-  // With --only=sftp, only those 10 M are generated and the segment is everyone.
-  const sftpOnly = only === "sftp";
-  const profiles = Math.round((sftpOnly ? 10_000_000 : 100_000_000) * scale);
-  const sftpSegment = sftpOnly ? EVERYONE : TENTH;
-  const sftpProfiles = sftpOnly
-    ? profiles
-    : Math.floor(profiles / 10_000) * 1_000 + Math.min(profiles % 10_000, 1_000);
+  // Sizes: 100 M to the local folder, 10 M to SFTP, times the scale; HERALD_BENCH_LOCAL_PROFILES
+  // and HERALD_BENCH_SFTP_PROFILES set them apart. The store holds the larger count; the SFTP
+  // segment is everyone when that is its size, else a tenth (points < 1,000 of 0..9,999).
+  const sized = (name: string, fallback: number) => Number(process.env[name] ?? Math.round(fallback * scale));
+  const localProfiles = only === "sftp" ? 0 : sized("HERALD_BENCH_LOCAL_PROFILES", 100_000_000);
+  const sftpProfiles = only === "local" ? 0 : sized("HERALD_BENCH_SFTP_PROFILES", 10_000_000);
+  const profiles = Math.max(localProfiles, sftpProfiles);
+  const sftpSegment = sftpProfiles === profiles ? EVERYONE : TENTH;
+  if (localProfiles && localProfiles !== profiles) throw new Error("the local export takes every profile");
+  if (sftpSegment === TENTH && sftpProfiles * 10 !== profiles)
+    throw new Error("the SFTP export takes every profile or exactly a tenth of them (a multiple of 10,000)");
   const sshdProblem = sshdUnavailableReason();
   const script = new URL(import.meta.url).pathname;
   const dir = fs.mkdtempSync(path.join(process.env.HERALD_BENCH_DIR ?? os.tmpdir(), "herald-bench-export-"));
   const dataDir = path.join(dir, "data");
   const keyHex = randomBytes(32).toString("hex");
   console.log(
-    `Batch export, scale ${scale}: ${os.cpus().length} cores, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? "4 (default)"}, work dir ${dir}`,
+    `Batch export, scale ${scale}: ${os.cpus().length} cores, HERALD_MEMORY_LIMIT=${heraldConfig(dir).memoryLimit}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? "4 (default)"}, work dir ${dir}`,
   );
-  const sshd = sshdProblem || only === "local" ? undefined : await startSshd();
+  const sshd = sshdProblem || !sftpProfiles ? undefined : await startSshd();
   try {
     const { value: fixture, seconds } = await timed(() => generate(dataDir, profiles, keyHex));
     console.log(
       `generated ${profiles.toLocaleString("en-US")} profiles and evaluated 2 segments in ${seconds.toFixed(1)} s`,
     );
     const scenarios: Scenario[] = [];
-    if (only !== "sftp") {
+    if (localProfiles) {
       const root = path.join(dir, "local");
       fs.mkdirSync(path.join(root, "out"), { recursive: true });
       scenarios.push({
@@ -424,7 +431,7 @@ async function main() {
           { folderPath: sshd.writable },
         ),
       });
-    } else if (only !== "local") console.log(`SFTP skipped: ${sshdProblem}`);
+    } else if (sftpProfiles) console.log(`SFTP skipped: ${sshdProblem}`);
     await fixture.close();
 
     const results = [];

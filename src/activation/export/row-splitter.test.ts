@@ -69,6 +69,27 @@ describe("RowSplitter", () => {
       { numRuns: 300 },
     );
   });
+
+  it("keeps every byte with backslash escapes across random cut points (property)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer(), fc.string({ unit: fc.constantFrom("a", '"', "\\", "\n", ";") })), {
+          maxLength: 30,
+        }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 7 }),
+        async (records, chunkSize, maxRows) => {
+          const escaped = (s: string) => s.replaceAll("\\", "\\\\").replaceAll('"', '\\"');
+          const body = records.map(([n, s]) => `${n};"${escaped(s)}";x\n`).join("");
+          const { files, rows } = await split(`h\n${body}`, chunkSize, maxRows, '"', "\\");
+          expect(rows).toBe(records.length);
+          expect(files.map((f) => f.slice(2)).join("")).toBe(body);
+          expect(files.length).toBe(Math.max(1, Math.ceil(records.length / maxRows)));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe("gzipInParallel", () => {
