@@ -135,8 +135,10 @@ export async function reevaluateProfiles(db: Db, input: ReevaluationInput): Prom
   const memberships = await chunked(ids, (chunk) =>
     db.query<{ segment_id: string; profile_id: string; status: MembershipStatus }>(
       sandbox,
-      `SELECT segment_id, profile_id, status FROM segment_memberships WHERE sandbox = $sandbox AND ${list("profile_id")}`,
-      [chunk],
+      // Naming the segments lets PostgreSQL probe its (sandbox, segment_id, profile_id) key.
+      `SELECT segment_id, profile_id, status FROM segment_memberships
+        WHERE sandbox = $sandbox AND segment_id = ANY(CAST($2 AS TEXT[])) AND ${list("profile_id")}`,
+      [chunk, plan.segments.map((s) => s.id)],
     ),
   );
   for (const m of memberships) current.set(`${m.segment_id}\n${m.profile_id}`, m.status);

@@ -1,0 +1,271 @@
+/**
+ * Streaming benchmark: events posted over HTTP to a running Herald API at a fixed rate into a store
+ * of generated profiles with 20 streaming segments and one streaming dataflow, delivered to a real
+ * destination server on loopback. Prints sustained throughput, ingest-to-delivery latency
+ * (p50 / p99 / max, measured from the client's send to the destination's receipt) against the same
+ * destination's own round trip measured in the same run, and checks that nothing was lost.
+ *
+ *   node bench/streaming.ts                  # 1 M profiles, 10,000 events/s for 60 s, throwaway PostgreSQL
+ *   PROFILES=100000 RATE=2000 SECONDS=10 node bench/streaming.ts
+ *   ENGINE=duckdb node bench/streaming.ts    # the embedded engine
+ */
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pino } from "pino";
+import { createDataflow } from "../src/activation/index.ts";
+import { buildServer, migrateParts, wireParts } from "../src/api/index.ts";
+import { loadConfig } from "../src/config/index.ts";
+import { localKeyProvider } from "../src/crypto/index.ts";
+import { httpDestination } from "../src/destinations/http/index.ts";
+import { createAccount, createCatalog, type OutboundRecord } from "../src/destinations/index.ts";
+import { installDefaultSchema } from "../src/schema/index.ts";
+import { createSegment } from "../src/segments/index.ts";
+import {
+  createSandbox,
+  migrate,
+  openDuckDBStore,
+  openPostgresStore,
+  type Store,
+} from "../src/store/index.ts";
+import { createStreamingService } from "../src/streaming/index.ts";
+import { startHttpRecorder } from "../test/servers/http-recorder.ts";
+import { startPostgresCluster } from "../test/support/postgres-cluster.ts";
+
+const PROFILES = Number(process.env.PROFILES ?? 1_000_000);
+const RATE = Number(process.env.RATE ?? 10_000);
+const SECONDS = Number(process.env.SECONDS ?? 60);
+/** PostgreSQL by default: the real-time path is point reads and small writes (see docs/streaming.md). */
+const ENGINE = process.env.ENGINE === "duckdb" ? "duckdb" : "postgres";
+/** Events per request; requests leave every 1000 × BATCH / RATE ms. */
+const BATCH = Number(process.env.BATCH ?? 50);
+const SANDBOX = "prod";
+const TIERS = ["bronze", "silver", "gold", "platinum"];
+const COUNTRIES = ["FR", "DE", "US", "GB", "ES"];
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (!sorted.length) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+async function openBenchStore(): Promise<{ store: Store; cleanup: () => Promise<void> }> {
+  if (ENGINE === "postgres") {
+    const cluster = await startPostgresCluster();
+    const store = await openPostgresStore(cluster.url());
+    return { store, cleanup: () => cluster.stop() };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-bench-streaming-"));
+  const store = await openDuckDBStore({ file: path.join(dir, "bench.duckdb"), threads: os.cpus().length });
+  return { store, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function generateProfiles(store: Store) {
+  const rows =
+    ENGINE === "duckdb"
+      ? `SELECT 'p' || i AS id, ['bronze','silver','gold','platinum'][1 + CAST(i % 4 AS INTEGER)] AS tier,
+           ['FR','DE','US','GB','ES'][1 + CAST(i % 5 AS INTEGER)] AS country FROM range(${PROFILES}) AS t(i)`
+      : `SELECT 'p' || i AS id, (ARRAY['bronze','silver','gold','platinum'])[1 + i % 4] AS tier,
+           (ARRAY['FR','DE','US','GB','ES'])[1 + i % 5] AS country FROM generate_series(0, ${PROFILES - 1}) AS t(i)`;
+  await store.query(
+    SANDBOX,
+    `INSERT INTO {profiles} (_id, _created_at, _updated_at, "personalEmail.address", "loyalty.tier", "homeAddress.countryCode")
+     SELECT id, now(), now(), id, tier, country FROM (${rows}) AS g`,
+  );
+  if (ENGINE === "postgres") await store.query(SANDBOX, "ANALYZE {profiles}");
+}
+
+const { store, cleanup } = await openBenchStore();
+const recorder = await startHttpRecorder();
+try {
+  await store.transaction((tx) => migrate(tx, store.engine));
+  await migrateParts(store);
+  await createSandbox(store, SANDBOX);
+  await installDefaultSchema(store, SANDBOX);
+  const generated = performance.now();
+  await generateProfiles(store);
+  console.log(
+    `streaming bench: ${ENGINE}, ${PROFILES.toLocaleString()} profiles generated in ${((performance.now() - generated) / 1000).toFixed(1)} s; ${RATE.toLocaleString()} events/s for ${SECONDS} s in requests of ${BATCH}`,
+  );
+
+  // 20 streaming segments: each (tier, country) pair with a recent purchase. A profile belongs to at
+  // most one, so its first purchase in the run realizes it there.
+  const segmentIds: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const id = `buyers-${TIERS[i % 4]}-${COUNTRIES[i % 5]}`.toLowerCase();
+    segmentIds.push(id);
+    await createSegment(store, SANDBOX, {
+      id,
+      name: id,
+      definition: `loyalty.tier = "${TIERS[i % 4]}" and homeAddress.countryCode = "${COUNTRIES[i % 5]}" and exists(commerce.purchases within last 1 days)`,
+    });
+  }
+
+  // Destination: an HTTP endpoint on loopback that records every request and when it arrived.
+  const keys = localKeyProvider(randomBytes(32));
+  const catalog = createCatalog([httpDestination as never]);
+  const accountDeps = { store, catalog, keys };
+  const connection = { url: `${recorder.url}/audiences` };
+  const details = { batchSize: 500 };
+  const account = await createAccount(accountDeps, SANDBOX, {
+    destinationId: httpDestination.id,
+    name: "bench",
+    connection,
+    details,
+  });
+  await createDataflow(accountDeps, SANDBOX, {
+    name: "bench",
+    accountId: account.id,
+    details,
+    status: "enabled",
+    segments: segmentIds.map((segmentId) => ({ segmentId, schedule: { frequency: "streaming" } })),
+    mapping: {
+      columns: [
+        { source: { kind: "identity", namespace: "email" } },
+        { source: { kind: "attribute", path: "loyalty.tier" } },
+      ],
+    },
+  });
+
+  // Baseline: the destination's own round trip for a batch of 20 messages, through the same connector.
+  const connector = httpDestination.connector;
+  if (connector.kind !== "stream") throw new Error("not a stream connector");
+  const session = await connector.open(
+    httpDestination.connectionSchema.parse({ url: `${recorder.url}/baseline` }),
+    httpDestination.detailsSchema.parse(details),
+  );
+  const baseline: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    const records: OutboundRecord[] = Array.from({ length: 20 }, (_, k) => ({
+      key: `b${i}-${k}`,
+      payload: { profileId: `b${i}-${k}`, segmentMembership: { herald: { x: { status: "realized" } } } },
+    }));
+    const t = performance.now();
+    await session.sendBatch(records);
+    baseline.push(performance.now() - t);
+  }
+  await session.close();
+  baseline.sort((a, b) => a - b);
+  recorder.requests.length = 0;
+
+  // Herald: the API on loopback, wired like `herald start`, with the streaming service running.
+  const logger = pino({ level: "warn" });
+  const parts = wireParts({ config: loadConfig({ port: 0 }, {}), store, logger, keys });
+  const streaming = createStreamingService(accountDeps, { logger });
+  const app = await buildServer({ ...parts, catalog, streaming } as Parameters<typeof buildServer>[0]);
+  const address = await app.listen({ host: "127.0.0.1", port: 0 });
+  streaming.start();
+
+  // Deliveries, timed at the destination's side by polling what it stored.
+  const sentAt = new Map<string, number>();
+  const requestLatency: number[] = [];
+  let acknowledged = 0;
+  let failedRequests = 0;
+  const intervalMs = (1000 * BATCH) / RATE;
+  const total = RATE * SECONDS;
+  const started = performance.now();
+  const inFlight = new Set<Promise<void>>();
+  let seq = 0;
+  for (let sent = 0; sent < total; sent += BATCH) {
+    const due = started + (sent / BATCH) * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const events = Array.from({ length: BATCH }, () => {
+      const n = seq++;
+      // A scattered profile id per event; 30% purchases (which realize), 70% page views.
+      const profile = `p${(n * 7919) % PROFILES}`;
+      const purchase = n % 10 < 3;
+      return {
+        type: purchase ? "commerce.purchases" : "web.pageView",
+        timestamp: new Date().toISOString(),
+        identity: { email: profile },
+        properties: purchase ? { priceTotal: 20 } : { page: "home" },
+      };
+    });
+    const sendTime = Date.now();
+    for (const e of events) if (e.type === "commerce.purchases") sentAt.set(e.identity.email, sendTime);
+    const request = fetch(`${address}/v1/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(events),
+    })
+      .then(async (response) => {
+        await response.arrayBuffer();
+        if (response.ok) acknowledged += BATCH;
+        else failedRequests++;
+        requestLatency.push(Date.now() - sendTime);
+      })
+      .catch(() => {
+        failedRequests++;
+      })
+      .finally(() => inFlight.delete(request));
+    inFlight.add(request);
+  }
+  await Promise.all(inFlight);
+  const ingestSeconds = (performance.now() - started) / 1000;
+
+  // Drain: wait until the outbox is empty and the destination holds every change.
+  const drainStart = performance.now();
+  for (;;) {
+    const [row] = await store.queryGlobal<{ n: number }>("SELECT count(*) AS n FROM streaming_outbox");
+    if (Number(row?.n ?? 0) === 0 || performance.now() - drainStart > 120_000) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const metrics = await streaming.metricsJson();
+  const stored = recorder.requests
+    .filter((r) => r.path.startsWith("/audiences"))
+    .flatMap((r) =>
+      ((r.body as { records?: { profileId: string }[] })?.records ?? []).map((m) => ({
+        profileId: m.profileId,
+        arrivedAt: r.receivedAt.getTime(),
+      })),
+    );
+  await app.close();
+  await streaming.stop();
+
+  // Latency per delivered message: destination arrival − the client's send of that profile's purchase.
+  const latencies = stored
+    .filter((a) => sentAt.has(a.profileId))
+    .map((a) => a.arrivedAt - (sentAt.get(a.profileId) as number))
+    .sort((a, b) => a - b);
+  const internal = metrics.latency;
+  requestLatency.sort((a, b) => a - b);
+  const changes = metrics.membershipChanges.realized + metrics.membershipChanges.exited;
+  console.log(
+    `throughput: ${Math.round(acknowledged / ingestSeconds).toLocaleString()} events/s acknowledged (${acknowledged.toLocaleString()} in ${ingestSeconds.toFixed(1)} s; ${failedRequests} failed requests)`,
+  );
+  console.log(
+    `ingest request round trip: p50 ${ms(quantile(requestLatency, 0.5))}, p99 ${ms(quantile(requestLatency, 0.99))}, max ${ms(requestLatency[requestLatency.length - 1] ?? Number.NaN)}`,
+  );
+  console.log(
+    `membership changes: ${changes.toLocaleString()}; messages delivered: ${metrics.delivered.toLocaleString()}; stored at the destination: ${stored.length.toLocaleString()}; dead letters: ${metrics.deadLettered}; retried: ${metrics.retried}`,
+  );
+  if (latencies.length) {
+    console.log(
+      `ingest-to-delivery (client send → destination arrival): p50 ${ms(quantile(latencies, 0.5))}, p99 ${ms(quantile(latencies, 0.99))}, max ${ms(latencies[latencies.length - 1] as number)}`,
+    );
+  }
+  const buckets = internal.buckets;
+  const internalQuantile = (q: number) => {
+    const target = q * internal.count;
+    const hit = buckets.find((b) => b.count >= target);
+    return hit ? (hit.le === "+Inf" ? Number.POSITIVE_INFINITY : hit.le * 1000) : Number.NaN;
+  };
+  console.log(
+    `ingest-to-acknowledgement (Herald's histogram, bucket upper bounds): p50 ≤ ${internalQuantile(0.5)} ms, p99 ≤ ${internalQuantile(0.99)} ms, mean ${ms((internal.sumSeconds / Math.max(1, internal.count)) * 1000)}`,
+  );
+  const baselineP50 = quantile(baseline, 0.5);
+  console.log(
+    `baseline (the HTTP endpoint's round trip for a 20-message batch, same connector): p50 ${ms(baselineP50)}, p99 ${ms(quantile(baseline, 0.99))}`,
+  );
+  if (latencies.length) {
+    console.log(`ratio (Herald p50 / baseline p50): ${(quantile(latencies, 0.5) / baselineP50).toFixed(1)}`);
+  }
+  const lost = changes - stored.length;
+  console.log(lost <= 0 ? "nothing lost" : `LOST: ${lost} changes not at the destination`);
+} finally {
+  await recorder.close();
+  await store.close();
+  await cleanup();
+}
