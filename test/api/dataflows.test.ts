@@ -1,0 +1,112 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { FastifyInstance } from "fastify";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Store } from "../../src/store/index.ts";
+import { dataflowFor, fixtureProfile } from "../support/activation.ts";
+import { apiFor } from "../support/api.ts";
+import { storeWithDefaultSchema } from "../support/herald-store.ts";
+
+/** The activation workflow through the API, step by step as the UI will drive it. */
+describe("dataflows and runs API", () => {
+  let app: FastifyInstance;
+  let store: Store;
+  let root = "";
+  afterEach(async () => {
+    await app?.close();
+    await store?.close();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("connects an account, activates a segment, exports now, and reports the run", async () => {
+    ({ store } = await storeWithDefaultSchema("duckdb"));
+    const { app: server, deps } = await apiFor(store);
+    app = server;
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-api-export-"));
+    const post = (url: string, payload?: unknown) =>
+      app.inject({ method: "POST", url, ...(payload === undefined ? {} : { payload: payload as object }) });
+
+    expect(
+      (
+        await post(
+          "/v1/profiles",
+          Array.from({ length: 40 }, (_, i) => fixtureProfile(i)),
+        )
+      ).json(),
+    ).toMatchObject({ stored: 40 });
+    await post("/v1/segments", {
+      id: "french",
+      name: "French",
+      definition: 'homeAddress.countryCode = "FR"',
+    });
+    expect((await post("/v1/segments/french/evaluate")).json()).toMatchObject({ size: 20 });
+
+    const wrong = await post("/v1/accounts", {
+      destination: "local",
+      name: "drop",
+      connection: { root: "/no/such/folder" },
+    });
+    expect(wrong.statusCode).toBe(404);
+    expect(wrong.json().error.message).toMatch(/\/no\/such\/folder/);
+    const account = await post("/v1/accounts", {
+      destination: "local",
+      name: "drop",
+      connection: { root },
+    });
+    expect(account.statusCode).toBe(201);
+
+    const draft = await post("/v1/dataflows", { ...dataflowFor(account.json().id), status: "draft" });
+    expect(draft.statusCode).toBe(201);
+    const id = draft.json().id as string;
+    // A draft does not export; activating it does.
+    expect((await post(`/v1/dataflows/${id}/runs`)).statusCode).toBe(409);
+    expect((await post(`/v1/dataflows/${id}/activate`)).json().status).toBe("enabled");
+    const triggered = await post(`/v1/dataflows/${id}/runs`);
+    expect(triggered.statusCode).toBe(202);
+    const [run] = triggered.json().items as { id: string }[];
+    await deps.activation.idle();
+
+    const detail = (await app.inject(`/v1/runs/${run?.id}`)).json();
+    expect(detail).toMatchObject({
+      status: "succeeded",
+      received: 20,
+      activated: 17,
+      excluded: { missingMandatory: 3, duplicate: 0 },
+    });
+    expect(detail.files).toHaveLength(1);
+    expect(fs.readdirSync(root)).toEqual([detail.files[0].name]);
+    const listed = (await app.inject(`/v1/runs?dataflowId=${id}&status=succeeded`)).json().items;
+    expect(listed.map((r: { id: string }) => r.id)).toEqual([run?.id]);
+    expect((await app.inject("/v1/runs?status=failed")).json().items).toEqual([]);
+
+    // The account is in use: deleting it is refused and names the dataflow.
+    const refused = await app.inject({ method: "DELETE", url: `/v1/accounts/${account.json().id}` });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error.message).toMatch(/French customers to the agency/);
+    // Secrets never come back; this account has none, and its root is visible.
+    expect((await app.inject(`/v1/accounts/${account.json().id}`)).json().connection).toEqual({ root });
+
+    expect((await post(`/v1/dataflows/${id}/pause`)).json().status).toBe("disabled");
+    expect((await app.inject({ method: "DELETE", url: `/v1/dataflows/${id}` })).statusCode).toBe(204);
+    expect(
+      (await app.inject({ method: "DELETE", url: `/v1/accounts/${account.json().id}` })).statusCode,
+    ).toBe(204);
+  });
+
+  it("rejects an invalid dataflow naming the field", async () => {
+    ({ store } = await storeWithDefaultSchema("duckdb"));
+    ({ app } = await apiFor(store));
+    const response = await app.inject({
+      method: "POST",
+      url: "/v1/dataflows",
+      payload: {
+        ...dataflowFor("no-such-account"),
+        fileOptions: { csv: { delimiter: "ab" }, maxFiles: 0 },
+      },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.message).toMatch(/fileOptions\.csv\.delimiter.*one character/);
+    expect(response.json().error.message).toMatch(/fileOptions\.maxFiles/);
+  });
+});
