@@ -223,22 +223,25 @@ describe("Local folder connector", () => {
   });
 });
 
-/** Runs `validate` in a child Node process, as `nobody` when the tests run as root. */
+/**
+ * Runs `validate` in a child Node process that, when the tests run as root, drops to `nobody` once
+ * the connector is loaded (so the checkout itself need not be readable by `nobody`).
+ */
 async function validateAsUnprivilegedUser(connection: unknown, details: unknown): Promise<unknown> {
   const moduleUrl = pathToFileURL(path.resolve("src/destinations/local/index.ts")).href;
   const script = `
     const { localDestination } = await import(${JSON.stringify(moduleUrl)});
+    if (process.getuid() === 0) {
+      process.setgroups([]);
+      process.setgid(65534); // nobody's group (nogroup on Debian)
+      process.setuid(65534); // nobody
+    }
     try {
       await localDestination.connector.validate(${JSON.stringify(connection)}, ${JSON.stringify(details)});
       console.log(JSON.stringify({ ok: true }));
     } catch (error) {
       console.log(JSON.stringify({ kind: error.kind, code: error.code, message: error.message }));
     }`;
-  const node = process.execPath;
-  const [command, args] =
-    process.getuid?.() === 0
-      ? ["runuser", ["-u", "nobody", "--", node, "--input-type=module", "-e", script]]
-      : [node, ["--input-type=module", "-e", script]];
-  const { stdout } = await run(command, args);
+  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script]);
   return JSON.parse(stdout.trim().split("\n").pop() ?? "null");
 }
