@@ -13,7 +13,7 @@ import {
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type EventHubsTestServer, startEventHubs } from "../servers/event-hubs.ts";
 import { freePort } from "../support/postgres-cluster.ts";
-import { accountDeps } from "./stream-account-deps.ts";
+import { accountDeps, errorOf, numberedRecords } from "./stream-account-deps.ts";
 
 const key = "aGVyYWxkLXRlc3Qta2V5LWZvci1ldmVudC1odWJzLTAxMjM0NTY3ODk=";
 let hubs: EventHubsTestServer;
@@ -25,23 +25,6 @@ const keyed = (overrides: Record<string, unknown> = {}) => ({
   useDevelopmentEmulator: true,
   ...overrides,
 });
-
-function records(n: number, keys: number, extra = ""): OutboundRecord[] {
-  return Array.from({ length: n }, (_, i) => ({
-    key: `profile-${i % keys}`,
-    payload: { profileId: `profile-${i % keys}`, seq: i, status: i % 3 ? "realized" : "exited", extra },
-  }));
-}
-
-async function errorOf(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    const e = error as { kind?: string; code?: string; message?: string };
-    return { kind: e.kind, code: e.code, message: e.message ?? "" };
-  }
-  throw new Error("expected a failure");
-}
 
 async function withSession<T>(eventHubName: string, use: (session: StreamSession) => Promise<T>): Promise<T> {
   const session = await connector.open(keyed(), { eventHubName });
@@ -213,7 +196,7 @@ describe("Azure Event Hubs: validation", () => {
 
 describe("Azure Event Hubs: delivery", () => {
   it("puts each profile's events on the partition the service would pick for its key, in order, one transfer per partition", async () => {
-    const batch = records(1000, 50);
+    const batch = numberedRecords(1000, 50);
     const before = hubs.transfers.length;
     const result = await withSession("audiences", (s) => s.sendBatch(batch));
     expect(result.failed).toEqual([]);
@@ -242,7 +225,7 @@ describe("Azure Event Hubs: delivery", () => {
   });
 
   it("cuts a batch over 1 MB into several transfers, each within the link's message size", async () => {
-    const batch = records(3000, 20, "z".repeat(2000));
+    const batch = numberedRecords(3000, 20, "z".repeat(2000));
     const before = hubs.transfers.length;
     const result = await withSession("bulk", (s) => s.sendBatch(batch));
     expect(result.failed).toEqual([]);
@@ -262,7 +245,7 @@ describe("Azure Event Hubs: delivery", () => {
   });
 
   it("fails an event over the message size without retry and delivers the rest", async () => {
-    const batch = records(4, 2);
+    const batch = numberedRecords(4, 2);
     const big = batch[2];
     if (big) big.payload = { ...big.payload, blob: "q".repeat(1024 * 1024) };
     const result = await withSession("oversize", (s) => s.sendBatch(batch));
@@ -278,13 +261,13 @@ describe("Azure Event Hubs: delivery", () => {
 
   it("rejects a batch refused whole (throttled) as rate_limited", async () => {
     hubs.refuseTransfers(1);
-    const error = await errorOf(withSession("single", (s) => s.sendBatch(records(10, 3))));
+    const error = await errorOf(withSession("single", (s) => s.sendBatch(numberedRecords(10, 3))));
     expect(error).toMatchObject({ kind: "rate_limited", code: "event_hubs_throttled" });
     expect(received("single")).toEqual([]);
   });
 
   it("reports one refused partition's records as retryable failures and keeps the others", async () => {
-    const batch = records(40, 8);
+    const batch = numberedRecords(40, 8);
     const result = await withSession("partial", async (s) => {
       hubs.refuseTransfers(1);
       return s.sendBatch(batch);
@@ -303,17 +286,17 @@ describe("Azure Event Hubs: delivery", () => {
   it("reports the namespace down as unavailable, and the same session delivers once it is back", async () => {
     const session = await connector.open(keyed(), { eventHubName: "outage" });
     try {
-      expect((await session.sendBatch(records(4, 2))).failed).toEqual([]);
+      expect((await session.sendBatch(numberedRecords(4, 2))).failed).toEqual([]);
       await hubs.stop();
       // A send issued at the very moment the connection drops waits for the SDK's operation timeout;
       // once the client has seen the drop, sends fail at once.
       await new Promise((r) => setTimeout(r, 500));
-      const error = await errorOf(session.sendBatch(records(4, 2)));
+      const error = await errorOf(session.sendBatch(numberedRecords(4, 2)));
       expect(error).toMatchObject({ kind: "unavailable", code: "event_hubs_unreachable" });
       await hubs.start();
       let result: Awaited<ReturnType<StreamSession["sendBatch"]>> | undefined;
       for (let attempt = 0; attempt < 10 && !result; attempt++) {
-        result = await session.sendBatch(records(4, 2)).catch(async () => {
+        result = await session.sendBatch(numberedRecords(4, 2)).catch(async () => {
           await new Promise((r) => setTimeout(r, 200));
           return undefined;
         });

@@ -5,39 +5,17 @@ import {
   parseRetryAfter,
 } from "../../src/destinations/http/index.ts";
 import { createAccount, listAccounts, type OutboundRecord } from "../../src/destinations/index.ts";
-import { retryAfterMsOf } from "../../src/destinations/stream-batching.ts";
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type HttpRecorder, startHttpRecorder, tokenPath } from "../servers/http-recorder.ts";
 import { freePort } from "../support/postgres-cluster.ts";
-import { accountDeps } from "./stream-account-deps.ts";
+import { accountDeps, errorOf, numberedRecords } from "./stream-account-deps.ts";
 
 let api: HttpRecorder;
-
-function records(n: number, keys: number): OutboundRecord[] {
-  return Array.from({ length: n }, (_, i) => ({
-    key: `profile-${i % keys}`,
-    payload: {
-      identities: { email: [`p${i % keys}@example.com`] },
-      segmentMembership: { herald: { "seg-1": { status: i % 2 ? "exited" : "realized" } } },
-      seq: i,
-    },
-  }));
-}
 
 /** A connection as the schema parses it (defaults applied), from the given fields. */
 const connection = (fields: Record<string, unknown> = {}) =>
   httpDestination.connectionSchema.parse({ url: `${api.url}/ingest`, ...fields });
 const details = (fields: Record<string, unknown> = {}) => httpDestination.detailsSchema.parse(fields);
-
-async function errorOf(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    const e = error as { kind?: string; code?: string; message?: string };
-    return { kind: e.kind, code: e.code, message: e.message ?? "", retryAfterMs: retryAfterMsOf(error) };
-  }
-  throw new Error("expected a failure");
-}
 
 async function send(conn: ReturnType<typeof connection>, batch: OutboundRecord[], det = details()) {
   const session = await connector.open(conn, det);
@@ -235,7 +213,7 @@ describe("HTTP API: validation", () => {
 
 describe("HTTP API: delivery", () => {
   it("posts {records: [...]} in requests of batchSize, in order, to the dataflow's path with every header", async () => {
-    const batch = records(250, 7);
+    const batch = numberedRecords(250, 7);
     const result = await send(
       connection({ method: "PUT", headers: { "X-Source": "herald" }, secretHeaders: { "X-Api-Key": "k-1" } }),
       batch,
@@ -264,20 +242,20 @@ describe("HTTP API: delivery", () => {
 
   it("rejects a 429 as rate_limited and exposes Retry-After (seconds or a date)", async () => {
     api.respondWith({ status: 429, headers: { "retry-after": "7" } });
-    const error = await errorOf(send(connection(), records(3, 3)));
+    const error = await errorOf(send(connection(), numberedRecords(3, 3)));
     expect(error).toMatchObject({ kind: "rate_limited", code: "http_rate_limited", retryAfterMs: 7000 });
     const at = Date.now();
     expect(parseRetryAfter(new Date(at + 30_000).toUTCString(), at)).toBeGreaterThan(29_000);
     expect(parseRetryAfter("soon")).toBeUndefined();
     api.respondWith({ status: 429 });
-    expect((await errorOf(send(connection(), records(1, 1)))).retryAfterMs).toBeUndefined();
+    expect((await errorOf(send(connection(), numberedRecords(1, 1)))).retryAfterMs).toBeUndefined();
   });
 
   it("rejects a 5xx on the first request as unavailable; after a delivered request, reports the rest as retryable", async () => {
     api.respondWith({ status: 500 });
-    expect((await errorOf(send(connection(), records(5, 2)))).kind).toBe("unavailable");
+    expect((await errorOf(send(connection(), numberedRecords(5, 2)))).kind).toBe("unavailable");
     api.requests.length = 0;
-    const batch = records(30, 4);
+    const batch = numberedRecords(30, 4);
     // The first request is answered 200, the second 502.
     api.respondWith({ status: 200 });
     api.respondWith({ status: 502 });
@@ -289,7 +267,7 @@ describe("HTTP API: delivery", () => {
 
   it("fails the records of a request refused for its content without retry, and sends the next request", async () => {
     api.respondWith({ status: 400, body: { error: "invalid email in records[2]" } });
-    const result = await send(connection(), records(6, 6), details({ batchSize: 3 }));
+    const result = await send(connection(), numberedRecords(6, 6), details({ batchSize: 3 }));
     expect(result.failed).toEqual(
       [0, 1, 2].map((index) => ({
         index,
@@ -302,7 +280,9 @@ describe("HTTP API: delivery", () => {
 
   it("rejects a 401 with fixed credentials as auth_failed", async () => {
     api.setAuth({ type: "bearer", token: "good" });
-    const error = await errorOf(send(connection({ authType: "bearer", token: "revoked" }), records(2, 1)));
+    const error = await errorOf(
+      send(connection({ authType: "bearer", token: "revoked" }), numberedRecords(2, 1)),
+    );
     expect(error).toMatchObject({ kind: "auth_failed", code: "http_auth_failed" });
   });
 
@@ -316,11 +296,11 @@ describe("HTTP API: delivery", () => {
     });
     const session = await connector.open(conn, details({ batchSize: 5 }));
     try {
-      expect((await session.sendBatch(records(20, 5))).failed).toEqual([]);
+      expect((await session.sendBatch(numberedRecords(20, 5))).failed).toEqual([]);
       expect(api.tokenRequests).toHaveLength(1);
       expect(api.requests).toHaveLength(4);
       api.revokeTokens();
-      expect((await session.sendBatch(records(5, 5))).failed).toEqual([]);
+      expect((await session.sendBatch(numberedRecords(5, 5))).failed).toEqual([]);
       expect(api.tokenRequests).toHaveLength(2);
       // The refused request and its resend with the new token.
       expect(api.requests.slice(4).map((r) => r.headers.authorization)).toEqual([
@@ -329,10 +309,10 @@ describe("HTTP API: delivery", () => {
       ]);
       api.setAuth({ type: "oauth2", clientId: "c", clientSecret: "s", expiresInSeconds: 1 });
       api.revokeTokens();
-      expect((await session.sendBatch(records(1, 1))).failed).toEqual([]);
+      expect((await session.sendBatch(numberedRecords(1, 1))).failed).toEqual([]);
       const tokens = api.tokenRequests.length;
       await new Promise((r) => setTimeout(r, 700));
-      expect((await session.sendBatch(records(1, 1))).failed).toEqual([]);
+      expect((await session.sendBatch(numberedRecords(1, 1))).failed).toEqual([]);
       // A token that lives 1 s is renewed after half of it, without waiting for a 401.
       expect(api.tokenRequests.length).toBe(tokens + 1);
       expect(api.requests.at(-1)?.headers.authorization).toBe(`Bearer ${api.issuedTokens.at(-1)}`);
@@ -350,7 +330,7 @@ describe("HTTP API: delivery", () => {
       clientSecret: "s",
     });
     api.respondWith({ status: 401 }, 2);
-    const error = await errorOf(send(conn, records(2, 1)));
+    const error = await errorOf(send(conn, numberedRecords(2, 1)));
     expect(error.kind).toBe("auth_failed");
     expect(api.tokenRequests).toHaveLength(2);
   });
@@ -359,9 +339,9 @@ describe("HTTP API: delivery", () => {
     const session = await connector.open(connection(), details());
     try {
       await api.stop();
-      expect((await errorOf(session.sendBatch(records(2, 2)))).kind).toBe("unavailable");
+      expect((await errorOf(session.sendBatch(numberedRecords(2, 2)))).kind).toBe("unavailable");
       await api.start();
-      expect((await session.sendBatch(records(2, 2))).failed).toEqual([]);
+      expect((await session.sendBatch(numberedRecords(2, 2))).failed).toEqual([]);
       expect(api.requests).toHaveLength(1);
     } finally {
       await session.close();

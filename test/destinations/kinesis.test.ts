@@ -9,7 +9,7 @@ import { kinesisConnector as connector, kinesisDestination } from "../../src/des
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type KinesisTestServer, startKinesis } from "../servers/kinesalite.ts";
 import { freePort } from "../support/postgres-cluster.ts";
-import { accountDeps } from "./stream-account-deps.ts";
+import { accountDeps, errorOf, numberedRecords } from "./stream-account-deps.ts";
 
 let kinesis: KinesisTestServer;
 const connection = () => ({
@@ -18,24 +18,6 @@ const connection = () => ({
   secretAccessKey: kinesis.secretAccessKey,
   endpoint: kinesis.endpoint,
 });
-
-/** n records over `keys` profiles, each numbered so order per key can be checked. */
-function records(n: number, keys: number, extra = ""): OutboundRecord[] {
-  return Array.from({ length: n }, (_, i) => ({
-    key: `profile-${i % keys}`,
-    payload: { profileId: `profile-${i % keys}`, seq: i, status: i % 2 ? "exited" : "realized", extra },
-  }));
-}
-
-async function errorOf(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    const e = error as { kind?: string; code?: string; message?: string };
-    return { kind: e.kind, code: e.code, message: e.message ?? "" };
-  }
-  throw new Error("expected a failure");
-}
 
 async function withSession<T>(streamName: string, use: (session: StreamSession) => Promise<T>): Promise<T> {
   const session = await connector.open(connection(), { streamName });
@@ -138,7 +120,7 @@ describe("Amazon Kinesis: delivery", () => {
   it("sends 1,200 records in three PutRecords calls, partition key = profile, in order per profile", async () => {
     await kinesis.createStream("bulk", 4);
     const before = kinesis.putRecordsCalls.length;
-    const batch = records(1200, 37);
+    const batch = numberedRecords(1200, 37);
     const result = await withSession("bulk", (s) => s.sendBatch(batch));
     expect(result.failed).toEqual([]);
     expect(kinesis.putRecordsCalls.slice(before).map((c) => c.records)).toEqual([500, 500, 200]);
@@ -158,7 +140,7 @@ describe("Amazon Kinesis: delivery", () => {
   it("keeps every PutRecords call within 5 MiB", async () => {
     await kinesis.createStream("large");
     const before = kinesis.putRecordsCalls.length;
-    const batch = records(120, 5, "x".repeat(100_000));
+    const batch = numberedRecords(120, 5, "x".repeat(100_000));
     const result = await withSession("large", (s) => s.sendBatch(batch));
     expect(result.failed).toEqual([]);
     const calls = kinesis.putRecordsCalls.slice(before);
@@ -170,7 +152,7 @@ describe("Amazon Kinesis: delivery", () => {
 
   it("fails a record over 1 MiB without retry and delivers the others", async () => {
     await kinesis.createStream("oversize");
-    const batch = records(3, 3);
+    const batch = numberedRecords(3, 3);
     const big = batch[1];
     if (big) big.payload = { ...big.payload, blob: "y".repeat(1024 * 1024) };
     const result = await withSession("oversize", (s) => s.sendBatch(batch));
@@ -184,7 +166,7 @@ describe("Amazon Kinesis: delivery", () => {
 
   it("reports throttled records as retryable, holds back later records of the same profile, and a resend completes the stream", async () => {
     await kinesis.createStream("throttled");
-    const batch = records(12, 3);
+    const batch = numberedRecords(12, 3);
     kinesis.failRecords(1, (key) => key === "profile-1");
     const result = await withSession("throttled", (s) => s.sendBatch(batch));
     // profile-1 has seq 1, 4, 7, 10: seq 1 was throttled, 4, 7, 10 are held back to keep the order.
@@ -210,7 +192,7 @@ describe("Amazon Kinesis: delivery", () => {
   it("rejects a batch whose call is throttled whole as rate_limited", async () => {
     await kinesis.createStream("refused");
     kinesis.refuseCalls(1);
-    const error = await errorOf(withSession("refused", (s) => s.sendBatch(records(5, 2))));
+    const error = await errorOf(withSession("refused", (s) => s.sendBatch(numberedRecords(5, 2))));
     expect(error).toMatchObject({ kind: "rate_limited", code: "kinesis_throttled" });
     expect(await kinesis.readRecords("refused")).toEqual([]);
   });
@@ -218,7 +200,7 @@ describe("Amazon Kinesis: delivery", () => {
   it("after a delivered call, reports a refused call's records and the later ones as retryable failures", async () => {
     await kinesis.createStream("refused-later");
     kinesis.refuseCalls(1, "ProvisionedThroughputExceededException", 1);
-    const batch = records(1100, 10);
+    const batch = numberedRecords(1100, 10);
     const result = await withSession("refused-later", (s) => s.sendBatch(batch));
     expect(result.failed.map((f) => f.index)).toEqual(Array.from({ length: 600 }, (_, i) => i + 500));
     expect(result.failed.every((f) => f.retryable && f.error.includes("throttled"))).toBe(true);
@@ -226,7 +208,7 @@ describe("Amazon Kinesis: delivery", () => {
   });
 
   it("reports failure of a missing stream at send time as not_found", async () => {
-    const error = await errorOf(withSession("gone", (s) => s.sendBatch(records(2, 1))));
+    const error = await errorOf(withSession("gone", (s) => s.sendBatch(numberedRecords(2, 1))));
     expect(error).toMatchObject({ kind: "not_found" });
   });
 });

@@ -5,7 +5,9 @@ import {
   createCatalog,
   type DestinationDefinition,
   destinationMigrations,
+  type OutboundRecord,
 } from "../../src/destinations/index.ts";
+import { retryAfterMsOf } from "../../src/destinations/stream-batching.ts";
 import { createSandbox, DEFAULT_SANDBOX, migrate } from "../../src/store/index.ts";
 import { freshStore } from "../support/stores.ts";
 
@@ -23,4 +25,36 @@ export async function accountDeps(
     keys: localKeyProvider(randomBytes(32)),
     close: () => store.close(),
   };
+}
+
+/** `n` records over `keys` profiles, numbered by `seq` so order per profile can be checked. */
+export function numberedRecords(n: number, keys: number, extra = ""): OutboundRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    key: `profile-${i % keys}`,
+    payload: {
+      profileId: `profile-${i % keys}`,
+      seq: i,
+      segmentMembership: { herald: { "seg-1": { status: i % 3 ? "realized" : "exited" } } },
+      extra,
+    },
+  }));
+}
+
+/** The HeraldError fields of a promise's rejection (fails the test when it resolves). */
+export async function errorOf(
+  promise: Promise<unknown>,
+): Promise<{ kind?: string; code?: string; message: string; retryAfterMs?: number }> {
+  try {
+    await promise;
+  } catch (error) {
+    const e = error as { kind?: string; code?: string; message?: string };
+    const retryAfterMs = retryAfterMsOf(error);
+    return {
+      kind: e.kind,
+      code: e.code,
+      message: e.message ?? "",
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    };
+  }
+  throw new Error("expected a failure");
 }
