@@ -160,7 +160,7 @@ export async function startSshd(): Promise<SshServer> {
       writable,
       readOnly,
       dropConnections: async () => {
-        for (const child of await descendantsOf(pid)) {
+        for (const child of descendantsOf(pid)) {
           try {
             process.kill(child, "SIGKILL");
           } catch {
@@ -210,16 +210,23 @@ async function launch(config: string, port: number): Promise<{ pid: number; stop
   };
 }
 
-/** The process ids below `pid` (children, grandchildren, ...), from `ps`. */
-async function descendantsOf(pid: number): Promise<number[]> {
-  const { stdout } = await run("ps", ["-A", "-o", "pid=,ppid="]);
-  const parents = stdout
-    .trim()
-    .split("\n")
-    .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
+/** The process ids below `pid` (children, grandchildren, ...), read from /proc (no `ps` needed). */
+function descendantsOf(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (command) state ppid ..."; the command may contain spaces or ')'.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parentOf.set(Number(entry), ppid);
+    } catch {
+      // the process ended while we looked
+    }
+  }
   const found: number[] = [];
   const visit = (parent: number) => {
-    for (const [child, itsParent] of parents) {
+    for (const [child, itsParent] of parentOf) {
       if (itsParent === parent) {
         found.push(child);
         visit(child);
