@@ -8,7 +8,7 @@
  *   Azure Blob  Herald's session.putFile     vs the SDK's BlockBlobClient.uploadFile, same Azurite
  *   Kinesis     Herald's session.sendBatch   vs the SDK's PutRecords, 500 records a call, same kinesalite
  *   Event Hubs  Herald's session.sendBatch   vs the SDK's createBatch/sendBatch, same AMQP test endpoint
- *   HTTP        Herald's session.sendBatch   vs a plain fetch loop, same recording server (when both exist)
+ *   HTTP        Herald's session.sendBatch   vs a plain fetch loop, 100 records a request, same recording server
  *
  * Servers run in this process (or their own); each client runs in a child process, so a client and
  * a server in JavaScript do not share an event loop. Every transfer runs `--rounds` times (default
@@ -32,6 +32,7 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { azureBlobDestination } from "../src/destinations/azure-blob/index.ts";
 import { eventHubsDestination } from "../src/destinations/event-hubs/index.ts";
+import { httpDestination } from "../src/destinations/http/index.ts";
 import type {
   DestinationDefinition,
   FileConnector,
@@ -43,6 +44,7 @@ import { s3Destination } from "../src/destinations/s3/index.ts";
 import { sftpDestination } from "../src/destinations/sftp/index.ts";
 import { startAzurite } from "../test/servers/azurite.ts";
 import { startEventHubs } from "../test/servers/event-hubs.ts";
+import { startHttpRecorder } from "../test/servers/http-recorder.ts";
 import { startKinesis } from "../test/servers/kinesalite.ts";
 import { startS3rver } from "../test/servers/s3rver.ts";
 import { sshdUnavailableReason, startSshd } from "../test/servers/sshd.ts";
@@ -74,7 +76,8 @@ type Task =
   | { kind: "azure-upload-file"; connectionString: string; container: string; file: string; name: string }
   | { kind: "send-records"; destination: string; connection: unknown; details: unknown; records: number }
   | { kind: "kinesis-put-records"; kinesis: KinesisTarget; streamName: string; records: number }
-  | { kind: "event-hubs-send-batch"; connectionString: string; eventHubName: string; records: number };
+  | { kind: "event-hubs-send-batch"; connectionString: string; eventHubName: string; records: number }
+  | { kind: "http-fetch"; url: string; batchSize: number; records: number };
 
 interface S3Target {
   endpoint: string;
@@ -97,6 +100,7 @@ const connectors = [
   azureBlobDestination,
   kinesisDestination,
   eventHubsDestination,
+  httpDestination,
 ];
 
 function definition(id: string): DestinationDefinition {
@@ -214,6 +218,23 @@ async function runTask(task: Task): Promise<{ seconds: number; [key: string]: un
       );
       await producer.close();
       return { seconds, records: task.records, failed: 0 };
+    }
+    case "http-fetch": {
+      let failed = 0;
+      const { seconds } = await timed(() =>
+        inParallel(task.records, task.batchSize, 4, async (from, to) => {
+          const records = [];
+          for (let i = from; i < to; i++) records.push(record(i).payload);
+          const response = await fetch(task.url, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ records }),
+          });
+          await response.text();
+          if (!response.ok) failed += to - from;
+        }),
+      );
+      return { seconds, records: task.records, failed };
     }
   }
 }
@@ -336,6 +357,7 @@ async function main() {
     if (wanted("azure")) rows.push(...(await azure(script, file, fileBytes, rounds)));
     if (wanted("kinesis")) rows.push(...(await kinesis(script, records, rounds)));
     if (wanted("event-hubs")) rows.push(...(await eventHubs(script, records, rounds)));
+    if (wanted("http")) rows.push(...(await httpApi(script, records, rounds)));
     print();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -624,6 +646,46 @@ async function eventHubs(script: string, records: number, rounds: number) {
                 eventHubName: hub,
                 records,
               }),
+            clean: forget,
+          },
+        ],
+      },
+      rounds,
+    );
+  } finally {
+    await server.close();
+  }
+}
+
+async function httpApi(script: string, records: number, rounds: number) {
+  const server = await startHttpRecorder();
+  const forget = async () => {
+    server.requests.length = 0;
+  };
+  const batchSize = 100; // the connector's default request size, for both clients
+  try {
+    const url = `${server.url}/audiences`;
+    return await measure(
+      {
+        connector: "HTTP API (recording server)",
+        amount: records,
+        unit: "records",
+        herald: {
+          label: `Herald sendBatch (${batchSize} a request)`,
+          transfer: () =>
+            runChild(script, {
+              kind: "send-records",
+              destination: "http-api",
+              connection: { url },
+              details: { batchSize },
+              records,
+            }),
+          clean: forget,
+        },
+        references: [
+          {
+            label: `fetch loop (${batchSize} a request, 4 in flight)`,
+            transfer: () => runChild(script, { kind: "http-fetch", url, batchSize, records }),
             clean: forget,
           },
         ],
