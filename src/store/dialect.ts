@@ -1,6 +1,13 @@
 import { assertNever } from "../errors/index.ts";
 import type { ColumnKind, Dialect, Engine } from "./types.ts";
 
+/**
+ * What identifier hashing trims (space, tab, line feed, carriage return), spelled the same in SQL
+ * here and in JavaScript (HASH_TRIM_PATTERN), so batch files and streamed messages hash alike.
+ */
+const HASH_TRIMMED = "' ' || chr(9) || chr(10) || chr(13)";
+export const HASH_TRIM_PATTERN = /^[ \t\n\r]+|[ \t\n\r]+$/g;
+
 const SANDBOX_NAME = /^[a-z][a-z0-9_]{0,30}$/;
 
 export function isValidSandboxName(name: string): boolean {
@@ -61,8 +68,8 @@ export function createDialect(engine: Engine): Dialect {
     },
     sha256Normalized: (expr) =>
       engine === "duckdb"
-        ? `sha256(lower(trim(${expr})))`
-        : `encode(sha256(convert_to(lower(trim(${expr})), 'UTF8')), 'hex')`,
+        ? `sha256(lower(trim(${expr}, ${HASH_TRIMMED})))`
+        : `encode(sha256(convert_to(lower(btrim(${expr}, ${HASH_TRIMMED})), 'UTF8')), 'hex')`,
     isoTimestamp: (expr) =>
       engine === "duckdb"
         ? `strftime(${expr}, '%Y-%m-%dT%H:%M:%S.%gZ')`

@@ -6,7 +6,7 @@ import { openPostgresStore } from "./postgres.ts";
 import { createSandbox, DEFAULT_SANDBOX, listSandboxes } from "./sandboxes.ts";
 import type { Store } from "./types.ts";
 
-export { createDialect, isValidSandboxName, sandboxSchema } from "./dialect.ts";
+export { createDialect, HASH_TRIM_PATTERN, isValidSandboxName, sandboxSchema } from "./dialect.ts";
 export { openDuckDBStore, readRows } from "./duckdb.ts";
 export type { ExportFormat } from "./export-format.ts";
 export { type Migration, migrate, storeMigrations } from "./migrations.ts";

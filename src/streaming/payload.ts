@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { defaultTarget, type Mapping } from "../activation/index.ts";
 import { assertNever } from "../errors/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
-import type { Row } from "../store/index.ts";
+import { HASH_TRIM_PATTERN, type Row } from "../store/index.ts";
 
 /** Namespace of Herald's segments in `segmentMembership` (Adobe's messages use `ups`). */
 export const MEMBERSHIP_NAMESPACE = "herald";
@@ -36,7 +36,7 @@ function jsonValue(value: unknown): unknown {
 /** The same normalisation as the batch exports: trimmed, lower-cased, hex SHA-256. */
 function sha256Normalized(value: unknown): unknown {
   if (typeof value !== "string") return value;
-  return createHash("sha256").update(value.trim().toLowerCase()).digest("hex");
+  return createHash("sha256").update(value.replace(HASH_TRIM_PATTERN, "").toLowerCase()).digest("hex");
 }
 
 /**

@@ -41,7 +41,7 @@ describe("email-marketing and advertising presets", () => {
       const hash = store.dialect.sha256Normalized("CAST($1 AS TEXT)");
       const [row] = await store.queryGlobal<{ a: string; b: string }>(
         `SELECT ${hash} AS a, ${store.dialect.sha256Normalized("CAST($2 AS TEXT)")} AS b`,
-        [" Ann@Example.COM ", "ann@example.com"],
+        ["\t Ann@Example.COM \r\n", "ann@example.com"],
       );
       expect(row).toEqual({ a: annHash, b: annHash });
     },
@@ -53,7 +53,7 @@ describe("email-marketing and advertising presets", () => {
     const message = buildProfileMessage(
       { columns: [{ source: { kind: "identity", namespace: "email" }, mandatory: true, hash: "sha256" }] },
       schema,
-      { _id: "p-1", "personalEmail.address": " Ann@Example.COM " },
+      { _id: "p-1", "personalEmail.address": "\t Ann@Example.COM \r\n" },
       [{ segmentId: "s-1", status: "realized", changedAt: new Date("2026-01-02T03:04:05Z") }],
     );
     expect(message?.identities).toEqual({ email: annHash });
