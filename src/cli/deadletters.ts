@@ -42,7 +42,8 @@ const list = newCommand("list", "Streaming messages that ran out of attempts, ol
   );
 
 function action(name: "replay" | "discard", description: string) {
-  return newCommand(`${name} [ids...]`, description)
+  return newCommand(name, description)
+    .argument("[ids...]", "dead letter ids (from `herald deadletters list`)")
     .option("--dataflow <id>", "every dead letter of this dataflow")
     .option("--all", "every dead letter of the sandbox")
     .action((ids: string[], options: SelectionOptions) =>

@@ -1,0 +1,66 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { openHerald } from "../../src/api/index.ts";
+import { loadConfig } from "../../src/config/index.ts";
+
+const run = promisify(execFile);
+const main = path.resolve("src/cli/main.ts");
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-deadletters-"));
+
+async function herald(...args: string[]) {
+  const { stdout } = await run(process.execPath, [main, ...args, "--data-dir", dataDir], {
+    env: { ...process.env, HERALD_LOG_LEVEL: "silent" },
+    timeout: 60_000,
+  });
+  return stdout;
+}
+
+afterAll(() => {
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("herald deadletters", { timeout: 120_000 }, () => {
+  it("lists, replays and discards dead letters", async () => {
+    // Two messages that ran out of attempts, as the dispatcher leaves them.
+    const h = await openHerald(loadConfig({ dataDir, logLevel: "silent" }, {}));
+    try {
+      for (const profile of ["ann@example.com", "bob@example.com"]) {
+        await h.store.query(
+          "prod",
+          `INSERT INTO streaming_outbox (sandbox, dataflow_id, profile_id, payload, ingested_at, created_at, next_attempt_at, state, attempts, last_error, dead_at)
+           VALUES ($sandbox, 'flow-1', $1, $2, $3, $3, $3, 'dead', 8, 'HTTP 503 from the endpoint', $3)`,
+          [profile, JSON.stringify({ profileId: profile }), new Date()],
+        );
+      }
+    } finally {
+      await h.close();
+    }
+    const listed = JSON.parse(await herald("deadletters", "list", "--json"));
+    expect(listed.total).toBe(2);
+    expect(listed.items.map((d: { profileId: string }) => d.profileId)).toEqual([
+      "ann@example.com",
+      "bob@example.com",
+    ]);
+    expect(listed.items[0]).toMatchObject({ attempts: 8, lastError: "HTTP 503 from the endpoint" });
+    const [ann, bob] = listed.items as { id: number }[];
+    expect(await herald("deadletters", "discard", String(bob?.id))).toBe("1 dead letter discarded\n");
+    expect(await herald("deadletters", "replay", "--all")).toMatch(/^1 dead letter queued again/);
+    expect(await herald("deadletters", "list")).toBe("0 dead letters\n");
+
+    const after = await openHerald(loadConfig({ dataDir, logLevel: "silent" }, {}));
+    try {
+      const rows = await after.store.queryGlobal<{ id: number; state: string; attempts: number }>(
+        "SELECT id, state, attempts FROM streaming_outbox",
+      );
+      expect(rows.map((r) => ({ ...r, id: Number(r.id) }))).toEqual([
+        { id: ann?.id, state: "pending", attempts: 0 },
+      ]);
+    } finally {
+      await after.close();
+    }
+  });
+});
