@@ -3,9 +3,10 @@ import { z } from "zod";
 import type { AccountDeps } from "../destinations/index.ts";
 import { getAccount } from "../destinations/index.ts";
 import { notFound, validationError } from "../errors/index.ts";
+import { loadSchema } from "../schema/index.ts";
 import type { Executor } from "../store/index.ts";
 import { DEFAULT_FILE_NAME_TEMPLATE, fileOptionsSchema, validateFileNameTemplate } from "./export/index.ts";
-import { mappingSchema } from "./mapping.ts";
+import { applyPresets, mappingSchema, resolveMapping } from "./mapping.ts";
 import { type Schedule, scheduleSchema } from "./schedule/index.ts";
 
 /**
@@ -184,7 +185,10 @@ async function checkReferences(
       issues,
     );
   }
-  return { account, definition, details: details.data as Record<string, unknown> };
+  const mapping = applyPresets(input.mapping, definition.presets, definition.name);
+  // The mapping is checked against the schema now, not at the first export.
+  resolveMapping(mapping, await loadSchema(deps.store, sandbox), deps.store.dialect);
+  return { account, definition, details: details.data as Record<string, unknown>, mapping };
 }
 
 async function writeSegments(
@@ -224,7 +228,7 @@ export async function createDataflow(
   now = new Date(),
 ): Promise<Dataflow> {
   const parsed = parseDataflowInput(input);
-  const { account, details } = await checkReferences(deps, sandbox, parsed);
+  const { account, details, mapping } = await checkReferences(deps, sandbox, parsed);
   const id = randomUUID();
   await deps.store.transaction(async (tx) => {
     await tx.query(
@@ -239,7 +243,7 @@ export async function createDataflow(
         account.destinationId,
         JSON.stringify(details),
         JSON.stringify(parsed.marketingActions),
-        JSON.stringify(parsed.mapping),
+        JSON.stringify(mapping),
         JSON.stringify(parsed.fileOptions),
         parsed.status,
         now,
@@ -259,7 +263,7 @@ export async function updateDataflow(
 ): Promise<Dataflow> {
   const existing = await getDataflow(deps.store, sandbox, id);
   const parsed = parseDataflowInput(input);
-  const { account, details } = await checkReferences(deps, sandbox, parsed);
+  const { account, details, mapping } = await checkReferences(deps, sandbox, parsed);
   await deps.store.transaction(async (tx) => {
     const previous = (await loadSegments(tx, sandbox, [id])).get(id) ?? [];
     await tx.query(
@@ -273,7 +277,7 @@ export async function updateDataflow(
         account.destinationId,
         JSON.stringify(details),
         JSON.stringify(parsed.marketingActions),
-        JSON.stringify(parsed.mapping),
+        JSON.stringify(mapping),
         JSON.stringify(parsed.fileOptions),
         parsed.status,
         now,

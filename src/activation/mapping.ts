@@ -116,3 +116,44 @@ export function resolveMapping(mapping: Mapping, schema: SchemaSnapshot, dialect
   }
   return columns;
 }
+
+/** What a destination asks of every dataflow's mapping (advertising and email-marketing presets). */
+export interface MappingPresets {
+  identityHashing?: "sha256";
+  requiredIdentity?: string;
+}
+
+/**
+ * A destination's presets applied to a mapping when a dataflow is saved: the required identity
+ * must be exported and becomes mandatory (profiles without it are excluded and counted), and
+ * identities are hashed when the destination takes hashed identifiers. Stored as applied, so the
+ * batch export and the streaming messages read the same mapping.
+ */
+export function applyPresets(
+  mapping: Mapping,
+  presets: MappingPresets | undefined,
+  destination: string,
+): Mapping {
+  if (!presets) return mapping;
+  const required = presets.requiredIdentity;
+  if (
+    required &&
+    !mapping.columns.some((c) => c.source.kind === "identity" && c.source.namespace === required)
+  ) {
+    throw validationError(
+      `mapping.columns: ${destination} needs the '${required}' identity in every export; add {"source": {"kind": "identity", "namespace": "${required}"}}`,
+      [{ field: "mapping.columns", message: `missing the '${required}' identity` }],
+    );
+  }
+  return {
+    ...mapping,
+    columns: mapping.columns.map((column) => {
+      if (column.source.kind !== "identity") return column;
+      return {
+        ...column,
+        ...(column.source.namespace === required ? { mandatory: true } : {}),
+        ...(presets.identityHashing ? { hash: presets.identityHashing } : {}),
+      };
+    }),
+  };
+}

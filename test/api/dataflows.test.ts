@@ -109,4 +109,25 @@ describe("dataflows and runs API", () => {
     expect(response.json().error.message).toMatch(/fileOptions\.csv\.delimiter.*one character/);
     expect(response.json().error.message).toMatch(/fileOptions\.maxFiles/);
   });
+
+  it("checks the mapping against the schema when the dataflow is saved", async () => {
+    ({ store } = await storeWithDefaultSchema("duckdb"));
+    ({ app } = await apiFor(store));
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-api-export-"));
+    const account = await app.inject({
+      method: "POST",
+      url: "/v1/accounts",
+      payload: { destination: "local", name: "drop", connection: { root } },
+    });
+    const response = await app.inject({
+      method: "POST",
+      url: "/v1/dataflows",
+      payload: {
+        ...dataflowFor(account.json().id),
+        mapping: { columns: [{ source: { kind: "attribute", path: "person.shoeSize" } }] },
+      },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.message).toMatch(/'person\.shoeSize' is not a profile field/);
+  });
 });
