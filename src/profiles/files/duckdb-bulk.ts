@@ -51,9 +51,9 @@ class Stage {
 
   private readonly tx: Executor;
   private readonly source: BulkSource;
-  private readonly emptyRows: number[];
+  private readonly emptyRows: Promise<number[]>;
 
-  constructor(tx: Executor, source: BulkSource, emptyRows: number[]) {
+  constructor(tx: Executor, source: BulkSource, emptyRows: Promise<number[]>) {
     this.tx = tx;
     this.source = source;
     this.emptyRows = emptyRows;
@@ -132,7 +132,7 @@ class Stage {
                     ORDER BY rowid LIMIT ${MAX_REPORTED_ISSUES})
        SELECT picked.g + 1 + coalesce(steps.k, 0) AS _row, picked.* FROM picked ASOF LEFT JOIN steps ON picked.g >= steps.at
        ORDER BY _row`,
-      [this.emptyRows],
+      [await this.emptyRows],
     );
     return rows.map((r) => ({
       row: Number(r._row),
@@ -171,7 +171,10 @@ async function onOwnConnection(
   source: BulkSource,
   work: (tx: Executor, stage: Stage) => Promise<LoadCounts>,
 ): Promise<LoadCounts> {
-  const emptyRows = source.kind === "csv" ? await emptyRowNumbers(source.input, source.delimiter) : [];
+  // Only rejected rows need the empty ones to be numbered: the scan runs while DuckDB reads.
+  const emptyRows =
+    source.kind === "csv" ? emptyRowNumbers(source.input, source.delimiter) : Promise.resolve([]);
+  emptyRows.catch(() => {});
   return context.store.transaction(async (tx) => {
     await tx.queryGlobal("COMMIT");
     const stage = new Stage(tx, source, emptyRows);
@@ -179,6 +182,7 @@ async function onOwnConnection(
       return await work(tx, stage);
     } finally {
       await stage.drop().catch(() => {});
+      await tx.queryGlobal("RESET preserve_insertion_order");
       await tx.queryGlobal("BEGIN TRANSACTION");
     }
   });
@@ -211,7 +215,7 @@ export async function bulkLoadProfiles(context: LoadContext, source: BulkSource)
     );
     const [totals] = await tx.queryGlobal<{ rows: number; bad: number; issues: number; ids: number }>(
       `SELECT count(*) AS rows, count(*) FILTER (WHERE _bad) AS bad, coalesce(sum(_issues), 0) AS issues,
-         count(DISTINCT v${primary.index}) FILTER (WHERE NOT _bad) AS ids
+         count(DISTINCT hash(v${primary.index})) FILTER (WHERE NOT _bad) AS ids
        FROM ${stage.table}`,
     );
     const staged = Number(totals?.rows ?? 0);
@@ -231,6 +235,8 @@ export async function bulkLoadProfiles(context: LoadContext, source: BulkSource)
 
     if (goodRows > 0) {
       const targets = columns.map((c) => `"${c.field.path}"`);
+      // Distinct hashes prove distinct ids; fewer hashes than rows means duplicates (or, rarely, a
+      // collision, which the GROUP BY below handles just as well).
       const duplicates = Number(totals?.ids ?? 0) < goodRows;
       const rows = duplicates
         ? `SELECT v${primary.index} AS _id, ${v.map((x) => `arg_max(${x}, rowid) FILTER (WHERE ${x} IS NOT NULL) AS ${x}`).join(", ")}
@@ -242,6 +248,8 @@ export async function bulkLoadProfiles(context: LoadContext, source: BulkSource)
       );
       const insertColumns = ["_id", "_created_at", "_updated_at", ...targets].join(", ");
       const at = "CAST($1 AS TIMESTAMPTZ)";
+      // The order of the written rows does not matter: DuckDB may then write them in parallel.
+      await tx.queryGlobal("SET preserve_insertion_order = false");
       if (Number(existing?.n ?? 0) === 0) {
         await tx.query(
           schema.sandbox,
@@ -380,6 +388,7 @@ export async function bulkLoadEvents(context: LoadContext, source: BulkSource): 
          WHERE NOT s._bad AND s._ns = '${primaryNamespace}' AND NOT EXISTS (SELECT 1 FROM {profiles} p WHERE p._id = s._idv)`,
         [now],
       );
+      await tx.queryGlobal("SET preserve_insertion_order = false");
       const propertyNames = properties.map((c) => (c.role === "property" ? `"${c.field.path}"` : ""));
       const [inserted] = await tx.query<{ n: number }>(
         schema.sandbox,

@@ -77,15 +77,36 @@ function pad2(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
-/** `YYYY-MM-DDTHH:MM:SSZ`, computed without Date's slower string formatting. */
-function isoSeconds(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}Z`;
-}
+/**
+ * Dates and times as text, from lookup tables: formatting a Date per value costs more than the
+ * rest of a row. Days count back from the anchor's day.
+ */
+class TimeText {
+  private readonly days = new Map<number, string>();
+  private readonly clock: string[] = [];
+  private readonly anchorDay = Math.floor(DATASET_ANCHOR / DAY_MS);
 
-function isoDate(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
+  /** `YYYY-MM-DD` of the day `daysBack` days before the anchor's. */
+  date(daysBack: number): string {
+    let text = this.days.get(daysBack);
+    if (text === undefined) {
+      text = new Date((this.anchorDay - daysBack) * DAY_MS).toISOString().slice(0, 10);
+      this.days.set(daysBack, text);
+    }
+    return text;
+  }
+
+  /** `YYYY-MM-DDTHH:MM:SSZ` of the instant `secondsBack` seconds before the anchor. */
+  instant(secondsBack: number): string {
+    const at = DATASET_ANCHOR / 1000 - secondsBack;
+    const day = Math.floor(at / 86_400);
+    const second = at - day * 86_400;
+    if (!this.clock.length) {
+      for (let s = 0; s < 86_400; s++)
+        this.clock.push(`T${pad2(Math.floor(s / 3600))}:${pad2(Math.floor(s / 60) % 60)}:${pad2(s % 60)}Z`);
+    }
+    return this.date(this.anchorDay - day) + (this.clock[second] as string);
+  }
 }
 
 /** A CSV cell: quoted only when it holds a delimiter, a quote or a line break. */
@@ -102,9 +123,10 @@ class FileWriter {
     this.stream = fs.createWriteStream(file, { highWaterMark: 1 << 20 });
   }
 
-  async push(line: string) {
+  /** Adds a line; true when it is time to `flush`. */
+  add(line: string): boolean {
     this.parts.push(line);
-    if (this.parts.length >= ROWS_PER_WRITE) await this.flush();
+    return this.parts.length >= ROWS_PER_WRITE;
   }
 
   async flush() {
@@ -138,6 +160,10 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
   const eventsFile = path.join(outDir, "events.csv");
   const countries = countryPools().map((c) => ({
     ...c,
+    femaleCells: c.femaleNames.map(cell),
+    maleCells: c.maleNames.map(cell),
+    lastCells: c.lastNames.map(cell),
+    cityCells: c.cities.map(cell),
     femaleSlugs: c.femaleNames.map(emailSlug),
     maleSlugs: c.maleNames.map(emailSlug),
     lastSlugs: c.lastNames.map(emailSlug),
@@ -147,8 +173,9 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
   const eventRandom = new SeededRandom(seed ^ 0x5bd1e995);
   const profileOut = new FileWriter(profilesFile);
   const eventOut = new FileWriter(eventsFile);
-  await profileOut.push(`${profileColumns.join(",")}\n`);
-  await eventOut.push(`${eventColumns.join(",")}\n`);
+  profileOut.add(`${profileColumns.join(",")}\n`);
+  eventOut.add(`${eventColumns.join(",")}\n`);
+  const time = new TimeText();
   let events = 0;
   const maxEvents = Math.floor(eventsPerProfile * 2);
   const extraChance = eventsPerProfile * 2 - maxEvents;
@@ -158,10 +185,10 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
     const gender = random.weighted(genders, genderWeights);
     const female = gender === "female" || (gender !== "male" && random.chance(0.5));
     const firstIndex = random.int(0, (female ? country.femaleNames : country.maleNames).length - 1);
-    const first = (female ? country.femaleNames : country.maleNames)[firstIndex] as string;
+    const first = (female ? country.femaleCells : country.maleCells)[firstIndex] as string;
     const firstSlug = (female ? country.femaleSlugs : country.maleSlugs)[firstIndex] as string;
     const lastIndex = random.int(0, country.lastNames.length - 1);
-    const last = country.lastNames[lastIndex] as string;
+    const last = country.lastCells[lastIndex] as string;
     const lastSlug = country.lastSlugs[lastIndex] as string;
     // The profile number makes every address unique; names hold no digits, so none collide.
     const email = `${firstSlug || "user"}.${lastSlug || "customer"}${i + 1}@${random.pick(country.domains)}`;
@@ -173,9 +200,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
     const ecid = random.chance(0.7)
       ? `${String(random.uint32()).padStart(10, "0")}${String(random.uint32()).padStart(10, "0")}${String(i).padStart(18, "0")}`
       : "";
-    const birthDate = random.chance(0.9)
-      ? isoDate(DATASET_ANCHOR - random.int(18 * 365, 85 * 365) * DAY_MS)
-      : "";
+    const birthDate = random.chance(0.9) ? time.date(random.int(18 * 365, 85 * 365)) : "";
     const tierIndex = tiers.indexOf(random.weighted(tiers, tierWeights));
     const hasLoyalty = random.chance(0.75);
     const points = random.int(0, tierPoints[tierIndex] as number);
@@ -185,26 +210,26 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
       const interest = random.pick(interestPool);
       if (!chosen.includes(interest)) chosen.push(interest);
     }
-    const signup = DATASET_ANCHOR - random.int(30, 8 * 365 * 24 * 60) * 60_000;
+    const signup = random.int(30, 8 * 365 * 24 * 60) * 60;
     const row = [
       email,
       phone,
       crmId,
       ecid,
-      cell(first),
-      cell(last),
+      first,
+      last,
       birthDate,
       gender,
-      cell(random.pick(country.cities)),
+      random.pick(country.cityCells),
       country.code,
       hasLoyalty ? (tiers[tierIndex] as string) : "",
       hasLoyalty ? String(points) : "",
       random.chance(0.7) ? "y" : "n",
       random.chance(0.4) ? "y" : "n",
-      chosen.length ? cell(JSON.stringify(chosen)) : "",
-      isoSeconds(signup),
+      chosen.length ? `"[""${chosen.join('"",""')}""]"` : "",
+      time.instant(signup),
     ];
-    await profileOut.push(`${row.join(",")}\n`);
+    if (profileOut.add(`${row.join(",")}\n`)) await profileOut.flush();
 
     const count =
       maxEvents > 0 || extraChance > 0
@@ -212,7 +237,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
         : 0;
     for (let e = 0; e < count; e++) {
       const type = eventRandom.weighted(eventTypes, eventWeights);
-      const at = isoSeconds(DATASET_ANCHOR - eventRandom.int(0, 365 * 24 * 3600) * 1000);
+      const at = time.instant(eventRandom.int(0, 365 * 24 * 3600));
       let properties: string;
       if (type === "web.pageView") {
         const page = eventRandom.pick(pages);
@@ -228,7 +253,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
           properties = `,,,${product.sku},product,https://shop.example.com/products/${product.sku}`;
         }
       }
-      await eventOut.push(`${type},${at},${email},${properties}\n`);
+      if (eventOut.add(`${type},${at},${email},${properties}\n`)) await eventOut.flush();
       events++;
     }
   }
