@@ -1,7 +1,8 @@
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { type ContainerClient, RestError } from "@azure/storage-blob";
 import { HeraldError } from "../../errors/index.ts";
 import { assertPlainFileName, isTemporaryName } from "../temporary-names.ts";
+import { trackedUpload } from "../tracked-upload.ts";
 import type { FileSession, PutResult } from "../types.ts";
 import { accountUrlOf, azureFailure, withoutToken } from "./client.ts";
 
@@ -28,41 +29,16 @@ export function openAzureBlobSession(
     assertPlainFileName(name);
     const { signal } = options;
     const blob = client.getBlockBlobClient(prefix + name);
-    let bytes = 0;
-    let bodyError: { error: unknown } | undefined;
-    async function* counted(source: AsyncIterable<Buffer | string>) {
-      try {
-        for await (const chunk of source) {
-          const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-          bytes += buffer.length;
-          yield buffer;
-        }
-      } catch (error) {
-        bodyError = { error };
-        throw error;
-      }
-    }
-    // The SDK passes the signal to the final commit only: ending the body stops the staging too.
-    const onAbort = () =>
-      body.destroy(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
-    try {
-      signal?.throwIfAborted();
-      signal?.addEventListener("abort", onAbort, { once: true });
-      await blob.uploadStream(
-        Readable.from(counted(body), { objectMode: false }),
-        BLOCK_SIZE,
-        BLOCKS_IN_FLIGHT,
-        signal ? { abortSignal: signal } : {},
-      );
-      return { location: withoutToken(blob.url), bytes } satisfies PutResult;
-    } catch (error) {
-      body.destroy();
-      if (signal?.aborted) throw signal.reason;
-      if (bodyError) throw bodyError.error;
-      throw fail(error, `writing '${name}' to ${folder}`);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
+    // The SDK passes the signal to the final commit only: ending the body stops the staging too,
+    // and uncommitted blocks are never visible.
+    const { bytes } = await trackedUpload(
+      body,
+      signal,
+      (bytes) =>
+        blob.uploadStream(bytes, BLOCK_SIZE, BLOCKS_IN_FLIGHT, signal ? { abortSignal: signal } : {}),
+      (error) => fail(error, `writing '${name}' to ${folder}`),
+    );
+    return { location: withoutToken(blob.url), bytes } satisfies PutResult;
   }
 
   return {

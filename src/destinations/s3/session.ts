@@ -1,4 +1,4 @@
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -18,6 +18,7 @@ import {
   STALE_TEMPORARY_AGE_MS,
   TEMPORARY_PREFIX,
 } from "../temporary-names.ts";
+import { trackedUpload } from "../tracked-upload.ts";
 import type { FileSession, PutResult } from "../types.ts";
 import { s3Failure } from "./client.ts";
 import type { S3Connection } from "./schemas.ts";
@@ -55,45 +56,25 @@ export function openS3Session(folder: S3Folder): FileSession {
     const { signal } = options;
     const key = prefix + name;
     const location = `s3://${bucket}/${key}`;
-    let bytes = 0;
-    let bodyError: { error: unknown } | undefined;
-    async function* counted(source: AsyncIterable<Buffer | string>) {
-      try {
-        for await (const chunk of source) {
-          const buffer = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-          bytes += buffer.length;
-          yield buffer;
-        }
-      } catch (error) {
-        bodyError = { error };
-        throw error;
-      }
-    }
-    // Aborting ends the body with the abort reason: Upload then stops reading, waits for the parts
-    // in flight and aborts the multipart upload before `done()` rejects, so when putFile returns
-    // nothing is left behind. (Upload's own abort() would reject at once and abort later.)
-    const onAbort = () =>
-      body.destroy(signal?.reason instanceof Error ? signal.reason : new Error("aborted"));
     uploading.add(key);
     try {
-      signal?.throwIfAborted();
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const upload = new Upload({
-        client,
-        params: { Bucket: bucket, Key: key, Body: Readable.from(counted(body), { objectMode: false }) },
-        partSize: PART_SIZE,
-        queueSize: PARTS_IN_FLIGHT,
-        leavePartsOnError: false,
-      });
-      await upload.done();
+      // Ending the body makes Upload stop reading, wait for the parts in flight and abort the
+      // multipart upload before done() rejects (its own abort() would reject first, clean up later).
+      const { bytes } = await trackedUpload(
+        body,
+        signal,
+        (bytes) =>
+          new Upload({
+            client,
+            params: { Bucket: bucket, Key: key, Body: bytes },
+            partSize: PART_SIZE,
+            queueSize: PARTS_IN_FLIGHT,
+            leavePartsOnError: false,
+          }).done(),
+        (error) => fail(error, `writing ${location}`),
+      );
       return { location, bytes } satisfies PutResult;
-    } catch (error) {
-      body.destroy();
-      if (signal?.aborted) throw signal.reason;
-      if (bodyError) throw bodyError.error;
-      throw fail(error, `writing ${location}`);
     } finally {
-      signal?.removeEventListener("abort", onAbort);
       uploading.delete(key);
     }
   }
