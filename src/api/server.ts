@@ -32,7 +32,6 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.maxBodyBytes,
-    disableRequestLogging: false,
   });
   // Requests are validated by each route's zod schema (src/api/route.ts); the JSON Schemas given to
   // Fastify exist for the OpenAPI document only, and responses are plain JSON.
