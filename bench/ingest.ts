@@ -9,6 +9,7 @@
  *   node bench/ingest.ts                              # 1,000,000 profiles, 2 rounds
  *   PROFILES=100000 ROUNDS=1 node bench/ingest.ts
  *   HERALD_BENCH_POSTGRES_URL=postgres://user@127.0.0.1:5432/db node bench/ingest.ts
+ *   MEMORY_LIMIT=512MB node bench/ingest.ts          # DuckDB's memory limit for both loads
  *
  * Targets: at least 0.5 of DuckDB's own rate, at least 200,000 profiles/s, peak RSS under 1 GiB.
  */
@@ -33,7 +34,7 @@ const PROFILES = Number(process.env.PROFILES ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const POSTGRES_URL = process.env.HERALD_BENCH_POSTGRES_URL;
 /** Herald's default DuckDB settings (src/config): a 1 GB memory limit, every core. */
-const MEMORY_LIMIT = "1GB";
+const MEMORY_LIMIT = process.env.MEMORY_LIMIT ?? "1GB";
 const CHILD = "--ingest-child=";
 const RESULT = "INGEST_RESULT ";
 
@@ -151,6 +152,7 @@ try {
     ...(POSTGRES_URL ? (["herald-postgres"] as const) : []),
   ];
   const best = new Map<Task["load"], Result>();
+  const all = new Map<Task["load"], number[]>();
   for (let round = 1; round <= ROUNDS; round++) {
     for (const load of loads) {
       const runDir = fs.mkdtempSync(path.join(dir, `${load}-`));
@@ -159,6 +161,7 @@ try {
       console.log(
         `  round ${round} ${load.padEnd(16)} ${result.seconds.toFixed(2).padStart(7)} s ${rate(result.rows, result.seconds).padStart(10)} rows/s  peak RSS ${mib(result.peakRssBytes)}`,
       );
+      all.set(load, [...(all.get(load) ?? []), result.seconds]);
       const previous = best.get(load);
       if (!previous || result.seconds < previous.seconds) best.set(load, result);
       if (result.stored !== PROFILES)
@@ -166,13 +169,18 @@ try {
     }
   }
   const baseline = best.get("baseline") as Result;
-  console.log("\nload                      seconds     rows/s   vs DuckDB read_csv   peak RSS");
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+  console.log(`\nbest of ${ROUNDS} rounds (DuckDB memory limit ${MEMORY_LIMIT}):`);
+  console.log("load                      seconds     rows/s   vs DuckDB read_csv   peak RSS");
   for (const load of loads) {
     const r = best.get(load) as Result;
     console.log(
       `${load.padEnd(24)} ${r.seconds.toFixed(2).padStart(8)} ${rate(r.rows, r.seconds).padStart(10)} ${(baseline.seconds / r.seconds).toFixed(2).padStart(12)}x ${mib(r.peakRssBytes).padStart(14)}`,
     );
   }
+  const medianRatio = median(all.get("baseline") as number[]) / median(all.get("herald-duckdb") as number[]);
+  console.log(`median of ${ROUNDS} rounds: herald-duckdb at ${medianRatio.toFixed(2)}x DuckDB's own rate`);
   const herald = best.get("herald-duckdb") as Result;
   const ratio = baseline.seconds / herald.seconds;
   const perSecond = herald.rows / herald.seconds;

@@ -9,6 +9,7 @@ import { parseCell, parseFileTimestamp } from "./cells.ts";
 import { type EventColumn, eventColumns, type ProfileColumn, profileColumns } from "./columns.ts";
 import type { CsvRow } from "./csv-tokenizer.ts";
 import type { IssueCollector } from "./issues.ts";
+import { upsertFileProfiles } from "./postgres-upsert.ts";
 import type { TextRows } from "./text-sources.ts";
 
 /** Records written per store round trip on the row-by-row path. */
@@ -130,7 +131,10 @@ export async function loadProfileRows(context: LoadContext, source: TextRows): P
   let writes: ProfileWrite[] = [];
   const flush = async () => {
     if (!writes.length) return;
-    await upsertProfiles(store, schema, writes, now);
+    // PostgreSQL takes a file's batch in one statement; DuckDB loads files on its bulk path, and
+    // reaches this only for what that path does not take.
+    if (store.engine === "postgres") await upsertFileProfiles(store, schema, columns, writes, now);
+    else await upsertProfiles(store, schema, writes, now);
     stored += writes.length;
     writes = [];
     context.onProgress?.(received);
