@@ -34,15 +34,21 @@ export function childTask<T>(): T | undefined {
 
 /**
  * Runs `work` as the child's whole job and reports its result with the process's peak RSS
- * (getrusage's maxrss: the high-water mark of resident memory, DuckDB's native memory included).
+ * (getrusage's maxrss: the high-water mark of resident memory, DuckDB's native memory included)
+ * and the CPU time of all its threads during the work: on a shared, loaded machine CPU seconds compare where wall
+ * seconds only tell how busy the neighbours were.
  */
 export async function reportFromChild(
   work: () => Promise<{ seconds: number; [key: string]: unknown }>,
 ): Promise<void> {
   try {
+    const before = process.resourceUsage();
     const result = await work();
-    const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-    process.stdout.write(`${RESULT}${JSON.stringify({ ...result, peakRssBytes })}\n`);
+    const usage = process.resourceUsage();
+    const peakRssBytes = usage.maxRSS * 1024;
+    const cpuSeconds =
+      (usage.userCPUTime + usage.systemCPUTime - before.userCPUTime - before.systemCPUTime) / 1e6;
+    process.stdout.write(`${RESULT}${JSON.stringify({ ...result, peakRssBytes, cpuSeconds })}\n`);
     process.exit(0);
   } catch (error) {
     console.error(error);
@@ -54,6 +60,8 @@ export async function reportFromChild(
 export interface ChildResult {
   seconds: number;
   peakRssBytes: number;
+  /** User + system CPU of the child's work (module loading excluded), every thread. */
+  cpuSeconds: number;
   [key: string]: unknown;
 }
 
