@@ -158,6 +158,7 @@ describe.each(engines)("real-time activation on %s", (engine) => {
       });
       expect(metrics.latency.count).toBe(4);
       expect((await h.app.inject("/metrics")).body).toContain("herald_streaming_delivered_total 4");
+      expect((await h.app.inject("/v1/streaming/metrics")).json()).toMatchObject({ delivered: 4 });
     });
 
     it("delivers everything, in order per profile, after the destination was down for a while", async () => {
@@ -228,6 +229,45 @@ describe.each(engines)("real-time activation on %s", (engine) => {
         expect((await h.app.inject("/v1/deadletters")).json().total).toBe(0);
         const refused = await h.app.inject({ method: "POST", url: "/v1/deadletters/replay", payload: {} });
         expect(refused.statusCode).toBe(400);
+      },
+    );
+
+    it.runIf(deadLetters)(
+      "takes newline-delimited JSON, storing good lines and reporting bad ones by row",
+      async () => {
+        const destination = await start();
+        herald = await streamingHerald(engine, destination);
+        const h = herald;
+        await h.tier("ann@example.com", "gold");
+        const lines = [
+          JSON.stringify({
+            type: "commerce.purchases",
+            timestamp: new Date(h.clock.now).toISOString(),
+            identity: { email: "ann@example.com" },
+          }),
+          "{not json",
+          "",
+          JSON.stringify({
+            type: "web.pageView",
+            timestamp: "yesterday",
+            identity: { email: "ann@example.com" },
+          }),
+        ];
+        const response = await h.app.inject({
+          method: "POST",
+          url: "/v1/events/stream",
+          headers: { "content-type": "application/x-ndjson" },
+          payload: lines.join("\n"),
+        });
+        expect(response.statusCode).toBe(207);
+        const report = response.json();
+        expect(report).toMatchObject({ received: 3, stored: 1, rejected: 2, issuesTruncated: false });
+        expect(report.issues.map((i: { row: number }) => i.row)).toEqual([1, 2]);
+        expect(report.issues[1].field).toBe("timestamp");
+        const received = await eventually(destination.received, (r) => r.length >= 1);
+        expect(statusesOf(received, "ann@example.com")).toEqual(["realized"]);
+        const json = await h.app.inject({ method: "POST", url: "/v1/events/stream", payload: { a: 1 } });
+        expect(json.statusCode).toBe(415);
       },
     );
   });
