@@ -40,6 +40,7 @@ const SECONDS = Number(process.env.SECONDS ?? 60);
 const ENGINE = process.env.ENGINE === "duckdb" ? "duckdb" : "postgres";
 /** Events per request; requests leave every 1000 × BATCH / RATE ms. */
 const BATCH = Number(process.env.BATCH ?? 50);
+const MAX_IN_FLIGHT = Number(process.env.MAX_IN_FLIGHT ?? 64);
 const SANDBOX = "prod";
 const TIERS = ["bronze", "silver", "gold", "platinum"];
 const COUNTRIES = ["FR", "DE", "US", "GB", "ES"];
@@ -171,6 +172,9 @@ try {
     const due = started + (sent / BATCH) * intervalMs;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    // A client does not open connections without end: past this many unanswered requests it waits,
+    // and the rate it reaches is what the throughput line reports.
+    while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
     const events = Array.from({ length: BATCH }, () => {
       const n = seq++;
       // A scattered profile id per event; 30% purchases (which realize), 70% page views.
@@ -264,6 +268,7 @@ try {
   }
   const lost = changes - stored.length;
   console.log(lost <= 0 ? "nothing lost" : `LOST: ${lost} changes not at the destination`);
+  if (lost > 0) process.exitCode = 1;
 } finally {
   await recorder.close();
   await store.close();
