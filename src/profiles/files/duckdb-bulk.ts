@@ -69,30 +69,47 @@ class Stage {
   }
 
   /**
-   * Reads the file: `columns` are typed expressions over the cells `c0, c1, ...`; `issues` counts a
-   * row's issues (0 for a good row).
+   * The file's rows as a FROM item: typed `columns` (expressions over the cells `c0, c1, ...`) and
+   * `_issues`, a row's issue count (0 for a good row). Its parameters start at `$first`; `read`
+   * numbers the reads after the first (0), which keep their rejects apart.
    */
-  async create(columns: string[], issues: string): Promise<void> {
+  rows(columns: string[], issues: string, first: number, read = 0): { sql: string; params: unknown[] } {
     const { source } = this;
+    const p = (i: number) => `$${first + i}`;
     let from: string;
     let params: unknown[];
     if (source.kind === "csv") {
       const names = this.cells.map((c) => `'${c}': 'VARCHAR'`).join(", ");
-      from = `read_csv($1, header = true, delim = $2, quote = '"', escape = '"', columns = {${names}},
-        auto_detect = false, compression = $3, max_line_size = $4,
-        store_rejects = true, rejects_table = '${this.rejects}', rejects_scan = '${this.scans}')`;
+      // Every read records its rejects (DuckDB skips malformed rows alike only then); the first
+      // read's are the ones reported.
+      const suffix = read ? `_${read}` : "";
+      if (read) this.dropLater(`${this.rejects}${suffix}`, `${this.scans}${suffix}`);
+      const rejects = `store_rejects = true, rejects_table = '${this.rejects}${suffix}', rejects_scan = '${this.scans}${suffix}'`;
+      from = `read_csv(${p(0)}, header = true, delim = ${p(1)}, quote = '"', escape = '"', columns = {${names}},
+        auto_detect = false, compression = ${p(2)}, max_line_size = ${p(3)}, ${rejects})`;
       params = [source.input.path, source.delimiter, source.input.gzip ? "gzip" : "none", MAX_ROW_CHARS];
     } else {
-      from = `(SELECT ${source.textColumns.map((sql, i) => `${sql} AS c${i}`).join(", ")} FROM read_parquet($1))`;
+      from = `(SELECT ${source.textColumns.map((sql, i) => `${sql} AS c${i}`).join(", ")} FROM read_parquet(${p(0)}))`;
       params = [source.file];
     }
-    const names = columns.map((c) => c.slice(c.lastIndexOf(" AS ") + 4));
+    return {
+      sql: `(SELECT *, ${issues} AS _issues FROM (SELECT ${[...this.cells, ...columns].join(", ")} FROM ${from}))`,
+      params,
+    };
+  }
+
+  /**
+   * Reads the file into the stage table, in file order, keeping `keep` (expressions over the typed
+   * columns and `_issues`), `_issues`, `_bad` and the raw cells of rejected rows.
+   */
+  async create(columns: string[], issues: string, keep: string[]): Promise<void> {
+    const rows = this.rows(columns, issues, 1);
     await this.tx.queryGlobal(
       `CREATE TEMP TABLE ${this.table} AS
-       SELECT ${names.join(", ")}, _issues, _issues > 0 AS _bad,
+       SELECT ${[...keep, "_issues", "_issues > 0 AS _bad"].join(", ")},
          ${this.cells.map((c) => `CASE WHEN _issues > 0 THEN ${c} END AS r${c.slice(1)}`).join(", ")}
-       FROM (SELECT *, ${issues} AS _issues FROM (SELECT ${[...this.cells, ...columns].join(", ")} FROM ${from}))`,
-      params,
+       FROM ${rows.sql}`,
+      rows.params,
     );
   }
 
@@ -141,8 +158,15 @@ class Stage {
     }));
   }
 
+  private readonly extraTables: string[] = [];
+
+  /** A further temporary table of this load, dropped with the stage. */
+  dropLater(...tables: string[]): void {
+    this.extraTables.push(...tables);
+  }
+
   async drop(): Promise<void> {
-    for (const table of [this.table, this.rejects, this.scans])
+    for (const table of [this.table, this.rejects, this.scans, ...this.extraTables])
       await this.tx.queryGlobal(`DROP TABLE IF EXISTS ${table}`);
   }
 }
@@ -208,14 +232,16 @@ export async function bulkLoadProfiles(context: LoadContext, source: BulkSource)
     `CAST(v${primary.index} IS NULL OR ${blankSql(`v${primary.index}`)} AS INTEGER)`,
   ].join(" + ");
 
+  const typed = columns.map((c) => `${cellSql(c.field.type, `c${c.index}`)} AS v${c.index}`);
+
   return onOwnConnection(context, source, async (tx, stage) => {
-    await stage.create(
-      columns.map((c) => `${cellSql(c.field.type, `c${c.index}`)} AS v${c.index}`),
-      issues,
-    );
+    // First read: only what finds the rejected rows and duplicate ids stays in memory (a hash per
+    // good row, the cells of rejected ones); the good rows are read again below, straight into the
+    // profiles table. Reading twice costs less than holding every row in a temporary table.
+    await stage.create(typed, issues, [`CASE WHEN _issues = 0 THEN hash(v${primary.index}) END AS _h`]);
     const [totals] = await tx.queryGlobal<{ rows: number; bad: number; issues: number; ids: number }>(
       `SELECT count(*) AS rows, count(*) FILTER (WHERE _bad) AS bad, coalesce(sum(_issues), 0) AS issues,
-         count(DISTINCT hash(v${primary.index})) FILTER (WHERE NOT _bad) AS ids
+         count(DISTINCT _h) AS ids
        FROM ${stage.table}`,
     );
     const staged = Number(totals?.rows ?? 0);
@@ -235,27 +261,43 @@ export async function bulkLoadProfiles(context: LoadContext, source: BulkSource)
 
     if (goodRows > 0) {
       const targets = columns.map((c) => `"${c.field.path}"`);
+      const reread = stage.rows(typed, issues, 2, 1);
       // Distinct hashes prove distinct ids; fewer hashes than rows means duplicates (or, rarely, a
-      // collision, which the GROUP BY below handles just as well).
+      // collision, which the merge below handles just as well).
       const duplicates = Number(totals?.ids ?? 0) < goodRows;
-      const rows = duplicates
-        ? `SELECT v${primary.index} AS _id, ${v.map((x) => `arg_max(${x}, rowid) FILTER (WHERE ${x} IS NOT NULL) AS ${x}`).join(", ")}
-           FROM ${stage.table} WHERE NOT _bad GROUP BY v${primary.index}`
-        : `SELECT v${primary.index} AS _id, ${v.join(", ")} FROM ${stage.table} WHERE NOT _bad`;
+      const good = (from: string) =>
+        `SELECT v${primary.index} AS _id, ${v.join(", ")} FROM ${from} WHERE _issues = 0`;
+      let rows = good(reread.sql);
+      if (duplicates) {
+        // Several rows for one profile: field by field, the last value given wins, so the rows
+        // are read in file order (rowid) before being merged.
+        const ordered = `${stage.table}_ordered`;
+        const inOrder = stage.rows(typed, issues, 1, 2);
+        await tx.queryGlobal(`CREATE TEMP TABLE ${ordered} AS ${good(inOrder.sql)}`, inOrder.params);
+        rows = `SELECT _id, ${v.map((x) => `arg_max(${x}, rowid) FILTER (WHERE ${x} IS NOT NULL) AS ${x}`).join(", ")}
+                FROM ${ordered} GROUP BY _id`;
+        stage.dropLater(ordered);
+      }
       const [existing] = await tx.query<{ n: number }>(
         schema.sandbox,
         "SELECT count(*) AS n FROM {profiles}",
       );
       const insertColumns = ["_id", "_created_at", "_updated_at", ...targets].join(", ");
       const at = "CAST($1 AS TIMESTAMPTZ)";
+      const params = duplicates ? [now] : [now, ...reread.params];
       // The order of the written rows does not matter: DuckDB may then write them in parallel.
       await tx.queryGlobal("SET preserve_insertion_order = false");
       if (Number(existing?.n ?? 0) === 0) {
-        await tx.query(
+        const [inserted] = await tx.query<{ Count: number }>(
           schema.sandbox,
           `INSERT INTO {profiles} (${insertColumns}) SELECT _id, ${at}, ${at}, ${v.join(", ")} FROM (${rows})`,
-          [now],
+          params,
         );
+        // The good rows were read twice; a file changed in between would show here.
+        if (!duplicates && Number(inserted?.Count) !== goodRows)
+          throw new Error(
+            `${context.file} changed while it was loaded: read ${goodRows} good rows, then ${inserted?.Count}`,
+          );
       } else {
         // Absent cells are NULL here and keep the stored value: a file cannot clear a field.
         const set = columns.map((c, i) => `${targets[i]} = coalesce(s.v${c.index}, t.${targets[i]})`);
@@ -264,7 +306,7 @@ export async function bulkLoadProfiles(context: LoadContext, source: BulkSource)
           `MERGE INTO {profiles} AS t USING (${rows}) AS s ON t._id = s._id
            WHEN MATCHED THEN UPDATE SET ${[...set, `_updated_at = ${at}`].join(", ")}
            WHEN NOT MATCHED THEN INSERT (${insertColumns}) VALUES (s._id, ${at}, ${at}, ${v.map((x) => `s.${x}`).join(", ")})`,
-          [now],
+          params,
         );
       }
     }
@@ -307,15 +349,17 @@ export async function bulkLoadEvents(context: LoadContext, source: BulkSource): 
   const others = identities.filter((c) => c.namespace !== primaryNamespace);
 
   return onOwnConnection(context, source, async (tx, stage) => {
+    const typedEvents = [
+      `${type} AS _type`,
+      `${cellSql("timestamp", ts)} AS _ts`,
+      `${namespace} AS _ns`,
+      `${identity} AS _idv`,
+      ...properties.map((c) => `${cellSql(c.field.type, `c${c.index}`)} AS v${c.index}`),
+    ];
     await stage.create(
-      [
-        `${type} AS _type`,
-        `${cellSql("timestamp", ts)} AS _ts`,
-        `${namespace} AS _ns`,
-        `${identity} AS _idv`,
-        ...properties.map((c) => `${cellSql(c.field.type, `c${c.index}`)} AS v${c.index}`),
-      ],
+      typedEvents,
       `CASE WHEN (${cellIssues}) > 0 THEN ${cellIssues} ELSE ${recordIssues} END`,
+      typedEvents.map((c) => c.slice(c.lastIndexOf(" AS ") + 4)),
     );
     // Each good row's profile: the primary identity is the profile id; others are looked up.
     const lookups = others.map((c, i) => {
