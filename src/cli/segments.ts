@@ -112,14 +112,18 @@ const evaluate = newCommand("evaluate", "Evaluate segments now and write their m
 
 const estimate = newCommand("estimate", "Estimate a draft segment's size without saving it")
   .argument("<rule>", "the rule in the text language")
-  .action((rule: string, options: GlobalOptions) =>
+  .option("--at <time>", "evaluate as of this ISO time (windows such as 'within last 30 days' end there)")
+  .action((rule: string, options: GlobalOptions & { at?: string }) =>
     withHerald(options, async (herald) => {
+      const at = options.at ? new Date(options.at) : undefined;
+      if (at && Number.isNaN(at.getTime())) throw new Error(`--at: '${options.at}' is not an ISO time`);
       const schema = await loadSchema(herald.store, options.sandbox);
-      const e = await estimateSegment(herald.store, options.sandbox, schema, parseDefinition(rule, schema));
+      const ast = parseDefinition(rule, schema);
+      const e = await estimateSegment(herald.store, options.sandbox, schema, ast, at ? { now: at } : {});
       const range = e.sampled
         ? ` (95% interval ${e.low}-${e.high}, sampled ${(e.sampleFraction * 100).toFixed(1)}%)`
         : "";
-      process.stdout.write(`${e.estimate} of ${e.totalProfiles} profiles${range}, ${e.durationMs} ms\n`);
+      process.stdout.write(`${e.estimate} of ${e.totalProfiles} profiles${range}, ${Math.round(e.durationMs)} ms\n`);
     }),
   );
 
