@@ -123,7 +123,9 @@ const estimate = newCommand("estimate", "Estimate a draft segment's size without
       const range = e.sampled
         ? ` (95% interval ${e.low}-${e.high}, sampled ${(e.sampleFraction * 100).toFixed(1)}%)`
         : "";
-      process.stdout.write(`${e.estimate} of ${e.totalProfiles} profiles${range}, ${Math.round(e.durationMs)} ms\n`);
+      process.stdout.write(
+        `${e.estimate} of ${e.totalProfiles} profiles${range}, ${Math.round(e.durationMs)} ms\n`,
+      );
     }),
   );
 
