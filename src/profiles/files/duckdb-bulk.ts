@@ -206,7 +206,6 @@ async function onOwnConnection(
       return await work(tx, stage);
     } finally {
       await stage.drop().catch(() => {});
-      await tx.queryGlobal("RESET preserve_insertion_order");
       await tx.queryGlobal("BEGIN TRANSACTION");
     }
   });
@@ -285,8 +284,6 @@ export async function bulkLoadProfiles(context: LoadContext, source: BulkSource)
       const insertColumns = ["_id", "_created_at", "_updated_at", ...targets].join(", ");
       const at = "CAST($1 AS TIMESTAMPTZ)";
       const params = duplicates ? [now] : [now, ...reread.params];
-      // The order of the written rows does not matter: DuckDB may then write them in parallel.
-      await tx.queryGlobal("SET preserve_insertion_order = false");
       if (Number(existing?.n ?? 0) === 0) {
         const [inserted] = await tx.query<{ Count: number }>(
           schema.sandbox,
@@ -432,7 +429,6 @@ export async function bulkLoadEvents(context: LoadContext, source: BulkSource): 
          WHERE NOT s._bad AND s._ns = '${primaryNamespace}' AND NOT EXISTS (SELECT 1 FROM {profiles} p WHERE p._id = s._idv)`,
         [now],
       );
-      await tx.queryGlobal("SET preserve_insertion_order = false");
       const propertyNames = properties.map((c) => (c.role === "property" ? `"${c.field.path}"` : ""));
       const [inserted] = await tx.query<{ n: number }>(
         schema.sandbox,
