@@ -158,7 +158,7 @@ export async function generateDataset(options: GenerateOptions): Promise<Generat
   fs.mkdirSync(outDir, { recursive: true });
   const profilesFile = path.join(outDir, "profiles.csv");
   const eventsFile = path.join(outDir, "events.csv");
-  const countries = countryPools().map((c) => ({
+  const countries = (await countryPools()).map((c) => ({
     ...c,
     femaleCells: c.femaleNames.map(cell),
     maleCells: c.maleNames.map(cell),

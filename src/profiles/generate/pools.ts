@@ -1,5 +1,3 @@
-import { fakerDE, fakerEN_US, fakerES, fakerFR, fakerIT } from "@faker-js/faker";
-
 /** One country's share of the generated people, with name and city pools from faker's locale data. */
 export interface CountryPool {
   code: string;
@@ -60,8 +58,12 @@ const ukCities = [
   "Exeter",
 ];
 
-/** Built once, in a fixed order: the generator picks from these with its seeded generator. */
-export function countryPools(): CountryPool[] {
+/**
+ * Built once per data set, in a fixed order: the generator picks from these with its seeded
+ * generator. Faker is loaded here, on first use, because loading it takes a second or two.
+ */
+export async function countryPools(): Promise<CountryPool[]> {
+  const { fakerDE, fakerEN_US, fakerES, fakerFR, fakerIT } = await import("@faker-js/faker");
   const en = names(fakerEN_US);
   return [
     {
