@@ -51,6 +51,7 @@ import { sshdUnavailableReason, startSshd } from "../test/servers/sshd.ts";
 import {
   benchScale,
   childTask,
+  ensureFreeDisk,
   MiB,
   mbPerSecond,
   perSecond,
@@ -330,6 +331,13 @@ async function main() {
     path.join(process.env.HERALD_BENCH_DIR ?? os.tmpdir(), "herald-bench-connectors-"),
   );
   const file = path.join(dir, "upload.bin");
+  // The file, plus what a server keeps of one upload (s3rver: the parts and the object) at a time.
+  try {
+    ensureFreeDisk(dir, fileBytes * 4, `Uploading a ${(fileBytes / MiB).toFixed(0)} MiB file`);
+  } catch (error) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   console.log(
     `Connectors, scale ${scale}: a ${(fileBytes / MiB).toFixed(0)} MiB file (random bytes), ${records.toLocaleString("en-US")} records (~200 bytes of JSON each), best of ${rounds} rounds, ${os.cpus().length} cores`,
   );

@@ -4,6 +4,7 @@
  * and the printing of figures beside their baselines.
  */
 import { spawn } from "node:child_process";
+import fs from "node:fs";
 
 /**
  * HERALD_BENCH_SCALE (or `--scale=0.01` on the command line) multiplies every size: 1 is the
@@ -15,6 +16,17 @@ export function benchScale(): number {
   if (!(scale > 0))
     throw new Error(`the scale must be a positive number, not '${flag ?? process.env.HERALD_BENCH_SCALE}'`);
   return scale;
+}
+
+/** Refuses to start a run that would fill the disk holding `dir`, saying what it needs. */
+export function ensureFreeDisk(dir: string, bytes: number, what: string): void {
+  const stats = fs.statfsSync(dir);
+  const free = stats.bavail * stats.bsize;
+  if (free < bytes) {
+    throw new Error(
+      `${what} needs about ${(bytes / 1e9).toFixed(1)} GB free under ${dir}, ${(free / 1e9).toFixed(1)} GB are: lower HERALD_BENCH_SCALE or set HERALD_BENCH_DIR`,
+    );
+  }
 }
 
 export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; seconds: number }> {
