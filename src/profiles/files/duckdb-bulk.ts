@@ -102,12 +102,18 @@ class Stage {
    * Reads the file into the stage table, in file order, keeping `keep` (expressions over the typed
    * columns and `_issues`), `_issues`, `_bad` and the raw cells of rejected rows.
    */
-  async create(columns: string[], issues: string, keep: string[]): Promise<void> {
+  async create(
+    columns: string[],
+    issues: string,
+    keep: string[],
+    rawCells: readonly number[] = this.cells.map((_, i) => i),
+  ): Promise<void> {
+    this.rawCells = rawCells;
     const rows = this.rows(columns, issues, 1);
     await this.tx.queryGlobal(
       `CREATE TEMP TABLE ${this.table} AS
        SELECT ${[...keep, "_issues", "_issues > 0 AS _bad"].join(", ")},
-         ${this.cells.map((c) => `CASE WHEN _issues > 0 THEN ${c} END AS r${c.slice(1)}`).join(", ")}
+         ${rawCells.map((i) => `CASE WHEN _issues > 0 THEN c${i} END AS r${i}`).join(", ")}
        FROM ${rows.sql}`,
       rows.params,
     );
@@ -140,7 +146,8 @@ class Stage {
     where: string,
     extra: string[] = [],
   ): Promise<{ row: number; cells: string[]; values: Record<string, unknown> }[]> {
-    const raw = this.cells.map((c) => `r${c.slice(1)}`);
+    const kept = new Set(this.rawCells);
+    const raw = this.rawCells.map((i) => `r${i}`);
     const rows = await this.tx.queryGlobal<Record<string, unknown>>(
       `WITH skipped AS (SELECT row, row_number() OVER (ORDER BY row) AS k
                         FROM (SELECT row FROM ${this.malformedRows} UNION ALL SELECT unnest(CAST($1 AS BIGINT[])))),
@@ -153,12 +160,14 @@ class Stage {
     );
     return rows.map((r) => ({
       row: Number(r._row),
-      cells: raw.map((c) => (r[c] as string | null) ?? ""),
+      cells: this.cells.map((_, i) => (kept.has(i) ? ((r[`r${i}`] as string | null) ?? "") : "")),
       values: r,
     }));
   }
 
   private readonly extraTables: string[] = [];
+  /** The cells kept for rejected rows: the ones that can be at fault. */
+  private rawCells: readonly number[] = [];
 
   /** A further temporary table of this load, dropped with the stage. */
   dropLater(...tables: string[]): void {
@@ -237,7 +246,14 @@ export async function bulkLoadProfiles(context: LoadContext, source: BulkSource)
     // First read: only what finds the rejected rows and duplicate ids stays in memory (a hash per
     // good row, the cells of rejected ones); the good rows are read again below, straight into the
     // profiles table. Reading twice costs less than holding every row in a temporary table.
-    await stage.create(typed, issues, [`CASE WHEN _issues = 0 THEN hash(v${primary.index}) END AS _h`]);
+    // A string cell is never at fault: only the other cells and the identity are kept for rejected
+    // rows, so DuckDB need not copy the rest of the row's text at all.
+    await stage.create(
+      typed,
+      issues,
+      [`CASE WHEN _issues = 0 THEN hash(v${primary.index}) END AS _h`],
+      columns.filter((c) => c.field.type !== "string" || c === primary).map((c) => c.index),
+    );
     const [totals] = await tx.queryGlobal<{ rows: number; bad: number; issues: number; ids: number }>(
       `SELECT count(*) AS rows, count(*) FILTER (WHERE _bad) AS bad, coalesce(sum(_issues), 0) AS issues,
          count(DISTINCT _h) AS ids
