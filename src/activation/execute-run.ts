@@ -211,6 +211,8 @@ async function exportOnce(
       store: deps.store,
       sandbox,
       query,
+      // The exclusion counts already tell how many rows the export query yields.
+      rows: counts.received - counts.missingMandatory - counts.duplicates,
       options: dataflow.fileOptions,
       fileName: (part) => renderFileName(segment.fileNameTemplate, context, part, extension),
       session,

@@ -26,6 +26,8 @@ export interface ExportRequest {
   session: FileSession;
   signal?: AbortSignal;
   onProgress?: (rowsWritten: number) => void;
+  /** The query's row count when the caller already knows it (saves a full pass over the audience). */
+  rows?: number;
 }
 
 function engineFormat(options: FileOptions): ExportFormat {
@@ -67,7 +69,7 @@ async function countRows(request: ExportRequest): Promise<number> {
  */
 export async function exportToFiles(request: ExportRequest): Promise<ExportedFile[]> {
   const { options } = request;
-  const total = await countRows(request);
+  const total = request.rows ?? (await countRows(request));
   const rowsPerFile = options.maxRowsPerFile ?? Math.max(total, 1);
   const neededFiles = Math.max(1, Math.ceil(total / rowsPerFile));
   if (neededFiles > options.maxFiles) {
