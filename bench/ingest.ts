@@ -13,7 +13,6 @@
  *
  * Targets: at least 0.5 of DuckDB's own rate, at least 200,000 profiles/s, peak RSS under 1 GiB.
  */
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -29,23 +28,15 @@ import {
   openPostgresStore,
   type Store,
 } from "../src/store/index.ts";
+import { type ChildResult, childTask, mib, reportFromChild, runChild, timed } from "./support/measure.ts";
 
 const PROFILES = Number(process.env.PROFILES ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const POSTGRES_URL = process.env.HERALD_BENCH_POSTGRES_URL;
 /** Herald's default DuckDB settings (src/config): a 1 GB memory limit, every core. */
 const MEMORY_LIMIT = process.env.MEMORY_LIMIT ?? "1GB";
-const CHILD = "--ingest-child=";
-const RESULT = "INGEST_RESULT ";
-
 type Task = { load: "baseline" | "herald-duckdb" | "herald-postgres"; file: string; dir: string };
-type Result = { seconds: number; rows: number; stored: number; peakRssBytes: number };
-
-async function seconds<T>(work: () => Promise<T>): Promise<{ value: T; seconds: number }> {
-  const started = performance.now();
-  const value = await work();
-  return { value, seconds: (performance.now() - started) / 1000 };
-}
+type Result = ChildResult & { rows: number; stored: number };
 
 async function heraldStore(task: Task): Promise<Store> {
   const store =
@@ -70,14 +61,14 @@ async function heraldStore(task: Task): Promise<Store> {
 }
 
 /** One load, in this (child) process. */
-async function runTask(task: Task): Promise<Omit<Result, "peakRssBytes">> {
+async function runTask(task: Task): Promise<{ seconds: number; rows: number; stored: number }> {
   if (task.load === "baseline") {
     const instance = await DuckDBInstance.create(path.join(task.dir, "baseline.duckdb"), {
       memory_limit: MEMORY_LIMIT,
       threads: String(os.cpus().length),
     });
     const connection = await instance.connect();
-    const run = await seconds(() =>
+    const run = await timed(() =>
       connection.runAndReadAll("CREATE TABLE plain AS SELECT * FROM read_csv($1)", [task.file]),
     );
     const count = await connection.runAndReadAll("SELECT count(*) FROM plain");
@@ -89,56 +80,26 @@ async function runTask(task: Task): Promise<Omit<Result, "peakRssBytes">> {
   const store = await heraldStore(task);
   const sandbox = (store as Store & { benchSandbox?: string }).benchSandbox ?? "prod";
   const schema = await loadSchema(store, sandbox);
-  const run = await seconds(() => ingestFile(store, schema, { path: task.file, kind: "profiles" }));
+  const run = await timed(() => ingestFile(store, schema, { path: task.file, kind: "profiles" }));
   await store.close();
   if (run.value.rejected)
     throw new Error(`${run.value.rejected} rows rejected: ${JSON.stringify(run.value.issues.slice(0, 3))}`);
   return { seconds: run.seconds, rows: run.value.received, stored: run.value.stored };
 }
 
-function runChild(task: Task): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [fileURLToPath(import.meta.url), `${CHILD}${JSON.stringify(task)}`],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let out = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const line = out.split("\n").find((l) => l.startsWith(RESULT));
-      if (code !== 0 || !line) reject(new Error(`${task.load} failed (exit ${code})`));
-      else resolve(JSON.parse(line.slice(RESULT.length)) as Result);
-    });
-  });
-}
-
-const childArg = process.argv.find((a) => a.startsWith(CHILD));
-if (childArg) {
-  try {
-    const result = await runTask(JSON.parse(childArg.slice(CHILD.length)) as Task);
-    const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-    process.stdout.write(`${RESULT}${JSON.stringify({ ...result, peakRssBytes })}\n`);
-    process.exit(0);
-  } catch (error) {
-    console.error(error);
-    process.exit(1);
-  }
+const task = childTask<Task>();
+if (task) {
+  await reportFromChild(() => runTask(task));
+  process.exit(0);
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-bench-ingest-"));
 const rate = (rows: number, s: number) => Math.round(rows / s).toLocaleString("en-US");
-const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
 try {
   console.log(
     `ingestion benchmark: ${PROFILES.toLocaleString("en-US")} profiles, ${os.cpus().length} cores, best of ${ROUNDS}`,
   );
-  const generated = await seconds(() =>
+  const generated = await timed(() =>
     generateDataset({ profiles: PROFILES, eventsPerProfile: 0, seed: 42, outDir: path.join(dir, "data") }),
   );
   const file = generated.value.profilesFile;
@@ -156,10 +117,10 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const load of loads) {
       const runDir = fs.mkdtempSync(path.join(dir, `${load}-`));
-      const result = await runChild({ load, file, dir: runDir });
+      const result = (await runChild(fileURLToPath(import.meta.url), { load, file, dir: runDir })) as Result;
       fs.rmSync(runDir, { recursive: true, force: true });
       console.log(
-        `  round ${round} ${load.padEnd(16)} ${result.seconds.toFixed(2).padStart(7)} s ${rate(result.rows, result.seconds).padStart(10)} rows/s  peak RSS ${mib(result.peakRssBytes)}`,
+        `  round ${round} ${load.padEnd(16)} ${result.seconds.toFixed(2).padStart(7)} s ${rate(result.rows, result.seconds).padStart(10)} rows/s  CPU ${result.cpuSeconds.toFixed(1)} s  peak RSS ${mib(result.peakRssBytes)}`,
       );
       all.set(load, [...(all.get(load) ?? []), result.seconds]);
       const previous = best.get(load);
