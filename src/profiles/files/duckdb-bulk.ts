@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { Issue } from "../../errors/index.ts";
-import type { SchemaSnapshot } from "../../schema/index.ts";
 import type { Executor } from "../../store/index.ts";
 import { validateEvent } from "../events.ts";
 import { blankSql, cellSql } from "./cells.ts";
