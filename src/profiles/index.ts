@@ -1,7 +1,13 @@
 export { type EventWrite, insertEvents, validateEvent } from "./events.ts";
 export { type FileIngestReport, type IngestFileOptions, ingestFile } from "./files/index.ts";
 export { type GeneratedDataset, type GenerateOptions, generateDataset } from "./generate/index.ts";
-export { type IngestReport, ingestEventRecords, ingestProfileRecords } from "./ingest-records.ts";
+export {
+  type IngestReport,
+  ingestEventRecords,
+  ingestProfileRecords,
+  validateEvents,
+  validateProfiles,
+} from "./ingest-records.ts";
 export { lookupProfile, type ProfileView, parseIdentity } from "./lookup.ts";
 export { flattenByPath, nestByPath, type ProfileWrite, validateProfile } from "./records.ts";
 export { editDistance, suggestField } from "./suggest.ts";

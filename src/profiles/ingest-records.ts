@@ -15,6 +15,31 @@ export interface IngestReport {
   profileIds: string[];
 }
 
+/** A batch's profiles split into the writes of the valid ones and the issues of the others. */
+export function validateProfiles(schema: SchemaSnapshot, records: readonly unknown[], firstRow = 0) {
+  const writes: ProfileWrite[] = [];
+  const issues: Issue[] = [];
+  records.forEach((record, i) => {
+    const result = validateProfile(schema, record, firstRow + i);
+    if ("write" in result) writes.push(result.write);
+    else issues.push(...result.issues);
+  });
+  return { writes, issues };
+}
+
+/** A batch's events split into the valid ones (with their row) and the issues of the others. */
+export function validateEvents(schema: SchemaSnapshot, records: readonly unknown[], firstRow = 0) {
+  const events: { write: EventWrite; row: number }[] = [];
+  const issues: Issue[] = [];
+  records.forEach((record, i) => {
+    const row = firstRow + i;
+    const result = validateEvent(schema, record, row);
+    if ("write" in result) events.push({ write: result.write, row });
+    else issues.push(...result.issues);
+  });
+  return { events, issues };
+}
+
 /**
  * Validates and stores a batch of profile records (API bodies, JSON Lines chunks). Each bad record
  * is reported with its index (`firstRow` numbers the first one) and the good ones are stored.
@@ -26,13 +51,7 @@ export async function ingestProfileRecords(
   firstRow = 0,
   now = new Date(),
 ): Promise<IngestReport> {
-  const writes: ProfileWrite[] = [];
-  const issues: Issue[] = [];
-  records.forEach((record, i) => {
-    const result = validateProfile(schema, record, firstRow + i);
-    if ("write" in result) writes.push(result.write);
-    else issues.push(...result.issues);
-  });
+  const { writes, issues } = validateProfiles(schema, records, firstRow);
   if (writes.length) await upsertProfiles(store, schema, writes, now);
   return {
     received: records.length,
@@ -51,14 +70,7 @@ export async function ingestEventRecords(
   firstRow = 0,
   now = new Date(),
 ): Promise<IngestReport> {
-  const valid: { write: EventWrite; row: number }[] = [];
-  const issues: Issue[] = [];
-  records.forEach((record, i) => {
-    const row = firstRow + i;
-    const result = validateEvent(schema, record, row);
-    if ("write" in result) valid.push({ write: result.write, row });
-    else issues.push(...result.issues);
-  });
+  const { events: valid, issues } = validateEvents(schema, records, firstRow);
   const inserted = await store.transaction((tx) =>
     insertEvents({ ...tx, dialect: store.dialect }, schema, valid, now),
   );

@@ -6,8 +6,8 @@ import {
   insertEvents,
   type ProfileWrite,
   upsertProfiles,
-  validateEvent,
-  validateProfile,
+  validateEvents,
+  validateProfiles,
 } from "../profiles/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Store } from "../store/index.ts";
@@ -247,13 +247,7 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
     /** Validates and queues profile records; resolves once they are committed and evaluated. */
     ingestProfiles(sandbox: string, schema: SchemaSnapshot, records: readonly unknown[], firstRow = 0) {
       const arrivedAt = new Date();
-      const writes: ProfileWrite[] = [];
-      const issues: Issue[] = [];
-      records.forEach((record, i) => {
-        const result = validateProfile(schema, record, firstRow + i);
-        if ("write" in result) writes.push(result.write);
-        else issues.push(...result.issues);
-      });
+      const { writes, issues } = validateProfiles(schema, records, firstRow);
       return new Promise<IngestReport>((resolve, reject) =>
         enqueue({
           kind: "profiles",
@@ -271,14 +265,7 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
     /** Validates and queues events; resolves once they are committed and evaluated. */
     ingestEvents(sandbox: string, schema: SchemaSnapshot, records: readonly unknown[], firstRow = 0) {
       const arrivedAt = new Date();
-      const events: { write: EventWrite; row: number }[] = [];
-      const issues: Issue[] = [];
-      records.forEach((record, i) => {
-        const row = firstRow + i;
-        const result = validateEvent(schema, record, row);
-        if ("write" in result) events.push({ write: result.write, row });
-        else issues.push(...result.issues);
-      });
+      const { events, issues } = validateEvents(schema, records, firstRow);
       return new Promise<IngestReport>((resolve, reject) =>
         enqueue({
           kind: "events",
