@@ -12,4 +12,5 @@ export {
 export { type Catalog, createCatalog } from "./catalog.ts";
 export { destinationMigrations } from "./migrations.ts";
 export { destinationDefinitions } from "./registry.ts";
+export { retryAfterMsOf } from "./stream-batching.ts";
 export type * from "./types.ts";

@@ -21,6 +21,20 @@ export function retryDelayMs(policy: RetryPolicy, attempts: number, random = Mat
 }
 
 /**
+ * When to try again after `attempts` failed ones: the backoff delay, but never sooner than the
+ * destination asked (HTTP `Retry-After`).
+ */
+export function retryAt(
+  policy: RetryPolicy,
+  attempts: number,
+  now: number,
+  retryAfterMs = 0,
+  random = Math.random,
+): Date {
+  return new Date(now + Math.max(retryDelayMs(policy, attempts, random), retryAfterMs));
+}
+
+/**
  * A token bucket: `perSecond` records a second on average, bursts up to one second's worth.
  * `take(n)` grants what is available now (possibly fewer than asked).
  */

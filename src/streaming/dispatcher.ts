@@ -4,6 +4,7 @@ import {
   type AccountDeps,
   type OutboundRecord,
   openAccountConnection,
+  retryAfterMsOf,
   type StreamLimits,
   type StreamSession,
 } from "../destinations/index.ts";
@@ -13,7 +14,7 @@ import {
   defaultRetryPolicy,
   type RateLimiter,
   type RetryPolicy,
-  retryDelayMs,
+  retryAt,
 } from "./backoff.ts";
 import type { StreamingMetrics } from "./metrics.ts";
 import { type FailedAttempt, type OutboxMessage, readPending, recordOutcome } from "./outbox.ts";
@@ -142,10 +143,16 @@ export function createDispatcher(options: DispatcherOptions) {
     return limiter;
   }
 
-  function failure(message: OutboxMessage, error: string, retryable: boolean, now: number): FailedAttempt {
+  function failure(
+    message: OutboxMessage,
+    error: string,
+    retryable: boolean,
+    now: number,
+    retryAfterMs?: number,
+  ): FailedAttempt {
     const attempts = message.attempts + 1;
     if (retryable && attempts < policy.maxAttempts) {
-      return { id: message.id, attempts, error, retryAt: new Date(now + retryDelayMs(policy, attempts)) };
+      return { id: message.id, attempts, error, retryAt: retryAt(policy, attempts, now, retryAfterMs) };
     }
     return { id: message.id, attempts, error };
   }
@@ -206,7 +213,8 @@ export function createDispatcher(options: DispatcherOptions) {
         // Network faults and unknown errors may pass; a HeraldError says whether it can.
         const retryable = !isHeraldError(error) || isRetryable(error);
         const at = Date.now();
-        for (const m of batch) failed.push(failure(m, describe(error), retryable, at));
+        const after = retryAfterMsOf(error);
+        for (const m of batch) failed.push(failure(m, describe(error), retryable, at, after));
         await closeTarget(`${sandbox}\n${dataflowId}`);
       }
     });

@@ -3,7 +3,7 @@
  * dispatcher → streaming destinations; dead letters, time-based exits and metrics. The only file
  * other parts import.
  */
-export { createRateLimiter, defaultRetryPolicy, type RetryPolicy, retryDelayMs } from "./backoff.ts";
+export { createRateLimiter, defaultRetryPolicy, type RetryPolicy, retryAt, retryDelayMs } from "./backoff.ts";
 export {
   type DeadLetter,
   type DeadLetterSelection,
