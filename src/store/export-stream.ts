@@ -30,7 +30,8 @@ export function duckdbExportStream(
     await mkfifo("mkfifo", ["-m", "600", fifo]);
     const connection = await instance.connect();
     try {
-      await connection.run("SET preserve_insertion_order = false");
+      // SESSION: the default scope is the whole instance, and other work relies on insertion order.
+      await connection.run("SET SESSION preserve_insertion_order = false");
       const copy = connection.run(`COPY (${sql}) TO '${fifo}' (${duckdbCopyOptions(format)})`, params);
       const reader = fs.createReadStream(fifo, { highWaterMark: 1 << 20 });
       reader.pipe(out, { end: false });

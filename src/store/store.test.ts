@@ -138,3 +138,22 @@ break "q"', NULL, NULL), (3, 'skip', NULL, NULL)`,
     ).rejects.toThrow(/nope/);
   });
 });
+
+describe("exportQuery on duckdb", () => {
+  let store: Store;
+  afterEach(async () => store?.close());
+  const text = async (stream: NodeJS.ReadableStream) => {
+    for await (const _ of stream);
+  };
+
+  it("leaves the engine's insertion order on for everyone else", async () => {
+    store = await freshStore("duckdb");
+    await migrate(store, "duckdb");
+    await createSandbox(store, "prod");
+    await text(store.exportQuery("prod", "SELECT count(*) AS n FROM {profiles}", [], { type: "jsonl" }));
+    const [row] = await store.queryGlobal<{ kept: boolean }>(
+      "SELECT current_setting('preserve_insertion_order') AS kept",
+    );
+    expect(row?.kept).toBe(true);
+  });
+});
