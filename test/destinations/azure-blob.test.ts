@@ -1,24 +1,21 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localKeyProvider } from "../../src/crypto/index.ts";
 import { azureBlobDestination } from "../../src/destinations/azure-blob/index.ts";
 import type { AzureBlobConnection, AzureBlobDetails } from "../../src/destinations/azure-blob/schemas.ts";
 import { BLOCK_SIZE } from "../../src/destinations/azure-blob/session.ts";
 import {
   createAccount,
-  createCatalog,
-  destinationMigrations,
   type FileConnector,
   type FileSession,
   listAccounts,
 } from "../../src/destinations/index.ts";
 import { temporaryName } from "../../src/destinations/temporary-names.ts";
 import { HeraldError } from "../../src/errors/index.ts";
-import { createSandbox, DEFAULT_SANDBOX, migrate, type Store } from "../../src/store/index.ts";
+import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type AzuriteServer, startAzurite } from "../servers/azurite.ts";
 import { freePort } from "../support/postgres-cluster.ts";
-import { freshStore } from "../support/stores.ts";
+import { accountDeps } from "./account-deps.ts";
 
 /* The Azure Blob connector against Azurite (Microsoft's emulator) on loopback. */
 
@@ -335,21 +332,13 @@ describe("Azure Blob session", () => {
 });
 
 describe("Azure Blob accounts", () => {
-  let store: Store;
-  const catalog = createCatalog([azureBlobDestination]);
-  const keys = localKeyProvider(randomBytes(32));
+  let deps: Awaited<ReturnType<typeof accountDeps>>;
   beforeAll(async () => {
-    store = await freshStore("duckdb");
-    await migrate(store, "duckdb");
-    await createSandbox(store, DEFAULT_SANDBOX);
-    await migrate(store, "duckdb", "destinations", destinationMigrations);
+    deps = await accountDeps([azureBlobDestination]);
   });
-  afterAll(async () => {
-    await store?.close();
-  });
+  afterAll(async () => deps?.close());
 
   it("saves an account only after its credentials and container check out, secrets sealed", async () => {
-    const deps = { store, catalog, keys };
     await expectHeraldError(
       createAccount(deps, DEFAULT_SANDBOX, {
         destinationId: "azure-blob",

@@ -13,7 +13,7 @@ import {
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type EventHubsTestServer, startEventHubs } from "../servers/event-hubs.ts";
 import { freePort } from "../support/postgres-cluster.ts";
-import { accountDeps, errorOf, numberedRecords } from "./stream-account-deps.ts";
+import { accountDeps, errorOf, numberedRecords } from "./account-deps.ts";
 
 const key = "aGVyYWxkLXRlc3Qta2V5LWZvci1ldmVudC1odWJzLTAxMjM0NTY3ODk=";
 let hubs: EventHubsTestServer;

@@ -8,7 +8,7 @@ import { createAccount, listAccounts, type OutboundRecord } from "../../src/dest
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type HttpRecorder, startHttpRecorder, tokenPath } from "../servers/http-recorder.ts";
 import { freePort } from "../support/postgres-cluster.ts";
-import { accountDeps, errorOf, numberedRecords } from "./stream-account-deps.ts";
+import { accountDeps, errorOf, numberedRecords } from "./account-deps.ts";
 
 let api: HttpRecorder;
 

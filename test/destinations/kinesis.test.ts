@@ -9,7 +9,7 @@ import { kinesisConnector as connector, kinesisDestination } from "../../src/des
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type KinesisTestServer, startKinesis } from "../servers/kinesalite.ts";
 import { freePort } from "../support/postgres-cluster.ts";
-import { accountDeps, errorOf, numberedRecords } from "./stream-account-deps.ts";
+import { accountDeps, errorOf, numberedRecords } from "./account-deps.ts";
 
 let kinesis: KinesisTestServer;
 const connection = () => ({

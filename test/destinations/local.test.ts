@@ -11,7 +11,7 @@ import { STALE_TEMPORARY_AGE_MS, TEMPORARY_PREFIX } from "../../src/destinations
 import type { FileSession } from "../../src/destinations/types.ts";
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { bodyOf, failingBody, pausingBody, randomFile } from "../support/upload-bodies.ts";
-import { accountDeps } from "./stream-account-deps.ts";
+import { accountDeps } from "./account-deps.ts";
 
 const run = promisify(execFile);
 /** Polling for a file to appear: generous, the machine may be busy. */

@@ -8,11 +8,8 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localKeyProvider } from "../../src/crypto/index.ts";
 import {
   createAccount,
-  createCatalog,
-  destinationMigrations,
   type FileConnector,
   type FileSession,
   listAccounts,
@@ -23,10 +20,10 @@ import type { S3Connection, S3Details } from "../../src/destinations/s3/schemas.
 import { PART_SIZE } from "../../src/destinations/s3/session.ts";
 import { STALE_TEMPORARY_AGE_MS, temporaryName } from "../../src/destinations/temporary-names.ts";
 import { HeraldError } from "../../src/errors/index.ts";
-import { createSandbox, DEFAULT_SANDBOX, migrate, type Store } from "../../src/store/index.ts";
+import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type S3rverServer, startS3rver } from "../servers/s3rver.ts";
 import { freePort } from "../support/postgres-cluster.ts";
-import { freshStore } from "../support/stores.ts";
+import { accountDeps } from "./account-deps.ts";
 
 /*
  * The S3 connector against s3rver on loopback. What s3rver cannot express, and how these tests
@@ -385,21 +382,13 @@ describe("S3 session", () => {
 });
 
 describe("S3 accounts", () => {
-  let store: Store;
-  const catalog = createCatalog([s3Destination]);
-  const keys = localKeyProvider(randomBytes(32));
+  let deps: Awaited<ReturnType<typeof accountDeps>>;
   beforeAll(async () => {
-    store = await freshStore("duckdb");
-    await migrate(store, "duckdb");
-    await createSandbox(store, DEFAULT_SANDBOX);
-    await migrate(store, "duckdb", "destinations", destinationMigrations);
+    deps = await accountDeps([s3Destination]);
   });
-  afterAll(async () => {
-    await store?.close();
-  });
+  afterAll(async () => deps?.close());
 
   it("saves an account only after its credentials and bucket check out, with the secret sealed", async () => {
-    const deps = { store, catalog, keys };
     const failing = createAccount(deps, DEFAULT_SANDBOX, {
       destinationId: "amazon-s3",
       name: "wrong key",

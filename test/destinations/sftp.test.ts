@@ -16,7 +16,7 @@ import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type SshServer, startSshd } from "../servers/sshd.ts";
 import { freePort } from "../support/postgres-cluster.ts";
 import { bodyOf, failingBody, pausingBody, randomFile } from "../support/upload-bodies.ts";
-import { accountDeps } from "./stream-account-deps.ts";
+import { accountDeps } from "./account-deps.ts";
 
 const connector = sftpDestination.connector;
 if (connector.kind !== "file") throw new Error("the SFTP destination is a file connector");
