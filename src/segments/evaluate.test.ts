@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { SegmentAst } from "./ast.ts";
 import { compileEvaluator, type ProfileEvent } from "./evaluate.ts";
 import { parseSegment } from "./parse.ts";
-import { streamingEligibility } from "./streaming.ts";
+import { streamingEligibility, streamingEventReach } from "./streaming.ts";
 import {
   scenarioCases,
   scenarioEvents,
@@ -135,5 +135,52 @@ describe("streaming eligibility", () => {
     expect(streamingEligibility(ast, { maxLookback: { amount: 400, unit: "days" } })).toEqual({
       eligible: true,
     });
+  });
+});
+
+describe("streaming event reach", () => {
+  const DAY = 86_400_000;
+
+  it("names each event type read, with its furthest window, through references and where clauses", () => {
+    const segments: Record<string, string> = {
+      recent: "exists(web.pageView within last 2 hours)",
+    };
+    const ast = definition(
+      'count(commerce.purchases within last 7 days) > 1 or (exists(commerce.purchases within last 1 days) and inSegment("recent"))',
+    );
+    const reach = streamingEventReach(ast, {
+      resolve: (id) => (segments[id] ? definition(segments[id]) : undefined),
+    });
+    expect(Object.fromEntries(reach)).toEqual({
+      "commerce.purchases": 7 * DAY,
+      "web.pageView": 2 * 3_600_000,
+    });
+    expect(streamingEventReach(definition('homeAddress.city = "Paris"')).size).toBe(0);
+    // Calendar windows keep a day of slack (time zones, 25-hour days); nothing reaches past the look-back.
+    expect(streamingEventReach(definition("exists(web.pageView within today)")).get("web.pageView")).toBe(
+      2 * DAY,
+    );
+    expect(streamingEventReach(definition("count(commerce.purchases) > 1")).get("commerce.purchases")).toBe(
+      30 * DAY,
+    );
+  });
+
+  // The streaming path loads only these events: every eligible scenario must decide alike on them.
+  it.each(scenarioCases)("%s: the same audience from only the events within reach", (text, members) => {
+    const ast = definition(text);
+    if (!streamingEligibility(ast, { resolve }).eligible) return;
+    const reach = streamingEventReach(ast, { resolve });
+    const evaluate = compileEvaluator(ast, testSchema, { resolve });
+    const now = new Date(scenarioNow).getTime();
+    const audience = scenarioProfiles
+      .filter((p) => {
+        const events = eventsOf(String(p._id)).filter((e) => {
+          const back = reach.get(e.type);
+          return back !== undefined && new Date(e.ts).getTime() >= now - back;
+        });
+        return evaluate(p, events, scenarioNow);
+      })
+      .map((p) => p._id);
+    expect(audience).toEqual(members);
   });
 });

@@ -68,5 +68,10 @@ export {
   updateSegment,
   validateDefinition,
 } from "./segments.ts";
-export { type StreamingEligibility, type StreamingOptions, streamingEligibility } from "./streaming.ts";
+export {
+  type StreamingEligibility,
+  type StreamingOptions,
+  streamingEligibility,
+  streamingEventReach,
+} from "./streaming.ts";
 export { typecheckSegment } from "./typecheck.ts";

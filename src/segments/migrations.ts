@@ -57,4 +57,14 @@ export const segmentMigrations: Migration[] = [
         : []),
     ],
   },
+  {
+    version: 2,
+    name: "memberships by profile",
+    // The streaming path reads every membership of the profiles a commit touched: one probe per
+    // profile here instead of one per (streamed segment, profile) through the primary key.
+    statements: (engine) =>
+      engine === "postgres"
+        ? ["CREATE INDEX segment_memberships_profile ON segment_memberships (sandbox, profile_id)"]
+        : [],
+  },
 ];

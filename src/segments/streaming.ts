@@ -122,3 +122,78 @@ export function streamingEligibility(ast: SegmentAst, options: StreamingOptions 
   const reason = visit(ast.condition);
   return reason ? { eligible: false, reason } : { eligible: true };
 }
+
+/**
+ * The events the in-memory evaluator of a streaming segment reads: each event type it refers to
+ * (through `inSegment` references and event `where` clauses too), with how far back from now its
+ * windows reach, in milliseconds. The streaming path reads only these events of a profile instead
+ * of its whole look-back. A reach without bound (not streaming-eligible) is the whole look-back;
+ * calendar windows get a day of slack for time zones and daylight-saving days.
+ */
+export function streamingEventReach(ast: SegmentAst, options: StreamingOptions = {}): Map<string, number> {
+  const max = durationMs(options.maxLookback ?? { amount: 30, unit: "days" });
+  const resolve = options.resolve ?? noSegments;
+  const reach = new Map<string, number>();
+  const expanded = new Set(options.segmentId ? [options.segmentId] : []);
+
+  const selector = (event: EventSelector, wholeHistory = false) => {
+    const back = wholeHistory ? undefined : lookback(event.window);
+    const slack = event.window?.kind === "calendar" ? DAY : 0;
+    const ms = back === undefined ? max : Math.min(max, back + slack);
+    reach.set(event.type, Math.max(reach.get(event.type) ?? 0, ms));
+    if (event.where) visit(event.where);
+  };
+  const operand = (o: Operand) => {
+    switch (o.kind) {
+      case "field":
+      case "age":
+        break;
+      case "aggregate":
+      case "latest":
+        selector(o.event);
+        break;
+      default:
+        assertNever(o, "operand");
+    }
+  };
+  const visit = (c: Condition): void => {
+    switch (c.kind) {
+      case "and":
+      case "or":
+        for (const child of c.conditions) visit(child);
+        break;
+      case "not":
+        visit(c.condition);
+        break;
+      case "compare":
+      case "in":
+      case "text":
+      case "matches":
+      case "between":
+      case "exists":
+      case "isNull":
+      case "inWindow":
+        operand(c.operand);
+        break;
+      case "birthday":
+        break;
+      case "eventExists":
+        selector(c.event);
+        break;
+      case "sequence":
+        for (const step of c.steps) selector(step.event, true);
+        break;
+      case "inSegment": {
+        if (expanded.has(c.segment)) break;
+        expanded.add(c.segment);
+        const referenced = resolve(c.segment);
+        if (referenced) visit(referenced.condition);
+        break;
+      }
+      default:
+        assertNever(c, "condition");
+    }
+  };
+  visit(ast.condition);
+  return reach;
+}
