@@ -90,6 +90,47 @@ async function chunked<T>(ids: readonly string[], read: (chunk: string[]) => Pro
 }
 
 /**
+ * The events the streamed segments read, per profile: only their event types, each within its
+ * segments' reach (at most the look-back). One read from the furthest reach; nearer types are
+ * trimmed here.
+ */
+async function readEvents(
+  db: Db,
+  input: ReevaluationInput,
+  ids: readonly string[],
+  list: (column: string) => string,
+): Promise<Map<string, ProfileEvent[]>> {
+  const byProfile = new Map<string, ProfileEvent[]>();
+  const reach = new Map<string, number>();
+  for (const segment of input.plan.segments) {
+    for (const [type, ms] of segment.eventReach) {
+      reach.set(type, Math.min(input.lookbackMs, Math.max(reach.get(type) ?? 0, ms)));
+    }
+  }
+  if (!reach.size) return byProfile;
+  const now = input.now.getTime();
+  const since = new Map([...reach].map(([type, ms]) => [type, now - ms]));
+  const events = await chunked(ids, (chunk) =>
+    db.query<Row>(
+      input.sandbox,
+      `SELECT * FROM {events} WHERE ${list("_profile_id")} AND _ts >= $2 AND _type = ANY(CAST($3 AS TEXT[]))`,
+      [chunk, new Date(Math.min(...since.values())), [...reach.keys()]],
+    ),
+  );
+  for (const e of events) {
+    const type = e._type as string;
+    const ts = e._ts as Date;
+    if (new Date(ts).getTime() < (since.get(type) ?? now)) continue;
+    const profileId = e._profile_id as string;
+    const event: ProfileEvent = { type, ts, properties: e, id: e._id as string };
+    const bucket = byProfile.get(profileId);
+    if (bucket) bucket.push(event);
+    else byProfile.set(profileId, [event]);
+  }
+  return byProfile;
+}
+
+/**
  * Re-evaluates profiles against the sandbox's streaming segments inside the caller's transaction:
  * loads each profile and its events within the look-back, runs the in-memory evaluators, records
  * each membership that changed, and writes one outbox message per (dataflow, profile) whose
@@ -109,39 +150,22 @@ export async function reevaluateProfiles(db: Db, input: ReevaluationInput): Prom
   const profiles = await chunked(ids, (chunk) =>
     db.query<Row>(sandbox, `SELECT * FROM {profiles} WHERE ${list("_id")}`, [chunk]),
   );
-  const eventsByProfile = new Map<string, ProfileEvent[]>();
-  if (plan.segments.some((s) => s.usesEvents)) {
-    const since = new Date(now.getTime() - input.lookbackMs);
-    const events = await chunked(ids, (chunk) =>
-      db.query<Row>(sandbox, `SELECT * FROM {events} WHERE ${list("_profile_id")} AND _ts >= $2`, [
-        chunk,
-        since,
-      ]),
-    );
-    for (const e of events) {
-      const profileId = e._profile_id as string;
-      const event: ProfileEvent = {
-        type: e._type as string,
-        ts: e._ts as Date,
-        properties: e,
-        id: e._id as string,
-      };
-      const bucket = eventsByProfile.get(profileId);
-      if (bucket) bucket.push(event);
-      else eventsByProfile.set(profileId, [event]);
-    }
-  }
-  const current = new Map<string, MembershipStatus>();
+  const eventsByProfile = await readEvents(db, input, ids, list);
+  const current = new Map<string, Map<string, MembershipStatus>>();
   const memberships = await chunked(ids, (chunk) =>
     db.query<{ segment_id: string; profile_id: string; status: MembershipStatus }>(
       sandbox,
-      // Naming the segments lets PostgreSQL probe its (sandbox, segment_id, profile_id) key.
+      // By profile: PostgreSQL probes its (sandbox, profile_id) index once per profile.
       `SELECT segment_id, profile_id, status FROM segment_memberships
-        WHERE sandbox = $sandbox AND segment_id = ANY(CAST($2 AS TEXT[])) AND ${list("profile_id")}`,
+        WHERE sandbox = $sandbox AND ${list("profile_id")} AND segment_id = ANY(CAST($2 AS TEXT[]))`,
       [chunk, plan.segments.map((s) => s.id)],
     ),
   );
-  for (const m of memberships) current.set(`${m.segment_id}\n${m.profile_id}`, m.status);
+  for (const m of memberships) {
+    const statuses = current.get(m.profile_id);
+    if (statuses) statuses.set(m.segment_id, m.status);
+    else current.set(m.profile_id, new Map([[m.segment_id, m.status]]));
+  }
 
   const allChanges: MembershipChange[] = [];
   const outbox: { dataflowId: string; profileId: string; payload: string }[] = [];
@@ -152,10 +176,11 @@ export async function reevaluateProfiles(db: Db, input: ReevaluationInput): Prom
     const profileId = profile._id as string;
     const events = eventsByProfile.get(profileId) ?? [];
     const changes: MembershipChange[] = [];
+    const statuses = current.get(profileId);
     for (const segment of plan.segments) {
       evaluations++;
       const qualifies = segment.evaluate(profile, events, now);
-      const status = current.get(`${segment.id}\n${profileId}`);
+      const status = statuses?.get(segment.id);
       const member = status === "realized" || status === "existing";
       if (qualifies === member) continue;
       changes.push({ segmentId: segment.id, status: qualifies ? "realized" : "exited", changedAt: now });

@@ -6,6 +6,7 @@ import {
   type SegmentAst,
   type SegmentEvaluator,
   type SegmentResolver,
+  streamingEventReach,
 } from "../segments/index.ts";
 import type { Executor } from "../store/index.ts";
 
@@ -14,8 +15,8 @@ export interface StreamingSegment {
   id: string;
   name: string;
   evaluate: SegmentEvaluator;
-  /** Reads events: the profile's recent events must be loaded to evaluate it. */
-  usesEvents: boolean;
+  /** The event types it reads, with how far back (ms): only these events of a profile are loaded. */
+  eventReach: ReadonlyMap<string, number>;
   /** Its result can change with time alone (windows, ages, birthdays): the sweep re-evaluates its members. */
   timeDependent: boolean;
 }
@@ -96,7 +97,7 @@ export async function loadStreamingPlan(
         id: s.id,
         name: s.name,
         evaluate: compileEvaluator(s.ast, schema, { resolve, segmentId: s.id }),
-        usesEvents: text.includes('"event":'),
+        eventReach: streamingEventReach(s.ast, { resolve, segmentId: s.id }),
         timeDependent: /"window":|"kind":"age"|"kind":"birthday"/.test(text),
       };
     });

@@ -27,7 +27,7 @@ describe.each(engines)("streaming re-evaluation in the caller's transaction on %
           id: "gold",
           name: "Gold",
           evaluate: compileEvaluator(ast, schema),
-          usesEvents: false,
+          eventReach: new Map(),
           timeDependent: false,
         },
       ],
