@@ -48,14 +48,13 @@ class Stage {
   /** Rows DuckDB's CSV reader rejected, as file row numbers (the header is row 0). */
   readonly malformedRows: string;
 
-  private readonly tx: Executor;
+  readonly tx: Executor;
   private readonly source: BulkSource;
-  private readonly emptyRows: Promise<number[]>;
+  private emptyRows: Promise<number[]> | undefined;
 
-  constructor(tx: Executor, source: BulkSource, emptyRows: Promise<number[]>) {
+  constructor(tx: Executor, source: BulkSource) {
     this.tx = tx;
     this.source = source;
-    this.emptyRows = emptyRows;
     const suffix = randomUUID().replaceAll("-", "").slice(0, 16);
     this.table = `herald_stage_${suffix}`;
     this.rejects = `herald_rejects_${suffix}`;
@@ -106,9 +105,10 @@ class Stage {
     issues: string,
     keep: string[],
     rawCells: readonly number[] = this.cells.map((_, i) => i),
+    read = 0,
   ): Promise<void> {
     this.rawCells = rawCells;
-    const rows = this.rows(columns, issues, 1);
+    const rows = this.rows(columns, issues, 1, read);
     await this.tx.queryGlobal(
       `CREATE TEMP TABLE ${this.table} AS
        SELECT ${[...keep, "_issues", "_issues > 0 AS _bad"].join(", ")},
@@ -155,13 +155,24 @@ class Stage {
                     ORDER BY rowid LIMIT ${MAX_REPORTED_ISSUES})
        SELECT picked.g + 1 + coalesce(steps.k, 0) AS _row, picked.* FROM picked ASOF LEFT JOIN steps ON picked.g >= steps.at
        ORDER BY _row`,
-      [await this.emptyRows],
+      [await this.emptyRowNumbers()],
     );
     return rows.map((r) => ({
       row: Number(r._row),
       cells: this.cells.map((_, i) => (kept.has(i) ? ((r[`r${i}`] as string | null) ?? "") : "")),
       values: r,
     }));
+  }
+
+  /**
+   * The file's empty rows, which DuckDB's reader skips but counts. Only rejected rows need them to
+   * be numbered, so the file is scanned for them only then, not while DuckDB reads it.
+   */
+  private emptyRowNumbers(): Promise<number[]> {
+    const { source } = this;
+    this.emptyRows ??=
+      source.kind === "csv" ? emptyRowNumbers(source.input, source.delimiter) : Promise.resolve([]);
+    return this.emptyRows;
   }
 
   private readonly extraTables: string[] = [];
@@ -198,18 +209,14 @@ function disagreement(row: number): Error {
  * outside an explicit transaction, one atomic statement at a time, since DuckDB appends about twice
  * as fast then; the explicit transaction is reopened before control returns, whatever happens.
  */
-async function onOwnConnection(
+async function onOwnConnection<T>(
   context: LoadContext,
   source: BulkSource,
-  work: (tx: Executor, stage: Stage) => Promise<LoadCounts>,
-): Promise<LoadCounts> {
-  // Only rejected rows need the empty ones to be numbered: the scan runs while DuckDB reads.
-  const emptyRows =
-    source.kind === "csv" ? emptyRowNumbers(source.input, source.delimiter) : Promise.resolve([]);
-  emptyRows.catch(() => {});
+  work: (tx: Executor, stage: Stage) => Promise<T>,
+): Promise<T> {
   return context.store.transaction(async (tx) => {
     await tx.queryGlobal("COMMIT");
-    const stage = new Stage(tx, source, emptyRows);
+    const stage = new Stage(tx, source);
     try {
       return await work(tx, stage);
     } finally {
@@ -219,6 +226,38 @@ async function onOwnConnection(
   });
 }
 
+/** A profiles file's columns as DuckDB SQL: the typed values, and a row's issue count. */
+function profileSql(context: LoadContext, source: BulkSource) {
+  const { schema } = context;
+  const columns = profileColumns(schema, source.header, context.file);
+  const primary = columns.find((c) => c.field.path === schema.primaryIdentity.path);
+  if (!primary) throw new Error("profileColumns guarantees the primary identity column");
+  const issues = [
+    ...columns
+      .filter((c) => c.field.type !== "string")
+      .map((c) => `CAST(c${c.index} IS NOT NULL AND v${c.index} IS NULL AS INTEGER)`),
+    `CAST(v${primary.index} IS NULL OR ${blankSql(`v${primary.index}`)} AS INTEGER)`,
+  ].join(" + ");
+  const id = `v${primary.index}`;
+  const v = columns.map((c) => `v${c.index}`);
+  return {
+    columns,
+    primary,
+    id,
+    v,
+    issues,
+    typed: columns.map((c) => `${cellSql(c.field.type, `c${c.index}`)} AS v${c.index}`),
+    insertColumns: ["_id", "_created_at", "_updated_at", ...columns.map((c) => `"${c.field.path}"`)].join(
+      ", ",
+    ),
+    /** The good rows of a FROM item over the typed columns, as the profiles table's values. */
+    good: (from: string) => `SELECT ${id} AS _id, ${v.join(", ")} FROM ${from} WHERE _issues = 0`,
+  };
+}
+
+type ProfileSql = ReturnType<typeof profileSql>;
+const AT = "CAST($1 AS TIMESTAMPTZ)";
+
 /**
  * Loads a profiles file on DuckDB without turning rows into JavaScript values: DuckDB reads the
  * file into typed rows (the cell rules of `cellSql`, which match `parseCell`), and one INSERT (into
@@ -227,104 +266,179 @@ async function onOwnConnection(
  * last value given. Only rejected rows come back to JavaScript, which words their issues.
  */
 export async function bulkLoadProfiles(context: LoadContext, source: BulkSource): Promise<LoadCounts> {
+  const sql = profileSql(context, source);
+  const loaded = await onOwnConnection(context, source, (tx, stage) =>
+    loadIntoEmpty(context, sql, tx, stage),
+  );
+  return loaded ?? onOwnConnection(context, source, (tx, stage) => stageThenUpsert(context, sql, tx, stage));
+}
+
+/**
+ * The first load into an empty sandbox, in one read of the file when it has no duplicate ids: the
+ * good rows go straight into the profiles table, and a count of the file's rows (which parses it
+ * but applies no cell rule) shows whether any was rejected; only then is the file read again to
+ * report them. A file naming a profile twice is rolled back (undefined): `stageThenUpsert` merges it.
+ */
+async function loadIntoEmpty(
+  context: LoadContext,
+  sql: ProfileSql,
+  tx: Executor,
+  stage: Stage,
+): Promise<LoadCounts | undefined> {
   const { schema, now } = context;
-  const columns = profileColumns(schema, source.header, context.file);
-  const primary = columns.find((c) => c.field.path === schema.primaryIdentity.path);
-  if (!primary) throw new Error("profileColumns guarantees the primary identity column");
-  const v = columns.map((c) => `v${c.index}`);
-  const issues = [
-    ...columns
-      .filter((c) => c.field.type !== "string")
-      .map((c) => `CAST(c${c.index} IS NOT NULL AND v${c.index} IS NULL AS INTEGER)`),
-    `CAST(v${primary.index} IS NULL OR ${blankSql(`v${primary.index}`)} AS INTEGER)`,
-  ].join(" + ");
-
-  const typed = columns.map((c) => `${cellSql(c.field.type, `c${c.index}`)} AS v${c.index}`);
-
-  return onOwnConnection(context, source, async (tx, stage) => {
-    // First read: only what finds the rejected rows and duplicate ids stays in memory (a hash per
-    // good row, the cells of rejected ones); the good rows are read again below, straight into the
-    // profiles table. Reading twice costs less than holding every row in a temporary table.
-    // A string cell is never at fault: only the other cells and the identity are kept for rejected
-    // rows, so DuckDB need not copy the rest of the row's text at all.
-    await stage.create(
-      typed,
-      issues,
-      [`CASE WHEN _issues = 0 THEN hash(v${primary.index}) END AS _h`],
-      columns.filter((c) => c.field.type !== "string" || c === primary).map((c) => c.index),
+  const [existing] = await tx.query<{ any: boolean }>(
+    schema.sandbox,
+    "SELECT EXISTS (SELECT 1 FROM {profiles}) AS any",
+  );
+  if (existing?.any) return undefined;
+  const rows = stage.rows(sql.typed, sql.issues, 2);
+  await tx.queryGlobal("BEGIN TRANSACTION");
+  let inserted: number;
+  try {
+    const [result] = await tx.query<{ Count: number }>(
+      schema.sandbox,
+      `INSERT INTO {profiles} (${sql.insertColumns}) SELECT _id, ${AT}, ${AT}, ${sql.v.join(", ")} FROM (${sql.good(rows.sql)})`,
+      [now, ...rows.params],
     );
-    const [totals] = await tx.queryGlobal<{ rows: number; bad: number; issues: number; ids: number }>(
-      `SELECT count(*) AS rows, count(*) FILTER (WHERE _bad) AS bad, coalesce(sum(_issues), 0) AS issues,
-         count(DISTINCT _h) AS ids
-       FROM ${stage.table}`,
+    inserted = Number(result?.Count ?? 0);
+    const [ids] = await tx.query<{ n: number }>(
+      schema.sandbox,
+      "SELECT count(DISTINCT _id) AS n FROM {profiles}",
     );
-    const staged = Number(totals?.rows ?? 0);
-    const badRows = Number(totals?.bad ?? 0);
-    const goodRows = staged - badRows;
-    context.onProgress?.(staged);
-    const malformed = await stage.malformed();
-    const listed = [...malformed.issues];
-    if (badRows) {
-      for (const { row, cells } of await stage.firstRows("_bad")) {
-        const result = profileRowToWrite(schema, columns, row, cells);
-        if (!("issues" in result)) throw disagreement(row);
-        listed.push(...result.issues);
-      }
+    if (Number(ids?.n ?? 0) < inserted) {
+      await tx.queryGlobal("ROLLBACK");
+      return undefined;
     }
-    report(context, malformed.count + badRows, malformed.count + Number(totals?.issues ?? 0), listed);
-
-    if (goodRows > 0) {
-      const targets = columns.map((c) => `"${c.field.path}"`);
-      const reread = stage.rows(typed, issues, 2, 1);
-      // Distinct hashes prove distinct ids; fewer hashes than rows means duplicates (or, rarely, a
-      // collision, which the merge below handles just as well).
-      const duplicates = Number(totals?.ids ?? 0) < goodRows;
-      const good = (from: string) =>
-        `SELECT v${primary.index} AS _id, ${v.join(", ")} FROM ${from} WHERE _issues = 0`;
-      let rows = good(reread.sql);
-      if (duplicates) {
-        // Several rows for one profile: field by field, the last value given wins, so the rows
-        // are read in file order (rowid) before being merged.
-        const ordered = `${stage.table}_ordered`;
-        const inOrder = stage.rows(typed, issues, 1, 2);
-        await tx.queryGlobal(`CREATE TEMP TABLE ${ordered} AS ${good(inOrder.sql)}`, inOrder.params);
-        rows = `SELECT _id, ${v.map((x) => `arg_max(${x}, rowid) FILTER (WHERE ${x} IS NOT NULL) AS ${x}`).join(", ")}
-                FROM ${ordered} GROUP BY _id`;
-        stage.dropLater(ordered);
-      }
-      const [existing] = await tx.query<{ n: number }>(
-        schema.sandbox,
-        "SELECT count(*) AS n FROM {profiles}",
+    await tx.queryGlobal("COMMIT");
+  } catch (error) {
+    await tx.queryGlobal("ROLLBACK").catch(() => {});
+    throw error;
+  }
+  const all = stage.rows([], "0", 1, 1);
+  const [counted] = await tx.queryGlobal<{ n: number }>(`SELECT count(*) AS n FROM ${all.sql}`, all.params);
+  const accepted = Number(counted?.n ?? 0);
+  context.onProgress?.(accepted);
+  const malformed = await stage.malformed();
+  const listed = [...malformed.issues];
+  let issueCount = 0;
+  if (accepted > inserted) {
+    const rejected = await rejectedRows(context, sql, stage, 2);
+    if (rejected.badRows !== accepted - inserted)
+      throw new Error(
+        `${context.file} changed while it was loaded: ${accepted - inserted} rows rejected, then ${rejected.badRows}`,
       );
-      const insertColumns = ["_id", "_created_at", "_updated_at", ...targets].join(", ");
-      const at = "CAST($1 AS TIMESTAMPTZ)";
-      const params = duplicates ? [now] : [now, ...reread.params];
-      if (Number(existing?.n ?? 0) === 0) {
-        const [inserted] = await tx.query<{ Count: number }>(
-          schema.sandbox,
-          `INSERT INTO {profiles} (${insertColumns}) SELECT _id, ${at}, ${at}, ${v.join(", ")} FROM (${rows})`,
-          params,
-        );
-        // The good rows were read twice; a file changed in between would show here.
-        if (!duplicates && Number(inserted?.Count) !== goodRows)
-          throw new Error(
-            `${context.file} changed while it was loaded: read ${goodRows} good rows, then ${inserted?.Count}`,
-          );
-      } else {
-        // Absent cells are NULL here and keep the stored value: a file cannot clear a field.
-        const set = columns.map((c, i) => `${targets[i]} = coalesce(s.v${c.index}, t.${targets[i]})`);
-        await tx.query(
-          schema.sandbox,
-          `MERGE INTO {profiles} AS t USING (${rows}) AS s ON t._id = s._id
-           WHEN MATCHED THEN UPDATE SET ${[...set, `_updated_at = ${at}`].join(", ")}
-           WHEN NOT MATCHED THEN INSERT (${insertColumns}) VALUES (s._id, ${at}, ${at}, ${v.map((x) => `s.${x}`).join(", ")})`,
-          params,
-        );
-      }
+    listed.push(...rejected.issues);
+    issueCount = rejected.issueCount;
+  }
+  report(context, malformed.count + accepted - inserted, malformed.count + issueCount, listed);
+  context.onProgress?.(accepted + malformed.count);
+  return { received: accepted + malformed.count, stored: inserted };
+}
+
+/**
+ * Stages the file's rows with their issue counts (in file order) and words the first rejected
+ * ones' issues with the row-by-row path's code. A string cell is never at fault: only the other
+ * cells and the identity are kept for rejected rows, so DuckDB need not copy the rest of the row.
+ */
+async function rejectedRows(context: LoadContext, sql: ProfileSql, stage: Stage, read = 0) {
+  const { schema } = context;
+  await stage.create(
+    sql.typed,
+    sql.issues,
+    [`CASE WHEN _issues = 0 THEN hash(${sql.id}) END AS _h`],
+    sql.columns.filter((c) => c.field.type !== "string" || c === sql.primary).map((c) => c.index),
+    read,
+  );
+  const [totals] = await stage.tx.queryGlobal<{ rows: number; bad: number; issues: number; ids: number }>(
+    `SELECT count(*) AS rows, count(*) FILTER (WHERE _bad) AS bad, coalesce(sum(_issues), 0) AS issues,
+       count(DISTINCT _h) AS ids
+     FROM ${stage.table}`,
+  );
+  const issues: Issue[] = [];
+  const badRows = Number(totals?.bad ?? 0);
+  if (badRows) {
+    for (const { row, cells } of await stage.firstRows("_bad")) {
+      const result = profileRowToWrite(schema, sql.columns, row, cells);
+      if (!("issues" in result)) throw disagreement(row);
+      issues.push(...result.issues);
     }
-    context.onProgress?.(staged + malformed.count);
-    return { received: staged + malformed.count, stored: goodRows };
-  });
+  }
+  return {
+    staged: Number(totals?.rows ?? 0),
+    badRows,
+    issueCount: Number(totals?.issues ?? 0),
+    distinctIds: Number(totals?.ids ?? 0),
+    issues,
+  };
+}
+
+/**
+ * Any other load: a first read finds the rejected rows and duplicate ids (a hash per good row, the
+ * cells of rejected ones); the good rows are read again, straight into the profiles table (INSERT
+ * when it is empty, else MERGE). Reading twice costs less than holding every row in a temporary table.
+ */
+async function stageThenUpsert(
+  context: LoadContext,
+  sql: ProfileSql,
+  tx: Executor,
+  stage: Stage,
+): Promise<LoadCounts> {
+  const { schema, now } = context;
+  const { columns, typed, issues, v } = sql;
+  const rejected = await rejectedRows(context, sql, stage);
+  const { staged, badRows } = rejected;
+  const goodRows = staged - badRows;
+  context.onProgress?.(staged);
+  const malformed = await stage.malformed();
+  report(context, malformed.count + badRows, malformed.count + rejected.issueCount, [
+    ...malformed.issues,
+    ...rejected.issues,
+  ]);
+
+  if (goodRows > 0) {
+    const targets = columns.map((c) => `"${c.field.path}"`);
+    const reread = stage.rows(typed, issues, 2, 1);
+    // Distinct hashes prove distinct ids; fewer hashes than rows means duplicates (or, rarely, a
+    // collision, which the merge below handles just as well).
+    const duplicates = rejected.distinctIds < goodRows;
+    let rows = sql.good(reread.sql);
+    if (duplicates) {
+      // Several rows for one profile: field by field, the last value given wins, so the rows
+      // are read in file order (rowid) before being merged.
+      const ordered = `${stage.table}_ordered`;
+      const inOrder = stage.rows(typed, issues, 1, 2);
+      await tx.queryGlobal(`CREATE TEMP TABLE ${ordered} AS ${sql.good(inOrder.sql)}`, inOrder.params);
+      rows = `SELECT _id, ${v.map((x) => `arg_max(${x}, rowid) FILTER (WHERE ${x} IS NOT NULL) AS ${x}`).join(", ")}
+              FROM ${ordered} GROUP BY _id`;
+      stage.dropLater(ordered);
+    }
+    const [existing] = await tx.query<{ n: number }>(schema.sandbox, "SELECT count(*) AS n FROM {profiles}");
+    const params = duplicates ? [now] : [now, ...reread.params];
+    if (Number(existing?.n ?? 0) === 0) {
+      const [inserted] = await tx.query<{ Count: number }>(
+        schema.sandbox,
+        `INSERT INTO {profiles} (${sql.insertColumns}) SELECT _id, ${AT}, ${AT}, ${v.join(", ")} FROM (${rows})`,
+        params,
+      );
+      // The good rows were read twice; a file changed in between would show here.
+      if (!duplicates && Number(inserted?.Count) !== goodRows)
+        throw new Error(
+          `${context.file} changed while it was loaded: read ${goodRows} good rows, then ${inserted?.Count}`,
+        );
+    } else {
+      // Absent cells are NULL here and keep the stored value: a file cannot clear a field.
+      const set = columns.map((c, i) => `${targets[i]} = coalesce(s.v${c.index}, t.${targets[i]})`);
+      await tx.query(
+        schema.sandbox,
+        `MERGE INTO {profiles} AS t USING (${rows}) AS s ON t._id = s._id
+         WHEN MATCHED THEN UPDATE SET ${[...set, `_updated_at = ${AT}`].join(", ")}
+         WHEN NOT MATCHED THEN INSERT (${sql.insertColumns}) VALUES (s._id, ${AT}, ${AT}, ${v.map((x) => `s.${x}`).join(", ")})`,
+        params,
+      );
+    }
+  }
+  context.onProgress?.(staged + malformed.count);
+  return { received: staged + malformed.count, stored: goodRows };
 }
 
 const EVENT_TYPE = "[A-Za-z][A-Za-z0-9_]*([.][A-Za-z][A-Za-z0-9_]*)*";
