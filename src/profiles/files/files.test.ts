@@ -361,6 +361,36 @@ describe.each(engines)("ingestFile on %s", (engine) => {
     expect(ann?.u.getTime()).toBeGreaterThanOrEqual(ann?.c.getTime() ?? Number.NaN);
   });
 
+  it("a first load into an empty sandbox keeps a good row whose id a rejected row repeats, and merges ids named twice", async () => {
+    ({ store, schema } = await storeWithDefaultSchema(engine));
+    const header = "personalEmail.address,loyalty.points";
+    const sharedWithRejected = writeFile(
+      "shared.csv",
+      [header, "a@x.com,1", "a@x.com,oops", "b@x.com,2"].join("\n"),
+    );
+    expect(await ingestFile(store, schema, { path: sharedWithRejected, kind: "profiles" })).toMatchObject({
+      received: 3,
+      stored: 2,
+      rejected: 1,
+      issues: [{ row: 2, field: "loyalty.points" }],
+    });
+    expect(await stored(store, ["loyalty.points"])).toEqual([
+      { _id: "a@x.com", "loyalty.points": 1 },
+      { _id: "b@x.com", "loyalty.points": 2 },
+    ]);
+
+    await store.close();
+    ({ store, schema } = await storeWithDefaultSchema(engine));
+    const namedTwice = writeFile("twice.csv", [header, "a@x.com,1", "b@x.com,x", "a@x.com,3"].join("\n"));
+    expect(await ingestFile(store, schema, { path: namedTwice, kind: "profiles" })).toMatchObject({
+      received: 3,
+      stored: 2,
+      rejected: 1,
+      issues: [{ row: 2, field: "loyalty.points" }],
+    });
+    expect(await stored(store, ["loyalty.points"])).toEqual([{ _id: "a@x.com", "loyalty.points": 3 }]);
+  });
+
   it("lists the first issues and counts them all", async () => {
     ({ store, schema } = await storeWithDefaultSchema(engine));
     const rows = Array.from(
