@@ -103,12 +103,14 @@ export function validateEvent(
 /**
  * Resolves each event's identity to a profile id. An event keyed by the primary identity of an
  * unknown profile creates that profile (events often arrive first); any other unknown identity is
- * rejected, since it cannot be attached to anyone.
+ * rejected, since it cannot be attached to anyone. `existing`, when given, holds which of the
+ * events' primary identities are stored profiles, so they are not looked up again.
  */
 async function resolveProfiles(
   db: Pick<Store, "dialect"> & Executor,
   schema: SchemaSnapshot,
   events: readonly { write: EventWrite; row: number }[],
+  existing?: ReadonlySet<string>,
 ): Promise<{ ids: (string | undefined)[]; issues: Issue[]; newProfiles: ProfileWrite[] }> {
   const ids: (string | undefined)[] = [];
   const issues: Issue[] = [];
@@ -131,7 +133,7 @@ async function resolveProfiles(
     );
     for (const r of rows) values.set(r.v, r._id);
   }
-  const known = new Set<string>();
+  const known = new Set<string>(existing);
   const primaryIds = [
     ...new Set(
       events
@@ -139,7 +141,7 @@ async function resolveProfiles(
         .map((e) => e.write.identity.value),
     ),
   ];
-  if (primaryIds.length) {
+  if (primaryIds.length && !existing) {
     const rows = await db.query<{ _id: string }>(
       schema.sandbox,
       `SELECT _id FROM {profiles} WHERE ${db.dialect.inTextList("_id", 1)}`,
@@ -168,18 +170,32 @@ async function resolveProfiles(
   return { ids, issues, newProfiles: [...newProfiles.values()] };
 }
 
-/** Appends events (they are never updated); returns the issues of events whose identity is unknown. */
+export interface InsertedEvents {
+  inserted: number;
+  /** Events whose identity is unknown, by row. */
+  issues: Issue[];
+  profileIds: string[];
+  /** The profile each event went to, in the order given; undefined for a rejected one. */
+  resolved: (string | undefined)[];
+}
+
+/**
+ * Appends events (they are never updated); returns the issues of events whose identity is unknown.
+ * `existing`: the events' primary identities that are stored profiles, when the caller has just
+ * read them in the same transaction (the others are created).
+ */
 export async function insertEvents(
   store: Pick<Store, "dialect"> & Executor,
   schema: SchemaSnapshot,
   events: readonly { write: EventWrite; row: number }[],
   now = new Date(),
-): Promise<{ inserted: number; issues: Issue[]; profileIds: string[] }> {
-  if (!events.length) return { inserted: 0, issues: [], profileIds: [] };
-  const { ids, issues, newProfiles } = await resolveProfiles(store, schema, events);
+  existing?: ReadonlySet<string>,
+): Promise<InsertedEvents> {
+  if (!events.length) return { inserted: 0, issues: [], profileIds: [], resolved: [] };
+  const { ids, issues, newProfiles } = await resolveProfiles(store, schema, events, existing);
   if (newProfiles.length) await upsertProfiles(store, schema, newProfiles, now);
   const kept = events.map((e, i) => ({ ...e, profileId: ids[i] })).filter((e) => e.profileId !== undefined);
-  if (!kept.length) return { inserted: 0, issues, profileIds: [] };
+  if (!kept.length) return { inserted: 0, issues, profileIds: [], resolved: ids };
   const { dialect } = store;
   const fields = [...schema.eventFields.values()].filter((f) =>
     kept.some((e) => e.write.properties.has(f.path)),
@@ -207,5 +223,10 @@ export async function insertEvents(
     `INSERT INTO {events} (${names}) SELECT *, $1 FROM (${dialect.unnestColumns(columns, 2)}) AS s`,
     params,
   );
-  return { inserted: kept.length, issues, profileIds: [...new Set(kept.map((e) => e.profileId as string))] };
+  return {
+    inserted: kept.length,
+    issues,
+    profileIds: [...new Set(kept.map((e) => e.profileId as string))],
+    resolved: ids,
+  };
 }

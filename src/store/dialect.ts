@@ -83,5 +83,6 @@ export function createDialect(engine: Engine): Dialect {
       const items = values.map((v) => `"${v.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`).join(",");
       return engine === "postgres" ? `{${items}}` : `[${items}]`;
     },
+    aggregateRows: (alias) => (engine === "postgres" ? `json_agg(${alias})` : `list(${alias})`),
   };
 }

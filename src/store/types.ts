@@ -53,6 +53,12 @@ export interface Dialect {
   inTextList(expr: string, param: number): string;
   /** Text form of an array value that `unnestColumns` casts back. */
   arrayText(values: readonly string[]): string;
+  /**
+   * Aggregate of a subquery's rows (`alias` is the subquery's row) into one list of objects keyed by
+   * column, NULL when there are none. Values nested in it are JSON on PostgreSQL (timestamps as
+   * ISO 8601 text) and plain values on DuckDB (timestamps as Dates).
+   */
+  aggregateRows(alias: string): string;
 }
 
 export type ColumnKind = "string" | "integer" | "number" | "boolean" | "date" | "timestamp" | "string[]";

@@ -3,16 +3,15 @@ import type { Issue } from "../errors/index.ts";
 import {
   type EventWrite,
   type IngestReport,
-  insertEvents,
   type ProfileWrite,
-  upsertProfiles,
   validateEvents,
   validateProfiles,
 } from "../profiles/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Store } from "../store/index.ts";
+import { commitRecords } from "./commit.ts";
 import type { StreamingMetrics } from "./metrics.ts";
-import { type ReevaluationResult, reevaluateProfiles } from "./reevaluate.ts";
+import type { ReevaluationResult } from "./reevaluate.ts";
 import type { PlanCache } from "./streaming-plan.ts";
 
 export interface StreamingIngestOptions {
@@ -158,48 +157,37 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
     const schema = (jobs[jobs.length - 1] as Job).schema;
     const now = clock();
     const ingestedAt = new Date(Math.min(...jobs.map((j) => j.arrivedAt.getTime())));
+    const owners: { job: Job; row: number }[] = [];
+    const events: { write: EventWrite; row: number }[] = [];
+    for (const job of jobs) {
+      if (job.kind !== "events") continue;
+      for (const e of job.events) {
+        owners.push({ job, row: e.row });
+        events.push({ write: e.write, row: events.length });
+      }
+    }
     return store.transaction(async (tx) => {
       const db = { ...tx, dialect: store.dialect };
-      const affected = new Set<string>();
-      const profileWrites = jobs.flatMap((j) => (j.kind === "profiles" ? j.writes : []));
-      if (profileWrites.length) await upsertProfiles(db, schema, profileWrites, now);
-      for (const w of profileWrites) affected.add(w.id);
-
-      const owners: { job: Job; row: number }[] = [];
-      const events: { write: EventWrite; row: number }[] = [];
-      for (const job of jobs) {
-        if (job.kind !== "events") continue;
-        for (const e of job.events) {
-          owners.push({ job, row: e.row });
-          events.push({ write: e.write, row: events.length });
-        }
-      }
-      const insertIssues = new Map<Job, Issue[]>();
-      if (events.length) {
-        const inserted = await insertEvents(db, schema, events, now);
-        for (const id of inserted.profileIds) affected.add(id);
-        for (const issue of inserted.issues) {
-          const owner = owners[issue.row ?? -1];
-          if (!owner) continue;
-          const list = insertIssues.get(owner.job) ?? [];
-          list.push({ ...issue, row: owner.row });
-          insertIssues.set(owner.job, list);
-        }
-      }
-      for (const job of jobs)
-        if (job.kind === "reevaluate") for (const id of job.profileIds) affected.add(id);
-
-      const plan = await plans.planFor(db, sandbox, schema);
-      const result = await reevaluateProfiles(db, {
+      const committed = await commitRecords(db, {
         sandbox,
         schema,
-        plan,
-        profileIds: [...affected],
+        plan: await plans.planFor(db, sandbox, schema),
+        profiles: jobs.flatMap((j) => (j.kind === "profiles" ? j.writes : [])),
+        events,
+        reevaluate: jobs.flatMap((j) => (j.kind === "reevaluate" ? j.profileIds : [])),
         now,
         ingestedAt,
         lookbackMs,
       });
-      return { result, insertIssues, profileIds: [...affected] };
+      const insertIssues = new Map<Job, Issue[]>();
+      for (const issue of committed.issues) {
+        const owner = owners[issue.row ?? -1];
+        if (!owner) continue;
+        const list = insertIssues.get(owner.job) ?? [];
+        list.push({ ...issue, row: owner.row });
+        insertIssues.set(owner.job, list);
+      }
+      return { result: committed.result, insertIssues, profileIds: committed.profileIds };
     });
   }
 

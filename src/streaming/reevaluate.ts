@@ -1,19 +1,21 @@
 import type { SchemaSnapshot } from "../schema/index.ts";
-import type { MembershipStatus, ProfileEvent } from "../segments/index.ts";
-import type { Dialect, Executor, Row } from "../store/index.ts";
+import type { Dialect, Executor } from "../store/index.ts";
 import { buildProfileMessage, type MembershipChange } from "./payload.ts";
+import { type ProfileState, profileStateReader } from "./profile-state.ts";
 import type { StreamingPlan } from "./streaming-plan.ts";
 
-const CHUNK = 2_000;
-
-export interface ReevaluationInput {
+export interface EvaluationInput {
   sandbox: string;
   schema: SchemaSnapshot;
   plan: StreamingPlan;
-  profileIds: readonly string[];
+  states: readonly ProfileState[];
   now: Date;
   /** When the records behind this re-evaluation arrived (the start of the latency measure). */
   ingestedAt: Date;
+}
+
+export interface ReevaluationInput extends Omit<EvaluationInput, "states"> {
+  profileIds: readonly string[];
   /** How far back events are read (the streaming look-back). */
   lookbackMs: number;
 }
@@ -83,104 +85,38 @@ async function applyMembershipChanges(
   }
 }
 
-async function chunked<T>(ids: readonly string[], read: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < ids.length; i += CHUNK) out.push(...(await read(ids.slice(i, i + CHUNK))));
-  return out;
-}
-
-/**
- * The events the streamed segments read, per profile: only their event types, each within its
- * segments' reach (at most the look-back). One read from the furthest reach; nearer types are
- * trimmed here.
- */
-async function readEvents(
-  db: Db,
-  input: ReevaluationInput,
-  ids: readonly string[],
-  list: (column: string) => string,
-): Promise<Map<string, ProfileEvent[]>> {
-  const byProfile = new Map<string, ProfileEvent[]>();
-  const reach = new Map<string, number>();
-  for (const segment of input.plan.segments) {
-    for (const [type, ms] of segment.eventReach) {
-      reach.set(type, Math.min(input.lookbackMs, Math.max(reach.get(type) ?? 0, ms)));
-    }
-  }
-  if (!reach.size) return byProfile;
-  const now = input.now.getTime();
-  const since = new Map([...reach].map(([type, ms]) => [type, now - ms]));
-  const events = await chunked(ids, (chunk) =>
-    db.query<Row>(
-      input.sandbox,
-      `SELECT * FROM {events} WHERE ${list("_profile_id")} AND _ts >= $2 AND _type = ANY(CAST($3 AS TEXT[]))`,
-      [chunk, new Date(Math.min(...since.values())), [...reach.keys()]],
-    ),
-  );
-  for (const e of events) {
-    const type = e._type as string;
-    const ts = e._ts as Date;
-    if (new Date(ts).getTime() < (since.get(type) ?? now)) continue;
-    const profileId = e._profile_id as string;
-    const event: ProfileEvent = { type, ts, properties: e, id: e._id as string };
-    const bucket = byProfile.get(profileId);
-    if (bucket) bucket.push(event);
-    else byProfile.set(profileId, [event]);
-  }
-  return byProfile;
-}
-
 /**
  * Re-evaluates profiles against the sandbox's streaming segments inside the caller's transaction:
- * loads each profile and its events within the look-back, runs the in-memory evaluators, records
- * each membership that changed, and writes one outbox message per (dataflow, profile) whose
- * streamed segments changed. Everything commits, or nothing does, with the writes that caused it.
+ * reads each profile's state (row, events within reach, memberships), then `evaluateProfiles`.
  */
 export async function reevaluateProfiles(db: Db, input: ReevaluationInput): Promise<ReevaluationResult> {
-  const { sandbox, schema, plan, now } = input;
-  const ids = [...new Set(input.profileIds)];
-  if (!plan.segments.length || !ids.length) return { evaluations: 0, changes: [], messages: 0, excluded: 0 };
-  // A semi-join on the id list: DuckDB hashes it (its list_contains would compare every row with
-  // every id), PostgreSQL probes its index.
-  const list = (column: string) =>
-    db.dialect.engine === "postgres"
-      ? `${column} = ANY(CAST($1 AS TEXT[]))`
-      : `${column} IN (SELECT unnest(CAST($1 AS TEXT[])))`;
+  const { profileIds, lookbackMs, ...rest } = input;
+  if (!input.plan.segments.length || !profileIds.length)
+    return { evaluations: 0, changes: [], messages: 0, excluded: 0 };
+  const states = await profileStateReader(db, { ...rest, lookbackMs }).read(profileIds);
+  return evaluateProfiles(db, { ...rest, states });
+}
 
-  const profiles = await chunked(ids, (chunk) =>
-    db.query<Row>(sandbox, `SELECT * FROM {profiles} WHERE ${list("_id")}`, [chunk]),
-  );
-  const eventsByProfile = await readEvents(db, input, ids, list);
-  const current = new Map<string, Map<string, MembershipStatus>>();
-  const memberships = await chunked(ids, (chunk) =>
-    db.query<{ segment_id: string; profile_id: string; status: MembershipStatus }>(
-      sandbox,
-      // By profile: PostgreSQL probes its (sandbox, profile_id) index once per profile.
-      `SELECT segment_id, profile_id, status FROM segment_memberships
-        WHERE sandbox = $sandbox AND ${list("profile_id")} AND segment_id = ANY(CAST($2 AS TEXT[]))`,
-      [chunk, plan.segments.map((s) => s.id)],
-    ),
-  );
-  for (const m of memberships) {
-    const statuses = current.get(m.profile_id);
-    if (statuses) statuses.set(m.segment_id, m.status);
-    else current.set(m.profile_id, new Map([[m.segment_id, m.status]]));
-  }
-
+/**
+ * Runs the in-memory evaluators of the streamed segments on profiles whose state was read in the
+ * caller's transaction, records each membership that changed, and writes one outbox message per
+ * (dataflow, profile) whose streamed segments changed. Everything commits, or nothing does, with
+ * the writes that caused it.
+ */
+export async function evaluateProfiles(db: Db, input: EvaluationInput): Promise<ReevaluationResult> {
+  const { sandbox, schema, plan, states, now } = input;
   const allChanges: MembershipChange[] = [];
   const outbox: { dataflowId: string; profileId: string; payload: string }[] = [];
   const writes: MembershipWrite[] = [];
   let evaluations = 0;
   let excluded = 0;
-  for (const profile of profiles) {
+  for (const { profile, events, memberships } of states) {
     const profileId = profile._id as string;
-    const events = eventsByProfile.get(profileId) ?? [];
     const changes: MembershipChange[] = [];
-    const statuses = current.get(profileId);
     for (const segment of plan.segments) {
       evaluations++;
       const qualifies = segment.evaluate(profile, events, now);
-      const status = statuses?.get(segment.id);
+      const status = memberships.get(segment.id);
       const member = status === "realized" || status === "existing";
       if (qualifies === member) continue;
       changes.push({ segmentId: segment.id, status: qualifies ? "realized" : "exited", changedAt: now });

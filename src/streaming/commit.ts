@@ -1,0 +1,76 @@
+import type { Issue } from "../errors/index.ts";
+import { type EventWrite, insertEvents, type ProfileWrite, upsertProfiles } from "../profiles/index.ts";
+import type { SchemaSnapshot } from "../schema/index.ts";
+import type { Dialect, Executor } from "../store/index.ts";
+import { type ProfileState, profileStateReader } from "./profile-state.ts";
+import { evaluateProfiles, type ReevaluationResult } from "./reevaluate.ts";
+import type { StreamingPlan } from "./streaming-plan.ts";
+
+/** What one group commit writes and re-evaluates, for one sandbox. */
+export interface GroupRecords {
+  sandbox: string;
+  schema: SchemaSnapshot;
+  plan: StreamingPlan;
+  profiles: readonly ProfileWrite[];
+  /** Events with their row in the group (issues name it). */
+  events: readonly { write: EventWrite; row: number }[];
+  /** Profiles to re-evaluate without a write (the sweep's time-based exits). */
+  reevaluate: readonly string[];
+  now: Date;
+  ingestedAt: Date;
+  lookbackMs: number;
+}
+
+export interface CommittedRecords {
+  result: ReevaluationResult;
+  /** Events rejected while writing (unknown identity), by group row. */
+  issues: Issue[];
+  /** Every profile the group wrote or re-evaluated. */
+  profileIds: string[];
+}
+
+const nothingEvaluated: ReevaluationResult = { evaluations: 0, changes: [], messages: 0, excluded: 0 };
+
+/**
+ * One group's work inside the caller's transaction: upserts the profiles, reads the state of every
+ * profile the group names by primary identity (that read also tells which exist, so the events'
+ * identities are not looked up again), appends the events, adds them to the states read before
+ * (profiles created by them or found by another identity are read after, with them), then
+ * evaluates every touched profile, recording membership changes and the outbox.
+ */
+export async function commitRecords(
+  db: Executor & { dialect: Dialect },
+  group: GroupRecords,
+): Promise<CommittedRecords> {
+  const { schema, plan, events, now } = group;
+  if (group.profiles.length) await upsertProfiles(db, schema, group.profiles, now);
+  const touched = new Set([...group.profiles.map((w) => w.id), ...group.reevaluate]);
+  if (!plan.segments.length) {
+    // Nothing streamed in this sandbox: store the records, evaluate nothing.
+    const inserted = await insertEvents(db, schema, events, now);
+    for (const id of inserted.profileIds) touched.add(id);
+    return { result: nothingEvaluated, issues: inserted.issues, profileIds: [...touched] };
+  }
+
+  const reader = profileStateReader(db, group);
+  const primary = schema.primaryIdentity.namespace;
+  const named = new Set(touched);
+  for (const { write } of events) if (write.identity.namespace === primary) named.add(write.identity.value);
+  const states = new Map<string, ProfileState>();
+  for (const state of await reader.read([...named])) states.set(state.profile._id as string, state);
+
+  const inserted = await insertEvents(db, schema, events, now, new Set(states.keys()));
+  const readAfter = new Set<string>();
+  events.forEach(({ write }, i) => {
+    const profileId = inserted.resolved[i];
+    if (profileId === undefined) return;
+    touched.add(profileId);
+    const state = states.get(profileId);
+    if (state) reader.addEvent(state, write);
+    else readAfter.add(profileId);
+  });
+  for (const state of await reader.read([...readAfter])) states.set(state.profile._id as string, state);
+
+  const result = await evaluateProfiles(db, { ...group, states: [...states.values()] });
+  return { result, issues: inserted.issues, profileIds: [...touched] };
+}

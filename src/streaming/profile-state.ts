@@ -1,0 +1,104 @@
+import type { EventWrite } from "../profiles/index.ts";
+import type { MembershipStatus, ProfileEvent } from "../segments/index.ts";
+import type { Dialect, Executor, Row } from "../store/index.ts";
+import type { StreamingPlan } from "./streaming-plan.ts";
+
+const CHUNK = 2_000;
+
+/** What evaluating one profile needs: its row, the events its segments read, its memberships. */
+export interface ProfileState {
+  profile: Row;
+  events: ProfileEvent[];
+  /** Status per streamed segment the profile has a membership row in. */
+  memberships: Map<string, MembershipStatus>;
+}
+
+export interface ProfileStateOptions {
+  sandbox: string;
+  plan: StreamingPlan;
+  now: Date;
+  /** How far back events are kept for streaming: no reach goes further. */
+  lookbackMs: number;
+}
+
+/** A stored event as the evaluator takes it: from JSON on PostgreSQL (ISO text times), rows on DuckDB. */
+function storedEvent(row: Row): ProfileEvent {
+  return {
+    type: row._type as string,
+    ts: new Date(row._ts as string | Date).getTime(),
+    properties: row,
+    id: row._id as string,
+  };
+}
+
+/**
+ * Reads the state of profiles for evaluation against a streaming plan: each profile's row, its
+ * memberships in the streamed segments and only the events its segments read (their types, each
+ * within its reach), in one statement per 2,000 profiles. On PostgreSQL that is one probe per
+ * profile of each index (profiles, memberships by profile, events by profile), whatever the size
+ * of the store.
+ */
+export function profileStateReader(db: Executor & { dialect: Dialect }, options: ProfileStateOptions) {
+  const now = options.now.getTime();
+  // Event type → the earliest instant (epoch ms) any streamed segment reads it from.
+  const since = new Map<string, number>();
+  for (const segment of options.plan.segments) {
+    for (const [type, ms] of segment.eventReach) {
+      const from = now - Math.min(options.lookbackMs, ms);
+      since.set(type, Math.min(since.get(type) ?? from, from));
+    }
+  }
+  const reads = (type: string, ts: number) => ts >= (since.get(type) ?? Number.POSITIVE_INFINITY);
+  // A semi-join on the id list: DuckDB hashes it (its list_contains would compare every row with
+  // every id), PostgreSQL probes its index.
+  const idIn =
+    db.dialect.engine === "postgres"
+      ? "p._id = ANY(CAST($1 AS TEXT[]))"
+      : "p._id IN (SELECT unnest(CAST($1 AS TEXT[])))";
+  const events = since.size
+    ? `(SELECT ${db.dialect.aggregateRows("e")} FROM {events} AS e
+         WHERE e._profile_id = p._id AND e._ts >= $3 AND e._type = ANY(CAST($4 AS TEXT[])))`
+    : "NULL";
+  const sql = `SELECT p.*,
+      (SELECT array_agg(m.segment_id || '=' || m.status) FROM segment_memberships AS m
+        WHERE m.sandbox = $sandbox AND m.profile_id = p._id AND m.segment_id = ANY(CAST($2 AS TEXT[])))
+        AS "_memberships",
+      ${events} AS "_events"
+    FROM {profiles} AS p WHERE ${idIn}`;
+  const segmentIds = options.plan.segments.map((s) => s.id);
+
+  return {
+    /** The states of the profiles that exist among `profileIds`. */
+    async read(profileIds: readonly string[]): Promise<ProfileState[]> {
+      const ids = [...new Set(profileIds)];
+      const states: ProfileState[] = [];
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const params: unknown[] = [ids.slice(i, i + CHUNK), segmentIds];
+        if (since.size) params.push(new Date(Math.min(...since.values())), [...since.keys()]);
+        for (const row of await db.query<Row>(options.sandbox, sql, params)) {
+          const { _memberships, _events, ...profile } = row;
+          const memberships = new Map<string, MembershipStatus>();
+          for (const entry of (_memberships as string[] | null) ?? []) {
+            const split = entry.lastIndexOf("=");
+            memberships.set(entry.slice(0, split), entry.slice(split + 1) as MembershipStatus);
+          }
+          // One read from the earliest reach: types read from nearer are trimmed here.
+          const events = ((_events as Row[] | null) ?? [])
+            .map(storedEvent)
+            .filter((e) => reads(e.type, e.ts as number));
+          states.push({ profile, events, memberships });
+        }
+      }
+      return states;
+    },
+    /** Adds an event written after its profile's state was read, when the segments read it. */
+    addEvent(state: ProfileState, write: EventWrite) {
+      const ts = write.timestamp.getTime();
+      if (reads(write.type, ts)) {
+        state.events.push({ type: write.type, ts, properties: Object.fromEntries(write.properties) });
+      }
+    },
+  };
+}
+
+export type ProfileStateReader = ReturnType<typeof profileStateReader>;

@@ -1,0 +1,130 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createDataflow } from "../../src/activation/index.ts";
+import { migrateParts } from "../../src/api/index.ts";
+import { localKeyProvider } from "../../src/crypto/index.ts";
+import { httpDestination } from "../../src/destinations/http/index.ts";
+import { createAccount, createCatalog } from "../../src/destinations/index.ts";
+import type { SchemaSnapshot } from "../../src/schema/index.ts";
+import { createSegment } from "../../src/segments/index.ts";
+import type { Store } from "../../src/store/index.ts";
+import { createStreamingIngest, createStreamingMetrics } from "../../src/streaming/index.ts";
+import { createPlanCache } from "../../src/streaming/streaming-plan.ts";
+import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
+import { storeWithDefaultSchema } from "../support/herald-store.ts";
+import { engines } from "../support/stores.ts";
+
+const T0 = new Date("2026-03-10T12:00:00.000Z").getTime();
+const HOUR = 3_600_000;
+
+// A group commit reads each profile's state before writing its events, and adds them in memory:
+// the evaluation must see exactly what a read after the writes would (stored events within reach
+// and the group's own), for profiles that exist, profiles the group creates, and profiles named by
+// another identity.
+describe.each(engines)("a group commit's evaluation on %s", (engine) => {
+  let store: Store;
+  let schema: SchemaSnapshot;
+  let destination: HttpRecorder;
+  beforeAll(async () => {
+    destination = await startHttpRecorder();
+  });
+  afterAll(async () => {
+    await destination.close();
+  });
+  afterEach(async () => {
+    await store?.close();
+  });
+
+  async function setUp() {
+    ({ store, schema } = await storeWithDefaultSchema(engine));
+    await migrateParts(store);
+    await createSegment(store, "prod", {
+      id: "repeat-buyers",
+      name: "Repeat buyers",
+      definition: "count(commerce.purchases within last 1 days) >= 2",
+    });
+    const deps = {
+      store,
+      catalog: createCatalog([httpDestination as never]),
+      keys: localKeyProvider(randomBytes(32)),
+    };
+    const account = await createAccount(deps, "prod", {
+      destinationId: httpDestination.id,
+      name: "Recorder",
+      connection: { url: `${destination.url}/stream` },
+      details: {},
+    });
+    await createDataflow(deps, "prod", {
+      name: "Repeat buyers",
+      accountId: account.id,
+      details: {},
+      status: "enabled",
+      segments: [{ segmentId: "repeat-buyers", schedule: { frequency: "streaming" } }],
+      mapping: { columns: [{ source: { kind: "identity", namespace: "email" } }] },
+    });
+    const clock = { now: T0 };
+    const ingest = createStreamingIngest({
+      store,
+      plans: createPlanCache(),
+      metrics: createStreamingMetrics(),
+      now: () => new Date(clock.now),
+      // Long enough for every request of a step to share one commit.
+      lingerMs: 50,
+    });
+    return { ingest, clock };
+  }
+
+  const purchase = (identity: Record<string, string>, at: number) => ({
+    type: "commerce.purchases",
+    timestamp: new Date(at).toISOString(),
+    identity,
+    properties: { priceTotal: 10 },
+  });
+  const realized = async () =>
+    (
+      await store.query<{ profile_id: string }>(
+        "prod",
+        "SELECT profile_id FROM segment_memberships WHERE sandbox = $sandbox AND status = 'realized' ORDER BY profile_id",
+      )
+    ).map((r) => r.profile_id);
+
+  it("counts stored events within reach with the group's own, for new, existing and other-identity profiles", async () => {
+    const { ingest, clock } = await setUp();
+    // Ann exists with one purchase an hour ago; Bob exists with one two days ago (out of reach);
+    // Cid exists, known here by his CRM id.
+    await Promise.all([
+      ingest.ingestProfiles(schema.sandbox, schema, [
+        { personalEmail: { address: "ann@example.com" } },
+        { personalEmail: { address: "bob@example.com" } },
+        { personalEmail: { address: "cid@example.com" }, crmId: "CRM-7" },
+      ]),
+      ingest.ingestEvents(schema.sandbox, schema, [
+        purchase({ email: "ann@example.com" }, T0 - HOUR),
+        purchase({ email: "bob@example.com" }, T0 - 48 * HOUR),
+        purchase({ crmId: "CRM-7" }, T0 - HOUR),
+      ]),
+    ]);
+    expect(await realized()).toEqual([]);
+
+    clock.now = T0 + 1000;
+    const [first, second] = await Promise.all([
+      ingest.ingestEvents(schema.sandbox, schema, [
+        purchase({ email: "ann@example.com" }, T0),
+        purchase({ email: "bob@example.com" }, T0),
+        // Dee is new: created by this group, with two purchases in it.
+        purchase({ email: "dee@example.com" }, T0),
+      ]),
+      ingest.ingestEvents(schema.sandbox, schema, [
+        purchase({ email: "dee@example.com" }, T0 + 500),
+        purchase({ crmId: "CRM-7" }, T0),
+        purchase({ crmId: "CRM-404" }, T0),
+      ]),
+    ]);
+    expect(first?.stored).toBe(3);
+    expect(second?.issues).toEqual([expect.objectContaining({ row: 2, field: "identity.crmId" })]);
+    expect(await realized()).toEqual(["ann@example.com", "cid@example.com", "dee@example.com"]);
+    const [outbox] = await store.queryGlobal<{ n: number }>("SELECT count(*) AS n FROM streaming_outbox");
+    expect(Number(outbox?.n)).toBe(3);
+    await ingest.close();
+  });
+});
