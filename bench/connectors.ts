@@ -3,7 +3,8 @@
  * through each file connector, and 1,000,000 records sent through each streaming connector, each
  * beside a reference client doing the same transfer in the same run:
  *
- *   SFTP        Herald's session.putFile     vs OpenSSH's `sftp -b` (put), key login, same sshd
+ *   SFTP        Herald's session.putFile     vs OpenSSH's `sftp -b` (put), key login, same sshd; and
+ *                                            `sftp -f -c <Herald's cipher>`: same cipher, flushed like putFile
  *   S3          Herald's session.putFile     vs the SDK's Upload (lib-storage) and PutObject, same s3rver
  *   Azure Blob  Herald's session.putFile     vs the SDK's BlockBlobClient.uploadFile, same Azurite
  *   Kinesis     Herald's session.sendBatch   vs the SDK's PutRecords, 500 records a call, same kinesalite
@@ -21,6 +22,7 @@
 import { execFile } from "node:child_process";
 import { randomFillSync } from "node:crypto";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -30,6 +32,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { EventHubProducerClient } from "@azure/event-hubs";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import ssh2 from "ssh2";
 import { azureBlobDestination } from "../src/destinations/azure-blob/index.ts";
 import { eventHubsDestination } from "../src/destinations/event-hubs/index.ts";
 import { httpDestination } from "../src/destinations/http/index.ts";
@@ -387,9 +390,40 @@ async function sftp(script: string, dir: string, file: string, bytes: number, ro
       privateKey: server.keyUser.ed25519.privateKey,
       hostKeyFingerprint: server.hostKeyFingerprint,
     };
+    const login = [
+      "-i",
+      key,
+      "-P",
+      String(server.port),
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "BatchMode=yes",
+      `${server.keyUser.username}@${server.host}`,
+    ];
     const empty = async () => {
       for (const name of fs.readdirSync(server.writable)) fs.rmSync(path.join(server.writable, name));
     };
+    const herald = await ssh2Algorithms(connection);
+    const sameAsHerald = ["-c", herald.cipher, ...(herald.mac ? ["-m", herald.mac] : [])];
+    console.log(
+      `SFTP: ssh2's crypto binding ${ssh2CryptoBindingLoaded() ? "is loaded" : "did NOT load (built for another Node? see .npmrc): ssh2 encrypts in JavaScript, about half as fast"}`,
+    );
+    console.log(
+      `SFTP algorithms, client to server: Herald (ssh2 defaults) ${describe(herald)}; OpenSSH sftp (its defaults) ${describe(await opensshAlgorithms(batch, login))}`,
+    );
+    const openssh = (label: string, options: string[]): Contender => ({
+      label,
+      transfer: async () => {
+        const { seconds } = await timed(() => run("sftp", ["-q", ...options, "-b", batch, ...login]));
+        if (fs.statSync(remote).size !== bytes)
+          throw new Error("OpenSSH's sftp put a file of the wrong size");
+        return { seconds };
+      },
+      clean: empty,
+    });
     return await measure(
       {
         connector: "SFTP (sshd)",
@@ -409,33 +443,10 @@ async function sftp(script: string, dir: string, file: string, bytes: number, ro
           clean: empty,
         },
         references: [
-          {
-            label: "OpenSSH sftp -b (put)",
-            transfer: async () => {
-              const { seconds } = await timed(() =>
-                run("sftp", [
-                  "-q",
-                  "-b",
-                  batch,
-                  "-i",
-                  key,
-                  "-P",
-                  String(server.port),
-                  "-o",
-                  "StrictHostKeyChecking=no",
-                  "-o",
-                  "UserKnownHostsFile=/dev/null",
-                  "-o",
-                  "BatchMode=yes",
-                  `${server.keyUser.username}@${server.host}`,
-                ]),
-              );
-              if (fs.statSync(remote).size !== bytes)
-                throw new Error("OpenSSH's sftp put a file of the wrong size");
-              return { seconds };
-            },
-            clean: empty,
-          },
+          openssh("OpenSSH sftp -b (put)", []),
+          // Like for like: Herald's cipher, and flushed to disk before the end as putFile does
+          // (both through OpenSSH's fsync@openssh.com extension).
+          openssh(`OpenSSH sftp -f ${sameAsHerald.join(" ")} (put)`, ["-f", ...sameAsHerald]),
         ],
       },
       rounds,
@@ -443,6 +454,52 @@ async function sftp(script: string, dir: string, file: string, bytes: number, ro
   } finally {
     await server.stop();
   }
+}
+
+interface Algorithms {
+  cipher: string;
+  /** Empty for AEAD ciphers (AES-GCM, ChaCha20-Poly1305), whose integrity is part of the cipher. */
+  mac: string;
+}
+
+function describe({ cipher, mac }: Algorithms): string {
+  return mac ? `${cipher} with ${mac}` : `${cipher} (integrity built in)`;
+}
+
+/** ssh2 encrypts in its C++ binding when the binding loads, else in JavaScript (a cipher object per packet). */
+function ssh2CryptoBindingLoaded(): boolean {
+  const crypto = createRequire(import.meta.url)("ssh2/lib/protocol/crypto.js") as {
+    bindingAvailable?: unknown;
+  };
+  return crypto.bindingAvailable === true;
+}
+
+/** What ssh2 negotiates with the server by default, as connectSftp (which names no algorithms) does. */
+function ssh2Algorithms(connection: {
+  host: string;
+  port: number;
+  username: string;
+  privateKey: string;
+}): Promise<Algorithms> {
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    client.once("handshake", ({ cs }) => {
+      client.end();
+      resolve({ cipher: cs.cipher, mac: cs.mac });
+    });
+    client.on("error", reject);
+    client.connect(connection);
+  });
+}
+
+/** What OpenSSH's sftp negotiates with the server, read from its verbose log. */
+async function opensshAlgorithms(batch: string, login: string[]): Promise<Algorithms> {
+  const noop = `${batch}-noop`;
+  fs.writeFileSync(noop, "pwd\n");
+  const { stderr } = await run("sftp", ["-v", "-b", noop, ...login]);
+  const found = /kex: client->server cipher: (\S+) MAC: (\S+)/.exec(stderr);
+  if (!found?.[1] || !found[2]) throw new Error("OpenSSH's sftp -v did not log the negotiated cipher");
+  return { cipher: found[1], mac: found[2] === "<implicit>" ? "" : found[2] };
 }
 
 async function s3(script: string, file: string, bytes: number, rounds: number) {
