@@ -41,6 +41,24 @@ export async function listFields(db: Executor, sandbox: string): Promise<Field[]
   return rows.map(toField);
 }
 
+const RECENT_MS = 1_000;
+const recentSchemas = new WeakMap<Executor, Map<string, { schema: SchemaSnapshot; loadedAt: number }>>();
+
+/**
+ * The sandbox's schema as loaded at most a second ago, for paths that need it on every request
+ * (ingestion). Fields are only ever added: a copy lacks at most the fields added since, and one
+ * added through `addField` on the same store is seen at once.
+ */
+export async function recentSchema(db: Executor, sandbox: string): Promise<SchemaSnapshot> {
+  const copies = recentSchemas.get(db) ?? new Map<string, { schema: SchemaSnapshot; loadedAt: number }>();
+  recentSchemas.set(db, copies);
+  const copy = copies.get(sandbox);
+  if (copy && performance.now() - copy.loadedAt < RECENT_MS) return copy.schema;
+  const schema = await loadSchema(db, sandbox);
+  copies.set(sandbox, { schema, loadedAt: performance.now() });
+  return schema;
+}
+
 /** The sandbox's schema as ingestion, segments and exports use it. */
 export async function loadSchema(db: Executor, sandbox: string): Promise<SchemaSnapshot> {
   const fields = await listFields(db, sandbox);
@@ -107,7 +125,7 @@ export async function addField(store: Store, sandbox: string, input: FieldDefini
     labels: definition.labels,
     ...(definition.description ? { description: definition.description } : {}),
   };
-  return store.transaction(async (tx) => {
+  const added = await store.transaction(async (tx) => {
     const problem = conflictWith(field, await listFields(tx, sandbox));
     if (problem) throw conflict("field_conflict", `Cannot add field: ${problem}`);
     const table = field.entity === "profile" ? "{profiles}" : "{events}";
@@ -135,6 +153,8 @@ export async function addField(store: Store, sandbox: string, input: FieldDefini
     );
     return field;
   });
+  recentSchemas.get(store)?.delete(sandbox);
+  return added;
 }
 
 /** Gives a sandbox the default customer-profile schema if it has no fields yet. */

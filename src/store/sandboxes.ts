@@ -57,7 +57,14 @@ export async function listSandboxes(store: Store): Promise<Sandbox[]> {
   return rows.map((r) => ({ name: r.name, title: r.title, createdAt: r.created_at }));
 }
 
+// Sandboxes are never deleted: one found stays found, so each is looked up once per store.
+const knownSandboxes = new WeakMap<Store, Set<string>>();
+
 export async function requireSandbox(store: Store, name: string): Promise<void> {
+  const known = knownSandboxes.get(store) ?? new Set<string>();
+  knownSandboxes.set(store, known);
+  if (known.has(name)) return;
   const rows = await store.queryGlobal("SELECT name FROM sandboxes WHERE name = $1", [name]);
   if (!rows.length) throw notFound("sandbox", name);
+  known.add(name);
 }

@@ -8,7 +8,7 @@ import {
   lookupProfile,
   parseIdentity,
 } from "../../profiles/index.ts";
-import { loadSchema } from "../../schema/index.ts";
+import { loadSchema, recentSchema } from "../../schema/index.ts";
 import type { ApiDeps } from "../deps.ts";
 import { registerRoute } from "../route.ts";
 import type { StreamingDeps } from "./streaming.ts";
@@ -59,7 +59,7 @@ export function profileRoutes(app: FastifyInstance, deps: ApiDeps & StreamingDep
       body: recordsBody,
       response: reportSchema,
       handler: async ({ body, sandbox, actor, reply }) => {
-        const schema = await loadSchema(deps.store, sandbox);
+        const schema = await recentSchema(deps.store, sandbox);
         const records = Array.isArray(body) ? body : [body];
         // Through the streaming path when it runs: committed in small groups, evaluated in real time.
         const streaming = deps.streaming?.ingest;
