@@ -29,7 +29,7 @@ export interface CommittedRecords {
   profileIds: string[];
 }
 
-const nothingEvaluated: ReevaluationResult = { evaluations: 0, changes: [], messages: 0, excluded: 0 };
+const nothingEvaluated: ReevaluationResult = { evaluations: 0, changes: [], queued: [], excluded: 0 };
 
 /**
  * One group's work inside the caller's transaction: upserts the profiles, reads the state of every

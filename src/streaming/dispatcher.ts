@@ -104,6 +104,16 @@ export function createDispatcher(options: DispatcherOptions) {
   let loop: Promise<void> | undefined;
   let wakeUp: (() => void) | undefined;
   let woken = false;
+  // Messages committed in this process since the last read of the outbox, in commit order. While
+  // `clean` (the last read found nothing it did not deliver), a round sends these instead of
+  // reading the outbox again; the outbox is still read every `pollMs`, and after anything else
+  // (a failure, a message left for later, a replay), for what other processes wrote.
+  let fresh: OutboxMessage[] = [];
+  let clean = false;
+  let mustRead = true;
+  let lastRead = Number.NEGATIVE_INFINITY;
+  // The ids of the last two reads: a read may see a commit before its hand-over arrives.
+  let recentlyRead: Set<number>[] = [];
 
   async function closeTarget(key: string) {
     const target = targets.get(key);
@@ -221,9 +231,27 @@ export function createDispatcher(options: DispatcherOptions) {
     return { waitMs: granted < sendable.length ? limiter.waitMs() : 0 };
   }
 
+  /** The messages to consider this round: the hand-over while clean, else the outbox's oldest. */
+  async function pendingMessages(): Promise<{ pending: OutboxMessage[]; read: boolean }> {
+    if (clean && !mustRead && performance.now() - lastRead < pollMs) {
+      const pending = fresh;
+      fresh = [];
+      return { pending, read: false };
+    }
+    mustRead = false;
+    lastRead = performance.now();
+    const pending = await readPending(options.store, readLimit);
+    // What the read returned is handled now; what was committed after it stays for the next round.
+    const read = new Set(pending.map((m) => m.id));
+    recentlyRead = [read, ...recentlyRead.slice(0, 1)];
+    fresh = fresh.filter((m) => !read.has(m.id));
+    return { pending, read: true };
+  }
+
   /** One round: read, pick, send, record. */
   async function round(): Promise<RoundResult> {
-    const pending = await readPending(options.store, readLimit);
+    const { pending, read } = await pendingMessages();
+    clean = false;
     const now = Date.now();
     const seen = new Set<string>();
     const groups = new Map<string, OutboxMessage[]>();
@@ -259,7 +287,9 @@ export function createDispatcher(options: DispatcherOptions) {
     for (const f of failed.filter((x) => !x.retryAt)) {
       options.logger?.warn({ outboxId: f.id, attempts: f.attempts, error: f.error }, "message dead-lettered");
     }
-    const more = pending.length >= readLimit || delivered.length > 0 || failed.length > 0;
+    // Clean when nothing this round considered is left in the outbox (and the read saw it all).
+    clean = delivered.length === pending.length && (!read || pending.length < readLimit);
+    const more = pending.length >= readLimit || delivered.length > 0 || failed.length > 0 || fresh.length > 0;
     return { delivered: delivered.length, waitMs, more };
   }
 
@@ -291,8 +321,20 @@ export function createDispatcher(options: DispatcherOptions) {
       stopped = false;
       loop = run();
     },
-    /** New messages were committed: look now instead of at the next poll. */
+    /** Messages just committed by this process: send them now, without reading the outbox. */
+    offer(messages: readonly OutboxMessage[]) {
+      for (const m of messages) if (!recentlyRead.some((ids) => ids.has(m.id))) fresh.push(m);
+      // Bounded: past one read's worth, the outbox is read instead.
+      if (fresh.length > readLimit) {
+        fresh = [];
+        mustRead = true;
+      }
+      woken = true;
+      wakeUp?.();
+    },
+    /** The outbox changed some other way (a replay): read it now instead of at the next poll. */
     wake() {
+      mustRead = true;
       woken = true;
       wakeUp?.();
     },

@@ -11,6 +11,7 @@ import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Store } from "../store/index.ts";
 import { commitRecords } from "./commit.ts";
 import type { StreamingMetrics } from "./metrics.ts";
+import type { OutboxMessage } from "./outbox.ts";
 import type { ReevaluationResult } from "./reevaluate.ts";
 import type { PlanCache } from "./streaming-plan.ts";
 
@@ -27,8 +28,8 @@ export interface StreamingIngestOptions {
   maxRecords?: number;
   /** How far back events are read to evaluate a profile (default 30 days, the streaming look-back). */
   lookbackMs?: number;
-  /** Called after a commit that queued messages (wakes the dispatcher). */
-  onQueued?: () => void;
+  /** Called after a commit that queued messages, with them (the dispatcher's hand-over). */
+  onQueued?: (messages: OutboxMessage[]) => void;
 }
 
 interface Waiter<T> {
@@ -195,9 +196,9 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
     const { result } = committed;
     metrics.evaluations.inc(result.evaluations);
     for (const change of result.changes) metrics.membershipChanges.inc({ status: change.status });
-    if (result.messages) metrics.messagesQueued.inc(result.messages);
+    if (result.queued.length) metrics.messagesQueued.inc(result.queued.length);
     if (result.excluded) metrics.excluded.inc(result.excluded);
-    if (result.messages) options.onQueued?.();
+    if (result.queued.length) options.onQueued?.(result.queued);
     for (const job of jobs) {
       switch (job.kind) {
         case "profiles":

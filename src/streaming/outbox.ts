@@ -1,4 +1,4 @@
-import type { Executor, Store } from "../store/index.ts";
+import type { Dialect, Executor, Store } from "../store/index.ts";
 
 /** One undelivered message as the dispatcher reads it. */
 export interface OutboxMessage {
@@ -21,6 +21,55 @@ interface OutboxRow {
   ingested_at: Date;
   attempts: number;
   next_attempt_at: Date;
+}
+
+/**
+ * Writes one message per (dataflow, profile) of a commit, in the caller's transaction, and returns
+ * them as the dispatcher reads them (ids included), to be handed over once the commit is done.
+ */
+export async function queueMessages(
+  db: Executor & { dialect: Dialect },
+  sandbox: string,
+  messages: readonly { dataflowId: string; profileId: string; payload: string }[],
+  ingestedAt: Date,
+): Promise<OutboxMessage[]> {
+  if (!messages.length) return [];
+  // Queue times are wall-clock (the dispatcher's), whatever clock memberships are evaluated at.
+  const createdAt = new Date();
+  const source = db.dialect.unnestColumns(
+    [
+      { name: "dataflow_id", kind: "string" },
+      { name: "profile_id", kind: "string" },
+      { name: "payload", kind: "string" },
+    ],
+    3,
+  );
+  const rows = await db.query<{ id: number | bigint; dataflow_id: string; profile_id: string }>(
+    sandbox,
+    `INSERT INTO streaming_outbox (sandbox, dataflow_id, profile_id, payload, ingested_at, created_at, next_attempt_at)
+     SELECT $sandbox, s.dataflow_id, s.profile_id, s.payload, CAST($1 AS TIMESTAMPTZ), CAST($2 AS TIMESTAMPTZ), CAST($2 AS TIMESTAMPTZ)
+       FROM (${source}) AS s
+     RETURNING id, dataflow_id, profile_id`,
+    [
+      ingestedAt,
+      createdAt,
+      messages.map((m) => m.dataflowId),
+      messages.map((m) => m.profileId),
+      messages.map((m) => m.payload),
+    ],
+  );
+  // A commit writes at most one message per (dataflow, profile).
+  const ids = new Map(rows.map((r) => [`${r.dataflow_id}\n${r.profile_id}`, Number(r.id)]));
+  return messages.map((m) => ({
+    id: ids.get(`${m.dataflowId}\n${m.profileId}`) as number,
+    sandbox,
+    dataflowId: m.dataflowId,
+    profileId: m.profileId,
+    payload: m.payload,
+    ingestedAt,
+    attempts: 0,
+    nextAttemptAt: createdAt,
+  }));
 }
 
 /** `id` is one of the integer-array parameter `$param`, in each engine's form. */
@@ -70,6 +119,11 @@ export async function recordOutcome(
   now: Date,
 ): Promise<void> {
   if (!delivered.length && !failed.length) return;
+  // The usual round: one statement, atomic on its own, instead of a transaction of one.
+  if (!failed.length) {
+    await store.queryGlobal(`DELETE FROM streaming_outbox WHERE ${idIn(store, 1)}`, [delivered]);
+    return;
+  }
   await store.transaction(async (tx) => {
     if (delivered.length) {
       await tx.queryGlobal(`DELETE FROM streaming_outbox WHERE ${idIn(store, 1)}`, [delivered]);

@@ -1,5 +1,6 @@
 import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Dialect, Executor } from "../store/index.ts";
+import { type OutboxMessage, queueMessages } from "./outbox.ts";
 import { buildProfileMessage, type MembershipChange } from "./payload.ts";
 import { type ProfileState, profileStateReader } from "./profile-state.ts";
 import type { StreamingPlan } from "./streaming-plan.ts";
@@ -23,7 +24,8 @@ export interface ReevaluationInput extends Omit<EvaluationInput, "states"> {
 export interface ReevaluationResult {
   evaluations: number;
   changes: MembershipChange[];
-  messages: number;
+  /** The outbox messages written, to hand to the dispatcher once committed. */
+  queued: OutboxMessage[];
   /** Messages not written because a mandatory mapped value was missing. */
   excluded: number;
 }
@@ -92,7 +94,7 @@ async function applyMembershipChanges(
 export async function reevaluateProfiles(db: Db, input: ReevaluationInput): Promise<ReevaluationResult> {
   const { profileIds, lookbackMs, ...rest } = input;
   if (!input.plan.segments.length || !profileIds.length)
-    return { evaluations: 0, changes: [], messages: 0, excluded: 0 };
+    return { evaluations: 0, changes: [], queued: [], excluded: 0 };
   const states = await profileStateReader(db, { ...rest, lookbackMs }).read(profileIds);
   return evaluateProfiles(db, { ...rest, states });
 }
@@ -141,29 +143,6 @@ export async function evaluateProfiles(db: Db, input: EvaluationInput): Promise<
     }
   }
   await applyMembershipChanges(db, sandbox, writes, now);
-  if (outbox.length) {
-    const source = db.dialect.unnestColumns(
-      [
-        { name: "dataflow_id", kind: "string" },
-        { name: "profile_id", kind: "string" },
-        { name: "payload", kind: "string" },
-      ],
-      3,
-    );
-    await db.query(
-      sandbox,
-      `INSERT INTO streaming_outbox (sandbox, dataflow_id, profile_id, payload, ingested_at, created_at, next_attempt_at)
-       SELECT $sandbox, s.dataflow_id, s.profile_id, s.payload, CAST($1 AS TIMESTAMPTZ), CAST($2 AS TIMESTAMPTZ), CAST($2 AS TIMESTAMPTZ)
-         FROM (${source}) AS s`,
-      [
-        input.ingestedAt,
-        // Queue times are wall-clock (the dispatcher's), whatever clock memberships are evaluated at.
-        new Date(),
-        outbox.map((o) => o.dataflowId),
-        outbox.map((o) => o.profileId),
-        outbox.map((o) => o.payload),
-      ],
-    );
-  }
-  return { evaluations, changes: allChanges, messages: outbox.length, excluded };
+  const queued = await queueMessages(db, sandbox, outbox, input.ingestedAt);
+  return { evaluations, changes: allChanges, queued, excluded };
 }

@@ -42,7 +42,7 @@ export function createStreamingService(deps: AccountDeps, options: StreamingServ
     store: deps.store,
     plans,
     metrics,
-    onQueued: () => dispatcher.wake(),
+    onQueued: (messages) => dispatcher.offer(messages),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),

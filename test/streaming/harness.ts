@@ -2,7 +2,9 @@ import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { createDataflow } from "../../src/activation/index.ts";
+import { migrateParts } from "../../src/api/index.ts";
 import { localKeyProvider } from "../../src/crypto/index.ts";
+import { httpDestination } from "../../src/destinations/http/index.ts";
 import {
   type AccountDeps,
   createAccount,
@@ -87,6 +89,38 @@ export async function streamingHerald(
   });
   streaming.start();
   return heraldUnderTest(app, store, streaming, clock, dataflow.id);
+}
+
+/**
+ * A fresh store with the default schema, the given segments (id → definition), and one enabled
+ * dataflow streaming them to an HTTP endpoint: what the streaming parts need, without the API.
+ */
+export async function storeStreamingTo(engine: Engine, url: string, segments: Record<string, string>) {
+  const { store, schema } = await storeWithDefaultSchema(engine);
+  await migrateParts(store);
+  for (const [id, definition] of Object.entries(segments)) {
+    await createSegment(store, "prod", { id, name: id, definition });
+  }
+  const deps: AccountDeps = {
+    store,
+    catalog: createCatalog([httpDestination as never]),
+    keys: localKeyProvider(randomBytes(32)),
+  };
+  const account = await createAccount(deps, "prod", {
+    destinationId: httpDestination.id,
+    name: "Recorder",
+    connection: { url },
+    details: {},
+  });
+  const dataflow = await createDataflow(deps, "prod", {
+    name: "Stream",
+    accountId: account.id,
+    details: {},
+    status: "enabled",
+    segments: Object.keys(segments).map((segmentId) => ({ segmentId, schedule: { frequency: "streaming" } })),
+    mapping: { columns: [{ source: { kind: "identity", namespace: "email" } }] },
+  });
+  return { store, schema, deps, dataflow };
 }
 
 export type HeraldUnderTest = ReturnType<typeof heraldUnderTest>;

@@ -1,0 +1,59 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Store } from "../../src/store/index.ts";
+import { createDispatcher, createStreamingMetrics } from "../../src/streaming/index.ts";
+import { queueMessages } from "../../src/streaming/outbox.ts";
+import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
+import { engines } from "../support/stores.ts";
+import { storeStreamingTo } from "./harness.ts";
+
+// The ingestion hands the messages it committed to the dispatcher, which sends them without
+// reading the outbox back, as long as the outbox holds nothing else.
+describe.each(engines)("the dispatcher's hand-over on %s", (engine) => {
+  let store: Store;
+  let destination: HttpRecorder;
+  beforeAll(async () => {
+    destination = await startHttpRecorder();
+  });
+  afterAll(async () => {
+    await destination.close();
+  });
+  afterEach(async () => {
+    await store?.close();
+  });
+
+  async function setUp() {
+    const created = await storeStreamingTo(engine, `${destination.url}/handover-${engine}`, {
+      gold: 'loyalty.tier = "gold"',
+    });
+    store = created.store;
+    const { deps, dataflow } = created;
+    const dispatcher = createDispatcher({ ...deps, metrics: createStreamingMetrics(), pollMs: 60_000 });
+    const message = (profileId: string) => ({
+      dataflowId: dataflow.id,
+      profileId,
+      payload: JSON.stringify({ profileId }),
+    });
+    const received = () =>
+      destination.requests
+        .filter((r) => r.path === `/handover-${engine}`)
+        .flatMap((r) => (r.body as { records: { profileId: string }[] }).records.map((m) => m.profileId));
+    return { dispatcher, message, received };
+  }
+
+  it("sends what it is handed without reading the outbox, and never twice what a read already sent", async () => {
+    const { dispatcher, message, received } = await setUp();
+    // Committed and read by the first round, then handed over late: sent once.
+    const [ann] = await store.transaction((tx) =>
+      queueMessages({ ...tx, dialect: store.dialect }, "prod", [message("ann")], new Date()),
+    );
+    expect(await dispatcher.dispatchNow()).toBe(1);
+    dispatcher.offer(ann ? [ann] : []);
+    // Handed over but not in the outbox at all: only the hand-over can send it.
+    dispatcher.offer([
+      { ...(ann as NonNullable<typeof ann>), id: 999_999, profileId: "bob", payload: '{"profileId":"bob"}' },
+    ]);
+    expect(await dispatcher.dispatchNow()).toBe(1);
+    expect(received()).toEqual(["ann", "bob"]);
+    await dispatcher.stop();
+  });
+});
