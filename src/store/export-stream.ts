@@ -12,6 +12,9 @@ import { charLiteral, duckdbCopyOptions, type ExportFormat, textLiteral } from "
 
 const mkfifo = promisify(execFile);
 
+/** What a Linux pipe buffers by default, so what one read of it returns at most. */
+const PIPE_BYTES = 64 * 1024;
+
 /**
  * DuckDB writes the query's result as bytes into a named pipe that Node reads: the export never
  * turns rows into JavaScript values and never lands on disk (DESIGN.md, performance facts).
@@ -33,7 +36,10 @@ export function duckdbExportStream(
       // SESSION: the default scope is the whole instance, and other work relies on insertion order.
       await connection.run("SET SESSION preserve_insertion_order = false");
       const copy = connection.run(`COPY (${sql}) TO '${fifo}' (${duckdbCopyOptions(format)})`, params);
-      const reader = fs.createReadStream(fifo, { highWaterMark: 1 << 20 });
+      // A pipe holds 64 KiB: a larger read buffer is allocated whole for each read and mostly
+      // wasted, and at 1 MiB those allocations (16x the bytes moved) kept V8 collecting garbage:
+      // 10 M profiles, 13 of 41 CPU s in V8's GC threads; 4.7 of 28 with 64 KiB.
+      const reader = fs.createReadStream(fifo, { highWaterMark: PIPE_BYTES });
       reader.pipe(out, { end: false });
       const readDone = new Promise<void>((resolve, reject) => reader.on("end", resolve).on("error", reject));
       // A reader that stops early (failed or aborted upload) closes `out`: stop the query, and open
