@@ -17,6 +17,14 @@ export interface AudienceQuery {
   params: unknown[];
   /** SELECT count(*) per exclusion reason, over the same audience. */
   countsSql: string;
+  /**
+   * Whether the mapping can exclude profiles (mandatory columns, a deduplication key). When it
+   * cannot, every profile received is exported: the rows written are the count, and `membersSql`
+   * (the segment's memberships alone, no join with profiles) bounds it before the export.
+   */
+  excludes: boolean;
+  /** SELECT count(*) AS n of the memberships the export reads: at least the rows it yields. */
+  membersSql: string;
 }
 
 /**
@@ -43,14 +51,22 @@ export function buildAudienceQuery(input: {
       : input.since
         ? `m.changed_at > $${params.push(input.since)}`
         : "m.status IN ('realized', 'existing')";
-  const base = `FROM ${input.memberships.sql(1)} AS m JOIN {profiles} AS p ON p._id = m.profile_id WHERE ${membershipFilter}`;
-  const mandatory = columns.filter((c) => c.mandatory).map((c) => `${c.expression} IS NOT NULL`);
-  const keep = mandatory.length ? mandatory.join(" AND ") : "TRUE";
-  const select = columns.map((c) => `${c.expression} AS ${dialect.ident(c.target)}`).join(", ");
+  const members = `${input.memberships.sql(1)} AS m WHERE ${membershipFilter}`;
   const dedup = input.mapping.deduplicationKey?.map((key) => {
     const column = columns.find((c) => c.target === key);
     return column?.expression ?? "NULL";
   });
+  // Profiles are the probe side of a semi join on the segment's members unless a column (or the
+  // deduplication's recency) reads the membership itself: the hash table then holds member ids
+  // only, and the engine never carries membership columns it does not output.
+  const readsMembership =
+    dedup !== undefined || input.mapping.columns.some((c) => c.source.kind === "membership");
+  const base = readsMembership
+    ? `FROM ${input.memberships.sql(1)} AS m JOIN {profiles} AS p ON p._id = m.profile_id WHERE ${membershipFilter}`
+    : `FROM {profiles} AS p WHERE p._id IN (SELECT m.profile_id FROM ${members})`;
+  const mandatory = columns.filter((c) => c.mandatory).map((c) => `${c.expression} IS NOT NULL`);
+  const keep = mandatory.length ? mandatory.join(" AND ") : "TRUE";
+  const select = columns.map((c) => `${c.expression} AS ${dialect.ident(c.target)}`).join(", ");
   // Rows leave in profile-id order, so a rerun writes byte-identical files and parts never overlap.
   const sql = dedup
     ? `SELECT ${columns.map((c) => dialect.ident(c.target)).join(", ")} FROM (
@@ -64,5 +80,11 @@ export function buildAudienceQuery(input: {
     ? `count(*) FILTER (WHERE ${hasKey}) - count(DISTINCT ${dedup.length === 1 ? dedup[0] : `(${dedup.join(", ")})`}) FILTER (WHERE ${hasKey})`
     : "0";
   const countsSql = `SELECT count(*) AS received, count(*) FILTER (WHERE NOT (${keep})) AS missing_mandatory, ${duplicates} AS duplicates ${base}`;
-  return { sql, params, countsSql };
+  return {
+    sql,
+    params,
+    countsSql,
+    excludes: mandatory.length > 0 || dedup !== undefined,
+    membersSql: `SELECT count(*) AS n FROM ${members}`,
+  };
 }

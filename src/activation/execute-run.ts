@@ -50,6 +50,30 @@ async function exclusionCounts(deps: ActivationDeps, sandbox: string, query: Aud
 }
 
 /**
+ * The rows the export will write, or a bound on them, before writing: the file limit is checked
+ * against it. A mapping that excludes nobody needs no join for that: the segment's memberships
+ * bound the rows (a membership whose profile is gone is not exported), and only a bound over the
+ * file limit is made exact. The counts query is the audience's join again: skipped, it saves a
+ * full pass (10 M profiles: 41-43 CPU s instead of 47, docs/benchmarks.md).
+ */
+async function rowsBeforeExport(
+  deps: ActivationDeps,
+  sandbox: string,
+  query: AudienceQuery,
+  fileOptions: Dataflow["fileOptions"],
+): Promise<{ rows: number; counts?: Awaited<ReturnType<typeof exclusionCounts>> }> {
+  if (!query.excludes) {
+    const [row] = await deps.store.query<{ n: number }>(sandbox, query.membersSql, query.params);
+    const bound = Number(row?.n ?? 0);
+    const limit =
+      fileOptions.maxRowsPerFile === undefined ? Infinity : fileOptions.maxRowsPerFile * fileOptions.maxFiles;
+    if (bound <= limit) return { rows: bound };
+  }
+  const counts = await exclusionCounts(deps, sandbox, query);
+  return { rows: counts.received - counts.missingMandatory - counts.duplicates, counts };
+}
+
+/**
  * Starts one export of one segment of a file dataflow and returns the run at once (a second
  * request while one is in flight is refused here), with `completion` resolving to the finished run.
  * The export counts, writes the files and the manifest, and records the outcome. Transient
@@ -188,7 +212,7 @@ async function exportOnce(
     mode: segment.mode,
     ...(segment.mode === "incremental" && segment.lastSuccessAt ? { since: segment.lastSuccessAt } : {}),
   });
-  const counts = await exclusionCounts(deps, sandbox, query);
+  const before = await rowsBeforeExport(deps, sandbox, query, dataflow.fileOptions);
   const context = {
     destination: definition.name,
     sandbox,
@@ -211,8 +235,7 @@ async function exportOnce(
       store: deps.store,
       sandbox,
       query,
-      // The exclusion counts already tell how many rows the export query yields.
-      rows: counts.received - counts.missingMandatory - counts.duplicates,
+      rows: before.rows,
       options: dataflow.fileOptions,
       fileName: (part) => renderFileName(segment.fileNameTemplate, context, part, extension),
       session,
@@ -238,7 +261,9 @@ async function exportOnce(
         Readable.from([Buffer.from(JSON.stringify(manifest, null, 2))]),
       );
     }
-    return { files, counts };
+    // Without exclusions, every profile received was written.
+    const written = files.reduce((sum, f) => sum + f.rows, 0);
+    return { files, counts: before.counts ?? { received: written, missingMandatory: 0, duplicates: 0 } };
   } finally {
     await session.close();
   }

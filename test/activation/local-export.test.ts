@@ -111,6 +111,59 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     expect(delivered()).toEqual(before);
   });
 
+  it("exports a mapping that excludes nobody from the rows it writes: every member once, in profile-id order", async () => {
+    const { run, delivered } = await setup(
+      { compression: "none", maxRowsPerFile: 25, maxFiles: 5 },
+      {
+        mapping: {
+          columns: [
+            { source: { kind: "identity", namespace: "email" }, target: "email" },
+            { source: { kind: "attribute", path: "homeAddress.city" }, target: "city" },
+          ],
+        },
+      },
+    );
+    // A membership whose profile is gone: the bound checked before writing counts it (101 rows,
+    // within the limit of 5 x 25), the export neither writes nor receives it.
+    await (store as Store).query(
+      sandbox,
+      `INSERT INTO segment_memberships (sandbox, segment_id, profile_id, status, changed_at)
+       VALUES ($sandbox, $1, 'crm-gone', 'realized', $2)`,
+      [FRENCH, scheduledFor],
+    );
+    const expected = await (store as Store).query<{ email: string; city: string }>(
+      sandbox,
+      `SELECT "personalEmail.address" AS email, "homeAddress.city" AS city FROM {profiles}
+        WHERE "homeAddress.countryCode" = 'FR' ORDER BY _id`,
+    );
+    const result = await run();
+    expect(result).toMatchObject({
+      status: "succeeded",
+      received: 100,
+      activated: 100,
+      excluded: { missingMandatory: 0, duplicate: 0 },
+    });
+    expect(result.files.map((f) => f.rows)).toEqual([25, 25, 25, 25]);
+    const rows = parseCsvFiles(
+      delivered().map((f) => f.bytes),
+      ",",
+      false,
+    );
+    expect(rows.map((r) => [r.email, r.city])).toEqual(expected.map((e) => [e.email, e.city]));
+  });
+
+  it("checks the file limit of a mapping that excludes nobody exactly before writing anything", async () => {
+    const { run, delivered } = await setup(
+      { maxRowsPerFile: 30, maxFiles: 3 },
+      { mapping: { columns: [{ source: { kind: "identity", namespace: "email" }, target: "email" }] } },
+    );
+    const result = await run();
+    // 100 members over the limit of 3 x 30: counted exactly, then refused.
+    expect(result.status).toBe("failed");
+    expect(result.errors.join("\n")).toMatch(/100 rows.*4 files.*maxFiles/);
+    expect(delivered()).toEqual([]);
+  });
+
   it("counts deduplicated profiles exactly and keeps one per key", async () => {
     const { run, delivered } = await setup(
       { compression: "none" },

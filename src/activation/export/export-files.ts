@@ -26,7 +26,10 @@ export interface ExportRequest {
   session: FileSession;
   signal?: AbortSignal;
   onProgress?: (rowsWritten: number) => void;
-  /** The query's row count when the caller already knows it (saves a full pass over the audience). */
+  /**
+   * The query's row count, or a bound it cannot exceed, when the caller knows one (saves a full
+   * pass over the audience); the file limit is checked against it.
+   */
   rows?: number;
 }
 
