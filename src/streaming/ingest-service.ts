@@ -10,6 +10,7 @@ import {
 import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Store } from "../store/index.ts";
 import { commitRecords } from "./commit.ts";
+import { createCommitQueue } from "./commit-queue.ts";
 import type { StreamingMetrics } from "./metrics.ts";
 import type { OutboxMessage } from "./outbox.ts";
 import type { ReevaluationResult } from "./reevaluate.ts";
@@ -22,10 +23,12 @@ export interface StreamingIngestOptions {
   logger?: Logger;
   /** The clock; tests pass a controllable one. */
   now?: () => Date;
-  /** How long the first record of an idle queue waits for company before its commit (default 5 ms). */
+  /** How long a request waits for company before a free lane commits it (default 5 ms). */
   lingerMs?: number;
   /** Records per commit at most; a queue this full commits at once (default 5,000). */
   maxRecords?: number;
+  /** Transactions at once, on profiles that never overlap (default 2 on PostgreSQL, 1 on DuckDB). */
+  lanes?: number;
   /** How far back events are read to evaluate a profile (default 30 days, the streaming look-back). */
   lookbackMs?: number;
   /** Called after a commit that queued messages, with them (the dispatcher's hand-over). */
@@ -63,21 +66,37 @@ function recordsOf(job: Job): number {
 
 /**
  * The real-time ingestion path. Requests are validated at once, then queued; the queue commits in
- * small groups (as soon as the previous commit ends, or after `lingerMs` when idle), each in one
- * transaction that writes the profiles and events, re-evaluates the profiles they touched against
- * the streaming segments, records membership changes and writes the outbox. A request's promise
- * settles when its group has committed, so an acknowledged record is never lost.
+ * small groups (commit-queue.ts: up to `lanes` transactions at once, never two on one profile),
+ * each in one transaction that writes the profiles and events, re-evaluates the profiles they
+ * touched against the streaming segments, records membership changes and writes the outbox. A
+ * request's promise settles when its group has committed, so an acknowledged record is never lost.
  */
 export function createStreamingIngest(options: StreamingIngestOptions) {
   const { store, plans, metrics } = options;
   const clock = options.now ?? (() => new Date());
-  const lingerMs = options.lingerMs ?? 5;
-  const maxRecords = options.maxRecords ?? 5_000;
   const lookbackMs = options.lookbackMs ?? 30 * DAY;
-  const queue: Job[] = [];
-  let queuedRecords = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
+  const primary = (job: Job) => job.schema.primaryIdentity.namespace;
+  const queue = createCommitQueue<Job>({
+    lanes: options.lanes ?? (store.engine === "postgres" ? 2 : 1),
+    ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),
+    ...(options.maxRecords !== undefined ? { maxRecords: options.maxRecords } : {}),
+    recordsOf,
+    keysOf: (job) => {
+      const key = (id: string) => `${job.sandbox}\n${id}`;
+      switch (job.kind) {
+        case "profiles":
+          return job.writes.map((w) => key(w.id));
+        case "events":
+          // A secondary identity names a profile only its commit can look up.
+          if (job.events.some((e) => e.write.identity.namespace !== primary(job))) return undefined;
+          return job.events.map((e) => key(e.write.identity.value));
+        case "reevaluate":
+          return job.profileIds.map(key);
+      }
+    },
+    groupOf: (job) => job.sandbox,
+    commit: commitGroup,
+  });
   let closed = false;
 
   function enqueue(job: Job) {
@@ -86,43 +105,6 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
       return;
     }
     queue.push(job);
-    queuedRecords += recordsOf(job);
-    kick();
-  }
-
-  function kick() {
-    if (running) return;
-    if (queuedRecords >= maxRecords || lingerMs === 0) {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      drain();
-      return;
-    }
-    timer ??= setTimeout(() => {
-      timer = undefined;
-      drain();
-    }, lingerMs);
-  }
-
-  function drain() {
-    if (running) return;
-    running = (async () => {
-      while (queue.length) {
-        const group: Job[] = [];
-        let records = 0;
-        while (queue.length && (group.length === 0 || records + recordsOf(queue[0] as Job) <= maxRecords)) {
-          const job = queue.shift() as Job;
-          records += recordsOf(job);
-          group.push(job);
-        }
-        queuedRecords -= records;
-        const sandboxes = [...new Set(group.map((j) => j.sandbox))];
-        for (const sandbox of sandboxes) await commitGroup(group.filter((j) => j.sandbox === sandbox));
-      }
-    })().finally(() => {
-      running = undefined;
-      if (queue.length) kick();
-    });
   }
 
   /** Commits a group; if it fails, each job is tried alone so one bad request fails only itself. */
@@ -286,10 +268,7 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
     /** Commits what is queued, then refuses new work. */
     async close() {
       closed = true;
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      if (queue.length) drain();
-      while (running) await running;
+      await queue.drain();
     },
   };
 }

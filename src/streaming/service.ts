@@ -13,6 +13,8 @@ export interface StreamingServiceOptions {
   now?: () => Date;
   lingerMs?: number;
   maxRecordsPerCommit?: number;
+  /** Ingestion transactions at once (default 2 on PostgreSQL, 1 on DuckDB). */
+  commitLanes?: number;
   lookbackMs?: number;
   retry?: Partial<RetryPolicy>;
   recordsPerSecond?: number | ((accountId: string) => number);
@@ -47,6 +49,7 @@ export function createStreamingService(deps: AccountDeps, options: StreamingServ
     ...(options.now ? { now: options.now } : {}),
     ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),
     ...(options.maxRecordsPerCommit !== undefined ? { maxRecords: options.maxRecordsPerCommit } : {}),
+    ...(options.commitLanes !== undefined ? { lanes: options.commitLanes } : {}),
     ...(options.lookbackMs !== undefined ? { lookbackMs: options.lookbackMs } : {}),
   });
   const sweeper = createSweeper({
