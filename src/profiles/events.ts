@@ -103,14 +103,14 @@ export function validateEvent(
 /**
  * Resolves each event's identity to a profile id. An event keyed by the primary identity of an
  * unknown profile creates that profile (events often arrive first); any other unknown identity is
- * rejected, since it cannot be attached to anyone. `existing`, when given, holds which of the
- * events' primary identities are stored profiles, so they are not looked up again.
+ * rejected, since it cannot be attached to anyone. Primary identities in `lookedUp` are not
+ * looked up again.
  */
 async function resolveProfiles(
   db: Pick<Store, "dialect"> & Executor,
   schema: SchemaSnapshot,
   events: readonly { write: EventWrite; row: number }[],
-  existing?: ReadonlySet<string>,
+  lookedUp?: LookedUp,
 ): Promise<{ ids: (string | undefined)[]; issues: Issue[]; newProfiles: ProfileWrite[] }> {
   const ids: (string | undefined)[] = [];
   const issues: Issue[] = [];
@@ -133,15 +133,18 @@ async function resolveProfiles(
     );
     for (const r of rows) values.set(r.v, r._id);
   }
-  const known = new Set<string>(existing);
+  const known = new Set<string>(lookedUp?.found);
   const primaryIds = [
     ...new Set(
       events
-        .filter((e) => e.write.identity.namespace === primaryNamespace)
+        .filter(
+          (e) =>
+            e.write.identity.namespace === primaryNamespace && !lookedUp?.ids.has(e.write.identity.value),
+        )
         .map((e) => e.write.identity.value),
     ),
   ];
-  if (primaryIds.length && !existing) {
+  if (primaryIds.length) {
     const rows = await db.query<{ _id: string }>(
       schema.sandbox,
       `SELECT _id FROM {profiles} WHERE ${db.dialect.inTextList("_id", 1)}`,
@@ -170,6 +173,12 @@ async function resolveProfiles(
   return { ids, issues, newProfiles: [...newProfiles.values()] };
 }
 
+/** Primary identities a caller has just looked up in the same transaction, and those it found. */
+export interface LookedUp {
+  ids: ReadonlySet<string>;
+  found: ReadonlySet<string>;
+}
+
 export interface InsertedEvents {
   inserted: number;
   /** Events whose identity is unknown, by row. */
@@ -177,25 +186,28 @@ export interface InsertedEvents {
   profileIds: string[];
   /** The profile each event went to, in the order given; undefined for a rejected one. */
   resolved: (string | undefined)[];
+  /** Profiles these events created (primary identities no profile had). */
+  created: string[];
 }
 
 /**
  * Appends events (they are never updated); returns the issues of events whose identity is unknown.
- * `existing`: the events' primary identities that are stored profiles, when the caller has just
- * read them in the same transaction (the others are created).
+ * `lookedUp`: primary identities the caller has just read in the same transaction, so they are
+ * not looked up again.
  */
 export async function insertEvents(
   store: Pick<Store, "dialect"> & Executor,
   schema: SchemaSnapshot,
   events: readonly { write: EventWrite; row: number }[],
   now = new Date(),
-  existing?: ReadonlySet<string>,
+  lookedUp?: LookedUp,
 ): Promise<InsertedEvents> {
-  if (!events.length) return { inserted: 0, issues: [], profileIds: [], resolved: [] };
-  const { ids, issues, newProfiles } = await resolveProfiles(store, schema, events, existing);
+  if (!events.length) return { inserted: 0, issues: [], profileIds: [], resolved: [], created: [] };
+  const { ids, issues, newProfiles } = await resolveProfiles(store, schema, events, lookedUp);
+  const created = newProfiles.map((p) => p.id);
   if (newProfiles.length) await upsertProfiles(store, schema, newProfiles, now);
   const kept = events.map((e, i) => ({ ...e, profileId: ids[i] })).filter((e) => e.profileId !== undefined);
-  if (!kept.length) return { inserted: 0, issues, profileIds: [], resolved: ids };
+  if (!kept.length) return { inserted: 0, issues, profileIds: [], resolved: ids, created };
   const { dialect } = store;
   const fields = [...schema.eventFields.values()].filter((f) =>
     kept.some((e) => e.write.properties.has(f.path)),
@@ -228,5 +240,6 @@ export async function insertEvents(
     issues,
     profileIds: [...new Set(kept.map((e) => e.profileId as string))],
     resolved: ids,
+    created,
   };
 }

@@ -1,4 +1,10 @@
-export { type EventWrite, type InsertedEvents, insertEvents, validateEvent } from "./events.ts";
+export {
+  type EventWrite,
+  type InsertedEvents,
+  insertEvents,
+  type LookedUp,
+  validateEvent,
+} from "./events.ts";
 export { type FileIngestReport, type IngestFileOptions, ingestFile } from "./files/index.ts";
 export { type GeneratedDataset, type GenerateOptions, generateDataset } from "./generate/index.ts";
 export {

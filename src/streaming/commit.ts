@@ -32,11 +32,13 @@ export interface CommittedRecords {
 const nothingEvaluated: ReevaluationResult = { evaluations: 0, changes: [], queued: [], excluded: 0 };
 
 /**
- * One group's work inside the caller's transaction: upserts the profiles, reads the state of every
- * profile the group names by primary identity (that read also tells which exist, so the events'
- * identities are not looked up again), appends the events, adds them to the states read before
- * (profiles created by them or found by another identity are read after, with them), then
- * evaluates every touched profile, recording membership changes and the outbox.
+ * One group's work inside the caller's transaction: upserts the profiles, reads the state of the
+ * profiles to evaluate — those written, and those receiving an event of a type some streamed
+ * segment reads (that read also tells which exist, so their identities are not looked up again) —
+ * appends the events, adds them to the states read before (profiles created by them or found by
+ * another identity are read after, with them), then evaluates those profiles, recording membership
+ * changes and the outbox. An event no streamed segment reads is stored only: it cannot change a
+ * streamed membership (the passing of time can: that is the sweep's).
  */
 export async function commitRecords(
   db: Executor & { dialect: Dialect },
@@ -54,20 +56,25 @@ export async function commitRecords(
 
   const reader = profileStateReader(db, group);
   const primary = schema.primaryIdentity.namespace;
+  // Profiles to evaluate: those written, and those receiving an event some streamed segment reads.
   const named = new Set(touched);
-  for (const { write } of events) if (write.identity.namespace === primary) named.add(write.identity.value);
+  for (const { write } of events) {
+    if (write.identity.namespace === primary && reader.readsType(write.type)) named.add(write.identity.value);
+  }
   const states = new Map<string, ProfileState>();
   for (const state of await reader.read([...named])) states.set(state.profile._id as string, state);
 
-  const inserted = await insertEvents(db, schema, events, now, new Set(states.keys()));
-  const readAfter = new Set<string>();
+  const inserted = await insertEvents(db, schema, events, now, { ids: named, found: new Set(states.keys()) });
+  // Read after the write, with their events: profiles these events created, and profiles an event
+  // named by another identity.
+  const readAfter = new Set(inserted.created);
   events.forEach(({ write }, i) => {
     const profileId = inserted.resolved[i];
     if (profileId === undefined) return;
     touched.add(profileId);
     const state = states.get(profileId);
     if (state) reader.addEvent(state, write);
-    else readAfter.add(profileId);
+    else if (reader.readsType(write.type)) readAfter.add(profileId);
   });
   for (const state of await reader.read([...readAfter])) states.set(state.profile._id as string, state);
 

@@ -91,6 +91,8 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
       }
       return states;
     },
+    /** Whether some streamed segment reads events of this type. */
+    readsType: (type: string) => since.has(type),
     /** Adds an event written after its profile's state was read, when the segments read it. */
     addEvent(state: ProfileState, write: EventWrite) {
       const ts = write.timestamp.getTime();

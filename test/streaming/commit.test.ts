@@ -1,18 +1,12 @@
-import { randomBytes } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createDataflow } from "../../src/activation/index.ts";
-import { migrateParts } from "../../src/api/index.ts";
-import { localKeyProvider } from "../../src/crypto/index.ts";
-import { httpDestination } from "../../src/destinations/http/index.ts";
-import { createAccount, createCatalog } from "../../src/destinations/index.ts";
+import { upsertProfiles } from "../../src/profiles/index.ts";
 import type { SchemaSnapshot } from "../../src/schema/index.ts";
-import { createSegment } from "../../src/segments/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { createStreamingIngest, createStreamingMetrics } from "../../src/streaming/index.ts";
 import { createPlanCache } from "../../src/streaming/streaming-plan.ts";
 import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
-import { storeWithDefaultSchema } from "../support/herald-store.ts";
 import { engines } from "../support/stores.ts";
+import { storeStreamingTo } from "./harness.ts";
 
 const T0 = new Date("2026-03-10T12:00:00.000Z").getTime();
 const HOUR = 3_600_000;
@@ -35,33 +29,12 @@ describe.each(engines)("a group commit's evaluation on %s", (engine) => {
     await store?.close();
   });
 
-  async function setUp() {
-    ({ store, schema } = await storeWithDefaultSchema(engine));
-    await migrateParts(store);
-    await createSegment(store, "prod", {
-      id: "repeat-buyers",
-      name: "Repeat buyers",
-      definition: "count(commerce.purchases within last 1 days) >= 2",
-    });
-    const deps = {
-      store,
-      catalog: createCatalog([httpDestination as never]),
-      keys: localKeyProvider(randomBytes(32)),
-    };
-    const account = await createAccount(deps, "prod", {
-      destinationId: httpDestination.id,
-      name: "Recorder",
-      connection: { url: `${destination.url}/stream` },
-      details: {},
-    });
-    await createDataflow(deps, "prod", {
-      name: "Repeat buyers",
-      accountId: account.id,
-      details: {},
-      status: "enabled",
-      segments: [{ segmentId: "repeat-buyers", schedule: { frequency: "streaming" } }],
-      mapping: { columns: [{ source: { kind: "identity", namespace: "email" } }] },
-    });
+  async function setUp(
+    segments: Record<string, string> = {
+      "repeat-buyers": "count(commerce.purchases within last 1 days) >= 2",
+    },
+  ) {
+    ({ store, schema } = await storeStreamingTo(engine, `${destination.url}/stream`, segments));
     const clock = { now: T0 };
     const ingest = createStreamingIngest({
       store,
@@ -80,11 +53,13 @@ describe.each(engines)("a group commit's evaluation on %s", (engine) => {
     identity,
     properties: { priceTotal: 10 },
   });
-  const realized = async () =>
+  const realized = async (segment = "repeat-buyers") =>
     (
       await store.query<{ profile_id: string }>(
         "prod",
-        "SELECT profile_id FROM segment_memberships WHERE sandbox = $sandbox AND status = 'realized' ORDER BY profile_id",
+        `SELECT profile_id FROM segment_memberships
+          WHERE sandbox = $sandbox AND segment_id = $1 AND status = 'realized' ORDER BY profile_id`,
+        [segment],
       )
     ).map((r) => r.profile_id);
 
@@ -125,6 +100,34 @@ describe.each(engines)("a group commit's evaluation on %s", (engine) => {
     expect(await realized()).toEqual(["ann@example.com", "cid@example.com", "dee@example.com"]);
     const [outbox] = await store.queryGlobal<{ n: number }>("SELECT count(*) AS n FROM streaming_outbox");
     expect(Number(outbox?.n)).toBe(3);
+    await ingest.close();
+  });
+
+  it("evaluates profiles written or created, and those receiving an event a streamed segment reads, not the others", async () => {
+    const { ingest } = await setUp({
+      untiered: "loyalty.tier is null",
+      buyers: "exists(commerce.purchases within last 7 days)",
+    });
+    // Ann qualifies for untiered, stored without the streaming path: nothing evaluated her yet.
+    await upsertProfiles({ ...store, dialect: store.dialect }, schema, [
+      { id: "ann@example.com", values: new Map([["personalEmail.address", "ann@example.com"]]) },
+    ]);
+    const pageView = (email: string) => ({
+      type: "web.pageView",
+      timestamp: new Date(T0).toISOString(),
+      identity: { email },
+      properties: { page: "home" },
+    });
+    // A page view, which no streamed segment reads, changes nothing of hers; Dee's creates Dee.
+    await ingest.ingestEvents(schema.sandbox, schema, [
+      pageView("ann@example.com"),
+      pageView("dee@example.com"),
+    ]);
+    expect(await realized("untiered")).toEqual(["dee@example.com"]);
+    // A purchase is read by "buyers": Ann is evaluated, against every streamed segment.
+    await ingest.ingestEvents(schema.sandbox, schema, [purchase({ email: "ann@example.com" }, T0)]);
+    expect(await realized("untiered")).toEqual(["ann@example.com", "dee@example.com"]);
+    expect(await realized("buyers")).toEqual(["ann@example.com"]);
     await ingest.close();
   });
 });
