@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { SegmentAst } from "./ast.ts";
 import { compileEvaluator, type ProfileEvent } from "./evaluate.ts";
 import { parseSegment } from "./parse.ts";
-import { streamingEligibility, streamingEventReach } from "./streaming.ts";
+import { lastWindows, nextTimeChange, streamingEligibility, streamingEventReach } from "./streaming.ts";
 import {
   scenarioCases,
   scenarioEvents,
@@ -182,5 +182,62 @@ describe("streaming event reach", () => {
       })
       .map((p) => p._id);
     expect(audience).toEqual(members);
+  });
+});
+
+describe("time changes of last-window segments", () => {
+  const HOUR = 3_600_000;
+
+  it("knows the windows when they are all a segment reads of the time", () => {
+    expect(
+      lastWindows(
+        definition(
+          "count(commerce.purchases within last 1 days) >= 2 and exists(web.pageView within last 2 hours)",
+        ),
+      ),
+    ).toEqual(
+      new Map([
+        ["commerce.purchases", [24 * HOUR]],
+        ["web.pageView", [2 * HOUR]],
+      ]),
+    );
+    expect(lastWindows(definition('homeAddress.city = "Paris"'))).toEqual(new Map());
+    for (const other of [
+      "age(person.birthDate) > 50",
+      "birthday(person.birthDate) within next 7 days",
+      "signupDate within last 30 days",
+      "exists(web.pageView within today)",
+      "exists(commerce.purchases within last 1 days) and exists(web.pageView within next 2 hours)",
+    ]) {
+      expect(lastWindows(definition(other))).toBeUndefined();
+    }
+  });
+
+  // Between records, the result must not change before the instant nextTimeChange gives.
+  it.each(scenarioCases)("%s: no change before the next window boundary", (text) => {
+    const ast = definition(text);
+    const windows = lastWindows(ast, { resolve });
+    if (!windows?.size || !streamingEligibility(ast, { resolve }).eligible) return;
+    const evaluate = compileEvaluator(ast, testSchema, { resolve });
+    const now = new Date(scenarioNow).getTime();
+    for (const profile of scenarioProfiles) {
+      const events = eventsOf(String(profile._id));
+      const next = nextTimeChange(windows, events, now);
+      const before = evaluate(profile, events, now);
+      const until = Math.min(next, now + 400 * 24 * HOUR);
+      for (let t = now; t < until; t += Math.max(1, Math.floor((until - now) / 50))) {
+        expect(evaluate(profile, events, t)).toBe(before);
+      }
+      if (Number.isFinite(next)) expect(next).toBeGreaterThan(now);
+    }
+  });
+
+  it("gives the next time an event leaves, or a future one enters, a window", () => {
+    const windows = new Map([["commerce.purchases", [24 * HOUR, 2 * HOUR]]]);
+    const at = (h: number) => ({ type: "commerce.purchases", ts: h * HOUR, properties: {} });
+    expect(nextTimeChange(windows, [at(0)], 1 * HOUR)).toBe(2 * HOUR + 1);
+    expect(nextTimeChange(windows, [at(0)], 3 * HOUR)).toBe(24 * HOUR + 1);
+    expect(nextTimeChange(windows, [at(0), at(5)], 3 * HOUR)).toBe(5 * HOUR);
+    expect(nextTimeChange(windows, [at(0)], 25 * HOUR)).toBe(Number.POSITIVE_INFINITY);
   });
 });

@@ -69,6 +69,8 @@ export {
   validateDefinition,
 } from "./segments.ts";
 export {
+  lastWindows,
+  nextTimeChange,
   type StreamingEligibility,
   type StreamingOptions,
   streamingEligibility,

@@ -110,7 +110,7 @@ async function evaluatePass(
       `UPDATE segment_memberships AS m
           SET status = CASE c.action WHEN 'exit' THEN 'exited' WHEN 'reenter' THEN 'realized' ELSE 'existing' END,
               changed_at = CASE WHEN c.action = 'stay' THEN m.changed_at ELSE CAST($2 AS TIMESTAMPTZ) END,
-              run_id = $1
+              run_id = $1, recheck_at = NULL
          FROM segment_membership_changes AS c
         WHERE c.run_id = $1 AND c.action <> 'enter' AND m.sandbox = $sandbox
           AND m.segment_id = c.segment_id AND m.profile_id = c.profile_id`,
@@ -194,7 +194,8 @@ export async function recordMembership(
   if (!qualifies) {
     await db.query(
       sandbox,
-      `UPDATE segment_memberships SET status = 'exited', changed_at = CAST($3 AS TIMESTAMPTZ), run_id = NULL
+      `UPDATE segment_memberships
+          SET status = 'exited', changed_at = CAST($3 AS TIMESTAMPTZ), run_id = NULL, recheck_at = NULL
         WHERE sandbox = $sandbox AND segment_id = $1 AND profile_id = $2`,
       [segmentId, profileId, now],
     );
@@ -203,7 +204,8 @@ export async function recordMembership(
   if (current) {
     await db.query(
       sandbox,
-      `UPDATE segment_memberships SET status = 'realized', changed_at = CAST($3 AS TIMESTAMPTZ), run_id = NULL
+      `UPDATE segment_memberships
+          SET status = 'realized', changed_at = CAST($3 AS TIMESTAMPTZ), run_id = NULL, recheck_at = NULL
         WHERE sandbox = $sandbox AND segment_id = $1 AND profile_id = $2`,
       [segmentId, profileId, now],
     );

@@ -67,4 +67,12 @@ export const segmentMigrations: Migration[] = [
         ? ["CREATE INDEX segment_memberships_profile ON segment_memberships (sandbox, profile_id)"]
         : [],
   },
+  {
+    version: 3,
+    name: "membership recheck time",
+    // When the passing of time alone could next change a membership, as the streaming path computed
+    // it; NULL when unknown (any write of the batch evaluation clears it): the sweep re-evaluates
+    // members whose time has come, and those with NULL.
+    statements: () => ["ALTER TABLE segment_memberships ADD COLUMN recheck_at TIMESTAMPTZ"],
+  },
 ];

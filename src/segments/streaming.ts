@@ -8,6 +8,7 @@ import {
   type SegmentAst,
   type Window,
 } from "./ast.ts";
+import type { ProfileEvent } from "./evaluate.ts";
 import { printWindow } from "./print.ts";
 import { noSegments, type SegmentResolver } from "./references.ts";
 
@@ -123,34 +124,32 @@ export function streamingEligibility(ast: SegmentAst, options: StreamingOptions 
   return reason ? { eligible: false, reason } : { eligible: true };
 }
 
-/**
- * The events the in-memory evaluator of a streaming segment reads: each event type it refers to
- * (through `inSegment` references and event `where` clauses too), with how far back from now its
- * windows reach, in milliseconds. The streaming path reads only these events of a profile instead
- * of its whole look-back. A reach without bound (not streaming-eligible) is the whole look-back;
- * calendar windows get a day of slack for time zones and daylight-saving days.
- */
-export function streamingEventReach(ast: SegmentAst, options: StreamingOptions = {}): Map<string, number> {
-  const max = durationMs(options.maxLookback ?? { amount: 30, unit: "days" });
-  const resolve = options.resolve ?? noSegments;
-  const reach = new Map<string, number>();
-  const expanded = new Set(options.segmentId ? [options.segmentId] : []);
+/** Where a segment's result can depend on the time: its event selectors, and anything else. */
+interface TimeUse {
+  /** Every event selector (through references and where clauses); sequence steps read all history. */
+  selectors: { event: EventSelector; wholeHistory: boolean }[];
+  /** The clock is read outside event windows: ages, birthdays, windows over values. */
+  otherClock: boolean;
+}
 
-  const selector = (event: EventSelector, wholeHistory = false) => {
-    const back = wholeHistory ? undefined : lookback(event.window);
-    const slack = event.window?.kind === "calendar" ? DAY : 0;
-    const ms = back === undefined ? max : Math.min(max, back + slack);
-    reach.set(event.type, Math.max(reach.get(event.type) ?? 0, ms));
+function timeUse(ast: SegmentAst, options: StreamingOptions): TimeUse {
+  const resolve = options.resolve ?? noSegments;
+  const use: TimeUse = { selectors: [], otherClock: false };
+  const expanded = new Set(options.segmentId ? [options.segmentId] : []);
+  const selector = (event: EventSelector, wholeHistory: boolean) => {
+    use.selectors.push({ event, wholeHistory });
     if (event.where) visit(event.where);
   };
   const operand = (o: Operand) => {
     switch (o.kind) {
       case "field":
+        break;
       case "age":
+        use.otherClock = true;
         break;
       case "aggregate":
       case "latest":
-        selector(o.event);
+        selector(o.event, false);
         break;
       default:
         assertNever(o, "operand");
@@ -165,6 +164,10 @@ export function streamingEventReach(ast: SegmentAst, options: StreamingOptions =
       case "not":
         visit(c.condition);
         break;
+      case "inWindow":
+        use.otherClock = true;
+        operand(c.operand);
+        break;
       case "compare":
       case "in":
       case "text":
@@ -172,13 +175,13 @@ export function streamingEventReach(ast: SegmentAst, options: StreamingOptions =
       case "between":
       case "exists":
       case "isNull":
-      case "inWindow":
         operand(c.operand);
         break;
       case "birthday":
+        use.otherClock = true;
         break;
       case "eventExists":
-        selector(c.event);
+        selector(c.event, false);
         break;
       case "sequence":
         for (const step of c.steps) selector(step.event, true);
@@ -195,5 +198,66 @@ export function streamingEventReach(ast: SegmentAst, options: StreamingOptions =
     }
   };
   visit(ast.condition);
+  return use;
+}
+
+/**
+ * The events the in-memory evaluator of a streaming segment reads: each event type it refers to
+ * (through `inSegment` references and event `where` clauses too), with how far back from now its
+ * windows reach, in milliseconds. The streaming path reads only these events of a profile instead
+ * of its whole look-back. A reach without bound (not streaming-eligible) is the whole look-back;
+ * calendar windows get a day of slack for time zones and daylight-saving days.
+ */
+export function streamingEventReach(ast: SegmentAst, options: StreamingOptions = {}): Map<string, number> {
+  const max = durationMs(options.maxLookback ?? { amount: 30, unit: "days" });
+  const reach = new Map<string, number>();
+  for (const { event, wholeHistory } of timeUse(ast, options).selectors) {
+    const back = wholeHistory ? undefined : lookback(event.window);
+    const slack = event.window?.kind === "calendar" ? DAY : 0;
+    const ms = back === undefined ? max : Math.min(max, back + slack);
+    reach.set(event.type, Math.max(reach.get(event.type) ?? 0, ms));
+  }
   return reach;
+}
+
+/**
+ * The lengths (ms) of the `within last` windows of each event type, when those windows are all the
+ * segment's result depends on in time; undefined otherwise (other windows, ages, birthdays, windows
+ * over values). Then, between records, the result can change only when an event enters a window
+ * (at its time) or leaves it (its time + a length): `nextTimeChange` gives the next such instant.
+ */
+export function lastWindows(
+  ast: SegmentAst,
+  options: StreamingOptions = {},
+): Map<string, number[]> | undefined {
+  const use = timeUse(ast, options);
+  if (use.otherClock) return undefined;
+  const windows = new Map<string, number[]>();
+  for (const { event, wholeHistory } of use.selectors) {
+    if (wholeHistory || event.window?.kind !== "last") return undefined;
+    const lengths = windows.get(event.type) ?? [];
+    lengths.push(durationMs(event.window.duration));
+    windows.set(event.type, lengths);
+  }
+  return windows;
+}
+
+/**
+ * The first instant after `now` at which one of these events enters or leaves one of the `last`
+ * windows (`[now - length, now]`), or +Infinity when none will.
+ */
+export function nextTimeChange(
+  windows: ReadonlyMap<string, readonly number[]>,
+  events: readonly ProfileEvent[],
+  now: number,
+): number {
+  let next = Number.POSITIVE_INFINITY;
+  for (const event of events) {
+    const lengths = windows.get(event.type);
+    if (!lengths) continue;
+    const ts = typeof event.ts === "number" ? event.ts : new Date(event.ts).getTime();
+    if (ts > now) next = Math.min(next, ts);
+    for (const length of lengths) if (ts + length + 1 > now) next = Math.min(next, ts + length + 1);
+  }
+  return next;
 }
