@@ -1,6 +1,7 @@
 import type { EventWrite } from "../profiles/index.ts";
 import type { MembershipStatus, ProfileEvent } from "../segments/index.ts";
 import type { Dialect, Executor, Row } from "../store/index.ts";
+import type { MembershipState } from "./memberships.ts";
 import type { StreamingPlan } from "./streaming-plan.ts";
 
 const CHUNK = 2_000;
@@ -9,8 +10,8 @@ const CHUNK = 2_000;
 export interface ProfileState {
   profile: Row;
   events: ProfileEvent[];
-  /** Status per streamed segment the profile has a membership row in. */
-  memberships: Map<string, MembershipStatus>;
+  /** Per streamed segment the profile has a membership row in. */
+  memberships: Map<string, MembershipState>;
 }
 
 export interface ProfileStateOptions {
@@ -60,8 +61,8 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
          WHERE e._profile_id = p._id AND e._ts >= $3 AND e._type = ANY(CAST($4 AS TEXT[])))`
     : "NULL";
   const sql = `SELECT p.*,
-      (SELECT array_agg(m.segment_id || '=' || m.status) FROM segment_memberships AS m
-        WHERE m.sandbox = $sandbox AND m.profile_id = p._id AND m.segment_id = ANY(CAST($2 AS TEXT[])))
+      (SELECT ${db.dialect.aggregateRows("m")} FROM (SELECT segment_id, status, recheck_at FROM segment_memberships
+        WHERE sandbox = $sandbox AND profile_id = p._id AND segment_id = ANY(CAST($2 AS TEXT[]))) AS m)
         AS "_memberships",
       ${events} AS "_events"
     FROM {profiles} AS p WHERE ${idIn}`;
@@ -77,10 +78,11 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
         if (since.size) params.push(new Date(Math.min(...since.values())), [...since.keys()]);
         for (const row of await db.query<Row>(options.sandbox, sql, params)) {
           const { _memberships, _events, ...profile } = row;
-          const memberships = new Map<string, MembershipStatus>();
-          for (const entry of (_memberships as string[] | null) ?? []) {
-            const split = entry.lastIndexOf("=");
-            memberships.set(entry.slice(0, split), entry.slice(split + 1) as MembershipStatus);
+          const memberships = new Map<string, MembershipState>();
+          for (const m of (_memberships as Row[] | null) ?? []) {
+            const recheckAt =
+              m.recheck_at == null ? undefined : new Date(m.recheck_at as string | Date).getTime();
+            memberships.set(m.segment_id as string, { status: m.status as MembershipStatus, recheckAt });
           }
           // One read from the earliest reach: types read from nearer are trimmed here.
           const events = ((_events as Row[] | null) ?? [])

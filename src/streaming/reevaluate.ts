@@ -1,9 +1,11 @@
 import type { SchemaSnapshot } from "../schema/index.ts";
+import { nextTimeChange, type ProfileEvent } from "../segments/index.ts";
 import type { Dialect, Executor } from "../store/index.ts";
+import { applyMembershipWrites, type MembershipWrite } from "./memberships.ts";
 import { type OutboxMessage, queueMessages } from "./outbox.ts";
 import { buildProfileMessage, type MembershipChange } from "./payload.ts";
 import { type ProfileState, profileStateReader } from "./profile-state.ts";
-import type { StreamingPlan } from "./streaming-plan.ts";
+import type { StreamingPlan, StreamingSegment } from "./streaming-plan.ts";
 
 export interface EvaluationInput {
   sandbox: string;
@@ -32,59 +34,21 @@ export interface ReevaluationResult {
 
 type Db = Executor & { dialect: Dialect };
 
-interface MembershipWrite {
-  segmentId: string;
-  profileId: string;
-  status: "realized" | "exited";
-  /** The membership row exists (an earlier entry); otherwise it is inserted. */
-  known: boolean;
-}
+const DAY = 86_400_000;
 
 /**
- * The bulk form of the segments part's `recordMembership`, with the same transitions: a profile
- * that starts qualifying becomes `realized` (its row inserted, or updated after an exit), one that
- * stops becomes `exited`; `changed_at` is now and `run_id` cleared. One UPDATE and one INSERT per
- * commit instead of two statements per change: at thousands of changes a second that is the
- * difference between keeping up and falling behind.
+ * When a member's membership should be looked at again by the sweep: the next time one of its
+ * events enters or leaves a window, when windows over events are all its segment reads of the
+ * time (and at the latest a day later); undefined otherwise, so the sweep looks at it every time.
  */
-async function applyMembershipChanges(
-  db: Db,
-  sandbox: string,
-  writes: readonly MembershipWrite[],
+function recheckTime(
+  segment: StreamingSegment,
+  events: readonly ProfileEvent[],
   now: Date,
-) {
-  const columns = [
-    { name: "segment_id", kind: "string" as const },
-    { name: "profile_id", kind: "string" as const },
-    { name: "status", kind: "string" as const },
-  ];
-  const params = (rows: readonly MembershipWrite[]) => [
-    now,
-    rows.map((w) => w.segmentId),
-    rows.map((w) => w.profileId),
-    rows.map((w) => w.status),
-  ];
-  const updates = writes.filter((w) => w.known);
-  if (updates.length) {
-    await db.query(
-      sandbox,
-      `UPDATE segment_memberships SET status = s.status, changed_at = CAST($1 AS TIMESTAMPTZ), run_id = NULL
-         FROM (${db.dialect.unnestColumns(columns, 2)}) AS s
-        WHERE segment_memberships.sandbox = $sandbox AND segment_memberships.segment_id = s.segment_id
-          AND segment_memberships.profile_id = s.profile_id`,
-      params(updates),
-    );
-  }
-  const inserts = writes.filter((w) => !w.known);
-  if (inserts.length) {
-    await db.query(
-      sandbox,
-      `INSERT INTO segment_memberships (sandbox, segment_id, profile_id, status, changed_at)
-       SELECT $sandbox, s.segment_id, s.profile_id, s.status, CAST($1 AS TIMESTAMPTZ)
-         FROM (${db.dialect.unnestColumns(columns, 2)}) AS s`,
-      params(inserts),
-    );
-  }
+): number | undefined {
+  if (!segment.timeDependent || !segment.lastWindows) return undefined;
+  const next = nextTimeChange(segment.lastWindows, events, now.getTime());
+  return Math.min(next, now.getTime() + DAY);
 }
 
 /**
@@ -118,16 +82,19 @@ export async function evaluateProfiles(db: Db, input: EvaluationInput): Promise<
     for (const segment of plan.segments) {
       evaluations++;
       const qualifies = segment.evaluate(profile, events, now);
-      const status = memberships.get(segment.id);
-      const member = status === "realized" || status === "existing";
-      if (qualifies === member) continue;
-      changes.push({ segmentId: segment.id, status: qualifies ? "realized" : "exited", changedAt: now });
-      writes.push({
-        segmentId: segment.id,
-        profileId,
-        status: qualifies ? "realized" : "exited",
-        known: !!status,
-      });
+      const stored = memberships.get(segment.id);
+      const member = stored?.status === "realized" || stored?.status === "existing";
+      const recheckAt = qualifies ? recheckTime(segment, events, now) : undefined;
+      if (qualifies === member) {
+        // Still a member: only the time its membership should be looked at again may have moved.
+        if (member && recheckAt !== stored?.recheckAt) {
+          writes.push({ segmentId: segment.id, profileId, known: true, recheckAt });
+        }
+        continue;
+      }
+      const status = qualifies ? "realized" : "exited";
+      changes.push({ segmentId: segment.id, status, changedAt: now });
+      writes.push({ segmentId: segment.id, profileId, status, known: !!stored, recheckAt });
     }
     if (!changes.length) continue;
     allChanges.push(...changes);
@@ -142,7 +109,7 @@ export async function evaluateProfiles(db: Db, input: EvaluationInput): Promise<
       outbox.push({ dataflowId: dataflow.id, profileId, payload: JSON.stringify(message) });
     }
   }
-  await applyMembershipChanges(db, sandbox, writes, now);
+  await applyMembershipWrites(db, sandbox, writes, now);
   const queued = await queueMessages(db, sandbox, outbox, input.ingestedAt);
   return { evaluations, changes: allChanges, queued, excluded };
 }

@@ -56,6 +56,7 @@ export function createStreamingService(deps: AccountDeps, options: StreamingServ
     store: deps.store,
     ingest,
     plans,
+    ...(options.now ? { now: options.now } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.sweepIntervalMs !== undefined ? { intervalMs: options.sweepIntervalMs } : {}),
   });

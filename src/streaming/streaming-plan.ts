@@ -2,6 +2,7 @@ import { type Dataflow, listDataflows, type Mapping } from "../activation/index.
 import type { SchemaSnapshot } from "../schema/index.ts";
 import {
   compileEvaluator,
+  lastWindows,
   listSegments,
   type SegmentAst,
   type SegmentEvaluator,
@@ -19,6 +20,11 @@ export interface StreamingSegment {
   eventReach: ReadonlyMap<string, number>;
   /** Its result can change with time alone (windows, ages, birthdays): the sweep re-evaluates its members. */
   timeDependent: boolean;
+  /**
+   * The lengths of its `within last` windows per event type, when they are all it reads of the
+   * time: a member is then looked at again only when one of its events enters or leaves a window.
+   */
+  lastWindows?: ReadonlyMap<string, readonly number[]>;
 }
 
 /** An enabled dataflow with at least one segment on the `streaming` schedule. */
@@ -52,6 +58,8 @@ function expandedText(ast: SegmentAst, resolve: SegmentResolver, seen = new Set<
   }
   return text;
 }
+
+const windowsOf = (windows: Map<string, number[]> | undefined) => (windows ? { lastWindows: windows } : {});
 
 export function toStreamingDataflow(dataflow: Dataflow): StreamingDataflow | undefined {
   if (dataflow.status !== "enabled") return undefined;
@@ -98,6 +106,7 @@ export async function loadStreamingPlan(
         name: s.name,
         evaluate: compileEvaluator(s.ast, schema, { resolve, segmentId: s.id }),
         eventReach: streamingEventReach(s.ast, { resolve, segmentId: s.id }),
+        ...windowsOf(lastWindows(s.ast, { resolve, segmentId: s.id })),
         timeDependent: /"window":|"kind":"age"|"kind":"birthday"/.test(text),
       };
     });

@@ -9,6 +9,8 @@ export interface SweepOptions {
   ingest: StreamingIngest;
   plans: PlanCache;
   logger?: Logger;
+  /** The clock memberships are evaluated at (the ingestion's). */
+  now?: () => Date;
   /** How often members are re-evaluated (default 60 s). */
   intervalMs?: number;
   /** Profiles per re-evaluation (default 1,000). */
@@ -20,11 +22,14 @@ export interface SweepOptions {
  * week after the event, with no new record to trigger the streaming path. The sweep re-evaluates,
  * page by page, the current members of every streaming segment whose result depends on time
  * (windows, ages, birthdays) through the ingestion queue, so exits reach the outbox like any other
- * change. Entries caused by time alone (a `not exists(...)` starting to hold) are left to the batch
+ * change — only those whose recheck time has come: when a segment reads the time only through
+ * `within last` windows over events, the evaluation records when a member's next event leaves (or
+ * enters) a window, and until then nothing but a new record can change the membership. Entries caused by time alone (a `not exists(...)` starting to hold) are left to the batch
  * evaluation, which would otherwise have to visit every profile.
  */
 export function createSweeper(options: SweepOptions) {
   const pageSize = options.pageSize ?? 1_000;
+  const clock = options.now ?? (() => new Date());
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<number> | undefined;
 
@@ -41,8 +46,9 @@ export function createSweeper(options: SweepOptions) {
         `SELECT DISTINCT profile_id FROM segment_memberships
           WHERE sandbox = $sandbox AND status IN ('realized', 'existing')
             AND ${options.store.dialect.inTextList("segment_id", 1)} AND profile_id > $2
+            AND (recheck_at IS NULL OR recheck_at <= CAST($3 AS TIMESTAMPTZ))
           ORDER BY profile_id LIMIT ${pageSize}`,
-        [segmentIds, cursor],
+        [segmentIds, cursor, clock()],
       );
       if (!rows.length) return changes;
       const result = await options.ingest.reevaluate(

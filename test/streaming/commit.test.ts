@@ -1,12 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { upsertProfiles } from "../../src/profiles/index.ts";
 import type { SchemaSnapshot } from "../../src/schema/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { createStreamingIngest, createStreamingMetrics } from "../../src/streaming/index.ts";
 import { createPlanCache } from "../../src/streaming/streaming-plan.ts";
-import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { engines } from "../support/stores.ts";
-import { storeStreamingTo } from "./harness.ts";
+import { streamingStores } from "./harness.ts";
 
 const T0 = new Date("2026-03-10T12:00:00.000Z").getTime();
 const HOUR = 3_600_000;
@@ -16,25 +15,16 @@ const HOUR = 3_600_000;
 // and the group's own), for profiles that exist, profiles the group creates, and profiles named by
 // another identity.
 describe.each(engines)("a group commit's evaluation on %s", (engine) => {
+  const stores = streamingStores(engine);
   let store: Store;
   let schema: SchemaSnapshot;
-  let destination: HttpRecorder;
-  beforeAll(async () => {
-    destination = await startHttpRecorder();
-  });
-  afterAll(async () => {
-    await destination.close();
-  });
-  afterEach(async () => {
-    await store?.close();
-  });
 
   async function setUp(
     segments: Record<string, string> = {
       "repeat-buyers": "count(commerce.purchases within last 1 days) >= 2",
     },
   ) {
-    ({ store, schema } = await storeStreamingTo(engine, `${destination.url}/stream`, segments));
+    ({ store, schema } = await stores.open("stream", segments));
     const clock = { now: T0 };
     const ingest = createStreamingIngest({
       store,

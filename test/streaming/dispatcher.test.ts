@@ -1,30 +1,19 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/index.ts";
 import { createDispatcher, createStreamingMetrics } from "../../src/streaming/index.ts";
 import { queueMessages } from "../../src/streaming/outbox.ts";
-import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { engines } from "../support/stores.ts";
-import { storeStreamingTo } from "./harness.ts";
+import { streamingStores } from "./harness.ts";
 
 // The ingestion hands the messages it committed to the dispatcher, which sends them without
 // reading the outbox back, as long as the outbox holds nothing else.
 describe.each(engines)("the dispatcher's hand-over on %s", (engine) => {
+  const stores = streamingStores(engine);
   let store: Store;
-  let destination: HttpRecorder;
-  beforeAll(async () => {
-    destination = await startHttpRecorder();
-  });
-  afterAll(async () => {
-    await destination.close();
-  });
-  afterEach(async () => {
-    await store?.close();
-  });
 
   async function setUp() {
-    const created = await storeStreamingTo(engine, `${destination.url}/handover-${engine}`, {
-      gold: 'loyalty.tier = "gold"',
-    });
+    const path = `handover-${engine}`;
+    const created = await stores.open(path, { gold: 'loyalty.tier = "gold"' });
     store = created.store;
     const { deps, dataflow } = created;
     const dispatcher = createDispatcher({ ...deps, metrics: createStreamingMetrics(), pollMs: 60_000 });
@@ -33,10 +22,7 @@ describe.each(engines)("the dispatcher's hand-over on %s", (engine) => {
       profileId,
       payload: JSON.stringify({ profileId }),
     });
-    const received = () =>
-      destination.requests
-        .filter((r) => r.path === `/handover-${engine}`)
-        .flatMap((r) => (r.body as { records: { profileId: string }[] }).records.map((m) => m.profileId));
+    const received = () => stores.received(path).map((m) => m.profileId);
     return { dispatcher, message, received };
   }
 

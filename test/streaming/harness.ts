@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { createDataflow } from "../../src/activation/index.ts";
 import { migrateParts } from "../../src/api/index.ts";
 import { localKeyProvider } from "../../src/crypto/index.ts";
@@ -18,6 +19,7 @@ import {
   type RetryPolicy,
   type StreamingService,
 } from "../../src/streaming/index.ts";
+import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { apiFor } from "../support/api.ts";
 import { storeWithDefaultSchema } from "../support/herald-store.ts";
 
@@ -121,6 +123,41 @@ export async function storeStreamingTo(engine: Engine, url: string, segments: Re
     mapping: { columns: [{ source: { kind: "identity", namespace: "email" } }] },
   });
   return { store, schema, deps, dataflow };
+}
+
+/**
+ * For one file's tests on one engine: an HTTP recorder started for the file, and `open`, a store
+ * streaming the given segments to `path` on it, closed after each test.
+ */
+export function streamingStores(engine: Engine) {
+  let recorder: HttpRecorder | undefined;
+  let opened: Store | undefined;
+  beforeAll(async () => {
+    recorder = await startHttpRecorder();
+  });
+  afterAll(async () => {
+    await recorder?.close();
+  });
+  afterEach(async () => {
+    await opened?.close();
+    opened = undefined;
+  });
+  const started = () => {
+    if (!recorder) throw new Error("the recorder starts before the file's tests");
+    return recorder;
+  };
+  return {
+    async open(path: string, segments: Record<string, string>) {
+      const created = await storeStreamingTo(engine, `${started().url}/${path}`, segments);
+      opened = created.store;
+      return created;
+    },
+    /** The records `path` received, in order. */
+    received: (path: string) =>
+      started()
+        .requests.filter((r) => r.path === `/${path}`)
+        .flatMap((r) => (r.body as { records: { profileId: string }[] }).records),
+  };
 }
 
 export type HeraldUnderTest = ReturnType<typeof heraldUnderTest>;
