@@ -3,16 +3,20 @@
  * of generated profiles with 20 streaming segments and one streaming dataflow, delivered to a real
  * destination server on loopback. Prints sustained throughput, ingest-to-delivery latency
  * (p50 / p99 / max, measured from the client's send to the destination's receipt) against the same
- * destination's own round trip measured in the same run, and checks that nothing was lost.
+ * destination's own round trip measured in the same run, the CPU time Herald's process and
+ * PostgreSQL used during the load, and checks that nothing was lost. The client and the destination
+ * run in a worker thread (bench/support/streaming-load.ts), off Herald's event loop.
  *
  *   node bench/streaming.ts                  # 1 M profiles, 10,000 events/s for 60 s, throwaway PostgreSQL
  *   PROFILES=100000 RATE=2000 SECONDS=10 node bench/streaming.ts
  *   ENGINE=duckdb node bench/streaming.ts    # the embedded engine
+ *   SHARED_BUFFERS=128MB node bench/streaming.ts   # PostgreSQL's default instead of 1GB
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Worker } from "node:worker_threads";
 import { pino } from "pino";
 import { createDataflow } from "../src/activation/index.ts";
 import { buildServer, migrateParts, wireParts } from "../src/api/index.ts";
@@ -30,8 +34,8 @@ import {
   type Store,
 } from "../src/store/index.ts";
 import { createStreamingService } from "../src/streaming/index.ts";
-import { startHttpRecorder } from "../test/servers/http-recorder.ts";
 import { startPostgresCluster } from "../test/support/postgres-cluster.ts";
+import type { LoadMessage, LoadReply } from "./support/streaming-load.ts";
 
 const PROFILES = Number(process.env.PROFILES ?? 1_000_000);
 const RATE = Number(process.env.RATE ?? 10_000);
@@ -41,6 +45,8 @@ const ENGINE = process.env.ENGINE === "duckdb" ? "duckdb" : "postgres";
 /** Events per request; requests leave every 1000 × BATCH / RATE ms. */
 const BATCH = Number(process.env.BATCH ?? 50);
 const MAX_IN_FLIGHT = Number(process.env.MAX_IN_FLIGHT ?? 64);
+/** PostgreSQL's buffer cache: sized for the store (its 128MB default holds a fraction of 1 M profiles). */
+const SHARED_BUFFERS = process.env.SHARED_BUFFERS ?? "1GB";
 const SANDBOX = "prod";
 const TIERS = ["bronze", "silver", "gold", "platinum"];
 const COUNTRIES = ["FR", "DE", "US", "GB", "ES"];
@@ -53,7 +59,7 @@ const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 async function openBenchStore(): Promise<{ store: Store; cleanup: () => Promise<void> }> {
   if (ENGINE === "postgres") {
-    const cluster = await startPostgresCluster();
+    const cluster = await startPostgresCluster({ shared_buffers: SHARED_BUFFERS });
     const store = await openPostgresStore(cluster.url());
     return { store, cleanup: () => cluster.stop() };
   }
@@ -77,8 +83,49 @@ async function generateProfiles(store: Store) {
   if (ENGINE === "postgres") await store.query(SANDBOX, "ANALYZE {profiles}");
 }
 
+/** The client and the destination, in their worker thread. */
+function startOutsideWorld() {
+  const worker = new Worker(new URL("./support/streaming-load.ts", import.meta.url));
+  const replies: LoadReply[] = [];
+  let waiting: (() => void) | undefined;
+  worker.on("message", (reply: LoadReply) => {
+    replies.push(reply);
+    waiting?.();
+  });
+  const next = async <K extends LoadReply["kind"]>(kind: K): Promise<Extract<LoadReply, { kind: K }>> => {
+    for (;;) {
+      const index = replies.findIndex((r) => r.kind === kind);
+      if (index >= 0) return replies.splice(index, 1)[0] as Extract<LoadReply, { kind: K }>;
+      await new Promise<void>((resolve) => (waiting = resolve));
+    }
+  };
+  const send = (message: LoadMessage) => worker.postMessage(message);
+  return { next, send, exited: new Promise((resolve) => worker.once("exit", resolve)) };
+}
+
+/** CPU seconds used so far by the PostgreSQL server behind `store` (postmaster, reaped and live backends). */
+async function postgresCpuSeconds(): Promise<number | undefined> {
+  if (ENGINE !== "postgres" || !fs.existsSync("/proc/self/stat")) return undefined;
+  const [row] = await store.queryGlobal<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+  const fields = (pid: number) =>
+    fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  const master = Number(fields(Number(row?.pid))[1]);
+  let ticks = 0;
+  for (const pid of fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const f = fields(Number(pid));
+      if (Number(pid) === master) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      else if (Number(f[1]) === master) ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // A backend that ended while being read is counted in the postmaster's reaped time.
+    }
+  }
+  return ticks / 100;
+}
+
 const { store, cleanup } = await openBenchStore();
-const recorder = await startHttpRecorder();
+const outside = startOutsideWorld();
+const recorder = await outside.next("ready");
 try {
   await store.transaction((tx) => migrate(tx, store.engine));
   await migrateParts(store);
@@ -148,7 +195,7 @@ try {
   }
   await session.close();
   baseline.sort((a, b) => a - b);
-  recorder.requests.length = 0;
+  outside.send({ kind: "reset" });
 
   // Herald: the API on loopback, wired like `herald start`, with the streaming service running.
   const logger = pino({ level: "warn" });
@@ -158,56 +205,27 @@ try {
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
   streaming.start();
 
-  // Deliveries, timed at the destination's side by polling what it stored.
-  const sentAt = new Map<string, number>();
-  const requestLatency: number[] = [];
-  let acknowledged = 0;
-  let failedRequests = 0;
-  const intervalMs = (1000 * BATCH) / RATE;
-  const total = RATE * SECONDS;
-  const started = performance.now();
-  const inFlight = new Set<Promise<void>>();
-  let seq = 0;
-  for (let sent = 0; sent < total; sent += BATCH) {
-    const due = started + (sent / BATCH) * intervalMs;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    // A client does not open connections without end: past this many unanswered requests it waits,
-    // and the rate it reaches is what the throughput line reports.
-    while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
-    const events = Array.from({ length: BATCH }, () => {
-      const n = seq++;
-      // A scattered profile id per event; 30% purchases (which realize), 70% page views.
-      const profile = `p${(n * 7919) % PROFILES}`;
-      const purchase = n % 10 < 3;
-      return {
-        type: purchase ? "commerce.purchases" : "web.pageView",
-        timestamp: new Date().toISOString(),
-        identity: { email: profile },
-        properties: purchase ? { priceTotal: 20 } : { page: "home" },
-      };
-    });
-    const sendTime = Date.now();
-    for (const e of events) if (e.type === "commerce.purchases") sentAt.set(e.identity.email, sendTime);
-    const request = fetch(`${address}/v1/events`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(events),
-    })
-      .then(async (response) => {
-        await response.arrayBuffer();
-        if (response.ok) acknowledged += BATCH;
-        else failedRequests++;
-        requestLatency.push(Date.now() - sendTime);
-      })
-      .catch(() => {
-        failedRequests++;
-      })
-      .finally(() => inFlight.delete(request));
-    inFlight.add(request);
-  }
-  await Promise.all(inFlight);
-  const ingestSeconds = (performance.now() - started) / 1000;
+  // The load, from the worker; this process's CPU (Herald, plus the client and the destination in
+  // their worker), how busy Herald's event loop was, and PostgreSQL's CPU over the same span.
+  const cpuBefore = process.cpuUsage();
+  const pgBefore = await postgresCpuSeconds();
+  const loopBefore = performance.eventLoopUtilization();
+  outside.send({
+    kind: "load",
+    url: address,
+    profiles: PROFILES,
+    rate: RATE,
+    seconds: SECONDS,
+    batch: BATCH,
+    maxInFlight: MAX_IN_FLIGHT,
+  });
+  const loaded = await outside.next("loaded");
+  const loop = performance.eventLoopUtilization(loopBefore);
+  const cpu = process.cpuUsage(cpuBefore);
+  const pgAfter = await postgresCpuSeconds();
+  const { acknowledged, failedRequests, requestLatency } = loaded;
+  const ingestSeconds = loaded.seconds;
+  const sentAt = new Map(loaded.sentAt);
 
   // Drain: wait until the outbox is empty and the destination holds every change.
   const drainStart = performance.now();
@@ -217,14 +235,8 @@ try {
     await new Promise((r) => setTimeout(r, 200));
   }
   const metrics = await streaming.metricsJson();
-  const stored = recorder.requests
-    .filter((r) => r.path.startsWith("/audiences"))
-    .flatMap((r) =>
-      ((r.body as { records?: { profileId: string }[] })?.records ?? []).map((m) => ({
-        profileId: m.profileId,
-        arrivedAt: r.receivedAt.getTime(),
-      })),
-    );
+  outside.send({ kind: "collect" });
+  const stored = (await outside.next("collected")).arrivals;
   await app.close();
   await streaming.stop();
 
@@ -238,6 +250,13 @@ try {
   const changes = metrics.membershipChanges.realized + metrics.membershipChanges.exited;
   console.log(
     `throughput: ${Math.round(acknowledged / ingestSeconds).toLocaleString()} events/s acknowledged (${acknowledged.toLocaleString()} in ${ingestSeconds.toFixed(1)} s; ${failedRequests} failed requests)`,
+  );
+  const pgCpu =
+    pgBefore !== undefined && pgAfter !== undefined
+      ? `, PostgreSQL ${(pgAfter - pgBefore).toFixed(1)} s`
+      : "";
+  console.log(
+    `CPU during the load: this process ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (Herald's event loop ${Math.round(loop.utilization * 100)}% busy; the client and the destination run in a worker)${pgCpu}, over ${ingestSeconds.toFixed(1)} s`,
   );
   console.log(
     `ingest request round trip: p50 ${ms(quantile(requestLatency, 0.5))}, p99 ${ms(quantile(requestLatency, 0.99))}, max ${ms(requestLatency[requestLatency.length - 1] ?? Number.NaN)}`,
@@ -270,7 +289,8 @@ try {
   console.log(lost <= 0 ? "nothing lost" : `LOST: ${lost} changes not at the destination`);
   if (lost > 0) process.exitCode = 1;
 } finally {
-  await recorder.close();
+  outside.send({ kind: "close" });
+  await outside.exited;
   await store.close();
   await cleanup();
 }

@@ -41,9 +41,10 @@ export interface PostgresCluster {
 /**
  * A throwaway PostgreSQL cluster from the machine's binaries: initdb in a temp dir, pg_ctl on a free
  * loopback port, trust authentication. initdb refuses to run as root, so as root the cluster is
- * owned by the `postgres` system user.
+ * owned by the `postgres` system user. `settings` are passed to the server (`-c name=value`), e.g.
+ * `{ shared_buffers: "1GB" }` for a benchmark.
  */
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+export async function startPostgresCluster(settings: Record<string, string> = {}): Promise<PostgresCluster> {
   const bin = findPgBin();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-pg-"));
   const dataDir = path.join(dir, "data");
@@ -64,7 +65,8 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     "--locale=C",
   ]);
   await run(initCmd, initArgs);
-  const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const extra = Object.entries(settings).map(([name, value]) => ` -c ${name}=${value}`);
+  const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200${extra.join("")}`;
   const [ctlCmd, ctlArgs] = wrap(path.join(bin, "pg_ctl"), [
     "-D",
     dataDir,

@@ -1,0 +1,134 @@
+/**
+ * The streaming benchmark's outside world, in a worker thread of its own so that its work does not
+ * run on Herald's event loop: the HTTP destination (the recorder, timing each arrival) and the
+ * client posting events at a fixed rate. bench/streaming.ts drives it with messages:
+ *
+ *   → {kind: "load", url, ...}   post the events; ← {kind: "loaded", ...} with what was sent when
+ *   → {kind: "reset"}            forget what the destination received (after the baseline)
+ *   → {kind: "collect"}          ← {kind: "collected", arrivals} what the destination received
+ *   → {kind: "close"}
+ *
+ * On start it posts {kind: "ready", url} with the destination's address.
+ */
+import { parentPort } from "node:worker_threads";
+import { startHttpRecorder } from "../../test/servers/http-recorder.ts";
+
+export interface LoadRequest {
+  kind: "load";
+  /** Herald's API address. */
+  url: string;
+  profiles: number;
+  rate: number;
+  seconds: number;
+  batch: number;
+  maxInFlight: number;
+}
+
+export type LoadMessage = LoadRequest | { kind: "reset" } | { kind: "collect" } | { kind: "close" };
+
+export type LoadReply =
+  | { kind: "ready"; url: string }
+  | {
+      kind: "loaded";
+      acknowledged: number;
+      failedRequests: number;
+      seconds: number;
+      /** Each request's round trip, ms. */
+      requestLatency: number[];
+      /** Profile → when the client sent its purchase (epoch ms). */
+      sentAt: [string, number][];
+    }
+  | { kind: "collected"; arrivals: { profileId: string; arrivedAt: number }[] };
+
+const port = parentPort;
+if (!port) throw new Error("bench/support/streaming-load.ts runs as a worker thread");
+const recorder = await startHttpRecorder();
+const reply = (message: LoadReply) => port.postMessage(message);
+
+async function load(request: LoadRequest) {
+  const { url, profiles, rate, seconds, batch, maxInFlight } = request;
+  const sentAt = new Map<string, number>();
+  const requestLatency: number[] = [];
+  let acknowledged = 0;
+  let failedRequests = 0;
+  const intervalMs = (1000 * batch) / rate;
+  const total = rate * seconds;
+  const started = performance.now();
+  const inFlight = new Set<Promise<void>>();
+  let seq = 0;
+  for (let sent = 0; sent < total; sent += batch) {
+    const due = started + (sent / batch) * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    // A client does not open connections without end: past this many unanswered requests it waits,
+    // and the rate it reaches is what the throughput line reports.
+    while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+    const events = Array.from({ length: batch }, () => {
+      const n = seq++;
+      // A scattered profile id per event; 30% purchases (which realize), 70% page views.
+      const profile = `p${(n * 7919) % profiles}`;
+      const purchase = n % 10 < 3;
+      return {
+        type: purchase ? "commerce.purchases" : "web.pageView",
+        timestamp: new Date().toISOString(),
+        identity: { email: profile },
+        properties: purchase ? { priceTotal: 20 } : { page: "home" },
+      };
+    });
+    const sendTime = Date.now();
+    for (const e of events) if (e.type === "commerce.purchases") sentAt.set(e.identity.email, sendTime);
+    const request = fetch(`${url}/v1/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(events),
+    })
+      .then(async (response) => {
+        await response.arrayBuffer();
+        if (response.ok) acknowledged += batch;
+        else failedRequests++;
+        requestLatency.push(Date.now() - sendTime);
+      })
+      .catch(() => {
+        failedRequests++;
+      })
+      .finally(() => inFlight.delete(request));
+    inFlight.add(request);
+  }
+  await Promise.all(inFlight);
+  reply({
+    kind: "loaded",
+    acknowledged,
+    failedRequests,
+    seconds: (performance.now() - started) / 1000,
+    requestLatency,
+    sentAt: [...sentAt],
+  });
+}
+
+port.on("message", (message: LoadMessage) => {
+  switch (message.kind) {
+    case "load":
+      void load(message);
+      break;
+    case "reset":
+      recorder.requests.length = 0;
+      break;
+    case "collect":
+      reply({
+        kind: "collected",
+        arrivals: recorder.requests
+          .filter((r) => r.path.startsWith("/audiences"))
+          .flatMap((r) =>
+            ((r.body as { records?: { profileId: string }[] })?.records ?? []).map((m) => ({
+              profileId: m.profileId,
+              arrivedAt: r.receivedAt.getTime(),
+            })),
+          ),
+      });
+      break;
+    case "close":
+      void recorder.close().then(() => port.close());
+      break;
+  }
+});
+reply({ kind: "ready", url: recorder.url });
