@@ -12,27 +12,56 @@ export interface AuditEntry {
   details: Record<string, unknown>;
 }
 
-/** Records who changed what, when, in which sandbox. Details must never hold a secret. */
-export async function recordAudit(
+interface PendingAudit {
+  entries: AuditEntry[];
+  written: Promise<void>;
+}
+
+// Entries recorded through one executor in the same turn of the event loop, written together.
+const pending = new WeakMap<Executor, PendingAudit>();
+
+async function writeEntries(db: Executor, entries: readonly AuditEntry[]): Promise<void> {
+  const rows = entries.map(
+    (_, i) => `(${Array.from({ length: 8 }, (_, k) => `$${i * 8 + k + 1}`).join(", ")})`,
+  );
+  await db.queryGlobal(
+    `INSERT INTO audit_log (id, sandbox, occurred_at, actor, action, resource, resource_id, details)
+     VALUES ${rows.join(", ")}`,
+    entries.flatMap((e) => [
+      e.id,
+      e.sandbox,
+      e.occurredAt,
+      e.actor,
+      e.action,
+      e.resource,
+      e.resourceId ?? null,
+      JSON.stringify(e.details),
+    ]),
+  );
+}
+
+/**
+ * Records who changed what, when, in which sandbox; resolves once it is written. Details must
+ * never hold a secret. Entries recorded in the same turn of the event loop (the requests one
+ * streaming commit answers) are written in one statement.
+ */
+export function recordAudit(
   db: Executor,
   entry: Omit<AuditEntry, "id" | "occurredAt"> & { occurredAt?: Date },
 ): Promise<AuditEntry> {
   const full: AuditEntry = { ...entry, id: randomUUID(), occurredAt: entry.occurredAt ?? new Date() };
-  await db.query(
-    full.sandbox,
-    `INSERT INTO audit_log (id, sandbox, occurred_at, actor, action, resource, resource_id, details)
-     VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7)`,
-    [
-      full.id,
-      full.occurredAt,
-      full.actor,
-      full.action,
-      full.resource,
-      full.resourceId ?? null,
-      JSON.stringify(full.details),
-    ],
-  );
-  return full;
+  let batch = pending.get(db);
+  if (!batch) {
+    const entries: AuditEntry[] = [];
+    const written = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      pending.delete(db);
+      return writeEntries(db, entries);
+    });
+    batch = { entries, written };
+    pending.set(db, batch);
+  }
+  batch.entries.push(full);
+  return batch.written.then(() => full);
 }
 
 export async function listAudit(
