@@ -5,7 +5,8 @@
  * folder connector and 10 M to SFTP on loopback (OpenSSH's sshd). Each export runs in its own
  * process, so its peak RSS is its own, beside two baselines on the same rows in the same run:
  *
- *   - DuckDB alone: `COPY (the same audience query) TO 'file.csv.gz'`;
+ *   - DuckDB alone: `COPY (the same audience query) TO 'file.csv.gz'` (Herald's table-order plan:
+ *     the members' bitmap, then the table's slices as one UNION ALL);
  *   - the bare compression limit: Node's zlib (level 1, Herald's default) compressing the same CSV
  *     bytes, read from a plain CSV file DuckDB wrote, on 2 worker threads (pure compression time).
  *
@@ -33,7 +34,7 @@ import { createAccount } from "../src/destinations/index.ts";
 import { installDefaultSchema, loadSchema } from "../src/schema/index.ts";
 import { createSegment, evaluateSegments, segmentMemberships } from "../src/segments/index.ts";
 import { DEFAULT_SANDBOX, openDuckDBStore, openStore } from "../src/store/index.ts";
-import { scopeToSandbox } from "../src/store/scoping.ts";
+import { scopePlan, scopeToSandbox } from "../src/store/scoping.ts";
 import { sshdUnavailableReason, startSshd } from "../test/servers/sshd.ts";
 import {
   benchScale,
@@ -130,15 +131,24 @@ async function duckdbCopy(task: Extract<Task, { kind: "duckdb-copy" }>) {
       segmentId: task.segmentId,
       mode: "full",
     });
-    const scoped = scopeToSandbox(store.dialect, SANDBOX, query.sql, query.params);
     const connection = await store.instance.connect();
-    await connection.run("SET preserve_insertion_order = false");
-    const { seconds } = await timed(() =>
+    const copy = (sql: string, params: unknown[]) =>
       connection.run(
-        `COPY (${scoped.sql}) TO '${task.out}' (FORMAT csv, HEADER true${task.gzip ? ", COMPRESSION gzip" : ""})`,
-        scoped.params as string[],
-      ),
-    );
+        `COPY (${sql}) TO '${task.out}' (FORMAT csv, HEADER true${task.gzip ? ", COMPRESSION gzip" : ""})`,
+        params as string[],
+      );
+    const { seconds } = await timed(async () => {
+      if (!query.tableOrder) {
+        const scoped = scopeToSandbox(store.dialect, SANDBOX, query.sql, query.params);
+        await connection.run("SET preserve_insertion_order = false");
+        return copy(scoped.sql, scoped.params);
+      }
+      // Herald's plan as DuckDB alone runs it: the bitmap, then its slices as one UNION ALL.
+      const [slots] = await store.query<{ n: number }>(SANDBOX, query.tableOrder.rowSlotsSql);
+      const plan = scopePlan(store.dialect, SANDBOX, query.tableOrder.plan(Number(slots?.n)), (v) => v);
+      for (const statement of plan.setup) await connection.run(statement.sql, statement.params as string[]);
+      return copy(plan.queries.map((q) => q.sql).join(" UNION ALL "), []);
+    });
     connection.closeSync();
     return { seconds, bytes: fs.statSync(task.out).size };
   } finally {

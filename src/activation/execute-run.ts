@@ -73,6 +73,11 @@ async function rowsBeforeExport(
   return { rows: counts.received - counts.missingMandatory - counts.duplicates, counts };
 }
 
+async function rowSlots(deps: ActivationDeps, sandbox: string, sql: string): Promise<number> {
+  const [row] = await deps.store.query<{ n: number }>(sandbox, sql);
+  return Number(row?.n ?? 0);
+}
+
 /**
  * Starts one export of one segment of a file dataflow and returns the run at once (a second
  * request while one is in flight is refused here), with `completion` resolving to the finished run.
@@ -213,6 +218,10 @@ async function exportOnce(
     ...(segment.mode === "incremental" && segment.lastSuccessAt ? { since: segment.lastSuccessAt } : {}),
   });
   const before = await rowsBeforeExport(deps, sandbox, query, dataflow.fileOptions);
+  const plan =
+    query.tableOrder && dataflow.fileOptions.format !== "parquet"
+      ? query.tableOrder.plan(await rowSlots(deps, sandbox, query.tableOrder.rowSlotsSql))
+      : undefined;
   const context = {
     destination: definition.name,
     sandbox,
@@ -234,7 +243,7 @@ async function exportOnce(
     const files = await exportToFiles({
       store: deps.store,
       sandbox,
-      query,
+      query: { ...query, ...(plan ? { plan } : {}) },
       rows: before.rows,
       options: dataflow.fileOptions,
       fileName: (part) => renderFileName(segment.fileNameTemplate, context, part, extension),

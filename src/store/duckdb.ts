@@ -13,9 +13,10 @@ import {
   VARCHAR,
 } from "@duckdb/node-api";
 import { createDialect } from "./dialect.ts";
+import type { ExportFormat } from "./export-format.ts";
 import { duckdbExportStream } from "./export-stream.ts";
-import { scopeToSandbox } from "./scoping.ts";
-import type { Executor, Row, Store } from "./types.ts";
+import { scopePlan, scopeToSandbox } from "./scoping.ts";
+import type { Executor, ExportPlan, Row, Store } from "./types.ts";
 
 export interface DuckDBStoreOptions {
   /** Database file, or ":memory:". */
@@ -132,6 +133,9 @@ export async function openDuckDBStore(
     }
   };
 
+  const exportPlan = (sandbox: string, plan: ExportPlan, format: ExportFormat) =>
+    duckdbExportStream(instance, scopePlan(dialect, sandbox, plan, toDuckValue), format);
+
   return {
     engine: "duckdb",
     dialect,
@@ -139,10 +143,9 @@ export async function openDuckDBStore(
     query: (sandbox, sql, params) =>
       withConnection((c) => executorOn(c, dialect).query(sandbox, sql, params)),
     queryGlobal: (sql, params) => withConnection((c) => executorOn(c, dialect).queryGlobal(sql, params)),
-    exportQuery: (sandbox, sql, params, format) => {
-      const scoped = scopeToSandbox(dialect, sandbox, sql, params);
-      return duckdbExportStream(instance, scoped.sql, scoped.params.map(toDuckValue), format);
-    },
+    exportQuery: (sandbox, sql, params, format) =>
+      exportPlan(sandbox, { setup: [], queries: [{ sql, params }] }, format),
+    exportPlan,
     transaction: (work) =>
       writes.run(() =>
         withConnection(async (connection) => {

@@ -15,51 +15,76 @@ const mkfifo = promisify(execFile);
 /** What a Linux pipe buffers by default, so what one read of it returns at most. */
 const PIPE_BYTES = 64 * 1024;
 
+/** A statement of an export with its own parameters, as the engine binds them. */
+export interface BoundStatement<V> {
+  sql: string;
+  params: V[];
+}
+
 /**
- * DuckDB writes the query's result as bytes into a named pipe that Node reads: the export never
- * turns rows into JavaScript values and never lands on disk (DESIGN.md, performance facts).
+ * DuckDB writes each query's result as bytes into a named pipe that Node reads: the export never
+ * turns rows into JavaScript values and never lands on disk (DESIGN.md, performance facts). The
+ * setup statements run first on the same connection (variables the queries read); the queries'
+ * rows follow each other, a CSV header before the first only.
  */
 export function duckdbExportStream(
   instance: DuckDBInstance,
-  sql: string,
-  params: DuckDBValue[],
+  plan: { setup: BoundStatement<DuckDBValue>[]; queries: BoundStatement<DuckDBValue>[] },
   format: ExportFormat,
 ): Readable {
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-export-"));
-  const fifo = path.join(dir, "rows");
   const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
   (async () => {
-    await mkfifo("mkfifo", ["-m", "600", fifo]);
+    if (format.type === "parquet" && plan.queries.length > 1)
+      throw new Error("a Parquet export is one query: files cannot be concatenated");
     const connection = await instance.connect();
+    // A reader that stops early (failed or aborted upload) closes `out`: stop the query, and open
+    // the current pipe's read end once so a writer still blocked opening it gets released (EPIPE).
+    let current: { fifo: string; reader: fs.ReadStream } | undefined;
+    out.once("close", () => {
+      if (out.writableFinished) return;
+      connection.interrupt();
+      if (!current) return;
+      current.reader.destroy();
+      fs.open(
+        current.fifo,
+        fs.constants.O_RDONLY | fs.constants.O_NONBLOCK,
+        (_e, fd) => fd && fs.close(fd, () => {}),
+      );
+    });
     try {
-      // SESSION: the default scope is the whole instance, and other work relies on insertion order.
-      await connection.run("SET SESSION preserve_insertion_order = false");
-      const copy = connection.run(`COPY (${sql}) TO '${fifo}' (${duckdbCopyOptions(format)})`, params);
-      // A pipe holds 64 KiB: a larger read buffer is allocated whole for each read and mostly
-      // wasted, and at 1 MiB those allocations (16x the bytes moved) kept V8 collecting garbage:
-      // 10 M profiles, 13 of 41 CPU s in V8's GC threads; 4.7 of 28 with 64 KiB.
-      const reader = fs.createReadStream(fifo, { highWaterMark: PIPE_BYTES });
-      reader.pipe(out, { end: false });
-      const readDone = new Promise<void>((resolve, reject) => reader.on("end", resolve).on("error", reject));
-      // A reader that stops early (failed or aborted upload) closes `out`: stop the query, and open
-      // the pipe's read end once so a writer still blocked opening it gets released (then EPIPE).
-      out.once("close", () => {
-        if (out.writableFinished) return;
-        connection.interrupt();
-        reader.destroy();
-        fs.open(
-          fifo,
-          fs.constants.O_RDONLY | fs.constants.O_NONBLOCK,
-          (_e, fd) => fd && fs.close(fd, () => {}),
+      // Rows leave in the order each query defines: a single-table SELECT keeps the table's order.
+      // SESSION: the default scope is the whole instance.
+      await connection.run("SET SESSION preserve_insertion_order = true");
+      // One snapshot for every statement: what the setup computed still describes the rows read.
+      await connection.run("BEGIN TRANSACTION");
+      for (const statement of plan.setup) await connection.run(statement.sql, statement.params);
+      for (const [index, query] of plan.queries.entries()) {
+        if (out.destroyed) return;
+        const fifo = path.join(dir, `rows-${index}`);
+        await mkfifo("mkfifo", ["-m", "600", fifo]);
+        const options = duckdbCopyOptions(
+          format.type === "csv" && index > 0 ? { ...format, header: false } : format,
         );
-      });
-      // If the query fails before opening the pipe, open it ourselves so the reader is released.
-      await copy.catch(async (error: unknown) => {
-        fs.open(fifo, "w", (_e, fd) => fd && fs.close(fd, () => {}));
-        throw error;
-      });
-      await readDone;
+        const copy = connection.run(`COPY (${query.sql}) TO '${fifo}' (${options})`, query.params);
+        // A pipe holds 64 KiB: a larger read buffer is allocated whole for each read and mostly
+        // wasted, and at 1 MiB those allocations (16x the bytes moved) kept V8 collecting garbage:
+        // 10 M profiles, 13 of 41 CPU s in V8's GC threads; 4.7 of 28 with 64 KiB.
+        const reader = fs.createReadStream(fifo, { highWaterMark: PIPE_BYTES });
+        current = { fifo, reader };
+        reader.pipe(out, { end: false });
+        const readDone = new Promise<void>((resolve, reject) =>
+          reader.on("end", resolve).on("error", reject),
+        );
+        // If the query fails before opening the pipe, open it ourselves so the reader is released.
+        await copy.catch(async (error: unknown) => {
+          fs.open(fifo, "w", (_e, fd) => fd && fs.close(fd, () => {}));
+          throw error;
+        });
+        await readDone;
+      }
+      await connection.run("COMMIT");
       out.end();
     } finally {
       connection.closeSync();
@@ -71,13 +96,12 @@ export function duckdbExportStream(
 }
 
 /**
- * PostgreSQL streams `COPY ... TO STDOUT`. COPY takes no bind parameters, so the rows are first
- * selected, with parameters, into a temporary table of this session, then copied out.
+ * PostgreSQL streams `COPY ... TO STDOUT`. COPY takes no bind parameters, so each query's rows are
+ * first selected, with parameters, into a temporary table of this session, then copied out.
  */
 export function postgresExportStream(
   pool: pg.Pool,
-  sql: string,
-  params: unknown[],
+  plan: { setup: BoundStatement<unknown>[]; queries: BoundStatement<unknown>[] },
   format: ExportFormat,
 ): Readable {
   const out = new PassThrough({ highWaterMark: 1 << 20 });
@@ -92,24 +116,38 @@ export function postgresExportStream(
     const client = await pool.connect();
     // A reader that stops early (an upload failed or was aborted) closes `out`: the connection is then
     // mid-COPY and cannot be reused, so it is discarded instead of released to the pool.
+    let copying = false;
     let cancelled = false;
+    out.once("close", () => {
+      cancelled = copying && !out.writableFinished;
+    });
     try {
-      await client.query(`CREATE TEMP TABLE herald_export ON COMMIT PRESERVE ROWS AS ${sql}`, params);
-      const copySql =
-        format.type === "csv"
-          ? `COPY herald_export TO STDOUT WITH (FORMAT csv, DELIMITER ${charLiteral(format.delimiter, "postgres")}, HEADER ${format.header}, ${format.quote ? `QUOTE ${charLiteral(format.quote, "postgres")}, ESCAPE ${charLiteral(format.escape || format.quote, "postgres")}, ` : "QUOTE E'\\x01', "}NULL ${textLiteral(format.nullText)})`
-          : // One JSON document per line; CSV mode with quote and delimiter bytes that JSON never contains keeps it verbatim.
-            `COPY (SELECT row_to_json(t) FROM herald_export t) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
-      if (out.destroyed) return; // nobody reads any more: skip the COPY, the connection stays clean
-      const stream = client.query(copyTo(copySql));
-      stream.pipe(out, { end: false });
-      await new Promise<void>((resolve, reject) => {
-        stream.on("finish", resolve).on("end", resolve).on("error", reject);
-        out.once("close", () => {
-          cancelled = !out.writableFinished;
-          if (cancelled) resolve();
+      for (const statement of plan.setup) await client.query(statement.sql, statement.params);
+      for (const [index, query] of plan.queries.entries()) {
+        await client.query("DROP TABLE IF EXISTS herald_export");
+        await client.query(
+          `CREATE TEMP TABLE herald_export ON COMMIT PRESERVE ROWS AS ${query.sql}`,
+          query.params,
+        );
+        const header = format.type === "csv" && format.header && index === 0;
+        const copySql =
+          format.type === "csv"
+            ? `COPY herald_export TO STDOUT WITH (FORMAT csv, DELIMITER ${charLiteral(format.delimiter, "postgres")}, HEADER ${header}, ${format.quote ? `QUOTE ${charLiteral(format.quote, "postgres")}, ESCAPE ${charLiteral(format.escape || format.quote, "postgres")}, ` : "QUOTE E'\\x01', "}NULL ${textLiteral(format.nullText)})`
+            : // One JSON document per line; CSV mode with quote and delimiter bytes that JSON never contains keeps it verbatim.
+              `COPY (SELECT row_to_json(t) FROM herald_export t) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
+        if (out.destroyed) return; // nobody reads any more: skip the COPY, the connection stays clean
+        copying = true;
+        const stream = client.query(copyTo(copySql));
+        stream.pipe(out, { end: false });
+        await new Promise<void>((resolve, reject) => {
+          stream.on("finish", resolve).on("end", resolve).on("error", reject);
+          out.once("close", () => {
+            if (cancelled) resolve();
+          });
         });
-      });
+        copying = false;
+        if (cancelled) return;
+      }
       out.end();
     } finally {
       if (cancelled) client.release(true);

@@ -12,7 +12,16 @@ export type { ExportFormat } from "./export-format.ts";
 export { type Migration, migrate, storeMigrations } from "./migrations.ts";
 export { openPostgresStore } from "./postgres.ts";
 export { createSandbox, DEFAULT_SANDBOX, listSandboxes, requireSandbox, type Sandbox } from "./sandboxes.ts";
-export type { ColumnKind, Dialect, Engine, Executor, Row, Store } from "./types.ts";
+export type {
+  ColumnKind,
+  Dialect,
+  Engine,
+  Executor,
+  ExportPlan,
+  ExportStatement,
+  Row,
+  Store,
+} from "./types.ts";
 
 /** Opens the configured engine, applies migrations, and makes sure the default sandbox exists. */
 export async function openStore(

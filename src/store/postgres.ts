@@ -1,8 +1,9 @@
 import pg from "pg";
 import { createDialect } from "./dialect.ts";
+import type { ExportFormat } from "./export-format.ts";
 import { postgresExportStream } from "./export-stream.ts";
-import { scopeToSandbox } from "./scoping.ts";
-import type { Executor, Row, Store } from "./types.ts";
+import { scopePlan, scopeToSandbox } from "./scoping.ts";
+import type { Executor, ExportPlan, Row, Store } from "./types.ts";
 
 // The same plain values as the DuckDB engine: safe integers as numbers, dates as `YYYY-MM-DD`.
 const INT8 = 20;
@@ -44,16 +45,18 @@ export async function openPostgresStore(url: string): Promise<Store & { pool: pg
   probe.release();
   const dialect = createDialect("postgres");
   const root = executorOn(pool, dialect);
+  const exportPlan = (sandbox: string, plan: ExportPlan, format: ExportFormat) =>
+    postgresExportStream(pool, scopePlan(dialect, sandbox, plan, toPgValue), format);
+
   return {
     engine: "postgres",
     dialect,
     pool,
     query: root.query,
     queryGlobal: root.queryGlobal,
-    exportQuery: (sandbox, sql, params, format) => {
-      const scoped = scopeToSandbox(dialect, sandbox, sql, params);
-      return postgresExportStream(pool, scoped.sql, scoped.params.map(toPgValue), format);
-    },
+    exportQuery: (sandbox, sql, params, format) =>
+      exportPlan(sandbox, { setup: [], queries: [{ sql, params }] }, format),
+    exportPlan,
     transaction: async (work) => {
       const client = await pool.connect();
       try {

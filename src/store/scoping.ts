@@ -1,4 +1,4 @@
-import type { Dialect } from "./types.ts";
+import type { Dialect, ExportPlan } from "./types.ts";
 
 const TABLE_REF = /\{([a-z_][a-z0-9_]*)\}/g;
 
@@ -26,4 +26,18 @@ export function scopeToSandbox(
   }
   if (!scoped) throw new Error(`Statement is not scoped to a sandbox: ${sql.slice(0, 120)}`);
   return { sql: text, params: bound };
+}
+
+/** Every statement of an export plan scoped to the sandbox, its parameters as the engine binds them. */
+export function scopePlan<V>(
+  dialect: Dialect,
+  sandbox: string,
+  plan: ExportPlan,
+  toValue: (value: unknown) => V,
+): { setup: { sql: string; params: V[] }[]; queries: { sql: string; params: V[] }[] } {
+  const bind = (statement: { sql: string; params: readonly unknown[] }) => {
+    const scoped = scopeToSandbox(dialect, sandbox, statement.sql, statement.params);
+    return { sql: scoped.sql, params: scoped.params.map(toValue) };
+  };
+  return { setup: plan.setup.map(bind), queries: plan.queries.map(bind) };
 }

@@ -16,6 +16,22 @@ export interface Executor {
   queryGlobal<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
 }
 
+/** A sandbox-scoped statement (as `query` takes one) with its own parameters. */
+export interface ExportStatement {
+  sql: string;
+  params: readonly unknown[];
+}
+
+/**
+ * An export in several statements on one session: `setup` first (session variables the queries
+ * read), then the queries, whose rows follow each other in one stream with a CSV header before the
+ * first only. Parquet takes a single query.
+ */
+export interface ExportPlan {
+  setup: readonly ExportStatement[];
+  queries: readonly ExportStatement[];
+}
+
 export interface Store extends Executor {
   readonly engine: Engine;
   readonly dialect: Dialect;
@@ -24,6 +40,8 @@ export interface Store extends Executor {
    * Parquet): the fast path of exports. The stream errors if the query fails.
    */
   exportQuery(sandbox: string, sql: string, params: readonly unknown[], format: ExportFormat): Readable;
+  /** The same for an export in several statements on one session (see ExportPlan). */
+  exportPlan(sandbox: string, plan: ExportPlan, format: ExportFormat): Readable;
   /** One transaction on one connection; rolled back if `work` throws. */
   transaction<T>(work: (tx: Executor) => Promise<T>): Promise<T>;
   close(): Promise<void>;

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { FileSession } from "../../destinations/index.ts";
 import { validationError } from "../../errors/index.ts";
-import type { ExportFormat, Store } from "../../store/index.ts";
+import type { ExportFormat, ExportPlan, Store } from "../../store/index.ts";
 import type { FileOptions } from "./file-options.ts";
 import { gzipInParallel } from "./parallel-gzip.ts";
 import { RowSplitter } from "./row-splitter.ts";
@@ -18,8 +18,11 @@ export interface ExportedFile {
 export interface ExportRequest {
   store: Store;
   sandbox: string;
-  /** SELECT of the mapped columns, output names as aliases, ending in ORDER BY a unique key. */
-  query: { sql: string; params: readonly unknown[] };
+  /**
+   * SELECT of the mapped columns, output names as aliases, ending in ORDER BY a unique key; `plan`,
+   * the same rows in another fixed order, streams CSV and JSON Lines instead when given.
+   */
+  query: { sql: string; params: readonly unknown[]; plan?: ExportPlan };
   options: FileOptions;
   /** The file name of part 1, 2, ... (extension included). */
   fileName: (part: number) => string;
@@ -83,12 +86,15 @@ export async function exportToFiles(request: ExportRequest): Promise<ExportedFil
   }
   if (options.format === "parquet") return exportParquet(request, total, rowsPerFile, neededFiles);
 
-  const stream = request.store.exportQuery(
-    request.sandbox,
-    request.query.sql,
-    request.query.params,
-    engineFormat(options),
-  );
+  const { plan } = request.query;
+  const stream = plan
+    ? request.store.exportPlan(request.sandbox, plan, engineFormat(options))
+    : request.store.exportQuery(
+        request.sandbox,
+        request.query.sql,
+        request.query.params,
+        engineFormat(options),
+      );
   const csv = options.format === "csv";
   const splitter = new RowSplitter(stream, {
     maxRows: rowsPerFile,
