@@ -129,6 +129,53 @@ break "q"', NULL, NULL), (3, 'skip', NULL, NULL)`,
     ).toEqual([{ id: 1, name: "a;b" }]);
   });
 
+  it("runs an export plan on one session: the setup first, then each query's rows, one CSV header", async () => {
+    store = await freshStore(engine);
+    await migrate(store, engine);
+    await createSandbox(store, "prod");
+    await store.query("prod", "CREATE TABLE {t} (id BIGINT)");
+    await store.query("prod", "INSERT INTO {t} VALUES (1), (2), (3), (4), (5), (6)");
+    // A session variable the queries read: the smallest id over $1.
+    const [setup, first] =
+      engine === "duckdb"
+        ? ["SET VARIABLE herald_min = (SELECT min(id) FROM {t} WHERE id > $1)", "getvariable('herald_min')"]
+        : [
+            "SELECT set_config('herald.min', (SELECT CAST(min(id) AS TEXT) FROM {t} WHERE id > $1), false)",
+            "CAST(current_setting('herald.min') AS BIGINT)",
+          ];
+    const plan = {
+      setup: [{ sql: setup, params: [1] }],
+      queries: [
+        { sql: `SELECT id FROM {t} WHERE id >= ${first} AND id < $1 ORDER BY id`, params: [4] },
+        { sql: "SELECT id FROM {t} WHERE id >= $1 ORDER BY id", params: [4] },
+      ],
+    };
+    const csv = { type: "csv", delimiter: ",", quote: '"', escape: '"', header: true, nullText: "" } as const;
+    expect(await text(store.exportPlan("prod", plan, csv))).toBe("id\n2\n3\n4\n5\n6\n");
+  });
+
+  it("stops the engine when the reader stops early, and the store goes on", async () => {
+    store = await freshStore(engine);
+    await migrate(store, engine);
+    await createSandbox(store, "prod");
+    await store.query("prod", "CREATE TABLE {t} (id BIGINT)");
+    await store.query("prod", "INSERT INTO {t} SELECT * FROM generate_series(1, 2000000)");
+    const stream = store.exportPlan(
+      "prod",
+      {
+        setup: [],
+        queries: [
+          { sql: "SELECT id FROM {t}", params: [] },
+          { sql: "SELECT id FROM {t}", params: [] },
+        ],
+      },
+      { type: "jsonl" },
+    );
+    for await (const _ of stream) break;
+    const [row] = await store.query<{ n: number }>("prod", "SELECT count(*) AS n FROM {t}");
+    expect(Number(row?.n)).toBe(2000000);
+  });
+
   it("fails the stream when the query fails", async () => {
     store = await freshStore(engine);
     await migrate(store, engine);
