@@ -14,6 +14,7 @@
  *   HERALD_BENCH_SCALE=0.01 node bench/export.ts  # 1 M local, 100 k SFTP
  *   node bench/export.ts --scale=0.1 --only=local
  *   HERALD_BENCH_LOCAL_PROFILES=10000000 HERALD_BENCH_SFTP_PROFILES=10000000 node bench/export.ts
+ *   HERALD_BENCH_CACHE=/var/tmp/herald-bench node bench/export.ts  # generate once, copy after
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -210,8 +211,14 @@ async function zlibLimit(task: Extract<Task, { kind: "zlib" }>) {
   };
 }
 
+/**
+ * Bump when the generated store changes (the profiles' SQL below, the segments, or what their
+ * evaluation writes): HERALD_BENCH_CACHE's stores are keyed by it and by the profile count.
+ */
+const GENERATOR_VERSION = 1;
+
 /** Profiles generated in the engine: ids in order, ~1 in 1,000 cities quoted (a comma inside). */
-async function generate(dataDir: string, profiles: number, keyHex: string) {
+async function generate(dataDir: string, profiles: number) {
   const config = { ...heraldConfig(dataDir), memoryLimit: "8GB" };
   const { store } = await openStore(config);
   try {
@@ -237,6 +244,42 @@ async function generate(dataDir: string, profiles: number, keyHex: string) {
     });
     await createSegment(store, SANDBOX, { id: TENTH, name: "Tenth", definition: "loyalty.points < 1000" });
     await evaluateSegments(store, SANDBOX, schema, [EVERYONE, TENTH]);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * The generated store in `dataDir`. With HERALD_BENCH_CACHE=<dir> (opt-in), a store generated once
+ * is kept there, per profile count and GENERATOR_VERSION, and copied for the next runs (100 M
+ * profiles take 10-40 minutes to generate here); the copy is the run's, the cached file is never
+ * opened. Migrations added since run on the copy.
+ */
+async function prepareStore(dataDir: string, profiles: number): Promise<string> {
+  const file = path.join(dataDir, "herald.duckdb");
+  const cacheDir = process.env.HERALD_BENCH_CACHE;
+  const cached = cacheDir && path.join(cacheDir, `export-v${GENERATOR_VERSION}-${profiles}.duckdb`);
+  if (cached && fs.existsSync(cached)) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.copyFileSync(cached, file);
+    return `copied ${profiles.toLocaleString("en-US")} generated profiles from ${cached}`;
+  }
+  await generate(dataDir, profiles);
+  if (fs.existsSync(`${file}.wal`)) throw new Error(`${file}.wal is left after closing the store`);
+  if (cached) {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    fs.copyFileSync(file, `${cached}.partial`);
+    fs.renameSync(`${cached}.partial`, cached);
+  }
+  return `generated ${profiles.toLocaleString("en-US")} profiles and evaluated 2 segments${cached ? ` (kept in ${cached})` : ""}`;
+}
+
+/** The generated store, opened to create the accounts and dataflows of this run. */
+async function openFixture(dataDir: string, keyHex: string) {
+  const config = heraldConfig(dataDir);
+  const { store } = await openStore(config);
+  try {
+    await migrateParts(store);
     const deps = wireParts({
       config,
       store,
@@ -403,10 +446,9 @@ async function main() {
   );
   const sshd = sshdProblem || !sftpProfiles ? undefined : await startSshd();
   try {
-    const { value: fixture, seconds } = await timed(() => generate(dataDir, profiles, keyHex));
-    console.log(
-      `generated ${profiles.toLocaleString("en-US")} profiles and evaluated 2 segments in ${seconds.toFixed(1)} s`,
-    );
+    const { value: prepared, seconds } = await timed(() => prepareStore(dataDir, profiles));
+    console.log(`${prepared} in ${seconds.toFixed(1)} s`);
+    const fixture = await openFixture(dataDir, keyHex);
     const scenarios: Scenario[] = [];
     if (localProfiles) {
       const root = path.join(dir, "local");
