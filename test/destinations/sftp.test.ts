@@ -9,7 +9,11 @@ import {
   listAccounts,
   openAccountConnection,
 } from "../../src/destinations/index.ts";
+import { backgroundFlush, flushChannel } from "../../src/destinations/sftp/background-flush.ts";
+import { connectSftp } from "../../src/destinations/sftp/connect.ts";
 import { sftpDestination } from "../../src/destinations/sftp/index.ts";
+import { writePipelined } from "../../src/destinations/sftp/pipelined-write.ts";
+import { closeLink } from "../../src/destinations/sftp/session.ts";
 import { STALE_TEMPORARY_AGE_MS, TEMPORARY_PREFIX } from "../../src/destinations/temporary-names.ts";
 import type { FileSession } from "../../src/destinations/types.ts";
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
@@ -306,6 +310,50 @@ describe("SFTP connector against OpenSSH's sshd", () => {
       body.resume();
       await upload;
       expect(await files.listFiles()).toEqual(["in-progress.csv"]);
+    });
+
+    it("flushes a large upload to disk through a second channel while it is written, byte for byte", async () => {
+      const link = await connectSftp(parse(passwordLogin()));
+      const channel = flushChannel(link);
+      try {
+        const remote = path.join(server.writable, "flushed.bin");
+        const data = randomFile(12 * MB + 5);
+        const handle = await new Promise<Buffer>((resolve, reject) =>
+          link.sftp.open(remote, "w", (error, h) => (error ? reject(error) : resolve(h))),
+        );
+        const flushing = backgroundFlush(channel, remote, { startAfterBytes: 2 * MB, everyBytes: MB });
+        const seen: number[] = [];
+        const body = pausingBody(data, 6 * MB, MB + 3);
+        const writing = writePipelined(link, handle, body.stream, {
+          onWritten: (bytes) => {
+            seen.push(bytes);
+            flushing.written(bytes);
+          },
+        });
+        // Paused at 6 MB: the flush started once 2 MB were written completes while nothing is sent.
+        await body.paused;
+        await vi.waitFor(() => expect(flushing.flushed()).toBe(1), WAIT);
+        body.resume();
+        expect(await writing).toBe(data.length);
+        expect(seen.at(-1)).toBe(data.length);
+        expect(await flushing.stop()).toBeGreaterThanOrEqual(1);
+        await new Promise<void>((resolve, reject) =>
+          link.sftp.close(handle, (error) => (error ? reject(error) : resolve())),
+        );
+        expect(fs.readFileSync(remote).equals(data)).toBe(true);
+        // Small files never open the second channel; a refused channel only turns flushing off.
+        const small = backgroundFlush(channel, remote);
+        small.written(MB);
+        expect(await small.stop()).toBe(0);
+        const refused = backgroundFlush({ get: async () => undefined, close() {} }, remote, {
+          startAfterBytes: 1,
+        });
+        refused.written(MB);
+        expect(await refused.stop()).toBe(0);
+      } finally {
+        channel.close();
+        await closeLink(link);
+      }
     });
 
     it("refuses an upload into a folder the user may not write, and names a missing file", async () => {

@@ -25,6 +25,7 @@ export function writeShape(sftp: SFTPWrapper): { chunkBytes: number; inFlight: n
 /**
  * Streams `body` into the open remote file `handle` with up to `inFlight` write requests
  * outstanding; reading from `body` pauses while that many wait (back-pressure on the source).
+ * `onWritten` hears the bytes acknowledged so far after each acknowledged request.
  * Resolves with the bytes written once every request is acknowledged. On a failed request or a
  * failing body it stops reading, waits for the requests already sent, then rejects with the first error.
  */
@@ -32,13 +33,15 @@ export async function writePipelined(
   link: SftpLink,
   handle: Buffer,
   body: AsyncIterable<Buffer | string | Uint8Array>,
-  options: { chunkBytes?: number; inFlight?: number } = {},
+  options: { chunkBytes?: number; inFlight?: number; onWritten?: (bytes: number) => void } = {},
 ): Promise<number> {
   const { sftp } = link;
   const shape = writeShape(sftp);
   const chunkBytes = options.chunkBytes ?? shape.chunkBytes;
   const maxInFlight = options.inFlight ?? shape.inFlight;
+  const onWritten = options.onWritten;
   let offset = 0;
+  let acknowledged = 0;
   let outstanding = 0;
   let failure: { error: unknown } | undefined;
   let wake: (() => void) | undefined;
@@ -58,38 +61,53 @@ export async function writePipelined(
     outstanding++;
     sftp.write(handle, chunk, 0, chunk.length, offset, (error) => {
       outstanding--;
-      if (error && !failure) failure = { error };
+      if (error) failure ??= { error };
+      else {
+        acknowledged += chunk.length;
+        onWritten?.(acknowledged);
+      }
       settle();
     });
     offset += chunk.length;
   };
 
-  // Small chunks (CSV lines) are gathered into full requests; big ones are cut without copying.
+  // Pieces of a full request or more go out without a copy, cut into equal requests of at most
+  // chunkBytes (a 1 MiB read: 5 of 205 KiB, where full requests would leave 4 KiB to glue onto the
+  // next read); smaller ones (CSV lines, 64 KiB reads) are gathered into full requests.
   let pending: Buffer[] = [];
   let pendingBytes = 0;
+  const sendPending = async () => {
+    const gathered = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await send(gathered);
+  };
   try {
     for await (const piece of body) {
       const chunk =
         typeof piece === "string" ? Buffer.from(piece) : Buffer.isBuffer(piece) ? piece : Buffer.from(piece);
-      let position = 0;
-      while (position < chunk.length) {
-        if (pendingBytes === 0 && chunk.length - position >= chunkBytes) {
-          await send(chunk.subarray(position, position + chunkBytes));
-          position += chunkBytes;
-          continue;
+      if (chunk.length >= chunkBytes) {
+        if (pendingBytes > 0) await sendPending();
+        const parts = Math.ceil(chunk.length / chunkBytes);
+        let position = 0;
+        for (let part = 1; part <= parts; part++) {
+          const end = Math.round((chunk.length * part) / parts);
+          await send(chunk.subarray(position, end));
+          position = end;
         }
-        const take = Math.min(chunkBytes - pendingBytes, chunk.length - position);
-        pending.push(chunk.subarray(position, position + take));
-        pendingBytes += take;
-        position += take;
-        if (pendingBytes === chunkBytes) {
-          await send(Buffer.concat(pending, pendingBytes));
-          pending = [];
-          pendingBytes = 0;
-        }
+        continue;
+      }
+      if (chunk.length === 0) continue;
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= chunkBytes) {
+        const gathered = Buffer.concat(pending, pendingBytes);
+        pending = pendingBytes > chunkBytes ? [gathered.subarray(chunkBytes)] : [];
+        pendingBytes -= chunkBytes;
+        await send(gathered.subarray(0, chunkBytes));
       }
     }
-    if (pendingBytes > 0) await send(Buffer.concat(pending, pendingBytes));
+    if (pendingBytes > 0) await sendPending();
   } finally {
     // Never leave requests running against a handle the caller is about to close.
     await until(() => outstanding === 0);

@@ -4,6 +4,7 @@ import type { Stats } from "ssh2";
 import { HeraldError } from "../../errors/index.ts";
 import { assertPlainFileName, isStaleTemporary, isTemporaryName, temporaryName } from "../temporary-names.ts";
 import type { FileSession, PutResult } from "../types.ts";
+import { backgroundFlush, flushChannel } from "./background-flush.ts";
 import { connectSftp, type SftpLink } from "./connect.ts";
 import { readPipelined } from "./pipelined-read.ts";
 import { writePipelined } from "./pipelined-write.ts";
@@ -69,6 +70,8 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
   // Temporaries of this session's uploads in progress: cleanup never touches them.
   const uploading = new Set<string>();
   let posixRename = true;
+  // A second channel flushes large uploads to disk while they are written (background-flush.ts).
+  const flushes = flushChannel(link);
 
   /** Replaces `target` by `temporary` in one step where the server allows it (OpenSSH does). */
   async function renameOver(temporary: string, target: string): Promise<void> {
@@ -110,16 +113,18 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
         throw error;
       }
     }
+    const flushing = backgroundFlush(flushes, temporary);
     uploading.add(temporary);
     try {
       signal?.throwIfAborted();
       handle = await request<Buffer>(link, (done) => sftp.open(temporary, "wx", done));
       const openHandle = handle;
-      const bytes = await writePipelined(link, openHandle, source());
+      const bytes = await writePipelined(link, openHandle, source(), { onWritten: flushing.written });
       // Durable before visible: flush where the server offers it (OpenSSH's fsync extension).
       await request(link, (done) => sftp.ext_openssh_fsync(openHandle, done)).catch((error: unknown) => {
         if (!isUnsupportedExtension(error)) throw error;
       });
+      await flushing.stop();
       handle = undefined;
       await request(link, (done) => sftp.close(openHandle, done));
       const stored = await request<Stats>(link, (done) => sftp.stat(temporary, done));
@@ -134,6 +139,7 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
       return { location: target, bytes } satisfies PutResult;
     } catch (error) {
       body.destroy();
+      await flushing.stop();
       const openHandle = handle;
       if (openHandle) await request(link, (done) => sftp.close(openHandle, done)).catch(() => {});
       await request(link, (done) => sftp.unlink(temporary, done)).catch(() => {});
@@ -197,6 +203,7 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
       return removed;
     },
     async close() {
+      flushes.close();
       await closeLink(link);
     },
   };
