@@ -34,7 +34,9 @@ export function flushChannel(link: SftpLink): FlushChannel {
   return {
     get() {
       channel ??= new Promise((resolve) => {
-        if (!link.isOpen()) return resolve(undefined);
+        // No second channel for a server without the extension (ssh2 keeps what the server announced).
+        const announced = (link.sftp as unknown as { _extensions?: Record<string, string> })._extensions;
+        if (!link.isOpen() || announced?.["fsync@openssh.com"] !== "1") return resolve(undefined);
         try {
           link.client.sftp((error, sftp) => {
             if (error) return resolve(undefined);
