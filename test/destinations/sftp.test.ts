@@ -237,7 +237,8 @@ describe("SFTP connector against OpenSSH's sshd", () => {
 
     it("leaves nothing when the upload is aborted halfway", async () => {
       const files = await open();
-      const body = pausingBody(randomFile(16 * MB), 6 * MB);
+      // Past 16 MiB: the second channel is flushing the temporary when the abort comes.
+      const body = pausingBody(randomFile(24 * MB), 18 * MB);
       const controller = new AbortController();
       const upload = files.putFile("aborted.csv", body.stream, { signal: controller.signal });
       await body.paused;
@@ -269,7 +270,8 @@ describe("SFTP connector against OpenSSH's sshd", () => {
 
     it("fails with unavailable when the connection drops mid-upload, and never hangs afterwards", async () => {
       const files = await open();
-      const body = pausingBody(randomFile(8 * MB), 3 * MB);
+      // Past 16 MiB, so the background flush's channel drops too.
+      const body = pausingBody(randomFile(24 * MB), 18 * MB);
       const upload = files.putFile("cut.csv", body.stream);
       await body.paused;
       await vi.waitFor(() => expect(onDisk()).toHaveLength(1), WAIT);
