@@ -11,6 +11,9 @@
  *   PROFILES=100000 RATE=2000 SECONDS=10 node bench/streaming.ts
  *   ENGINE=duckdb node bench/streaming.ts    # the embedded engine
  *   SHARED_BUFFERS=128MB node bench/streaming.ts   # PostgreSQL's default instead of 1GB
+ *   PG_TCP=1 node bench/streaming.ts        # PostgreSQL over TCP loopback, not its Unix socket
+ *   LINGER_MS=2 LANES=3 node bench/streaming.ts   # the group commit's settings (docs/streaming.md)
+ *   PG_STATS=1 node bench/streaming.ts      # also the statements PostgreSQL spent the load on
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -47,6 +50,10 @@ const BATCH = Number(process.env.BATCH ?? 50);
 const MAX_IN_FLIGHT = Number(process.env.MAX_IN_FLIGHT ?? 64);
 /** PostgreSQL's buffer cache: sized for the store (its 128MB default holds a fraction of 1 M profiles). */
 const SHARED_BUFFERS = process.env.SHARED_BUFFERS ?? "1GB";
+/** Herald reaches the server over TCP loopback instead of its Unix-domain socket (the default here). */
+const PG_TCP = process.env.PG_TCP === "1";
+/** Print PostgreSQL's own statement statistics (pg_stat_statements) for the load. */
+const PG_STATS = ENGINE === "postgres" && process.env.PG_STATS === "1";
 const SANDBOX = "prod";
 const TIERS = ["bronze", "silver", "gold", "platinum"];
 const COUNTRIES = ["FR", "DE", "US", "GB", "ES"];
@@ -59,8 +66,11 @@ const ms = (n: number) => `${n.toFixed(1)} ms`;
 
 async function openBenchStore(): Promise<{ store: Store; cleanup: () => Promise<void> }> {
   if (ENGINE === "postgres") {
-    const cluster = await startPostgresCluster({ shared_buffers: SHARED_BUFFERS });
-    const store = await openPostgresStore(cluster.url());
+    const cluster = await startPostgresCluster({
+      shared_buffers: SHARED_BUFFERS,
+      ...(PG_STATS ? { shared_preload_libraries: "pg_stat_statements" } : {}),
+    });
+    const store = await openPostgresStore(PG_TCP ? cluster.url() : cluster.socketUrl());
     return { store, cleanup: () => cluster.stop() };
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-bench-streaming-"));
@@ -121,6 +131,21 @@ async function postgresCpuSeconds(): Promise<number | undefined> {
     }
   }
   return ticks / 100;
+}
+
+/** The statements PostgreSQL spent the most time on since the reset, with their calls and rows. */
+async function printStatementStats() {
+  const rows = await store.queryGlobal<{ total: number; calls: number; rows: number; query: string }>(
+    `SELECT total_exec_time AS total, calls, rows, query FROM pg_stat_statements
+      ORDER BY total_exec_time DESC LIMIT 12`,
+  );
+  console.log("PostgreSQL statements during the load (total ms, calls, rows, statement):");
+  for (const r of rows) {
+    const text = r.query.replace(/\s+/g, " ").slice(0, 150);
+    console.log(
+      `  ${Number(r.total).toFixed(0).padStart(8)} ${String(r.calls).padStart(7)} ${String(r.rows).padStart(9)}  ${text}`,
+    );
+  }
 }
 
 const { store, cleanup } = await openBenchStore();
@@ -200,13 +225,21 @@ try {
   // Herald: the API on loopback, wired like `herald start`, with the streaming service running.
   const logger = pino({ level: "warn" });
   const parts = wireParts({ config: loadConfig({ port: 0 }, {}), store, logger, keys });
-  const streaming = createStreamingService(accountDeps, { logger });
+  const streaming = createStreamingService(accountDeps, {
+    logger,
+    ...(process.env.LINGER_MS ? { lingerMs: Number(process.env.LINGER_MS) } : {}),
+    ...(process.env.LANES ? { commitLanes: Number(process.env.LANES) } : {}),
+  });
   const app = await buildServer({ ...parts, catalog, streaming } as Parameters<typeof buildServer>[0]);
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
   streaming.start();
 
   // The load, from the worker; this process's CPU (Herald, plus the client and the destination in
   // their worker), how busy Herald's event loop was, and PostgreSQL's CPU over the same span.
+  if (PG_STATS) {
+    await store.queryGlobal("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    await store.queryGlobal("SELECT pg_stat_statements_reset()");
+  }
   const cpuBefore = process.cpuUsage();
   const pgBefore = await postgresCpuSeconds();
   const loopBefore = performance.eventLoopUtilization();
@@ -223,6 +256,7 @@ try {
   const loop = performance.eventLoopUtilization(loopBefore);
   const cpu = process.cpuUsage(cpuBefore);
   const pgAfter = await postgresCpuSeconds();
+  if (PG_STATS) await printStatementStats();
   const { acknowledged, failedRequests, requestLatency } = loaded;
   const ingestSeconds = loaded.seconds;
   const sentAt = new Map(loaded.sentAt);

@@ -1,7 +1,7 @@
 export interface CommitQueueOptions<J> {
   /** Transactions at once (default 1). */
   lanes?: number;
-  /** How long the oldest queued job waits for company before a free lane commits it (default 5 ms). */
+  /** How long the oldest queued job waits for company before a free lane commits it (default 1 ms). */
   lingerMs?: number;
   /** Records per group at most; a queue this full commits at once (default 5,000). */
   maxRecords?: number;
@@ -34,7 +34,7 @@ interface Entry<J> {
  */
 export function createCommitQueue<J>(options: CommitQueueOptions<J>) {
   const lanes = Math.max(1, options.lanes ?? 1);
-  const lingerMs = options.lingerMs ?? 5;
+  const lingerMs = options.lingerMs ?? 1;
   const maxRecords = options.maxRecords ?? 5_000;
   const queue: Entry<J>[] = [];
   const inFlight = new Set<string>();

@@ -23,7 +23,7 @@ export interface StreamingIngestOptions {
   logger?: Logger;
   /** The clock; tests pass a controllable one. */
   now?: () => Date;
-  /** How long a request waits for company before a free lane commits it (default 5 ms). */
+  /** How long a request waits for company before a free lane commits it (default 1 ms). */
   lingerMs?: number;
   /** Records per commit at most; a queue this full commits at once (default 5,000). */
   maxRecords?: number;

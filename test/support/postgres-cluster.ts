@@ -35,6 +35,8 @@ function findPgBin(): string {
 
 export interface PostgresCluster {
   url: (database?: string) => string;
+  /** The same server through its Unix-domain socket (no TCP loopback in between). */
+  socketUrl: (database?: string) => string;
   stop: () => Promise<void>;
 }
 
@@ -80,6 +82,8 @@ export async function startPostgresCluster(settings: Record<string, string> = {}
   await run(ctlCmd, ctlArgs);
   return {
     url: (database = "postgres") => `postgres://postgres@127.0.0.1:${port}/${database}`,
+    socketUrl: (database = "postgres") =>
+      `postgres://postgres@/${database}?host=${encodeURIComponent(dir)}&port=${port}`,
     stop: async () => {
       const [stopCmd, stopArgs] = wrap(path.join(bin, "pg_ctl"), ["-D", dataDir, "-m", "immediate", "stop"]);
       await new Promise<void>((resolve) =>
