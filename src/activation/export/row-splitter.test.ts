@@ -2,7 +2,7 @@ import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { gzipInParallel } from "./parallel-gzip.ts";
-import { RowSplitter } from "./row-splitter.ts";
+import { countNewlines, RowSplitter } from "./row-splitter.ts";
 
 async function* chunked(text: string, size: number): AsyncGenerator<Buffer> {
   const bytes = Buffer.from(text);
@@ -88,6 +88,40 @@ describe("RowSplitter", () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe("countNewlines", () => {
+  it("counts exactly what a byte loop counts, at any offset and length (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.nat(8),
+        fc.nat(200),
+        fc.nat(200),
+        (bytes, shift, a, b) => {
+          // Newlines, their neighbours and high bytes, where word tricks carry or sign-extend.
+          const alphabet = [0x0a, 0x0b, 0x09, 0x00, 0x8a, 0xff, 0x7f, 0x41];
+          const chunk = Buffer.from(Uint8Array.from(bytes, (x) => alphabet[x % 8] as number)).subarray(0);
+          const shifted = Buffer.concat([Buffer.alloc(shift), chunk]).subarray(shift);
+          const start = Math.min(a, b, shifted.length);
+          const end = Math.min(Math.max(a, b), shifted.length);
+          let expected = 0;
+          for (let i = start; i < end; i++) if (shifted[i] === 0x0a) expected++;
+          expect(countNewlines(shifted, start, end)).toBe(expected);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("splits large chunks at the exact record", async () => {
+    const records = Array.from({ length: 10_000 }, (_, i) => (i % 997 ? `${i};x\n` : `${i};"a\nb"\n`));
+    const { files, rows } = await split(`h\n${records.join("")}`, 1 << 16, 3_333);
+    expect(rows).toBe(10_000);
+    expect(files).toEqual(
+      [0, 3_333, 6_666, 9_999].map((first) => `h\n${records.slice(first, first + 3_333).join("")}`),
     );
   });
 });
