@@ -68,7 +68,9 @@ async function openBenchStore(): Promise<{ store: Store; cleanup: () => Promise<
   if (ENGINE === "postgres") {
     const cluster = await startPostgresCluster({
       shared_buffers: SHARED_BUFFERS,
-      ...(PG_STATS ? { shared_preload_libraries: "pg_stat_statements" } : {}),
+      ...(PG_STATS
+        ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track_planning": "on" }
+        : {}),
     });
     const store = await openPostgresStore(PG_TCP ? cluster.url() : cluster.socketUrl());
     return { store, cleanup: () => cluster.stop() };
@@ -113,6 +115,14 @@ function startOutsideWorld() {
   return { next, send, exited: new Promise((resolve) => worker.once("exit", resolve)) };
 }
 
+/** CPU seconds used so far by this process's main thread (Herald's event loop), apart from its other threads. */
+function mainThreadCpuSeconds(): number {
+  if (!fs.existsSync("/proc/self/stat")) return Number.NaN;
+  const fields =
+    fs.readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** CPU seconds used so far by the PostgreSQL server behind `store` (postmaster, reaped and live backends). */
 async function postgresCpuSeconds(): Promise<number | undefined> {
   if (ENGINE !== "postgres" || !fs.existsSync("/proc/self/stat")) return undefined;
@@ -136,8 +146,8 @@ async function postgresCpuSeconds(): Promise<number | undefined> {
 /** The statements PostgreSQL spent the most time on since the reset, with their calls and rows. */
 async function printStatementStats() {
   const rows = await store.queryGlobal<{ total: number; calls: number; rows: number; query: string }>(
-    `SELECT total_exec_time AS total, calls, rows, query FROM pg_stat_statements
-      ORDER BY total_exec_time DESC LIMIT 12`,
+    `SELECT total_exec_time + total_plan_time AS total, calls, rows, query FROM pg_stat_statements
+      ORDER BY total_exec_time + total_plan_time DESC LIMIT 12`,
   );
   console.log("PostgreSQL statements during the load (total ms, calls, rows, statement):");
   for (const r of rows) {
@@ -241,6 +251,7 @@ try {
     await store.queryGlobal("SELECT pg_stat_statements_reset()");
   }
   const cpuBefore = process.cpuUsage();
+  const mainBefore = mainThreadCpuSeconds();
   const pgBefore = await postgresCpuSeconds();
   const loopBefore = performance.eventLoopUtilization();
   outside.send({
@@ -255,6 +266,7 @@ try {
   const loaded = await outside.next("loaded");
   const loop = performance.eventLoopUtilization(loopBefore);
   const cpu = process.cpuUsage(cpuBefore);
+  const mainCpu = mainThreadCpuSeconds() - mainBefore;
   const pgAfter = await postgresCpuSeconds();
   if (PG_STATS) await printStatementStats();
   const { acknowledged, failedRequests, requestLatency } = loaded;
@@ -290,7 +302,7 @@ try {
       ? `, PostgreSQL ${(pgAfter - pgBefore).toFixed(1)} s`
       : "";
   console.log(
-    `CPU during the load: this process ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (Herald's event loop ${Math.round(loop.utilization * 100)}% busy; the client and the destination run in a worker)${pgCpu}, over ${ingestSeconds.toFixed(1)} s`,
+    `CPU during the load: this process ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (Herald's main thread ${mainCpu.toFixed(1)} s, its event loop ${Math.round(loop.utilization * 100)}% busy; the client and the destination run in a worker)${pgCpu}, over ${ingestSeconds.toFixed(1)} s`,
   );
   console.log(
     `ingest request round trip: p50 ${ms(quantile(requestLatency, 0.5))}, p99 ${ms(quantile(requestLatency, 0.99))}, max ${ms(requestLatency[requestLatency.length - 1] ?? Number.NaN)}`,
