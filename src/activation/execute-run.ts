@@ -132,19 +132,36 @@ async function completeSegmentExport(
   signal?: AbortSignal,
 ): Promise<Run> {
   const started = Date.now();
-  // A heartbeat tells other processes (and a restart) that this run is alive.
-  const heartbeat = setInterval(
-    () => void recordProgress(deps.store, sandbox, run.id, 0, false).catch(() => {}),
-    10_000,
-  );
+  // Heartbeats (other processes and a restart see the run is alive) and progress write the run's
+  // row while the export goes on: one after the other, and all done before the final write, since
+  // DuckDB fails one of two concurrent updates of a row (the run would stay "running").
+  let rowWrites: Promise<void> = Promise.resolve();
+  const touch = (rows?: number) => {
+    rowWrites = rowWrites
+      .then(() => recordProgress(deps.store, sandbox, run.id, rows ?? 0, rows !== undefined))
+      .catch(() => {});
+  };
+  const heartbeat = setInterval(() => touch(), 10_000);
   heartbeat.unref();
+  let outcome: Parameters<typeof finishRun>[3];
   try {
-    return await exportWithRetries(deps, sandbox, dataflow, segment, run, started, signal);
+    outcome = await exportWithRetries(deps, sandbox, dataflow, segment, run, started, touch, signal);
   } finally {
     clearInterval(heartbeat);
+    await rowWrites;
   }
+  await finishRun(deps.store, sandbox, run.id, outcome);
+  if (outcome.status === "succeeded") {
+    await deps.store.query(
+      sandbox,
+      "UPDATE dataflow_segments SET last_success_at = $1 WHERE sandbox = $sandbox AND dataflow_id = $2 AND segment_id = $3",
+      [run.startedAt, dataflow.id, segment.segmentId],
+    );
+  }
+  return getRun(deps.store, sandbox, run.id);
 }
 
+/** Tries the export up to `deps.attempts` times (transient errors only); returns the run's outcome. */
 async function exportWithRetries(
   deps: ActivationDeps,
   sandbox: string,
@@ -152,15 +169,16 @@ async function exportWithRetries(
   segment: Dataflow["segments"][number],
   run: Run,
   started: number,
+  onRows: (rows: number) => void,
   signal?: AbortSignal,
-): Promise<Run> {
+): Promise<Parameters<typeof finishRun>[3]> {
   let files: ExportedFile[] = [];
   let counts = { received: 0, missingMandatory: 0, duplicates: 0 };
   const errors: string[] = [];
   const attempts = deps.attempts ?? 3;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      ({ files, counts } = await exportOnce(deps, sandbox, dataflow, segment, run, signal));
+      ({ files, counts } = await exportOnce(deps, sandbox, dataflow, segment, run, onRows, signal));
       errors.length = 0;
       break;
     } catch (error) {
@@ -171,7 +189,7 @@ async function exportWithRetries(
   }
   const succeeded = errors.length === 0;
   const activated = files.reduce((sum, f) => sum + f.rows, 0);
-  await finishRun(deps.store, sandbox, run.id, {
+  return {
     status: succeeded ? "succeeded" : "failed",
     received: counts.received,
     activated,
@@ -180,15 +198,7 @@ async function exportWithRetries(
     files,
     errors,
     finishedAt: new Date(Math.max(Date.now(), started)),
-  });
-  if (succeeded) {
-    await deps.store.query(
-      sandbox,
-      "UPDATE dataflow_segments SET last_success_at = $1 WHERE sandbox = $sandbox AND dataflow_id = $2 AND segment_id = $3",
-      [run.startedAt, dataflow.id, segment.segmentId],
-    );
-  }
-  return getRun(deps.store, sandbox, run.id);
+  };
 }
 
 async function exportOnce(
@@ -197,6 +207,7 @@ async function exportOnce(
   dataflow: Dataflow,
   segment: Dataflow["segments"][number],
   run: Run,
+  onRows: (rows: number) => void,
   signal?: AbortSignal,
 ) {
   const { definition, connection } = await openAccountConnection(deps, sandbox, dataflow.accountId);
@@ -252,7 +263,7 @@ async function exportOnce(
       onProgress: (rows) => {
         if (Date.now() - lastReport < 1000) return;
         lastReport = Date.now();
-        void recordProgress(deps.store, sandbox, run.id, rows).catch(() => {});
+        onRows(rows);
       },
     });
     if (dataflow.fileOptions.manifest) {
