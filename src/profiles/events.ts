@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Issue } from "../errors/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
-import type { Executor, Store } from "../store/index.ts";
-import type { ProfileWrite } from "./records.ts";
+import type { Dialect, Executor, Statement, Store } from "../store/index.ts";
 import { suggestField } from "./suggest.ts";
-import { upsertProfiles } from "./upsert.ts";
+import { createProfilesStatement } from "./upsert.ts";
 import { coerceValue, type FieldValue, parseTimestamp, valueToText } from "./values.ts";
 
 export interface EventWrite {
@@ -111,7 +110,7 @@ async function resolveProfiles(
   schema: SchemaSnapshot,
   events: readonly { write: EventWrite; row: number }[],
   lookedUp?: LookedUp,
-): Promise<{ ids: (string | undefined)[]; issues: Issue[]; newProfiles: ProfileWrite[] }> {
+): Promise<{ ids: (string | undefined)[]; issues: Issue[]; created: string[] }> {
   const ids: (string | undefined)[] = [];
   const issues: Issue[] = [];
   const primaryNamespace = schema.primaryIdentity.namespace;
@@ -152,13 +151,12 @@ async function resolveProfiles(
     );
     for (const r of rows) known.add(r._id);
   }
-  const newProfiles = new Map<string, ProfileWrite>();
+  const created = new Set<string>();
   for (const { write, row } of events) {
     const { namespace, value } = write.identity;
     if (namespace === primaryNamespace) {
       ids.push(value);
-      if (!known.has(value))
-        newProfiles.set(value, { id: value, values: new Map([[schema.primaryIdentity.path, value]]) });
+      if (!known.has(value)) created.add(value);
       continue;
     }
     const id = lookups.get(namespace)?.get(value) || undefined;
@@ -170,7 +168,7 @@ async function resolveProfiles(
       });
     ids.push(id);
   }
-  return { ids, issues, newProfiles: [...newProfiles.values()] };
+  return { ids, issues, created: [...created] };
 }
 
 /** Primary identities a caller has just looked up in the same transaction, and those it found. */
@@ -190,11 +188,42 @@ export interface InsertedEvents {
   created: string[];
 }
 
+/** What writing a group of resolved events takes: its statements, and what they will have written. */
+export interface EventWrites extends InsertedEvents {
+  /** Creating the new profiles, then appending the events: for `writeAll`, or one after the other. */
+  statements: Statement[];
+}
+
 /**
- * Appends events (they are never updated); returns the issues of events whose identity is unknown.
- * `lookedUp`: primary identities the caller has just read in the same transaction, so they are
- * not looked up again.
+ * Resolves events to their profiles (see resolveProfiles) and prepares their writes without running
+ * them: the caller runs the statements, alone or with writes of its own in one `writeAll`.
+ * `lookedUp`: primary identities the caller has just read, so they are not looked up again.
  */
+export async function prepareEventWrites(
+  store: Pick<Store, "dialect"> & Executor,
+  schema: SchemaSnapshot,
+  events: readonly { write: EventWrite; row: number }[],
+  now = new Date(),
+  lookedUp?: LookedUp,
+): Promise<EventWrites> {
+  if (!events.length)
+    return { inserted: 0, issues: [], profileIds: [], resolved: [], created: [], statements: [] };
+  const { ids, issues, created } = await resolveProfiles(store, schema, events, lookedUp);
+  const statements: Statement[] = [];
+  if (created.length) statements.push(createProfilesStatement(store.dialect, schema, created, now));
+  const kept = events.map((e, i) => ({ ...e, profileId: ids[i] })).filter((e) => e.profileId !== undefined);
+  if (kept.length) statements.push(eventsStatement(store.dialect, schema, kept, now));
+  return {
+    inserted: kept.length,
+    issues,
+    profileIds: [...new Set(kept.map((e) => e.profileId as string))],
+    resolved: ids,
+    created,
+    statements,
+  };
+}
+
+/** Appends events (they are never updated), creating the profiles they name first; see prepareEventWrites. */
 export async function insertEvents(
   store: Pick<Store, "dialect"> & Executor,
   schema: SchemaSnapshot,
@@ -202,13 +231,17 @@ export async function insertEvents(
   now = new Date(),
   lookedUp?: LookedUp,
 ): Promise<InsertedEvents> {
-  if (!events.length) return { inserted: 0, issues: [], profileIds: [], resolved: [], created: [] };
-  const { ids, issues, newProfiles } = await resolveProfiles(store, schema, events, lookedUp);
-  const created = newProfiles.map((p) => p.id);
-  if (newProfiles.length) await upsertProfiles(store, schema, newProfiles, now);
-  const kept = events.map((e, i) => ({ ...e, profileId: ids[i] })).filter((e) => e.profileId !== undefined);
-  if (!kept.length) return { inserted: 0, issues, profileIds: [], resolved: ids, created };
-  const { dialect } = store;
+  const { statements, ...inserted } = await prepareEventWrites(store, schema, events, now, lookedUp);
+  await store.writeAll(schema.sandbox, statements);
+  return inserted;
+}
+
+function eventsStatement(
+  dialect: Dialect,
+  schema: SchemaSnapshot,
+  kept: readonly { write: EventWrite; profileId?: string | undefined }[],
+  now: Date,
+): Statement {
   const fields = [...schema.eventFields.values()].filter((f) =>
     kept.some((e) => e.write.properties.has(f.path)),
   );
@@ -230,16 +263,8 @@ export async function insertEvents(
     ),
   ];
   const names = [...columns.map((c) => c.name), "_ingested_at"].map(dialect.ident).join(", ");
-  await store.query(
-    schema.sandbox,
-    `INSERT INTO {events} (${names}) SELECT *, $1 FROM (${dialect.unnestColumns(columns, 2)}) AS s`,
-    params,
-  );
   return {
-    inserted: kept.length,
-    issues,
-    profileIds: [...new Set(kept.map((e) => e.profileId as string))],
-    resolved: ids,
-    created,
+    sql: `INSERT INTO {events} (${names}) SELECT *, $1 FROM (${dialect.unnestColumns(columns, 2)}) AS s`,
+    params,
   };
 }

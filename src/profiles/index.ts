@@ -1,8 +1,10 @@
 export {
   type EventWrite,
+  type EventWrites,
   type InsertedEvents,
   insertEvents,
   type LookedUp,
+  prepareEventWrites,
   validateEvent,
 } from "./events.ts";
 export { type FileIngestReport, type IngestFileOptions, ingestFile } from "./files/index.ts";

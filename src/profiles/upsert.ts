@@ -1,5 +1,5 @@
 import type { SchemaSnapshot } from "../schema/index.ts";
-import type { Executor, Store } from "../store/index.ts";
+import type { Dialect, Executor, Statement, Store } from "../store/index.ts";
 import type { ProfileWrite } from "./records.ts";
 import { type FieldValue, valueToText } from "./values.ts";
 
@@ -67,4 +67,33 @@ export async function upsertProfiles(
     }
   }
   return { upserted: merged.length };
+}
+
+/**
+ * Creates the profiles of these primary identities that do not exist yet, holding only that
+ * identity (an event may arrive before its profile); existing ones are left untouched. A statement
+ * for `writeAll`, alone or beside the writes that need the profiles.
+ */
+export function createProfilesStatement(
+  dialect: Dialect,
+  schema: SchemaSnapshot,
+  ids: readonly string[],
+  now: Date,
+): Statement {
+  const path = schema.primaryIdentity.path;
+  const columns = ["_id", "_created_at", "_updated_at", ...(path === "_id" ? [] : [path])].map(dialect.ident);
+  const values = [
+    "s._id",
+    "CAST($1 AS TIMESTAMPTZ)",
+    "CAST($1 AS TIMESTAMPTZ)",
+    ...(path === "_id" ? [] : ["s._id"]),
+  ];
+  // NOT EXISTS skips those already stored; ON CONFLICT (PostgreSQL's key) one created meanwhile.
+  const conflict = dialect.engine === "postgres" ? " ON CONFLICT (_id) DO NOTHING" : "";
+  return {
+    sql: `INSERT INTO {profiles} (${columns.join(", ")})
+      SELECT ${values.join(", ")} FROM (${dialect.unnestColumns([{ name: "_id", kind: "string" }], 2)}) AS s
+       WHERE NOT EXISTS (SELECT 1 FROM {profiles} AS p WHERE p._id = s._id)${conflict}`,
+    params: [now, ids],
+  };
 }

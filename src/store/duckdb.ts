@@ -16,7 +16,7 @@ import { createDialect } from "./dialect.ts";
 import type { ExportFormat } from "./export-format.ts";
 import { duckdbExportStream } from "./export-stream.ts";
 import { scopePlan, scopeToSandbox } from "./scoping.ts";
-import type { Executor, ExportPlan, Row, Store } from "./types.ts";
+import type { Executor, ExportPlan, Row, Statement, Store } from "./types.ts";
 
 export interface DuckDBStoreOptions {
   /** Database file, or ":memory:". */
@@ -99,6 +99,15 @@ function executorOn(connection: DuckDBConnection, dialect = createDialect("duckd
     },
     queryGlobal: async <T>(sql: string, params: readonly unknown[] = []) =>
       (await run(connection, sql, params)) as T[],
+    // Inside the caller's transaction (the store's own writeAll opens one).
+    writeAll: async <T>(sandbox: string, statements: readonly Statement[]) => {
+      let rows: Row[] = [];
+      for (const { sql, params } of statements) {
+        const scoped = scopeToSandbox(dialect, sandbox, sql, params);
+        rows = await run(connection, scoped.sql, scoped.params);
+      }
+      return rows as T[];
+    },
   };
 }
 
@@ -133,6 +142,20 @@ export async function openDuckDBStore(
     }
   };
 
+  const transaction: Store["transaction"] = (work) =>
+    writes.run(() =>
+      withConnection(async (connection) => {
+        await connection.run("BEGIN TRANSACTION");
+        try {
+          const result = await work(executorOn(connection, dialect));
+          await connection.run("COMMIT");
+          return result;
+        } catch (error) {
+          await connection.run("ROLLBACK");
+          throw error;
+        }
+      }),
+    );
   const exportPlan = (sandbox: string, plan: ExportPlan, format: ExportFormat) =>
     duckdbExportStream(instance, scopePlan(dialect, sandbox, plan, toDuckValue), format);
 
@@ -146,20 +169,9 @@ export async function openDuckDBStore(
     exportQuery: (sandbox, sql, params, format) =>
       exportPlan(sandbox, { setup: [], queries: [{ sql, params }] }, format),
     exportPlan,
-    transaction: (work) =>
-      writes.run(() =>
-        withConnection(async (connection) => {
-          await connection.run("BEGIN TRANSACTION");
-          try {
-            const result = await work(executorOn(connection, dialect));
-            await connection.run("COMMIT");
-            return result;
-          } catch (error) {
-            await connection.run("ROLLBACK");
-            throw error;
-          }
-        }),
-      ),
+    transaction,
+    writeAll: (sandbox, statements) =>
+      statements.length ? transaction((tx) => tx.writeAll(sandbox, statements)) : Promise.resolve([]),
     close: async () => {
       for (const connection of idle.splice(0)) connection.closeSync();
       instance.closeSync();

@@ -20,6 +20,7 @@ export type {
   ExportPlan,
   ExportStatement,
   Row,
+  Statement,
   Store,
 } from "./types.ts";
 

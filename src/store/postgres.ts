@@ -3,7 +3,7 @@ import { createDialect } from "./dialect.ts";
 import type { ExportFormat } from "./export-format.ts";
 import { postgresExportStream } from "./export-stream.ts";
 import { scopePlan, scopeToSandbox } from "./scoping.ts";
-import type { Executor, ExportPlan, Row, Store } from "./types.ts";
+import type { Executor, ExportPlan, Row, Statement, Store } from "./types.ts";
 
 // The same plain values as the DuckDB engine: safe integers as numbers, dates as `YYYY-MM-DD`.
 const INT8 = 20;
@@ -26,6 +26,30 @@ function toPgValue(value: unknown): unknown {
   return value;
 }
 
+/**
+ * Several writes as one statement: all but the last become data-modifying CTEs of the last, their
+ * parameters renumbered after the ones before. PostgreSQL runs every CTE to completion whether or
+ * not it is referenced, in one snapshot, atomically: one round trip instead of one per write.
+ */
+export function combineWrites(
+  dialect: ReturnType<typeof createDialect>,
+  sandbox: string,
+  statements: readonly Statement[],
+): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const parts = statements.map((statement) => {
+    if (/^\s*WITH\b/i.test(statement.sql)) throw new Error("writeAll takes no statement starting with WITH");
+    const scoped = scopeToSandbox(dialect, sandbox, statement.sql, statement.params);
+    const offset = params.length;
+    params.push(...scoped.params);
+    // Our statements carry user values only as parameters, so every `$n` in the text is one.
+    return scoped.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+  });
+  const last = parts.pop() as string;
+  const ctes = parts.map((sql, i) => `w${i} AS (${sql})`);
+  return { sql: ctes.length ? `WITH ${ctes.join(",\n")}\n${last}` : last, params };
+}
+
 function executorOn(client: pg.Pool | pg.PoolClient, dialect = createDialect("postgres")): Executor {
   const run = async (sql: string, params: readonly unknown[]) =>
     (await client.query({ text: sql, values: params.map(toPgValue), types })).rows as Row[];
@@ -35,6 +59,11 @@ function executorOn(client: pg.Pool | pg.PoolClient, dialect = createDialect("po
       return (await run(scoped.sql, scoped.params)) as T[];
     },
     queryGlobal: async <T>(sql: string, params: readonly unknown[] = []) => (await run(sql, params)) as T[],
+    writeAll: async <T>(sandbox: string, statements: readonly Statement[]) => {
+      if (!statements.length) return [];
+      const combined = combineWrites(dialect, sandbox, statements);
+      return (await run(combined.sql, combined.params)) as T[];
+    },
   };
 }
 
@@ -54,6 +83,7 @@ export async function openPostgresStore(url: string): Promise<Store & { pool: pg
     pool,
     query: root.query,
     queryGlobal: root.queryGlobal,
+    writeAll: root.writeAll,
     exportQuery: (sandbox, sql, params, format) =>
       exportPlan(sandbox, { setup: [], queries: [{ sql, params }] }, format),
     exportPlan,

@@ -75,6 +75,35 @@ describe.each(engines)("store on %s", (engine) => {
       { s: "it's", i: 42, d: "2024-02-29", b: true, l: ['a"b', "c,d", "e'f"] },
     ]);
   });
+
+  it("runs writes together, each with its own parameters, returning the last one's rows, or none of them", async () => {
+    store = await freshStore(engine);
+    await migrate(store, engine);
+    await createSandbox(store, "prod");
+    await store.query("prod", "CREATE TABLE {t} (k TEXT, n BIGINT)");
+    await store.query("prod", "CREATE TABLE {u} (k TEXT, n BIGINT)");
+    await store.query("prod", "INSERT INTO {t} VALUES ('old', 1)");
+    const rows = await store.writeAll("prod", [
+      { sql: "INSERT INTO {t} (k, n) VALUES ($1, CAST($2 AS BIGINT))", params: ["a", 10] },
+      { sql: "UPDATE {t} SET n = CAST($2 AS BIGINT) WHERE k = $1", params: ["old", 2] },
+      { sql: "INSERT INTO {u} (k, n) VALUES ($1, CAST($2 AS BIGINT)) RETURNING k, n", params: ["prod", 30] },
+    ]);
+    expect(rows).toEqual([{ k: "prod", n: 30 }]);
+    expect(await store.query("prod", "SELECT k, n FROM {t} ORDER BY k")).toEqual([
+      { k: "a", n: 10 },
+      { k: "old", n: 2 },
+    ]);
+
+    // One failing write (a text where a number goes) and none is kept.
+    await expect(
+      store.writeAll("prod", [
+        { sql: "INSERT INTO {t} (k, n) VALUES ($1, 3)", params: ["b"] },
+        { sql: "INSERT INTO {u} (k, n) VALUES ('c', CAST($1 AS BIGINT))", params: ["not a number"] },
+      ]),
+    ).rejects.toThrow();
+    expect(await store.query("prod", "SELECT count(*) AS n FROM {t} WHERE k = 'b'")).toEqual([{ n: 0 }]);
+    expect(await store.writeAll("prod", [])).toEqual([]);
+  });
 });
 
 describe.each(engines)("exportQuery on %s", (engine) => {

@@ -14,13 +14,23 @@ export interface Executor {
   query<T = Row>(sandbox: string, sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** For what belongs to no sandbox: the sandbox list, migrations, engine settings. */
   queryGlobal<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /**
+   * Runs sandbox-scoped writes (plain INSERT / UPDATE / DELETE, none starting with WITH) as one
+   * atomic unit and returns the last one's rows (its RETURNING). They must not depend on each
+   * other's effects: on PostgreSQL they are one statement (the others as data-modifying CTEs of the
+   * last), so one round trip, all seeing the same snapshot; on DuckDB they run one after the other
+   * in a transaction (the caller's, or their own).
+   */
+  writeAll<T = Row>(sandbox: string, statements: readonly Statement[]): Promise<T[]>;
 }
 
 /** A sandbox-scoped statement (as `query` takes one) with its own parameters. */
-export interface ExportStatement {
+export interface Statement {
   sql: string;
   params: readonly unknown[];
 }
+
+export type ExportStatement = Statement;
 
 /**
  * An export in several statements on one session: `setup` first (session variables the queries

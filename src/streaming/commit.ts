@@ -1,9 +1,15 @@
 import type { Issue } from "../errors/index.ts";
-import { type EventWrite, insertEvents, type ProfileWrite, upsertProfiles } from "../profiles/index.ts";
+import {
+  type EventWrite,
+  insertEvents,
+  type ProfileWrite,
+  prepareEventWrites,
+  upsertProfiles,
+} from "../profiles/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
-import type { Dialect, Executor } from "../store/index.ts";
+import type { Dialect, Executor, Row } from "../store/index.ts";
 import { type ProfileState, profileStateReader } from "./profile-state.ts";
-import { evaluateProfiles, type ReevaluationResult } from "./reevaluate.ts";
+import { evaluateStates, type ReevaluationResult } from "./reevaluate.ts";
 import type { StreamingPlan } from "./streaming-plan.ts";
 
 /** What one group commit writes and re-evaluates, for one sandbox. */
@@ -32,19 +38,24 @@ export interface CommittedRecords {
 const nothingEvaluated: ReevaluationResult = { evaluations: 0, changes: [], queued: [], excluded: 0 };
 
 /**
- * One group's work inside the caller's transaction: upserts the profiles, reads the state of the
- * profiles to evaluate — those written, and those receiving an event of a type some streamed
- * segment reads (that read also tells which exist, so their identities are not looked up again) —
- * appends the events, adds them to the states read before (profiles created by them or found by
- * another identity are read after, with them), then evaluates those profiles, recording membership
- * changes and the outbox. An event no streamed segment reads is stored only: it cannot change a
+ * One group's work: upserts the profiles, reads the state of the profiles to evaluate — those
+ * written, and those receiving an event of a type some streamed segment reads — and, in the same
+ * read, which of the other profiles the events name exist; resolves the events, adds them
+ * to the states read (a profile the events create starts empty; one found by another identity is
+ * read after), evaluates, then writes the events, the new profiles, the membership changes and the
+ * outbox in one `writeAll`. An event no streamed segment reads is stored only: it cannot change a
  * streamed membership (the passing of time can: that is the sweep's).
+ *
+ * The final `writeAll` is atomic on its own, and the reads are the same outside a transaction
+ * (READ COMMITTED; the commit queue keeps two commits off one profile), so a group without profile
+ * writes needs no transaction of the caller on PostgreSQL; one with them (written before the read)
+ * does.
  */
 export async function commitRecords(
   db: Executor & { dialect: Dialect },
   group: GroupRecords,
 ): Promise<CommittedRecords> {
-  const { schema, plan, events, now } = group;
+  const { schema, plan, events, now, sandbox } = group;
   if (group.profiles.length) await upsertProfiles(db, schema, group.profiles, now);
   const touched = new Set([...group.profiles.map((w) => w.id), ...group.reevaluate]);
   if (!plan.segments.length) {
@@ -61,23 +72,51 @@ export async function commitRecords(
   for (const { write } of events) {
     if (write.identity.namespace === primary && reader.readsType(write.type)) named.add(write.identity.value);
   }
+  // The other primary identities only need to be known to exist (else their events create them).
+  const others = new Set<string>();
+  for (const { write } of events) {
+    if (write.identity.namespace === primary && !named.has(write.identity.value))
+      others.add(write.identity.value);
+  }
+  const read = await reader.readWithExistence([...named], [...others]);
   const states = new Map<string, ProfileState>();
-  for (const state of await reader.read([...named])) states.set(state.profile._id as string, state);
+  for (const state of read.states) states.set(state.profile._id as string, state);
 
-  const inserted = await insertEvents(db, schema, events, now, { ids: named, found: new Set(states.keys()) });
-  // Read after the write, with their events: profiles these events created, and profiles an event
-  // named by another identity.
-  const readAfter = new Set(inserted.created);
+  const eventWrites = await prepareEventWrites(db, schema, events, now, {
+    ids: new Set([...named, ...others]),
+    found: new Set([...states.keys(), ...read.found]),
+  });
+  for (const id of eventWrites.created) states.set(id, newProfileState(schema, id, now));
+  // Read before the write, without their new events: profiles an event named by another identity.
+  const readAfter = new Set<string>();
   events.forEach(({ write }, i) => {
-    const profileId = inserted.resolved[i];
+    const profileId = eventWrites.resolved[i];
     if (profileId === undefined) return;
     touched.add(profileId);
-    const state = states.get(profileId);
-    if (state) reader.addEvent(state, write);
-    else if (reader.readsType(write.type)) readAfter.add(profileId);
+    if (!states.has(profileId) && reader.readsType(write.type)) readAfter.add(profileId);
   });
   for (const state of await reader.read([...readAfter])) states.set(state.profile._id as string, state);
+  events.forEach(({ write }, i) => {
+    const state = states.get(eventWrites.resolved[i] as string);
+    if (state) reader.addEvent(state, write);
+  });
 
-  const result = await evaluateProfiles(db, { ...group, states: [...states.values()] });
-  return { result, issues: inserted.issues, profileIds: [...touched] };
+  const { statements, queued, ...evaluated } = evaluateStates(db.dialect, {
+    ...group,
+    states: [...states.values()],
+  });
+  const rows = await db.writeAll(sandbox, [...eventWrites.statements, ...statements]);
+  return {
+    result: { ...evaluated, queued: queued(rows) },
+    issues: eventWrites.issues,
+    profileIds: [...touched],
+  };
+}
+
+/** The state of a profile the group's events create: only its primary identity, no events yet, no memberships. */
+function newProfileState(schema: SchemaSnapshot, id: string, now: Date): ProfileState {
+  const profile: Row = { _id: id, _created_at: now, _updated_at: now };
+  for (const path of schema.profileFields.keys()) profile[path] ??= null;
+  profile[schema.primaryIdentity.path] = id;
+  return { profile, events: [], memberships: new Map() };
 }

@@ -8,7 +8,7 @@ import {
   validateProfiles,
 } from "../profiles/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
-import type { Store } from "../store/index.ts";
+import type { Executor, Store } from "../store/index.ts";
 import { commitRecords } from "./commit.ts";
 import { createCommitQueue } from "./commit-queue.ts";
 import type { StreamingMetrics } from "./metrics.ts";
@@ -149,13 +149,14 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
         events.push({ write: e.write, row: events.length });
       }
     }
-    return store.transaction(async (tx) => {
-      const db = { ...tx, dialect: store.dialect };
+    const profiles = jobs.flatMap((j) => (j.kind === "profiles" ? j.writes : []));
+    const work = async (executor: Executor): Promise<Committed> => {
+      const db = { ...executor, dialect: store.dialect };
       const committed = await commitRecords(db, {
         sandbox,
         schema,
         plan: await plans.planFor(db, sandbox, schema),
-        profiles: jobs.flatMap((j) => (j.kind === "profiles" ? j.writes : [])),
+        profiles,
         events,
         reevaluate: jobs.flatMap((j) => (j.kind === "reevaluate" ? j.profileIds : [])),
         now,
@@ -171,7 +172,10 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
         insertIssues.set(owner.job, list);
       }
       return { result: committed.result, insertIssues, profileIds: committed.profileIds };
-    });
+    };
+    // Without profile writes a commit writes once, atomically (commit.ts): on PostgreSQL no
+    // transaction, so no BEGIN and COMMIT round trips. DuckDB's single writer keeps its transaction.
+    return store.engine === "postgres" && !profiles.length ? work(store) : store.transaction(work);
   }
 
   function settle(jobs: Job[], committed: Committed) {

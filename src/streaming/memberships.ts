@@ -1,4 +1,4 @@
-import type { Dialect, Executor } from "../store/index.ts";
+import type { Dialect, Statement } from "../store/index.ts";
 
 /** A streamed segment's membership of one profile as the evaluation found it. */
 export interface MembershipState {
@@ -21,15 +21,14 @@ export interface MembershipWrite {
  * The bulk form of the segments part's `recordMembership`, with the same transitions: a profile
  * that starts qualifying becomes `realized` (its row inserted, or updated after an exit), one that
  * stops becomes `exited`; `changed_at` is now and `run_id` cleared. Each write also sets the row's
- * recheck time (the sweep's), and a member whose recheck time moved gets only that. One UPDATE and
- * one INSERT per commit instead of statements per change.
+ * recheck time (the sweep's), and a member whose recheck time moved gets only that. At most one
+ * UPDATE and one INSERT per commit (disjoint rows), for the commit's `writeAll`.
  */
-export async function applyMembershipWrites(
-  db: Executor & { dialect: Dialect },
-  sandbox: string,
+export function membershipStatements(
+  dialect: Dialect,
   writes: readonly MembershipWrite[],
   now: Date,
-) {
+): Statement[] {
   const columns = [
     { name: "segment_id", kind: "string" as const },
     { name: "profile_id", kind: "string" as const },
@@ -43,29 +42,29 @@ export async function applyMembershipWrites(
     rows.map((w) => w.status ?? null),
     rows.map((w) => (w.recheckAt === undefined ? null : new Date(w.recheckAt).toISOString())),
   ];
+  const statements: Statement[] = [];
   const updates = writes.filter((w) => w.known);
   if (updates.length) {
-    await db.query(
-      sandbox,
-      `UPDATE segment_memberships
+    statements.push({
+      sql: `UPDATE segment_memberships
           SET status = COALESCE(s.status, segment_memberships.status),
               changed_at = CASE WHEN s.status IS NULL THEN segment_memberships.changed_at ELSE CAST($1 AS TIMESTAMPTZ) END,
               run_id = CASE WHEN s.status IS NULL THEN segment_memberships.run_id END,
               recheck_at = s.recheck_at
-         FROM (${db.dialect.unnestColumns(columns, 2)}) AS s
+         FROM (${dialect.unnestColumns(columns, 2)}) AS s
         WHERE segment_memberships.sandbox = $sandbox AND segment_memberships.segment_id = s.segment_id
           AND segment_memberships.profile_id = s.profile_id`,
-      params(updates),
-    );
+      params: params(updates),
+    });
   }
   const inserts = writes.filter((w) => !w.known);
   if (inserts.length) {
-    await db.query(
-      sandbox,
-      `INSERT INTO segment_memberships (sandbox, segment_id, profile_id, status, changed_at, recheck_at)
+    statements.push({
+      sql: `INSERT INTO segment_memberships (sandbox, segment_id, profile_id, status, changed_at, recheck_at)
        SELECT $sandbox, s.segment_id, s.profile_id, s.status, CAST($1 AS TIMESTAMPTZ), s.recheck_at
-         FROM (${db.dialect.unnestColumns(columns, 2)}) AS s`,
-      params(inserts),
-    );
+         FROM (${dialect.unnestColumns(columns, 2)}) AS s`,
+      params: params(inserts),
+    });
   }
+  return statements;
 }

@@ -1,4 +1,4 @@
-import type { Dialect, Executor, Store } from "../store/index.ts";
+import type { Dialect, Executor, Row, Statement, Store } from "../store/index.ts";
 
 /** One undelivered message as the dispatcher reads it. */
 export interface OutboxMessage {
@@ -24,19 +24,19 @@ interface OutboxRow {
 }
 
 /**
- * Writes one message per (dataflow, profile) of a commit, in the caller's transaction, and returns
- * them as the dispatcher reads them (ids included), to be handed over once the commit is done.
+ * One message per (dataflow, profile) of a commit: the INSERT for the commit's `writeAll` (last, as
+ * its rows are the ids), and how the rows it returns become messages as the dispatcher reads them,
+ * to be handed over once the commit is done.
  */
-export async function queueMessages(
-  db: Executor & { dialect: Dialect },
-  sandbox: string,
+export function outboxWrite(
   messages: readonly { dataflowId: string; profileId: string; payload: string }[],
+  sandbox: string,
+  dialect: Dialect,
   ingestedAt: Date,
-): Promise<OutboxMessage[]> {
-  if (!messages.length) return [];
+): { statement: Statement; queued: (rows: readonly Row[]) => OutboxMessage[] } {
   // Queue times are wall-clock (the dispatcher's), whatever clock memberships are evaluated at.
   const createdAt = new Date();
-  const source = db.dialect.unnestColumns(
+  const source = dialect.unnestColumns(
     [
       { name: "dataflow_id", kind: "string" },
       { name: "profile_id", kind: "string" },
@@ -44,32 +44,46 @@ export async function queueMessages(
     ],
     3,
   );
-  const rows = await db.query<{ id: number | bigint; dataflow_id: string; profile_id: string }>(
-    sandbox,
-    `INSERT INTO streaming_outbox (sandbox, dataflow_id, profile_id, payload, ingested_at, created_at, next_attempt_at)
+  const statement = {
+    sql: `INSERT INTO streaming_outbox (sandbox, dataflow_id, profile_id, payload, ingested_at, created_at, next_attempt_at)
      SELECT $sandbox, s.dataflow_id, s.profile_id, s.payload, CAST($1 AS TIMESTAMPTZ), CAST($2 AS TIMESTAMPTZ), CAST($2 AS TIMESTAMPTZ)
        FROM (${source}) AS s
      RETURNING id, dataflow_id, profile_id`,
-    [
+    params: [
       ingestedAt,
       createdAt,
       messages.map((m) => m.dataflowId),
       messages.map((m) => m.profileId),
       messages.map((m) => m.payload),
     ],
-  );
-  // A commit writes at most one message per (dataflow, profile).
-  const ids = new Map(rows.map((r) => [`${r.dataflow_id}\n${r.profile_id}`, Number(r.id)]));
-  return messages.map((m) => ({
-    id: ids.get(`${m.dataflowId}\n${m.profileId}`) as number,
-    sandbox,
-    dataflowId: m.dataflowId,
-    profileId: m.profileId,
-    payload: m.payload,
-    ingestedAt,
-    attempts: 0,
-    nextAttemptAt: createdAt,
-  }));
+  };
+  const queued = (rows: readonly Row[]) => {
+    // A commit writes at most one message per (dataflow, profile).
+    const ids = new Map(rows.map((r) => [`${r.dataflow_id}\n${r.profile_id}`, Number(r.id)]));
+    return messages.map((m) => ({
+      id: ids.get(`${m.dataflowId}\n${m.profileId}`) as number,
+      sandbox,
+      dataflowId: m.dataflowId,
+      profileId: m.profileId,
+      payload: m.payload,
+      ingestedAt,
+      attempts: 0,
+      nextAttemptAt: createdAt,
+    }));
+  };
+  return { statement, queued };
+}
+
+/** Writes a commit's messages on their own (see outboxWrite) and returns them as the dispatcher reads them. */
+export async function queueMessages(
+  db: Executor & { dialect: Dialect },
+  sandbox: string,
+  messages: readonly { dataflowId: string; profileId: string; payload: string }[],
+  ingestedAt: Date,
+): Promise<OutboxMessage[]> {
+  if (!messages.length) return [];
+  const { statement, queued } = outboxWrite(messages, sandbox, db.dialect, ingestedAt);
+  return queued(await db.writeAll(sandbox, [statement]));
 }
 
 /** `id` is one of the integer-array parameter `$param`, in each engine's form. */

@@ -1,4 +1,5 @@
 import type { EventWrite } from "../profiles/index.ts";
+import type { SchemaSnapshot } from "../schema/index.ts";
 import type { MembershipStatus, ProfileEvent } from "../segments/index.ts";
 import type { Dialect, Executor, Row } from "../store/index.ts";
 import type { MembershipState } from "./memberships.ts";
@@ -16,6 +17,7 @@ export interface ProfileState {
 
 export interface ProfileStateOptions {
   sandbox: string;
+  schema: SchemaSnapshot;
   plan: StreamingPlan;
   now: Date;
   /** How far back events are kept for streaming: no reach goes further. */
@@ -60,38 +62,84 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
     ? `(SELECT ${db.dialect.aggregateRows("e")} FROM {events} AS e
          WHERE e._profile_id = p._id AND e._ts >= $3 AND e._type = ANY(CAST($4 AS TEXT[])))`
     : "NULL";
-  const sql = `SELECT p.*,
+  const segmentIds = options.plan.segments.map((s) => s.id);
+  const stateParams = (ids: readonly string[]) => {
+    const params: unknown[] = [ids, segmentIds];
+    if (since.size) params.push(new Date(Math.min(...since.values())), [...since.keys()]);
+    return params;
+  };
+  // The profile's columns by name (the schema's fields), so that a second branch can return the
+  // same shape with only the id: which of other profiles exist, in the same statement.
+  const columns = ["_id", "_created_at", "_updated_at", ...options.schema.profileFields.keys()].map(
+    db.dialect.ident,
+  );
+  const stateSql = `SELECT ${columns.map((c) => `p.${c}`).join(", ")},
       (SELECT ${db.dialect.aggregateRows("m")} FROM (SELECT segment_id, status, recheck_at FROM segment_memberships
         WHERE sandbox = $sandbox AND profile_id = p._id AND segment_id = ANY(CAST($2 AS TEXT[]))) AS m)
         AS "_memberships",
-      ${events} AS "_events"
+      ${events} AS "_events", TRUE AS "_state"
     FROM {profiles} AS p WHERE ${idIn}`;
-  const segmentIds = options.plan.segments.map((s) => s.id);
+  const existenceSql = (param: number) =>
+    `SELECT p._id, ${columns
+      .slice(1)
+      .map(() => "NULL")
+      .join(", ")}, NULL, NULL, FALSE
+       FROM {profiles} AS p WHERE p._id = ANY(CAST($${param} AS TEXT[]))`;
+
+  function toState(row: Row): ProfileState {
+    const { _memberships, _events, _state, ...profile } = row;
+    const memberships = new Map<string, MembershipState>();
+    for (const m of (_memberships as Row[] | null) ?? []) {
+      const recheckAt = m.recheck_at == null ? undefined : new Date(m.recheck_at as string | Date).getTime();
+      memberships.set(m.segment_id as string, { status: m.status as MembershipStatus, recheckAt });
+    }
+    // One read from the earliest reach: types read from nearer are trimmed here.
+    const events = ((_events as Row[] | null) ?? [])
+      .map(storedEvent)
+      .filter((e) => reads(e.type, e.ts as number));
+    return { profile, events, memberships };
+  }
+
+  async function read(profileIds: readonly string[]): Promise<ProfileState[]> {
+    const ids = [...new Set(profileIds)];
+    const states: ProfileState[] = [];
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      for (const row of await db.query<Row>(options.sandbox, stateSql, stateParams(ids.slice(i, i + CHUNK))))
+        states.push(toState(row));
+    }
+    return states;
+  }
 
   return {
     /** The states of the profiles that exist among `profileIds`. */
-    async read(profileIds: readonly string[]): Promise<ProfileState[]> {
-      const ids = [...new Set(profileIds)];
-      const states: ProfileState[] = [];
-      for (let i = 0; i < ids.length; i += CHUNK) {
-        const params: unknown[] = [ids.slice(i, i + CHUNK), segmentIds];
-        if (since.size) params.push(new Date(Math.min(...since.values())), [...since.keys()]);
-        for (const row of await db.query<Row>(options.sandbox, sql, params)) {
-          const { _memberships, _events, ...profile } = row;
-          const memberships = new Map<string, MembershipState>();
-          for (const m of (_memberships as Row[] | null) ?? []) {
-            const recheckAt =
-              m.recheck_at == null ? undefined : new Date(m.recheck_at as string | Date).getTime();
-            memberships.set(m.segment_id as string, { status: m.status as MembershipStatus, recheckAt });
-          }
-          // One read from the earliest reach: types read from nearer are trimmed here.
-          const events = ((_events as Row[] | null) ?? [])
-            .map(storedEvent)
-            .filter((e) => reads(e.type, e.ts as number));
-          states.push({ profile, events, memberships });
+    read,
+    /**
+     * The states of the profiles that exist among `profileIds`, and which of `others` exist
+     * (without their state): on PostgreSQL in one statement, a round trip fewer per commit.
+     */
+    async readWithExistence(
+      profileIds: readonly string[],
+      others: readonly string[],
+    ): Promise<{ states: ProfileState[]; found: Set<string> }> {
+      const found = new Set<string>();
+      if (db.dialect.engine !== "postgres" || profileIds.length > CHUNK || !others.length) {
+        const states = await read(profileIds);
+        if (others.length) {
+          const sql = `SELECT _id FROM {profiles} WHERE ${db.dialect.inTextList("_id", 1)}`;
+          for (const r of await db.query<{ _id: string }>(options.sandbox, sql, [[...others]]))
+            found.add(r._id);
         }
+        return { states, found };
       }
-      return states;
+      const params = stateParams([...new Set(profileIds)]);
+      params.push([...others]);
+      const sql = `${stateSql}\n UNION ALL\n ${existenceSql(params.length)}`;
+      const states: ProfileState[] = [];
+      for (const row of await db.query<Row>(options.sandbox, sql, params)) {
+        if (row._state) states.push(toState(row));
+        else found.add(row._id as string);
+      }
+      return { states, found };
     },
     /** Whether some streamed segment reads events of this type. */
     readsType: (type: string) => since.has(type),

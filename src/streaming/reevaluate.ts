@@ -1,8 +1,8 @@
 import type { SchemaSnapshot } from "../schema/index.ts";
 import { nextTimeChange, type ProfileEvent } from "../segments/index.ts";
-import type { Dialect, Executor } from "../store/index.ts";
-import { applyMembershipWrites, type MembershipWrite } from "./memberships.ts";
-import { type OutboxMessage, queueMessages } from "./outbox.ts";
+import type { Dialect, Executor, Row, Statement } from "../store/index.ts";
+import { type MembershipWrite, membershipStatements } from "./memberships.ts";
+import { type OutboxMessage, outboxWrite } from "./outbox.ts";
 import { buildProfileMessage, type MembershipChange } from "./payload.ts";
 import { type ProfileState, profileStateReader } from "./profile-state.ts";
 import type { StreamingPlan, StreamingSegment } from "./streaming-plan.ts";
@@ -51,25 +51,34 @@ function recheckTime(
   return Math.min(next, now.getTime() + DAY);
 }
 
+/** An evaluation's outcome and the writes that record it, not yet run. */
+export interface Evaluation extends Omit<ReevaluationResult, "queued"> {
+  /** Membership writes, then the outbox INSERT last: for the commit's `writeAll`. */
+  statements: Statement[];
+  /** The outbox messages written, from the rows `writeAll` returned. */
+  queued(rows: readonly Row[]): OutboxMessage[];
+}
+
 /**
  * Re-evaluates profiles against the sandbox's streaming segments inside the caller's transaction:
- * reads each profile's state (row, events within reach, memberships), then `evaluateProfiles`.
+ * reads each profile's state (row, events within reach, memberships), evaluates, writes.
  */
 export async function reevaluateProfiles(db: Db, input: ReevaluationInput): Promise<ReevaluationResult> {
   const { profileIds, lookbackMs, ...rest } = input;
   if (!input.plan.segments.length || !profileIds.length)
     return { evaluations: 0, changes: [], queued: [], excluded: 0 };
   const states = await profileStateReader(db, { ...rest, lookbackMs }).read(profileIds);
-  return evaluateProfiles(db, { ...rest, states });
+  const { statements, queued, ...result } = evaluateStates(db.dialect, { ...rest, states });
+  return { ...result, queued: queued(await db.writeAll(input.sandbox, statements)) };
 }
 
 /**
- * Runs the in-memory evaluators of the streamed segments on profiles whose state was read in the
- * caller's transaction, records each membership that changed, and writes one outbox message per
- * (dataflow, profile) whose streamed segments changed. Everything commits, or nothing does, with
- * the writes that caused it.
+ * Runs the in-memory evaluators of the streamed segments on profiles whose state was read, and
+ * prepares the writes: each membership that changed, and one outbox message per (dataflow, profile)
+ * whose streamed segments changed. The caller runs them with the writes that caused them, in one
+ * atomic `writeAll`.
  */
-export async function evaluateProfiles(db: Db, input: EvaluationInput): Promise<ReevaluationResult> {
+export function evaluateStates(dialect: Dialect, input: EvaluationInput): Evaluation {
   const { sandbox, schema, plan, states, now } = input;
   const allChanges: MembershipChange[] = [];
   const outbox: { dataflowId: string; profileId: string; payload: string }[] = [];
@@ -109,7 +118,12 @@ export async function evaluateProfiles(db: Db, input: EvaluationInput): Promise<
       outbox.push({ dataflowId: dataflow.id, profileId, payload: JSON.stringify(message) });
     }
   }
-  await applyMembershipWrites(db, sandbox, writes, now);
-  const queued = await queueMessages(db, sandbox, outbox, input.ingestedAt);
-  return { evaluations, changes: allChanges, queued, excluded };
+  const statements = membershipStatements(dialect, writes, now);
+  let queued: Evaluation["queued"] = () => [];
+  if (outbox.length) {
+    const write = outboxWrite(outbox, sandbox, dialect, input.ingestedAt);
+    statements.push(write.statement);
+    queued = write.queued;
+  }
+  return { evaluations, changes: allChanges, excluded, statements, queued };
 }
