@@ -10,7 +10,7 @@ import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Dialect, Executor, Row } from "../store/index.ts";
 import { type ProfileState, profileStateReader } from "./profile-state.ts";
 import { evaluateStates, type ReevaluationResult } from "./reevaluate.ts";
-import type { StreamingPlan } from "./streaming-plan.ts";
+import { PlanChanged, type StreamingPlan } from "./streaming-plan.ts";
 
 /** What one group commit writes and re-evaluates, for one sandbox. */
 export interface GroupRecords {
@@ -25,6 +25,11 @@ export interface GroupRecords {
   now: Date;
   ingestedAt: Date;
   lookbackMs: number;
+  /**
+   * The stamp `plan` was built at, when it came from the cache unchecked: the state read checks it
+   * and the commit throws PlanChanged, before writing anything, if the plan has changed since.
+   */
+  planStamp?: string;
 }
 
 export interface CommittedRecords {
@@ -78,7 +83,8 @@ export async function commitRecords(
     if (write.identity.namespace === primary && !named.has(write.identity.value))
       others.add(write.identity.value);
   }
-  const read = await reader.readWithExistence([...named], [...others]);
+  const read = await reader.readWithExistence([...named], [...others], group.planStamp !== undefined);
+  if (read.planStamp !== group.planStamp) throw new PlanChanged();
   const states = new Map<string, ProfileState>();
   for (const state of read.states) states.set(state.profile._id as string, state);
 

@@ -14,7 +14,7 @@ import { createCommitQueue } from "./commit-queue.ts";
 import type { StreamingMetrics } from "./metrics.ts";
 import type { OutboxMessage } from "./outbox.ts";
 import type { ReevaluationResult } from "./reevaluate.ts";
-import type { PlanCache } from "./streaming-plan.ts";
+import { type PlanCache, PlanChanged, type StreamingPlan } from "./streaming-plan.ts";
 
 export interface StreamingIngestOptions {
   store: Store;
@@ -150,12 +150,14 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
       }
     }
     const profiles = jobs.flatMap((j) => (j.kind === "profiles" ? j.writes : []));
-    const work = async (executor: Executor): Promise<Committed> => {
+    const work = (cached?: { plan: StreamingPlan; stamp: string }) => async (executor: Executor) => {
       const db = { ...executor, dialect: store.dialect };
       const committed = await commitRecords(db, {
         sandbox,
         schema,
-        plan: await plans.planFor(db, sandbox, schema),
+        ...(cached
+          ? { plan: cached.plan, planStamp: cached.stamp }
+          : { plan: await plans.planFor(db, sandbox, schema) }),
         profiles,
         events,
         reevaluate: jobs.flatMap((j) => (j.kind === "reevaluate" ? j.profileIds : [])),
@@ -175,7 +177,18 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
     };
     // Without profile writes a commit writes once, atomically (commit.ts): on PostgreSQL no
     // transaction, so no BEGIN and COMMIT round trips. DuckDB's single writer keeps its transaction.
-    return store.engine === "postgres" && !profiles.length ? work(store) : store.transaction(work);
+    const run = (cached?: { plan: StreamingPlan; stamp: string }) =>
+      store.engine === "postgres" && !profiles.length ? work(cached)(store) : store.transaction(work(cached));
+    // The cached plan, checked by the commit's own read (a plan streaming nothing reads nothing:
+    // planFor checks it); if it changed, the commit is redone with the current one.
+    const cached = plans.cached(sandbox, schema);
+    if (!cached?.plan.segments.length) return run();
+    try {
+      return await run(cached);
+    } catch (error) {
+      if (error instanceof PlanChanged) return run();
+      throw error;
+    }
   }
 
   function settle(jobs: Job[], committed: Committed) {

@@ -3,7 +3,7 @@ import type { SchemaSnapshot } from "../schema/index.ts";
 import type { MembershipStatus, ProfileEvent } from "../segments/index.ts";
 import type { Dialect, Executor, Row } from "../store/index.ts";
 import type { MembershipState } from "./memberships.ts";
-import type { StreamingPlan } from "./streaming-plan.ts";
+import { PLAN_STAMP_SQL, type StreamingPlan } from "./streaming-plan.ts";
 
 const CHUNK = 2_000;
 
@@ -73,17 +73,16 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
   const columns = ["_id", "_created_at", "_updated_at", ...options.schema.profileFields.keys()].map(
     db.dialect.ident,
   );
-  const stateSql = `SELECT ${columns.map((c) => `p.${c}`).join(", ")},
+  const nulls = columns.slice(1).map(() => "NULL");
+  const stateSelect = (extra: string) => `SELECT ${columns.map((c) => `p.${c}`).join(", ")},
       (SELECT ${db.dialect.aggregateRows("m")} FROM (SELECT segment_id, status, recheck_at FROM segment_memberships
         WHERE sandbox = $sandbox AND profile_id = p._id AND segment_id = ANY(CAST($2 AS TEXT[]))) AS m)
         AS "_memberships",
-      ${events} AS "_events", TRUE AS "_state"
+      ${events} AS "_events", TRUE AS "_state"${extra}
     FROM {profiles} AS p WHERE ${idIn}`;
-  const existenceSql = (param: number) =>
-    `SELECT p._id, ${columns
-      .slice(1)
-      .map(() => "NULL")
-      .join(", ")}, NULL, NULL, FALSE
+  const stateSql = stateSelect("");
+  const existenceSelect = (param: number, extra: string) =>
+    `SELECT p._id, ${nulls.join(", ")}, NULL, NULL, FALSE${extra}
        FROM {profiles} AS p WHERE p._id = ANY(CAST($${param} AS TEXT[]))`;
 
   function toState(row: Row): ProfileState {
@@ -115,31 +114,39 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
     read,
     /**
      * The states of the profiles that exist among `profileIds`, and which of `others` exist
-     * (without their state): on PostgreSQL in one statement, a round trip fewer per commit.
+     * (without their state); with `withPlanStamp`, also the plan's stamp (PLAN_STAMP_SQL) as it
+     * is now. On PostgreSQL in one statement: round trips fewer per commit.
      */
     async readWithExistence(
       profileIds: readonly string[],
       others: readonly string[],
-    ): Promise<{ states: ProfileState[]; found: Set<string> }> {
+      withPlanStamp = false,
+    ): Promise<{ states: ProfileState[]; found: Set<string>; planStamp?: string }> {
       const found = new Set<string>();
-      if (db.dialect.engine !== "postgres" || profileIds.length > CHUNK || !others.length) {
+      if (db.dialect.engine !== "postgres" || profileIds.length > CHUNK) {
         const states = await read(profileIds);
         if (others.length) {
           const sql = `SELECT _id FROM {profiles} WHERE ${db.dialect.inTextList("_id", 1)}`;
           for (const r of await db.query<{ _id: string }>(options.sandbox, sql, [[...others]]))
             found.add(r._id);
         }
-        return { states, found };
+        if (!withPlanStamp) return { states, found };
+        const [row] = await db.query<{ stamp: string }>(options.sandbox, `SELECT ${PLAN_STAMP_SQL} AS stamp`);
+        return { states, found, planStamp: String(row?.stamp) };
       }
       const params = stateParams([...new Set(profileIds)]);
       params.push([...others]);
-      const sql = `${stateSql}\n UNION ALL\n ${existenceSql(params.length)}`;
+      // The stamp is the same on every row (an uncorrelated subquery, run once).
+      const extra = withPlanStamp ? `, ${PLAN_STAMP_SQL} AS "_plan"` : "";
+      const sql = `${stateSelect(extra)}\n UNION ALL\n ${existenceSelect(params.length, extra)}`;
       const states: ProfileState[] = [];
-      for (const row of await db.query<Row>(options.sandbox, sql, params)) {
+      let planStamp: string | undefined;
+      for (const { _plan, ...row } of await db.query<Row>(options.sandbox, sql, params)) {
+        planStamp = _plan as string | undefined;
         if (row._state) states.push(toState(row));
         else found.add(row._id as string);
       }
-      return { states, found };
+      return planStamp === undefined ? { states, found } : { states, found, planStamp };
     },
     /** Whether some streamed segment reads events of this type. */
     readsType: (type: string) => since.has(type),

@@ -114,34 +114,48 @@ export async function loadStreamingPlan(
 }
 
 /**
- * Plans cached per sandbox, reloaded when segments, dataflows or the schema change: one small query
- * per commit instead of reading and compiling every segment each time.
+ * What a sandbox's plan is built from, as one text: the segments' and dataflows' counts and last
+ * changes. A scalar SQL expression (on `$sandbox`), so that a read can carry it and tell whether
+ * the plan it was built with is still the current one.
+ */
+export const PLAN_STAMP_SQL = `(SELECT CAST(count(*) AS TEXT) || '|' || COALESCE(CAST(max(updated_at) AS TEXT), '')
+    FROM segments WHERE sandbox = $sandbox) || '/' ||
+  (SELECT CAST(count(*) AS TEXT) || '|' || COALESCE(CAST(max(updated_at) AS TEXT), '')
+    FROM dataflows WHERE sandbox = $sandbox)`;
+
+/** A cached plan was used, and the stamp read with the states says the plan has changed since. */
+export class PlanChanged extends Error {
+  constructor() {
+    super("the streaming plan changed during the commit");
+  }
+}
+
+/**
+ * Plans cached per sandbox, reloaded when segments, dataflows or the schema change. `planFor`
+ * checks with one small query; `cached` gives the last plan with its stamp, for a commit that
+ * checks the stamp in its own read instead (one round trip fewer) and retries with `planFor` if
+ * it changed.
  */
 export function createPlanCache() {
-  const cache = new Map<string, { key: string; plan: StreamingPlan }>();
+  const cache = new Map<string, { key: string; stamp: string; plan: StreamingPlan }>();
+  const keyOf = (stamp: string, schema: SchemaSnapshot) =>
+    `${stamp}#${schema.profileFields.size}|${schema.eventFields.size}`;
   return {
     async planFor(db: Executor, sandbox: string, schema: SchemaSnapshot): Promise<StreamingPlan> {
-      const [row] = await db.query<Record<string, unknown>>(
-        sandbox,
-        `SELECT (SELECT count(*) FROM segments WHERE sandbox = $sandbox) AS segments,
-                (SELECT max(updated_at) FROM segments WHERE sandbox = $sandbox) AS segments_at,
-                (SELECT count(*) FROM dataflows WHERE sandbox = $sandbox) AS dataflows,
-                (SELECT max(updated_at) FROM dataflows WHERE sandbox = $sandbox) AS dataflows_at`,
-      );
-      const stamp = (v: unknown) => (v instanceof Date ? v.getTime() : String(v));
-      const key = [
-        row?.segments,
-        stamp(row?.segments_at),
-        row?.dataflows,
-        stamp(row?.dataflows_at),
-        schema.profileFields.size,
-        schema.eventFields.size,
-      ].join("|");
+      const [row] = await db.query<{ stamp: string }>(sandbox, `SELECT ${PLAN_STAMP_SQL} AS stamp`);
+      const stamp = String(row?.stamp);
+      const key = keyOf(stamp, schema);
       const cached = cache.get(sandbox);
       if (cached?.key === key) return cached.plan;
       const plan = await loadStreamingPlan(db, sandbox, schema);
-      cache.set(sandbox, { key, plan });
+      cache.set(sandbox, { key, stamp, plan });
       return plan;
+    },
+    /** The cached plan for this schema and the stamp it was built at, if any. */
+    cached(sandbox: string, schema: SchemaSnapshot): { plan: StreamingPlan; stamp: string } | undefined {
+      const cached = cache.get(sandbox);
+      if (!cached || cached.key !== keyOf(cached.stamp, schema)) return undefined;
+      return { plan: cached.plan, stamp: cached.stamp };
     },
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { upsertProfiles } from "../../src/profiles/index.ts";
 import type { SchemaSnapshot } from "../../src/schema/index.ts";
+import { updateSegment } from "../../src/segments/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { createStreamingIngest, createStreamingMetrics } from "../../src/streaming/index.ts";
 import { createPlanCache } from "../../src/streaming/streaming-plan.ts";
@@ -117,6 +118,23 @@ describe.each(engines)("a group commit's evaluation on %s", (engine) => {
     // A purchase is read by "buyers": Ann is evaluated, against every streamed segment.
     await ingest.ingestEvents(schema.sandbox, schema, [purchase({ email: "ann@example.com" }, T0)]);
     expect(await realized("untiered")).toEqual(["ann@example.com", "dee@example.com"]);
+    expect(await realized("buyers")).toEqual(["ann@example.com"]);
+    await ingest.close();
+  });
+
+  it("evaluates with the segments as they are now, after one changed between commits", async () => {
+    const { ingest, clock } = await setUp({ buyers: "exists(commerce.purchases within last 7 days)" });
+    await ingest.ingestEvents(schema.sandbox, schema, [purchase({ email: "ann@example.com" }, T0)]);
+    expect(await realized("buyers")).toEqual(["ann@example.com"]);
+    // The plan cached by that commit no longer holds: with it Ann would stay a member.
+    await updateSegment(store, "prod", "buyers", {
+      definition: "count(commerce.purchases within last 7 days) >= 3",
+    });
+    clock.now = T0 + 1000;
+    await ingest.ingestEvents(schema.sandbox, schema, [purchase({ email: "ann@example.com" }, T0 + 1000)]);
+    expect(await realized("buyers")).toEqual([]);
+    clock.now = T0 + 2000;
+    await ingest.ingestEvents(schema.sandbox, schema, [purchase({ email: "ann@example.com" }, T0 + 2000)]);
     expect(await realized("buyers")).toEqual(["ann@example.com"]);
     await ingest.close();
   });
