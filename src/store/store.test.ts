@@ -76,6 +76,32 @@ describe.each(engines)("store on %s", (engine) => {
     ]);
   });
 
+  it("passes text and number arrays through unchanged, whatever their characters", async () => {
+    store = await freshStore(engine);
+    await migrate(store, engine);
+    await createSandbox(store, "prod");
+    const texts = [
+      'say "hi"',
+      "back\\slash",
+      "a\\",
+      "line\nbreak\ttab",
+      "",
+      "NULL",
+      null,
+      "{a,b}",
+      "héllo 👋",
+      " x ",
+    ];
+    const [row] = await store.query<{ t: unknown[]; n: unknown[] }>(
+      "prod",
+      "SELECT CAST($1 AS TEXT[]) AS t, CAST($2 AS BIGINT[]) AS n FROM {profiles} RIGHT JOIN (SELECT 1) AS one ON TRUE",
+      [texts, [1, -2, null, 9007199254740991]],
+    );
+    expect(row?.t).toEqual(texts);
+    // Engines read BIGINT[] back as their own kinds of integers.
+    expect(row?.n.map((v) => (v === null ? null : Number(v)))).toEqual([1, -2, null, 9007199254740991]);
+  });
+
   it("runs writes together, each with its own parameters, returning the last one's rows, or none of them", async () => {
     store = await freshStore(engine);
     await migrate(store, engine);
