@@ -23,12 +23,7 @@ import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { pino } from "pino";
-import {
-  buildAudienceQuery,
-  createDataflow,
-  getDataflow,
-  runSegmentExport,
-} from "../src/activation/index.ts";
+import { buildAudienceQuery, createDataflow, getDataflow } from "../src/activation/index.ts";
 import { migrateParts, wireParts } from "../src/api/index.ts";
 import { loadConfig } from "../src/config/index.ts";
 import { localKeyProvider } from "../src/crypto/index.ts";
@@ -51,6 +46,7 @@ import {
   runChild,
   timed,
 } from "./support/measure.ts";
+import { timedSegmentExport } from "./support/segment-export.ts";
 
 const SANDBOX = DEFAULT_SANDBOX;
 const EVERYONE = "everyone";
@@ -96,21 +92,7 @@ async function heraldExport(task: Extract<Task, { kind: "herald" }>) {
       logger: pino({ level: "silent" }),
       keys: localKeyProvider(Buffer.from(task.keyHex, "hex")),
     });
-    const { value: run, seconds } = await timed(() =>
-      runSegmentExport(deps, SANDBOX, {
-        dataflowId: task.dataflowId,
-        segmentId: task.segmentId,
-        trigger: "manual",
-        scheduledFor: new Date("2026-03-15T06:00:00Z"),
-      }),
-    );
-    if (run.status !== "succeeded") throw new Error(`the run ${run.status}: ${run.errors.join("; ")}`);
-    return {
-      seconds,
-      activated: run.activated,
-      files: run.files.length,
-      bytes: run.files.reduce((sum, f) => sum + f.bytes, 0),
-    };
+    return await timedSegmentExport(deps, SANDBOX, task.dataflowId, task.segmentId);
   } finally {
     await store.close();
   }
