@@ -14,6 +14,7 @@
  *   PG_TCP=1 node bench/streaming.ts        # PostgreSQL over TCP loopback, not its Unix socket
  *   LINGER_MS=2 LANES=3 node bench/streaming.ts   # the group commit's settings (docs/streaming.md)
  *   PG_STATS=1 node bench/streaming.ts      # also the statements PostgreSQL spent the load on
+ *   PG_DURABLE=0 node bench/streaming.ts    # without flushing commits to disk (fsync off), as in tests
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -52,6 +53,11 @@ const MAX_IN_FLIGHT = Number(process.env.MAX_IN_FLIGHT ?? 64);
 const SHARED_BUFFERS = process.env.SHARED_BUFFERS ?? "1GB";
 /** Herald reaches the server over TCP loopback instead of its Unix-domain socket (the default here). */
 const PG_TCP = process.env.PG_TCP === "1";
+/**
+ * PostgreSQL as deployed: every commit flushed to disk (fsync, synchronous_commit and full page
+ * writes on, which the test clusters turn off). PG_DURABLE=0 for the test clusters' settings.
+ */
+const PG_DURABLE = process.env.PG_DURABLE !== "0";
 /** Print PostgreSQL's own statement statistics (pg_stat_statements) for the load. */
 const PG_STATS = ENGINE === "postgres" && process.env.PG_STATS === "1";
 const SANDBOX = "prod";
@@ -68,6 +74,7 @@ async function openBenchStore(): Promise<{ store: Store; cleanup: () => Promise<
   if (ENGINE === "postgres") {
     const cluster = await startPostgresCluster({
       shared_buffers: SHARED_BUFFERS,
+      ...(PG_DURABLE ? { fsync: "on", synchronous_commit: "on", full_page_writes: "on" } : {}),
       ...(PG_STATS
         ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track_planning": "on" }
         : {}),
@@ -180,7 +187,7 @@ try {
   const generated = performance.now();
   await generateProfiles(store);
   console.log(
-    `streaming bench: ${ENGINE}, ${PROFILES.toLocaleString()} profiles generated in ${((performance.now() - generated) / 1000).toFixed(1)} s; ${RATE.toLocaleString()} events/s for ${SECONDS} s in requests of ${BATCH}`,
+    `streaming bench: ${ENGINE}${ENGINE === "postgres" ? (PG_DURABLE ? " (commits flushed to disk)" : " (fsync off)") : ""}, ${PROFILES.toLocaleString()} profiles generated in ${((performance.now() - generated) / 1000).toFixed(1)} s; ${RATE.toLocaleString()} events/s for ${SECONDS} s in requests of ${BATCH}`,
   );
 
   // 20 streaming segments: each (tier, country) pair with a recent purchase. A profile belongs to at
