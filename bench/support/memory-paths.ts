@@ -9,6 +9,7 @@
  *     member stays, realized → existing);
  *   - dedup: the everyone segment exported to the local folder with a deduplication key (email),
  *     gzip CSV in <= 5 files (the mapping's window and profile-id order instead of the bitmap);
+ *     dedup-tenth: the same for the tenth segment;
  *   - parquet, jsonl: the tenth segment (a tenth of the store) as one Parquet file, and as gzip
  *     JSON Lines in <= 5 files; parquet-all, jsonl-all: the everyone segment.
  *
@@ -141,6 +142,7 @@ async function prepare(name: string, dataDir: string, keyHex: string, profiles: 
       keys: localKeyProvider(Buffer.from(keyHex, "hex")),
     });
     const segmentId = name === "dedup" || name.endsWith("-all") ? "everyone" : "tenth";
+    const dedup = name.startsWith("dedup");
     const rows = segmentId === "everyone" ? profiles : profiles / 10;
     const fileOptions: FileOptionsInput = name.startsWith("parquet")
       ? { format: "parquet", compression: "none", maxFiles: 1 }
@@ -170,7 +172,7 @@ async function prepare(name: string, dataDir: string, keyHex: string, profiles: 
           fileNameTemplate: "%SEGMENT_NAME%_%DATETIME(yyyyMMdd)%",
         },
       ],
-      mapping: { columns, ...(name === "dedup" ? { deduplicationKey: ["email"] } : {}) },
+      mapping: { columns, ...(dedup ? { deduplicationKey: ["email"] } : {}) },
       fileOptions,
       status: "enabled",
     });

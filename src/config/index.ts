@@ -72,6 +72,8 @@ const defaults = {
   host: "127.0.0.1",
   port: 8080,
   logLevel: "info",
+  // DuckDB's budget; 100 M-profile runs peak 450-560 MiB above it. 448MB keeps the plain export under
+  // 1 GiB but runs a deduplicated export of 100 M members out of memory (docs/benchmarks.md).
   memoryLimit: "1GB",
   evaluationTime: "02:00",
   maxBodyBytes: 16 * 1024 * 1024,
