@@ -19,6 +19,7 @@ export type {
   Executor,
   ExportPlan,
   ExportStatement,
+  QueryOptions,
   Row,
   Statement,
   Store,

@@ -3,7 +3,7 @@ import { createDialect } from "./dialect.ts";
 import type { ExportFormat } from "./export-format.ts";
 import { postgresExportStream } from "./export-stream.ts";
 import { scopePlan, scopeToSandbox } from "./scoping.ts";
-import type { Executor, ExportPlan, Row, Statement, Store } from "./types.ts";
+import type { Executor, ExportPlan, QueryOptions, Row, Statement, Store } from "./types.ts";
 
 // The same plain values as the DuckDB engine: safe integers as numbers, dates as `YYYY-MM-DD`.
 const INT8 = 20;
@@ -68,19 +68,43 @@ export function combineWrites(
   return { sql: ctes.length ? `WITH ${ctes.join(",\n")}\n${last}` : last, params };
 }
 
-function executorOn(client: pg.Pool | pg.PoolClient, dialect = createDialect("postgres")): Executor {
-  const run = async (sql: string, params: readonly unknown[]) =>
-    (await client.query({ text: sql, values: params.map(toPgValue), types })).rows as Row[];
+/** Names for prepared statements, one per text, shared by a store's connections (pg prepares each on first use). */
+function preparedNames(limit = 1_000) {
+  const names = new Map<string, string>();
+  return (sql: string): string | undefined => {
+    const known = names.get(sql);
+    if (known || names.size >= limit) return known;
+    const name = `herald_${names.size}`;
+    names.set(sql, name);
+    return name;
+  };
+}
+
+function executorOn(
+  client: pg.Pool | pg.PoolClient,
+  dialect = createDialect("postgres"),
+  nameOf = preparedNames(),
+): Executor {
+  const run = async (sql: string, params: readonly unknown[], prepared = false) => {
+    const name = prepared ? nameOf(sql) : undefined;
+    const config = { text: sql, values: params.map(toPgValue), types, ...(name ? { name } : {}) };
+    return (await client.query(config)).rows as Row[];
+  };
   return {
-    query: async <T>(sandbox: string, sql: string, params: readonly unknown[] = []) => {
+    query: async <T>(
+      sandbox: string,
+      sql: string,
+      params: readonly unknown[] = [],
+      options?: QueryOptions,
+    ) => {
       const scoped = scopeToSandbox(dialect, sandbox, sql, params);
-      return (await run(scoped.sql, scoped.params)) as T[];
+      return (await run(scoped.sql, scoped.params, options?.prepared)) as T[];
     },
     queryGlobal: async <T>(sql: string, params: readonly unknown[] = []) => (await run(sql, params)) as T[],
     writeAll: async <T>(sandbox: string, statements: readonly Statement[]) => {
       if (!statements.length) return [];
       const combined = combineWrites(dialect, sandbox, statements);
-      return (await run(combined.sql, combined.params)) as T[];
+      return (await run(combined.sql, combined.params, true)) as T[];
     },
   };
 }
@@ -91,7 +115,8 @@ export async function openPostgresStore(url: string): Promise<Store & { pool: pg
   const probe = await pool.connect();
   probe.release();
   const dialect = createDialect("postgres");
-  const root = executorOn(pool, dialect);
+  const nameOf = preparedNames();
+  const root = executorOn(pool, dialect, nameOf);
   const exportPlan = (sandbox: string, plan: ExportPlan, format: ExportFormat) =>
     postgresExportStream(pool, scopePlan(dialect, sandbox, plan, toPgValue), format);
 
@@ -109,7 +134,7 @@ export async function openPostgresStore(url: string): Promise<Store & { pool: pg
       const client = await pool.connect();
       try {
         await client.query("BEGIN");
-        const result = await work(executorOn(client, dialect));
+        const result = await work(executorOn(client, dialect, nameOf));
         await client.query("COMMIT");
         return result;
       } catch (error) {

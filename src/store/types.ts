@@ -11,7 +11,12 @@ export type Row = Record<string, unknown>;
  * User values always go through `$1, $2, ...` parameters, never into the text.
  */
 export interface Executor {
-  query<T = Row>(sandbox: string, sql: string, params?: readonly unknown[]): Promise<T[]>;
+  query<T = Row>(
+    sandbox: string,
+    sql: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<T[]>;
   /** For what belongs to no sandbox: the sandbox list, migrations, engine settings. */
   queryGlobal<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /**
@@ -19,9 +24,18 @@ export interface Executor {
    * atomic unit and returns the last one's rows (its RETURNING). They must not depend on each
    * other's effects: on PostgreSQL they are one statement (the others as data-modifying CTEs of the
    * last), so one round trip, all seeing the same snapshot; on DuckDB they run one after the other
-   * in a transaction (the caller's, or their own).
+   * in a transaction (the caller's, or their own). Prepared on PostgreSQL (see QueryOptions).
    */
   writeAll<T = Row>(sandbox: string, statements: readonly Statement[]): Promise<T[]>;
+}
+
+export interface QueryOptions {
+  /**
+   * Keep the statement prepared on each connection (PostgreSQL), so that a statement run many
+   * times a second is not planned every time. Only for statements whose result columns are named,
+   * never `*`: a prepared statement fails once a table it returns all columns of gains one.
+   */
+  prepared?: boolean;
 }
 
 /** A sandbox-scoped statement (as `query` takes one) with its own parameters. */

@@ -103,7 +103,8 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
     const ids = [...new Set(profileIds)];
     const states: ProfileState[] = [];
     for (let i = 0; i < ids.length; i += CHUNK) {
-      for (const row of await db.query<Row>(options.sandbox, stateSql, stateParams(ids.slice(i, i + CHUNK))))
+      const params = stateParams(ids.slice(i, i + CHUNK));
+      for (const row of await db.query<Row>(options.sandbox, stateSql, params, { prepared: true }))
         states.push(toState(row));
     }
     return states;
@@ -141,7 +142,7 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
       const sql = `${stateSelect(extra)}\n UNION ALL\n ${existenceSelect(params.length, extra)}`;
       const states: ProfileState[] = [];
       let planStamp: string | undefined;
-      for (const { _plan, ...row } of await db.query<Row>(options.sandbox, sql, params)) {
+      for (const { _plan, ...row } of await db.query<Row>(options.sandbox, sql, params, { prepared: true })) {
         planStamp = _plan as string | undefined;
         if (row._state) states.push(toState(row));
         else found.add(row._id as string);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { upsertProfiles } from "../../src/profiles/index.ts";
-import type { SchemaSnapshot } from "../../src/schema/index.ts";
+import { addField, loadSchema, type SchemaSnapshot } from "../../src/schema/index.ts";
 import { updateSegment } from "../../src/segments/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { createStreamingIngest, createStreamingMetrics } from "../../src/streaming/index.ts";
@@ -119,6 +119,23 @@ describe.each(engines)("a group commit's evaluation on %s", (engine) => {
     await ingest.ingestEvents(schema.sandbox, schema, [purchase({ email: "ann@example.com" }, T0)]);
     expect(await realized("untiered")).toEqual(["ann@example.com", "dee@example.com"]);
     expect(await realized("buyers")).toEqual(["ann@example.com"]);
+    await ingest.close();
+  });
+
+  it("goes on after fields were added to profiles and events between commits (its statements stay prepared)", async () => {
+    const { ingest, clock } = await setUp();
+    await ingest.ingestEvents(schema.sandbox, schema, [purchase({ email: "ann@example.com" }, T0)]);
+    await addField(store, "prod", { entity: "profile", path: "vipSince", type: "date" });
+    await addField(store, "prod", { entity: "event", path: "coupon", type: "string" });
+    // A request validated against the schema before the change, then one after it.
+    await ingest.ingestEvents(schema.sandbox, schema, [purchase({ email: "bob@example.com" }, T0)]);
+    const grown = await loadSchema(store, "prod");
+    clock.now = T0 + 1000;
+    const report = await ingest.ingestEvents(grown.sandbox, grown, [
+      { ...purchase({ email: "ann@example.com" }, T0 + 1000), properties: { priceTotal: 5, coupon: "X" } },
+    ]);
+    expect(report.stored).toBe(1);
+    expect(await realized()).toEqual(["ann@example.com"]);
     await ingest.close();
   });
 
