@@ -27,6 +27,11 @@ export interface DispatcherOptions extends AccountDeps {
   recordsPerSecond?: number | ((accountId: string) => number);
   /** How often the outbox is polled when nothing woke the dispatcher (default 250 ms). */
   pollMs?: number;
+  /**
+   * The longest wait between reads while every message comes through the hand-over (default 2 s):
+   * each read that finds only handed-over messages doubles the wait from `pollMs` up to this.
+   */
+  quietPollMs?: number;
   /** Messages read per round (default 5,000). */
   readLimit?: number;
   /** One batch's time to be acknowledged before it counts as failed (default 10 s). */
@@ -92,6 +97,7 @@ async function withConcurrency<T>(items: readonly T[], limit: number, work: (ite
 export function createDispatcher(options: DispatcherOptions) {
   const policy: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
   const pollMs = options.pollMs ?? 250;
+  const quietPollMs = Math.max(pollMs, options.quietPollMs ?? 2_000);
   const readLimit = options.readLimit ?? 5_000;
   const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
   const rateOf = (accountId: string) =>
@@ -110,6 +116,10 @@ export function createDispatcher(options: DispatcherOptions) {
   // (a failure, a message left for later, a replay), for what other processes wrote.
   let fresh: OutboxMessage[] = [];
   let clean = false;
+  // The wait between reads while clean: a read of the outbox costs more the more messages were
+  // delivered (their deleted rows' index entries until vacuum), and finds nothing new while the
+  // hand-over brings everything; one that finds a message not handed over starts again at pollMs.
+  let readEveryMs = pollMs;
   let mustRead = true;
   let lastRead = Number.NEGATIVE_INFINITY;
   // The ids of the last two reads: a read may see a commit before its hand-over arrives.
@@ -233,14 +243,18 @@ export function createDispatcher(options: DispatcherOptions) {
 
   /** The messages to consider this round: the hand-over while clean, else the outbox's oldest. */
   async function pendingMessages(): Promise<{ pending: OutboxMessage[]; read: boolean }> {
-    if (clean && !mustRead && performance.now() - lastRead < pollMs) {
+    if (clean && !mustRead && performance.now() - lastRead < readEveryMs) {
       const pending = fresh;
       fresh = [];
       return { pending, read: false };
     }
+    const safetyRead = clean && !mustRead;
     mustRead = false;
     lastRead = performance.now();
     const pending = await readPending(options.store, readLimit);
+    const handedOver = new Set(fresh.map((m) => m.id));
+    const quiet = safetyRead && pending.every((m) => handedOver.has(m.id));
+    readEveryMs = quiet ? Math.min(readEveryMs * 2, quietPollMs) : pollMs;
     // What the read returned is handled now; what was committed after it stays for the next round.
     const read = new Set(pending.map((m) => m.id));
     recentlyRead = [read, ...recentlyRead.slice(0, 1)];

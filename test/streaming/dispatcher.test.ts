@@ -3,7 +3,7 @@ import type { Store } from "../../src/store/index.ts";
 import { createDispatcher, createStreamingMetrics } from "../../src/streaming/index.ts";
 import { queueMessages } from "../../src/streaming/outbox.ts";
 import { engines } from "../support/stores.ts";
-import { streamingStores } from "./harness.ts";
+import { eventually, streamingStores } from "./harness.ts";
 
 // The ingestion hands the messages it committed to the dispatcher, which sends them without
 // reading the outbox back, as long as the outbox holds nothing else.
@@ -40,6 +40,52 @@ describe.each(engines)("the dispatcher's hand-over on %s", (engine) => {
     ]);
     expect(await dispatcher.dispatchNow()).toBe(1);
     expect(received()).toEqual(["ann", "bob"]);
+    await dispatcher.stop();
+  });
+
+  it("reads the outbox less often while everything comes handed over, and at once again after a message that did not", async () => {
+    const created = await stores.open(`quiet-${engine}`, { gold: 'loyalty.tier = "gold"' });
+    store = created.store;
+    let reads = 0;
+    const counting: Store = {
+      ...store,
+      queryGlobal: (sql, params) => {
+        if (sql.includes("FROM streaming_outbox WHERE state")) reads++;
+        return store.queryGlobal(sql, params);
+      },
+    };
+    const dispatcher = createDispatcher({
+      ...created.deps,
+      store: counting,
+      metrics: createStreamingMetrics(),
+      pollMs: 20,
+      quietPollMs: 320,
+    });
+    const queue = (profileId: string) =>
+      store.transaction((tx) =>
+        queueMessages(
+          { ...tx, dialect: store.dialect },
+          "prod",
+          [{ dataflowId: created.dataflow.id, profileId, payload: JSON.stringify({ profileId }) }],
+          new Date(),
+        ),
+      );
+    const received = () => stores.received(`quiet-${engine}`).map((m) => m.profileId);
+    dispatcher.start();
+    // A second of messages committed and handed over: reading every 20 ms would be ~50 reads.
+    const started = performance.now();
+    for (let i = 0; performance.now() - started < 1_000; i++) {
+      dispatcher.offer(await queue(`p${i}`));
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(reads).toBeLessThan(25);
+    // Committed by someone else (never handed over): found by a read within the longest wait.
+    await queue("foreign");
+    await eventually(
+      async () => received(),
+      (names) => names.includes("foreign"),
+      5_000,
+    );
     await dispatcher.stop();
   });
 });
