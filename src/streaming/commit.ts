@@ -93,15 +93,17 @@ export async function commitRecords(
     found: new Set([...states.keys(), ...read.found]),
   });
   for (const id of eventWrites.created) states.set(id, newProfileState(schema, id, now));
-  // Read before the write, without their new events: profiles an event named by another identity.
-  const readAfter = new Set<string>();
+  // Read once the events are resolved (still before the write): profiles an event named by another
+  // identity. Every state then gets the group's events in memory.
+  const foundByOtherIdentity = new Set<string>();
   events.forEach(({ write }, i) => {
     const profileId = eventWrites.resolved[i];
     if (profileId === undefined) return;
     touched.add(profileId);
-    if (!states.has(profileId) && reader.readsType(write.type)) readAfter.add(profileId);
+    if (!states.has(profileId) && reader.readsType(write.type)) foundByOtherIdentity.add(profileId);
   });
-  for (const state of await reader.read([...readAfter])) states.set(state.profile._id as string, state);
+  for (const state of await reader.read([...foundByOtherIdentity]))
+    states.set(state.profile._id as string, state);
   events.forEach(({ write }, i) => {
     const state = states.get(eventWrites.resolved[i] as string);
     if (state) reader.addEvent(state, write);
