@@ -89,8 +89,8 @@ export async function commitRecords(
   for (const state of read.states) states.set(state.profile._id as string, state);
 
   const eventWrites = await prepareEventWrites(db, schema, events, now, {
-    ids: new Set([...named, ...others]),
-    found: new Set([...states.keys(), ...read.found]),
+    ids: read.found ? new Set([...named, ...others]) : named,
+    found: new Set([...states.keys(), ...(read.found ?? [])]),
   });
   for (const id of eventWrites.created) states.set(id, newProfileState(schema, id, now));
   // Read once the events are resolved (still before the write): profiles an event named by another

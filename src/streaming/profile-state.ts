@@ -114,27 +114,23 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
     /** The states of the profiles that exist among `profileIds`. */
     read,
     /**
-     * The states of the profiles that exist among `profileIds`, and which of `others` exist
-     * (without their state); with `withPlanStamp`, also the plan's stamp (PLAN_STAMP_SQL) as it
-     * is now. On PostgreSQL in one statement: round trips fewer per commit.
+     * The states of the profiles that exist among `profileIds` and, on PostgreSQL in the same
+     * statement, which of `others` exist (elsewhere `found` is absent: the caller's identity
+     * resolution looks them up); with `withPlanStamp`, also the plan's stamp (PLAN_STAMP_SQL).
      */
     async readWithExistence(
       profileIds: readonly string[],
       others: readonly string[],
       withPlanStamp = false,
-    ): Promise<{ states: ProfileState[]; found: Set<string>; planStamp?: string }> {
-      const found = new Set<string>();
+    ): Promise<{ states: ProfileState[]; found?: Set<string>; planStamp?: string }> {
       if (db.dialect.engine !== "postgres" || profileIds.length > CHUNK) {
+        // `found` absent: the events' own resolution looks the others up.
         const states = await read(profileIds);
-        if (others.length) {
-          const sql = `SELECT _id FROM {profiles} WHERE ${db.dialect.inTextList("_id", 1)}`;
-          for (const r of await db.query<{ _id: string }>(options.sandbox, sql, [[...others]]))
-            found.add(r._id);
-        }
-        if (!withPlanStamp) return { states, found };
+        if (!withPlanStamp) return { states };
         const [row] = await db.query<{ stamp: string }>(options.sandbox, `SELECT ${PLAN_STAMP_SQL} AS stamp`);
-        return { states, found, planStamp: String(row?.stamp) };
+        return { states, planStamp: String(row?.stamp) };
       }
+      const found = new Set<string>();
       const params = stateParams([...new Set(profileIds)]);
       params.push([...others]);
       // The stamp is the same on every row (an uncorrelated subquery, run once).
