@@ -70,7 +70,8 @@ describe("in-memory evaluator", () => {
     expect(inUtc(born, [], new Date("2026-03-01T20:00:00Z"))).toBe(false);
   });
 
-  it("evaluates a 5-rule segment with an event count at over 100,000 profiles per second", () => {
+  // Its speed is measured by bench/segments.ts, not here.
+  it("evaluates a 5-rule segment with an event count, the same answer every time", () => {
     const evaluate = compileEvaluator(
       definition(`homeAddress.countryCode = "FR" and age(person.birthDate) between 25 and 60
         and loyalty.tier in ["gold", "platinum"] and not consents.marketing.email.val = "n"
@@ -90,13 +91,12 @@ describe("in-memory evaluator", () => {
       properties: { priceTotal: 50 + i * 20, page: "home" },
     }));
     expect(evaluate(profile, events, now)).toBe(true);
-    const n = 200_000;
-    const started = performance.now();
     let qualified = 0;
-    for (let i = 0; i < n; i++) if (evaluate(profile, events, now)) qualified++;
-    const perSecond = n / ((performance.now() - started) / 1000);
-    expect(qualified).toBe(n);
-    expect(perSecond).toBeGreaterThan(100_000);
+    for (let i = 0; i < 1_000; i++) if (evaluate(profile, events, now)) qualified++;
+    expect(qualified).toBe(1_000);
+    // The first four events hold one purchase over 100 (110, 9 days ago): two are needed.
+    const fewer = events.slice(0, 4);
+    expect(evaluate(profile, fewer, now)).toBe(false);
   });
 });
 

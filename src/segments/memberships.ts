@@ -7,7 +7,28 @@ import { compileSegmentsToSql } from "./compile-sql/index.ts";
 import type { SegmentResolver } from "./references.ts";
 import { getSegment, segmentResolver } from "./segments.ts";
 
+/**
+ * A membership's status as reported: `realized` (entered in the segment's latest evaluation, or
+ * since it through the streaming path), `existing` (entered before it, still a member) or
+ * `exited`. Only `realized` and `exited` are stored: `existing` is derived against the segment's
+ * last evaluation (its time and run), so an evaluation never rewrites the members that stay (a
+ * daily run over 100 M members would otherwise update 100 M rows, and DuckDB holds an UPDATE's
+ * undo in memory).
+ */
 export type MembershipStatus = "realized" | "existing" | "exited";
+
+/**
+ * The stored memberships of the segment bound to `$n` as `m`, with `status` as reported: the one
+ * rule for deriving `existing`. A FROM item body (no alias).
+ */
+function reportedMemberships(segmentParam: number): string {
+  return `SELECT m.profile_id, m.changed_at,
+      CASE WHEN m.status = 'realized' AND m.changed_at <= s.last_evaluated_at AND m.run_id IS DISTINCT FROM s.last_run_id
+        THEN 'existing' ELSE m.status END AS status
+    FROM segment_memberships AS m
+      CROSS JOIN (SELECT last_evaluated_at, last_run_id FROM segments WHERE sandbox = $sandbox AND id = $${segmentParam}) AS s
+    WHERE m.sandbox = $sandbox AND m.segment_id = $${segmentParam}`;
+}
 
 export interface SegmentEvaluation {
   segmentId: string;
@@ -38,9 +59,10 @@ function placeholders(first: number, count: number): string {
 
 /**
  * Evaluates segments at `now` in one pass over profiles and events, and writes only what changed:
- * newly qualified profiles become `realized` (changed_at = now), members still qualifying become
- * `existing` (changed_at kept: it is when they entered), members no longer qualifying become
- * `exited` (changed_at = now). One history row per segment records the counts.
+ * newly qualified profiles become `realized` (changed_at = now), members no longer qualifying
+ * become `exited` (changed_at = now); members still qualifying are left as they are (reported
+ * `existing` from now on: they entered before this evaluation). One history row per segment
+ * records the counts.
  */
 export async function evaluateSegments(
   store: Store,
@@ -94,23 +116,22 @@ async function evaluatePass(
       r AS (${qualifying.join(" UNION ALL ")}),
       m AS (SELECT segment_id, profile_id, status FROM segment_memberships WHERE sandbox = $sandbox AND segment_id IN (${idList}))
     SELECT ${run}, COALESCE(r.segment_id, m.segment_id), COALESCE(r.profile_id, m.profile_id),
-      CASE WHEN r.profile_id IS NULL THEN 'exit' WHEN m.status IS NULL THEN 'enter' WHEN m.status = 'exited' THEN 'reenter' ELSE 'stay' END
+      CASE WHEN r.profile_id IS NULL THEN 'exit' WHEN m.status IS NULL THEN 'enter' ELSE 'reenter' END
     FROM r FULL JOIN m ON m.segment_id = r.segment_id AND m.profile_id = r.profile_id
-    WHERE (r.profile_id IS NULL AND m.status IN ('realized', 'existing'))
-       OR (r.profile_id IS NOT NULL AND (m.status IS NULL OR m.status IN ('exited', 'realized')))`;
+    WHERE (r.profile_id IS NULL AND m.status = 'realized')
+       OR (r.profile_id IS NOT NULL AND (m.status IS NULL OR m.status = 'exited'))`;
   const evaluations = await store.transaction(async (tx) => {
     if (store.engine === "postgres") {
       // Two evaluations of one sandbox at once would both insert the same new members: queue them.
       await tx.query(sandbox, "SELECT pg_advisory_xact_lock(hashtext('herald.segments.' || $sandbox))");
     }
     await tx.query(sandbox, stage, [...compiled.params, runId, ...ids]);
-    // Existing rows change status; `stay` (realized → existing) keeps the time the profile entered.
+    // Exits, and re-entries after an exit, change an existing row.
     await tx.query(
       sandbox,
       `UPDATE segment_memberships AS m
-          SET status = CASE c.action WHEN 'exit' THEN 'exited' WHEN 'reenter' THEN 'realized' ELSE 'existing' END,
-              changed_at = CASE WHEN c.action = 'stay' THEN m.changed_at ELSE CAST($2 AS TIMESTAMPTZ) END,
-              run_id = $1, recheck_at = NULL
+          SET status = CASE c.action WHEN 'exit' THEN 'exited' ELSE 'realized' END,
+              changed_at = CAST($2 AS TIMESTAMPTZ), run_id = $1, recheck_at = NULL
          FROM segment_membership_changes AS c
         WHERE c.run_id = $1 AND c.action <> 'enter' AND m.sandbox = $sandbox
           AND m.segment_id = c.segment_id AND m.profile_id = c.profile_id`,
@@ -124,13 +145,13 @@ async function evaluatePass(
       [runId, now],
     );
     await tx.queryGlobal("DELETE FROM segment_membership_changes WHERE run_id = $1", [runId]);
-    // After the writes, every 'realized' row entered in this run, every 'existing' row is a member
-    // that stayed, and this run's 'exited' rows are the exits.
+    // After the writes, this run's 'realized' rows entered in it, the other 'realized' rows are
+    // members that stayed, and this run's 'exited' rows are the exits.
     const counts = await tx.query<CountRow>(
       sandbox,
       `SELECT m.segment_id,
-              count(*) FILTER (WHERE m.status = 'realized') AS realized,
-              count(*) FILTER (WHERE m.status = 'existing') AS existing,
+              count(*) FILTER (WHERE m.status = 'realized' AND m.run_id = $1) AS realized,
+              count(*) FILTER (WHERE m.status = 'realized' AND m.run_id IS DISTINCT FROM $1) AS existing,
               count(*) FILTER (WHERE m.status = 'exited' AND m.run_id = $1) AS exited
          FROM segment_memberships m WHERE m.sandbox = $sandbox AND m.segment_id IN (${placeholders(2, ids.length)})
         GROUP BY m.segment_id`,
@@ -162,8 +183,9 @@ async function evaluatePass(
     }
     await tx.query(
       sandbox,
-      `UPDATE segments SET last_evaluated_at = CAST($1 AS TIMESTAMPTZ) WHERE sandbox = $sandbox AND id IN (${placeholders(2, ids.length)})`,
-      [now, ...ids],
+      `UPDATE segments SET last_evaluated_at = CAST($1 AS TIMESTAMPTZ), last_run_id = $2
+        WHERE sandbox = $sandbox AND id IN (${placeholders(3, ids.length)})`,
+      [now, runId, ...ids],
     );
     return results;
   });
@@ -184,12 +206,12 @@ export async function recordMembership(
   qualifies: boolean,
   now: Date,
 ): Promise<MembershipStatus | undefined> {
-  const [current] = await db.query<{ status: MembershipStatus }>(
+  const [current] = await db.query<{ status: "realized" | "exited" }>(
     sandbox,
     "SELECT status FROM segment_memberships WHERE sandbox = $sandbox AND segment_id = $1 AND profile_id = $2",
     [segmentId, profileId],
   );
-  const member = current?.status === "realized" || current?.status === "existing";
+  const member = current?.status === "realized";
   if (qualifies === member) return undefined;
   if (!qualifies) {
     await db.query(
@@ -249,17 +271,17 @@ export async function listMembers(
     ]);
   }
   const statuses = options.statuses ?? ["realized", "existing"];
-  const where = `sandbox = $sandbox AND segment_id = $1 AND status IN (${placeholders(2, statuses.length)})`;
+  const from = `(${reportedMemberships(1)}) AS r WHERE r.status IN (${placeholders(2, statuses.length)})`;
   const params = [segmentId, ...statuses];
   const [count] = await db.query<{ total: number | bigint }>(
     sandbox,
-    `SELECT count(*) AS total FROM segment_memberships WHERE ${where}`,
+    `SELECT count(*) AS total FROM ${from}`,
     params,
   );
   const rows = await db.query<{ profile_id: string; status: MembershipStatus; changed_at: Date }>(
     sandbox,
-    `SELECT profile_id, status, changed_at FROM segment_memberships WHERE ${where}
-     ORDER BY profile_id LIMIT CAST($${params.length + 1} AS BIGINT) OFFSET CAST($${params.length + 2} AS BIGINT)`,
+    `SELECT r.profile_id, r.status, r.changed_at FROM ${from}
+     ORDER BY r.profile_id LIMIT CAST($${params.length + 1} AS BIGINT) OFFSET CAST($${params.length + 2} AS BIGINT)`,
     [...params, limit, offset],
   );
   return {
@@ -313,9 +335,9 @@ export function segmentDirectory(store: Executor) {
 
 /**
  * Where memberships live, in the shape activation's audience query takes: a FROM item yielding
- * profile_id, status, changed_at for the segment bound to parameter `$n`.
+ * profile_id, status (as reported: realized, existing, exited), changed_at for the segment bound
+ * to parameter `$n`.
  */
 export const segmentMemberships = {
-  sql: (segmentParam: number) =>
-    `(SELECT profile_id, status, changed_at FROM segment_memberships WHERE sandbox = $sandbox AND segment_id = $${segmentParam})`,
+  sql: (segmentParam: number) => `(${reportedMemberships(segmentParam)})`,
 };

@@ -41,7 +41,7 @@ export const segmentMigrations: Migration[] = [
          exited BIGINT NOT NULL,
          duration_ms BIGINT NOT NULL
        )`,
-      // The membership changes one evaluation computed (enter, reenter, stay, exit), applied then deleted.
+      // The membership changes one evaluation computed (enter, reenter, exit), applied then deleted.
       `CREATE TABLE segment_membership_changes (
          run_id TEXT NOT NULL,
          segment_id TEXT NOT NULL,
@@ -74,5 +74,15 @@ export const segmentMigrations: Migration[] = [
     // it; NULL when unknown (any write of the batch evaluation clears it): the sweep re-evaluates
     // members whose time has come, and those with NULL.
     statements: () => ["ALTER TABLE segment_memberships ADD COLUMN recheck_at TIMESTAMPTZ"],
+  },
+  {
+    version: 4,
+    name: "existing derived, not stored",
+    // `existing` is now reported against the segment's last evaluation, its time and run (see
+    // MembershipStatus); rows an evaluation used to rewrite to it are members, stored 'realized'.
+    statements: () => [
+      "ALTER TABLE segments ADD COLUMN last_run_id TEXT",
+      "UPDATE segment_memberships SET status = 'realized' WHERE status = 'existing'",
+    ],
   },
 ];

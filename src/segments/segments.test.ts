@@ -127,6 +127,24 @@ describe.each(engines)("segments and memberships on %s", (engine) => {
       await failure(updateSegment(store, sandbox, "parisians", { definition: 'inSegment("parisians")' })),
     ).toMatchObject({ code: "segment_cycle" });
 
+    // The streaming path's recheck times assume the old definitions: a new one makes them unknown.
+    await store.query(
+      sandbox,
+      `INSERT INTO segment_memberships (sandbox, segment_id, profile_id, status, changed_at, recheck_at)
+       VALUES ($sandbox, 'rich-parisians', 'alice', 'realized', $1, $1)`,
+      [scenarioNow],
+    );
+    const rechecks = () =>
+      store.query(
+        sandbox,
+        "SELECT recheck_at FROM segment_memberships WHERE sandbox = $sandbox AND profile_id = 'alice'",
+      );
+    await updateSegment(store, sandbox, "parisians-2", { name: "Paris 2" });
+    expect(await rechecks()).toEqual([{ recheck_at: scenarioNow }]);
+    await updateSegment(store, sandbox, "parisians-2", { definition: 'homeAddress.city = "Lyon"' });
+    expect(await rechecks()).toEqual([{ recheck_at: null }]);
+    await store.query(sandbox, "DELETE FROM segment_memberships WHERE sandbox = $sandbox");
+
     const renamed = await updateSegment(store, sandbox, "parisians-2", {
       name: "Lyon",
       definition: 'homeAddress.city = "Lyon"',
@@ -186,7 +204,15 @@ describe.each(engines)("segments and memberships on %s", (engine) => {
       ],
     );
     const t2 = new Date(t1.getTime() + 3_600_000);
+    const storedBuyers = () =>
+      store.query(
+        sandbox,
+        "SELECT profile_id, status, changed_at, run_id FROM segment_memberships WHERE sandbox = $sandbox AND segment_id = 'buyers' AND profile_id IN ('alice', 'bob') ORDER BY profile_id",
+      );
+    const beforeSecond = await storedBuyers();
     const second = await evaluateSegments(store, sandbox, schema, ids, t2);
+    // Members that stay are not written: `existing` is how they are reported, not stored.
+    expect(await storedBuyers()).toEqual(beforeSecond);
     expect(second.map((e) => [e.segmentId, e.size, e.realized, e.existing, e.exited])).toEqual([
       ["parisians", 0, 0, 0, 1],
       ["buyers", 3, 1, 2, 0],

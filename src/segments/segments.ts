@@ -257,6 +257,12 @@ export async function updateSegment(
       const checked = validateDefinition(parsed.data, schema, id, definitions);
       definition = checked.definition;
       ast = JSON.stringify(checked.ast);
+      // The streaming path's recheck times were computed under the old definitions (this segment's
+      // and those referring to it): unknown again, so the sweep looks at those members anew.
+      await tx.query(
+        sandbox,
+        "UPDATE segment_memberships SET recheck_at = NULL WHERE sandbox = $sandbox AND recheck_at IS NOT NULL",
+      );
     }
     const description = parsed.data.description === undefined ? current.description : parsed.data.description;
     await tx.query(

@@ -2,7 +2,8 @@ import type { Dialect, Statement } from "../store/index.ts";
 
 /** A streamed segment's membership of one profile as the evaluation found it. */
 export interface MembershipState {
-  status: "realized" | "existing" | "exited";
+  /** As stored: a member is `realized` (`existing` is only ever derived, for reports). */
+  status: "realized" | "exited";
   /** When the passing of time alone could next change it (epoch ms); undefined when unknown. */
   recheckAt: number | undefined;
 }

@@ -1,6 +1,6 @@
 import type { EventWrite } from "../profiles/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
-import type { MembershipStatus, ProfileEvent } from "../segments/index.ts";
+import type { ProfileEvent } from "../segments/index.ts";
 import type { Dialect, Executor, Row } from "../store/index.ts";
 import type { MembershipState } from "./memberships.ts";
 import { PLAN_STAMP_SQL, type StreamingPlan } from "./streaming-plan.ts";
@@ -90,7 +90,7 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
     const memberships = new Map<string, MembershipState>();
     for (const m of (_memberships as Row[] | null) ?? []) {
       const recheckAt = m.recheck_at == null ? undefined : new Date(m.recheck_at as string | Date).getTime();
-      memberships.set(m.segment_id as string, { status: m.status as MembershipStatus, recheckAt });
+      memberships.set(m.segment_id as string, { status: m.status as MembershipState["status"], recheckAt });
     }
     // One read from the earliest reach: types read from nearer are trimmed here.
     const events = ((_events as Row[] | null) ?? [])

@@ -92,7 +92,7 @@ export function evaluateStates(dialect: Dialect, input: EvaluationInput): Evalua
       evaluations++;
       const qualifies = segment.evaluate(profile, events, now);
       const stored = memberships.get(segment.id);
-      const member = stored?.status === "realized" || stored?.status === "existing";
+      const member = stored?.status === "realized";
       const recheckAt = qualifies ? recheckTime(segment, events, now) : undefined;
       if (qualifies === member) {
         // Still a member: only the time its membership should be looked at again may have moved.

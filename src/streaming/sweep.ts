@@ -44,7 +44,7 @@ export function createSweeper(options: SweepOptions) {
       const rows = await options.store.query<{ profile_id: string }>(
         sandbox,
         `SELECT DISTINCT profile_id FROM segment_memberships
-          WHERE sandbox = $sandbox AND status IN ('realized', 'existing')
+          WHERE sandbox = $sandbox AND status = 'realized'
             AND ${options.store.dialect.inTextList("segment_id", 1)} AND profile_id > $2
             AND (recheck_at IS NULL OR recheck_at <= CAST($3 AS TIMESTAMPTZ))
           ORDER BY profile_id LIMIT ${pageSize}`,
