@@ -81,9 +81,11 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
       ${events} AS "_events", TRUE AS "_state"${extra}
     FROM {profiles} AS p WHERE ${idIn}`;
   const stateSql = stateSelect("");
+  // One row for all the others, their ids in an array: a row per id (its columns NULL) cost the
+  // client more to parse than the state rows beside it.
   const existenceSelect = (param: number, extra: string) =>
-    `SELECT p._id, ${nulls.join(", ")}, NULL, NULL, FALSE${extra}
-       FROM {profiles} AS p WHERE p._id = ANY(CAST($${param} AS TEXT[]))`;
+    `SELECT NULL, ${nulls.join(", ")}, NULL, NULL, FALSE${extra},
+       ARRAY(SELECT p._id FROM {profiles} AS p WHERE p._id = ANY(CAST($${param} AS TEXT[]))) AS "_found"`;
 
   function toState(row: Row): ProfileState {
     const { _memberships, _events, _state, ...profile } = row;
@@ -135,13 +137,15 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
       params.push([...others]);
       // The stamp is the same on every row (an uncorrelated subquery, run once).
       const extra = withPlanStamp ? `, ${PLAN_STAMP_SQL} AS "_plan"` : "";
-      const sql = `${stateSelect(extra)}\n UNION ALL\n ${existenceSelect(params.length, extra)}`;
+      const sql = `${stateSelect(`${extra}, NULL AS "_found"`)}\n UNION ALL\n ${existenceSelect(params.length, extra)}`;
       const states: ProfileState[] = [];
       let planStamp: string | undefined;
-      for (const { _plan, ...row } of await db.query<Row>(options.sandbox, sql, params, { prepared: true })) {
+      for (const { _plan, _found, ...row } of await db.query<Row>(options.sandbox, sql, params, {
+        prepared: true,
+      })) {
         planStamp = _plan as string | undefined;
         if (row._state) states.push(toState(row));
-        else found.add(row._id as string);
+        else for (const id of _found as string[]) found.add(id);
       }
       return planStamp === undefined ? { states, found } : { states, found, planStamp };
     },
