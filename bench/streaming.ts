@@ -210,7 +210,7 @@ async function printStatementStats() {
 
 const { store, cleanup } = await openBenchStore();
 const outside = startOutsideWorld();
-const recorder = await outside.next("ready");
+const destination = await outside.next("ready");
 try {
   await store.transaction((tx) => migrate(tx, store.engine));
   await migrateParts(store);
@@ -239,7 +239,7 @@ try {
   const keys = localKeyProvider(randomBytes(32));
   const catalog = createCatalog([httpDestination as never]);
   const accountDeps = { store, catalog, keys };
-  const connection = { url: `${recorder.url}/audiences` };
+  const connection = { url: `${destination.url}/audiences` };
   const details = { batchSize: 500 };
   const account = await createAccount(accountDeps, SANDBOX, {
     destinationId: httpDestination.id,
@@ -265,7 +265,7 @@ try {
   const connector = httpDestination.connector;
   if (connector.kind !== "stream") throw new Error("not a stream connector");
   const session = await connector.open(
-    httpDestination.connectionSchema.parse({ url: `${recorder.url}/baseline` }),
+    httpDestination.connectionSchema.parse({ url: `${destination.url}/baseline` }),
     httpDestination.detailsSchema.parse(details),
   );
   const baseline: number[] = [];

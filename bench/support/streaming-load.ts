@@ -1,6 +1,6 @@
 /**
  * The streaming benchmark's outside world, in a worker thread of its own so that its work does not
- * run on Herald's event loop: the HTTP destination (the recorder, timing each arrival) and the
+ * run on Herald's event loop: the HTTP destination (timing each message's arrival) and the
  * client posting events at a fixed rate. bench/streaming.ts drives it with messages:
  *
  *   → {kind: "load", url, ...}   post the events; ← {kind: "loaded", ...} with what was sent when
@@ -11,8 +11,8 @@
  * On start it posts {kind: "ready", url} with the destination's address.
  */
 import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { parentPort } from "node:worker_threads";
-import { startHttpRecorder } from "../../test/servers/http-recorder.ts";
 
 export interface LoadRequest {
   kind: "load";
@@ -43,8 +43,31 @@ export type LoadReply =
 
 const port = parentPort;
 if (!port) throw new Error("bench/support/streaming-load.ts runs as a worker thread");
-const recorder = await startHttpRecorder();
 const reply = (message: LoadReply) => port.postMessage(message);
+
+/**
+ * The destination: answers 200 to every POST and keeps, of the messages posted to /audiences, only
+ * each one's profile id and arrival time. Keeping whole bodies (as the tests' recorder does) grew
+ * this thread's heap to ~140 MB over a run, and its collections paused the client and the timing.
+ */
+const arrivals: { profileId: string; arrivedAt: number }[] = [];
+const destination = http.createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on("data", (chunk: Buffer) => chunks.push(chunk));
+  req.on("end", () => {
+    const arrivedAt = Date.now();
+    if (req.url?.startsWith("/audiences")) {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
+        records?: { profileId: string }[];
+      };
+      for (const m of body.records ?? []) arrivals.push({ profileId: m.profileId, arrivedAt });
+    }
+    res.writeHead(200, { "content-type": "application/json", "content-length": "2" });
+    res.end("{}");
+  });
+});
+await new Promise<void>((resolve) => destination.listen(0, "127.0.0.1", resolve));
+const destinationUrl = `http://127.0.0.1:${(destination.address() as AddressInfo).port}`;
 
 async function load(request: LoadRequest) {
   const { url, profiles, rate, seconds, batch, maxInFlight } = request;
@@ -129,24 +152,15 @@ port.on("message", (message: LoadMessage) => {
       void load(message);
       break;
     case "reset":
-      recorder.requests.length = 0;
+      arrivals.length = 0;
       break;
     case "collect":
-      reply({
-        kind: "collected",
-        arrivals: recorder.requests
-          .filter((r) => r.path.startsWith("/audiences"))
-          .flatMap((r) =>
-            ((r.body as { records?: { profileId: string }[] })?.records ?? []).map((m) => ({
-              profileId: m.profileId,
-              arrivedAt: r.receivedAt.getTime(),
-            })),
-          ),
-      });
+      reply({ kind: "collected", arrivals });
       break;
     case "close":
-      void recorder.close().then(() => port.close());
+      destination.closeAllConnections();
+      destination.close(() => port.close());
       break;
   }
 });
-reply({ kind: "ready", url: recorder.url });
+reply({ kind: "ready", url: destinationUrl });
