@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Executor } from "../store/index.ts";
+import type { Executor, Statement } from "../store/index.ts";
 
 export interface AuditEntry {
   id: string;
@@ -12,6 +12,9 @@ export interface AuditEntry {
   details: Record<string, unknown>;
 }
 
+/** An entry as callers give it: its id and (by default) its time are set when it is recorded. */
+export type AuditInput = Omit<AuditEntry, "id" | "occurredAt"> & { occurredAt?: Date };
+
 interface PendingAudit {
   entries: AuditEntry[];
   written: Promise<void>;
@@ -20,14 +23,18 @@ interface PendingAudit {
 // Entries recorded through one executor in the same turn of the event loop, written together.
 const pending = new WeakMap<Executor, PendingAudit>();
 
-async function writeEntries(db: Executor, entries: readonly AuditEntry[]): Promise<void> {
+function complete(entry: AuditInput): AuditEntry {
+  return { ...entry, id: randomUUID(), occurredAt: entry.occurredAt ?? new Date() };
+}
+
+function insertStatement(entries: readonly AuditEntry[]): Statement {
   const rows = entries.map(
     (_, i) => `(${Array.from({ length: 8 }, (_, k) => `$${i * 8 + k + 1}`).join(", ")})`,
   );
-  await db.queryGlobal(
-    `INSERT INTO audit_log (id, sandbox, occurred_at, actor, action, resource, resource_id, details)
+  return {
+    sql: `INSERT INTO audit_log (id, sandbox, occurred_at, actor, action, resource, resource_id, details)
      VALUES ${rows.join(", ")}`,
-    entries.flatMap((e) => [
+    params: entries.flatMap((e) => [
       e.id,
       e.sandbox,
       e.occurredAt,
@@ -37,25 +44,45 @@ async function writeEntries(db: Executor, entries: readonly AuditEntry[]): Promi
       e.resourceId ?? null,
       JSON.stringify(e.details),
     ]),
-  );
+  };
+}
+
+/**
+ * The entry as a statement of the sandbox it is run in (`$sandbox`), for a caller that writes it
+ * atomically with the change it records (the streaming ingestion commits a request's audit entry
+ * with its records: no commit of its own).
+ */
+export function auditStatement(entry: Omit<AuditInput, "sandbox">): Statement {
+  const e = complete({ ...entry, sandbox: "" });
+  return {
+    sql: `INSERT INTO audit_log (id, sandbox, occurred_at, actor, action, resource, resource_id, details)
+     VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7)`,
+    params: [
+      e.id,
+      e.occurredAt,
+      e.actor,
+      e.action,
+      e.resource,
+      e.resourceId ?? null,
+      JSON.stringify(e.details),
+    ],
+  };
 }
 
 /**
  * Records who changed what, when, in which sandbox; resolves once it is written. Details must
- * never hold a secret. Entries recorded in the same turn of the event loop (the requests one
- * streaming commit answers) are written in one statement.
+ * never hold a secret. Entries recorded in the same turn of the event loop are written in one
+ * statement.
  */
-export function recordAudit(
-  db: Executor,
-  entry: Omit<AuditEntry, "id" | "occurredAt"> & { occurredAt?: Date },
-): Promise<AuditEntry> {
-  const full: AuditEntry = { ...entry, id: randomUUID(), occurredAt: entry.occurredAt ?? new Date() };
+export function recordAudit(db: Executor, entry: AuditInput): Promise<AuditEntry> {
+  const full = complete(entry);
   let batch = pending.get(db);
   if (!batch) {
     const entries: AuditEntry[] = [];
-    const written = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+    const written = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
       pending.delete(db);
-      return writeEntries(db, entries);
+      const { sql, params } = insertStatement(entries);
+      await db.queryGlobal(sql, params);
     });
     batch = { entries, written };
     pending.set(db, batch);

@@ -1,4 +1,4 @@
-export { type AuditEntry, listAudit, recordAudit } from "./audit.ts";
+export { type AuditEntry, type AuditInput, auditStatement, listAudit, recordAudit } from "./audit.ts";
 export {
   type Actor,
   hasPermission,

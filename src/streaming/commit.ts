@@ -1,13 +1,7 @@
 import type { Issue } from "../errors/index.ts";
-import {
-  type EventWrite,
-  insertEvents,
-  type ProfileWrite,
-  prepareEventWrites,
-  upsertProfiles,
-} from "../profiles/index.ts";
+import { type EventWrite, type ProfileWrite, prepareEventWrites, upsertProfiles } from "../profiles/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
-import type { Dialect, Executor, Row } from "../store/index.ts";
+import type { Dialect, Executor, Row, Statement } from "../store/index.ts";
 import { type ProfileState, profileStateReader } from "./profile-state.ts";
 import { evaluateStates, type ReevaluationResult } from "./reevaluate.ts";
 import { PlanChanged, type StreamingPlan } from "./streaming-plan.ts";
@@ -30,6 +24,11 @@ export interface GroupRecords {
    * and the commit throws PlanChanged, before writing anything, if the plan has changed since.
    */
   planStamp?: string;
+  /**
+   * Statements the caller commits in the group's write, atomically with its records (the requests'
+   * audit entries), given the events rejected while writing. They return no rows to the group.
+   */
+  alsoWrite?: (issues: readonly Issue[]) => Statement[];
 }
 
 export interface CommittedRecords {
@@ -65,7 +64,8 @@ export async function commitRecords(
   const touched = new Set([...group.profiles.map((w) => w.id), ...group.reevaluate]);
   if (!plan.segments.length) {
     // Nothing streamed in this sandbox: store the records, evaluate nothing.
-    const inserted = await insertEvents(db, schema, events, now);
+    const { statements, ...inserted } = await prepareEventWrites(db, schema, events, now);
+    await db.writeAll(sandbox, [...(group.alsoWrite?.(inserted.issues) ?? []), ...statements]);
     for (const id of inserted.profileIds) touched.add(id);
     return { result: nothingEvaluated, issues: inserted.issues, profileIds: [...touched] };
   }
@@ -113,7 +113,12 @@ export async function commitRecords(
     ...group,
     states: [...states.values()],
   });
-  const rows = await db.writeAll(sandbox, [...eventWrites.statements, ...statements]);
+  // The outbox's INSERT stays last: its rows are the ones writeAll returns.
+  const rows = await db.writeAll(sandbox, [
+    ...(group.alsoWrite?.(eventWrites.issues) ?? []),
+    ...eventWrites.statements,
+    ...statements,
+  ]);
   return {
     result: { ...evaluated, queued: queued(rows) },
     issues: eventWrites.issues,

@@ -13,7 +13,9 @@ export {
 } from "./dead-letters.ts";
 export { createDispatcher, type Dispatcher, type DispatcherOptions } from "./dispatcher.ts";
 export {
+  type CommitWith,
   createStreamingIngest,
+  type RecordsReport,
   type StreamingIngest,
   type StreamingIngestOptions,
 } from "./ingest-service.ts";

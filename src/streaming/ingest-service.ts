@@ -8,7 +8,7 @@ import {
   validateProfiles,
 } from "../profiles/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
-import type { Executor, Store } from "../store/index.ts";
+import type { Executor, Statement, Store } from "../store/index.ts";
 import { commitRecords } from "./commit.ts";
 import { createCommitQueue } from "./commit-queue.ts";
 import type { StreamingMetrics } from "./metrics.ts";
@@ -40,16 +40,48 @@ interface Waiter<T> {
   reject: (error: unknown) => void;
 }
 
+/** What a request's records came to, before the commit adds the profiles it touched. */
+export type RecordsReport = Omit<IngestReport, "profileIds">;
+
+/**
+ * A statement the caller wants committed with a request's records, atomically (its audit entry),
+ * given what they came to; undefined for none.
+ */
+export type CommitWith = (report: RecordsReport) => Statement | undefined;
+
 type Job = { sandbox: string; schema: SchemaSnapshot; arrivedAt: Date } & (
-  | ({ kind: "profiles"; received: number; writes: ProfileWrite[]; issues: Issue[] } & Waiter<IngestReport>)
+  | ({
+      kind: "profiles";
+      received: number;
+      writes: ProfileWrite[];
+      issues: Issue[];
+      commitWith?: CommitWith;
+    } & Waiter<IngestReport>)
   | ({
       kind: "events";
       received: number;
       events: { write: EventWrite; row: number }[];
       issues: Issue[];
+      commitWith?: CommitWith;
     } & Waiter<IngestReport>)
   | ({ kind: "reevaluate"; profileIds: string[] } & Waiter<ReevaluationResult>)
 );
+type RecordsJob = Exclude<Job, { kind: "reevaluate" }>;
+
+/** A request's report, given the events of it rejected while writing (unknown identity). */
+function recordsReport(job: RecordsJob, late: readonly Issue[]): RecordsReport {
+  if (job.kind === "profiles") {
+    const stored = job.writes.length;
+    return { received: job.received, stored, rejected: job.received - stored, issues: job.issues };
+  }
+  const issues = [...job.issues, ...late].sort((a, b) => (a.row ?? 0) - (b.row ?? 0));
+  return {
+    received: job.received,
+    stored: job.events.length - late.length,
+    rejected: new Set(issues.map((i) => i.row)).size,
+    issues,
+  };
+}
 
 const DAY = 86_400_000;
 
@@ -150,6 +182,26 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
       }
     }
     const profiles = jobs.flatMap((j) => (j.kind === "profiles" ? j.writes : []));
+    // Events rejected while writing, per job with the job's own row numbers.
+    const byJob = (issues: readonly Issue[]) => {
+      const late = new Map<Job, Issue[]>();
+      for (const issue of issues) {
+        const owner = owners[issue.row ?? -1];
+        if (!owner) continue;
+        const list = late.get(owner.job) ?? [];
+        list.push({ ...issue, row: owner.row });
+        late.set(owner.job, list);
+      }
+      return late;
+    };
+    const alsoWrite = (issues: readonly Issue[]) => {
+      const late = byJob(issues);
+      return jobs.flatMap((job) => {
+        if (job.kind === "reevaluate" || !job.commitWith) return [];
+        const statement = job.commitWith(recordsReport(job, late.get(job) ?? []));
+        return statement ? [statement] : [];
+      });
+    };
     const work = (cached?: { plan: StreamingPlan; stamp: string }) => async (executor: Executor) => {
       const db = { ...executor, dialect: store.dialect };
       const committed = await commitRecords(db, {
@@ -164,16 +216,13 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
         now,
         ingestedAt,
         lookbackMs,
+        alsoWrite,
       });
-      const insertIssues = new Map<Job, Issue[]>();
-      for (const issue of committed.issues) {
-        const owner = owners[issue.row ?? -1];
-        if (!owner) continue;
-        const list = insertIssues.get(owner.job) ?? [];
-        list.push({ ...issue, row: owner.row });
-        insertIssues.set(owner.job, list);
-      }
-      return { result: committed.result, insertIssues, profileIds: committed.profileIds };
+      return {
+        result: committed.result,
+        insertIssues: byJob(committed.issues),
+        profileIds: committed.profileIds,
+      };
     };
     // Without profile writes a commit writes once, atomically (commit.ts): on PostgreSQL no
     // transaction, so no BEGIN and COMMIT round trips. DuckDB's single writer keeps its transaction.
@@ -202,26 +251,12 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
       switch (job.kind) {
         case "profiles":
           metrics.profilesIngested.inc(job.writes.length);
-          job.resolve({
-            received: job.received,
-            stored: job.writes.length,
-            rejected: job.received - job.writes.length,
-            issues: job.issues,
-            profileIds: [...new Set(job.writes.map((w) => w.id))],
-          });
+          job.resolve({ ...recordsReport(job, []), profileIds: [...new Set(job.writes.map((w) => w.id))] });
           break;
         case "events": {
-          const late = committed.insertIssues.get(job) ?? [];
-          const issues = [...job.issues, ...late].sort((a, b) => (a.row ?? 0) - (b.row ?? 0));
-          const stored = job.events.length - late.length;
-          metrics.eventsIngested.inc(stored);
-          job.resolve({
-            received: job.received,
-            stored,
-            rejected: new Set(issues.map((i) => i.row)).size,
-            issues,
-            profileIds: committed.profileIds,
-          });
+          const report = recordsReport(job, committed.insertIssues.get(job) ?? []);
+          metrics.eventsIngested.inc(report.stored);
+          job.resolve({ ...report, profileIds: committed.profileIds });
           break;
         }
         case "reevaluate":
@@ -232,8 +267,17 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
   }
 
   return {
-    /** Validates and queues profile records; resolves once they are committed and evaluated. */
-    ingestProfiles(sandbox: string, schema: SchemaSnapshot, records: readonly unknown[], firstRow = 0) {
+    /**
+     * Validates and queues profile records; resolves once they are committed and evaluated, with
+     * `commitWith`'s statement (the request's audit entry) committed in the same write.
+     */
+    ingestProfiles(
+      sandbox: string,
+      schema: SchemaSnapshot,
+      records: readonly unknown[],
+      firstRow = 0,
+      commitWith?: CommitWith,
+    ) {
       const arrivedAt = new Date();
       const { writes, issues } = validateProfiles(schema, records, firstRow);
       return new Promise<IngestReport>((resolve, reject) =>
@@ -245,13 +289,20 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
           received: records.length,
           writes,
           issues,
+          ...(commitWith ? { commitWith } : {}),
           resolve,
           reject,
         }),
       );
     },
-    /** Validates and queues events; resolves once they are committed and evaluated. */
-    ingestEvents(sandbox: string, schema: SchemaSnapshot, records: readonly unknown[], firstRow = 0) {
+    /** Validates and queues events; resolves as ingestProfiles does. */
+    ingestEvents(
+      sandbox: string,
+      schema: SchemaSnapshot,
+      records: readonly unknown[],
+      firstRow = 0,
+      commitWith?: CommitWith,
+    ) {
       const arrivedAt = new Date();
       const { events, issues } = validateEvents(schema, records, firstRow);
       return new Promise<IngestReport>((resolve, reject) =>
@@ -263,6 +314,7 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
           received: records.length,
           events,
           issues,
+          ...(commitWith ? { commitWith } : {}),
           resolve,
           reject,
         }),

@@ -1,9 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { auditStatement } from "../../src/access/index.ts";
 import { upsertProfiles } from "../../src/profiles/index.ts";
 import { addField, loadSchema, type SchemaSnapshot } from "../../src/schema/index.ts";
 import { updateSegment } from "../../src/segments/index.ts";
 import type { Store } from "../../src/store/index.ts";
-import { createStreamingIngest, createStreamingMetrics } from "../../src/streaming/index.ts";
+import {
+  createStreamingIngest,
+  createStreamingMetrics,
+  type RecordsReport,
+} from "../../src/streaming/index.ts";
 import { createPlanCache } from "../../src/streaming/streaming-plan.ts";
 import { engines } from "../support/stores.ts";
 import { streamingStores } from "./harness.ts";
@@ -155,4 +160,69 @@ describe.each(engines)("a group commit's evaluation on %s", (engine) => {
     expect(await realized("buyers")).toEqual(["ann@example.com"]);
     await ingest.close();
   });
+
+  it.each([
+    ["with streamed segments", { buyers: "exists(commerce.purchases within last 7 days)" }],
+    // A window longer than the streaming look-back: evaluated in batch, so nothing is streamed.
+    ["without any", { "long-window": "exists(commerce.purchases within last 90 days)" }],
+  ])(
+    "commits each request's own statement (its audit entry) with its records, given what they came to, %s",
+    async (_, segments) => {
+      const { ingest } = await setUp(segments);
+      const audited = (actor: string) => (report: RecordsReport) =>
+        report.stored > 0
+          ? auditStatement({
+              actor,
+              action: "ingest",
+              resource: "events",
+              details: { ...report },
+            })
+          : undefined;
+      await ingest.ingestProfiles(schema.sandbox, schema, [
+        { personalEmail: { address: "cid@example.com" }, crmId: "CRM-7" },
+      ]);
+      // One group: a good request, one with a bad record and one rejected while writing (no profile
+      // has CRM-404), one with nothing stored.
+      await Promise.all([
+        ingest.ingestEvents(
+          schema.sandbox,
+          schema,
+          [purchase({ email: "ann@example.com" }, T0), purchase({ email: "bob@example.com" }, T0)],
+          0,
+          audited("good"),
+        ),
+        ingest.ingestEvents(
+          schema.sandbox,
+          schema,
+          [
+            purchase({ crmId: "CRM-7" }, T0),
+            { type: "commerce.purchases", timestamp: "yesterday", identity: { email: "ann@example.com" } },
+            purchase({ crmId: "CRM-404" }, T0),
+          ],
+          0,
+          audited("mixed"),
+        ),
+        ingest.ingestEvents(schema.sandbox, schema, [{ type: "commerce.purchases" }], 0, audited("none")),
+      ]);
+      const entries = await store.queryGlobal<{ actor: string; details: string }>(
+        "SELECT actor, details FROM audit_log WHERE sandbox = 'prod' ORDER BY actor",
+      );
+      expect(entries.map((e) => [e.actor, JSON.parse(e.details)])).toEqual([
+        ["good", { received: 2, stored: 2, rejected: 0, issues: [] }],
+        [
+          "mixed",
+          {
+            received: 3,
+            stored: 1,
+            rejected: 2,
+            issues: [
+              expect.objectContaining({ row: 1, field: "timestamp" }),
+              expect.objectContaining({ row: 2, field: "identity.crmId" }),
+            ],
+          },
+        ],
+      ]);
+      await ingest.close();
+    },
+  );
 });
