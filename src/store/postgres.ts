@@ -110,7 +110,15 @@ function executorOn(
 }
 
 export async function openPostgresStore(url: string): Promise<Store & { pool: pg.Pool }> {
-  const pool = new pg.Pool({ connectionString: url, max: 10, options: "-c TimeZone=UTC" });
+  // Connections stay open through pauses of minutes (pg's default closes them after 10 s idle): a
+  // new backend prepares every statement again and warms its caches, and under streaming load the
+  // pool kept closing and reopening connections, each reopening a latency spike.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    idleTimeoutMillis: 300_000,
+    options: "-c TimeZone=UTC",
+  });
   // Fail at start with a clear cause rather than on the first request.
   const probe = await pool.connect();
   probe.release();
