@@ -60,6 +60,15 @@ const PG_TCP = process.env.PG_TCP === "1";
 const PG_DURABLE = process.env.PG_DURABLE !== "0";
 /** Print PostgreSQL's own statement statistics (pg_stat_statements) for the load. */
 const PG_STATS = ENGINE === "postgres" && process.env.PG_STATS === "1";
+/** More server settings for a diagnostic run, e.g. `PG_SETTINGS=autovacuum=off,max_wal_size=8GB`. */
+const PG_SETTINGS = Object.fromEntries(
+  (process.env.PG_SETTINGS ?? "")
+    .split(",")
+    .filter(Boolean)
+    .map((s) => s.split("=", 2) as [string, string]),
+);
+/** The span (seconds of sending) the latency is also printed per. */
+const SPAN_SECONDS = Number(process.env.SPAN_SECONDS ?? 10);
 const SANDBOX = "prod";
 const TIERS = ["bronze", "silver", "gold", "platinum"];
 const COUNTRIES = ["FR", "DE", "US", "GB", "ES"];
@@ -106,6 +115,7 @@ async function openBenchStore(): Promise<{ store: Store; cleanup: () => Promise<
       ...(PG_STATS
         ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track_planning": "on" }
         : {}),
+      ...PG_SETTINGS,
     });
     const store = await openPostgresStore(PG_TCP ? cluster.url() : cluster.socketUrl());
     return { store, cleanup: () => cluster.stop() };
@@ -364,7 +374,9 @@ try {
     console.log(
       `ingest-to-delivery (client send → destination arrival): p50 ${ms(quantile(latencies, 0.5))}, p99 ${ms(quantile(latencies, 0.99))}, max ${ms(latencies[latencies.length - 1] as number)}`,
     );
-    console.log(`  by 10 s of sending (p50 / p99 / max): ${latencyBySpan(stored, sentAt, 10_000)}`);
+    console.log(
+      `  by ${SPAN_SECONDS} s of sending from ${new Date([...sentAt.values()].reduce((a, b) => Math.min(a, b))).toISOString()} (p50 / p99 / max): ${latencyBySpan(stored, sentAt, SPAN_SECONDS * 1000)}`,
+    );
   }
   const buckets = internal.buckets;
   const internalQuantile = (q: number) => {
