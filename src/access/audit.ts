@@ -27,24 +27,28 @@ function complete(entry: AuditInput): AuditEntry {
   return { ...entry, id: randomUUID(), occurredAt: entry.occurredAt ?? new Date() };
 }
 
+const INSERT =
+  "INSERT INTO audit_log (id, sandbox, occurred_at, actor, action, resource, resource_id, details)";
+
+/** An entry's values, in INSERT's column order. */
+function values(e: AuditEntry): unknown[] {
+  return [
+    e.id,
+    e.sandbox,
+    e.occurredAt,
+    e.actor,
+    e.action,
+    e.resource,
+    e.resourceId ?? null,
+    JSON.stringify(e.details),
+  ];
+}
+
 function insertStatement(entries: readonly AuditEntry[]): Statement {
   const rows = entries.map(
     (_, i) => `(${Array.from({ length: 8 }, (_, k) => `$${i * 8 + k + 1}`).join(", ")})`,
   );
-  return {
-    sql: `INSERT INTO audit_log (id, sandbox, occurred_at, actor, action, resource, resource_id, details)
-     VALUES ${rows.join(", ")}`,
-    params: entries.flatMap((e) => [
-      e.id,
-      e.sandbox,
-      e.occurredAt,
-      e.actor,
-      e.action,
-      e.resource,
-      e.resourceId ?? null,
-      JSON.stringify(e.details),
-    ]),
-  };
+  return { sql: `${INSERT} VALUES ${rows.join(", ")}`, params: entries.flatMap(values) };
 }
 
 /**
@@ -53,20 +57,8 @@ function insertStatement(entries: readonly AuditEntry[]): Statement {
  * with its records: no commit of its own).
  */
 export function auditStatement(entry: Omit<AuditInput, "sandbox">): Statement {
-  const e = complete({ ...entry, sandbox: "" });
-  return {
-    sql: `INSERT INTO audit_log (id, sandbox, occurred_at, actor, action, resource, resource_id, details)
-     VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7)`,
-    params: [
-      e.id,
-      e.occurredAt,
-      e.actor,
-      e.action,
-      e.resource,
-      e.resourceId ?? null,
-      JSON.stringify(e.details),
-    ],
-  };
+  const [id, , ...rest] = values(complete({ ...entry, sandbox: "" }));
+  return { sql: `${INSERT} VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7)`, params: [id, ...rest] };
 }
 
 /**
