@@ -30,6 +30,11 @@ export {
   type SegmentEvaluator,
 } from "./evaluate.ts";
 export {
+  type MembershipState,
+  type MembershipWrite,
+  membershipStatements,
+} from "./membership-writes.ts";
+export {
   evaluateSegments,
   listMembers,
   type Member,

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { notFound, validationError } from "../errors/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
-import type { Executor, Store } from "../store/index.ts";
+import type { Dialect, Executor, Store } from "../store/index.ts";
 
 import { compileSegmentsToSql } from "./compile-sql/index.ts";
+import { type MembershipState, membershipStatements } from "./membership-writes.ts";
 import type { SegmentResolver } from "./references.ts";
 import { getSegment, segmentResolver } from "./segments.ts";
 
@@ -199,47 +200,23 @@ async function evaluatePass(
  * a member that still qualifies stays as it is.
  */
 export async function recordMembership(
-  db: Executor,
+  db: Executor & { dialect: Dialect },
   sandbox: string,
   segmentId: string,
   profileId: string,
   qualifies: boolean,
   now: Date,
-): Promise<MembershipStatus | undefined> {
-  const [current] = await db.query<{ status: "realized" | "exited" }>(
+): Promise<"realized" | "exited" | undefined> {
+  const [current] = await db.query<{ status: MembershipState["status"] }>(
     sandbox,
     "SELECT status FROM segment_memberships WHERE sandbox = $sandbox AND segment_id = $1 AND profile_id = $2",
     [segmentId, profileId],
   );
-  const member = current?.status === "realized";
-  if (qualifies === member) return undefined;
-  if (!qualifies) {
-    await db.query(
-      sandbox,
-      `UPDATE segment_memberships
-          SET status = 'exited', changed_at = CAST($3 AS TIMESTAMPTZ), run_id = NULL, recheck_at = NULL
-        WHERE sandbox = $sandbox AND segment_id = $1 AND profile_id = $2`,
-      [segmentId, profileId, now],
-    );
-    return "exited";
-  }
-  if (current) {
-    await db.query(
-      sandbox,
-      `UPDATE segment_memberships
-          SET status = 'realized', changed_at = CAST($3 AS TIMESTAMPTZ), run_id = NULL, recheck_at = NULL
-        WHERE sandbox = $sandbox AND segment_id = $1 AND profile_id = $2`,
-      [segmentId, profileId, now],
-    );
-  } else {
-    await db.query(
-      sandbox,
-      `INSERT INTO segment_memberships (sandbox, segment_id, profile_id, status, changed_at)
-       VALUES ($sandbox, $1, $2, 'realized', CAST($3 AS TIMESTAMPTZ))`,
-      [segmentId, profileId, now],
-    );
-  }
-  return "realized";
+  if (qualifies === (current?.status === "realized")) return undefined;
+  const status = qualifies ? "realized" : "exited";
+  const write = { segmentId, profileId, status, known: current !== undefined, recheckAt: undefined } as const;
+  await db.writeAll(sandbox, membershipStatements(db.dialect, [write], now));
+  return status;
 }
 
 export interface Member {

@@ -296,7 +296,8 @@ describe.each(engines)("segments and memberships on %s", (engine) => {
 
   it("records streaming results one profile at a time", async () => {
     const at = new Date("2026-03-17T00:00:00Z");
-    await store.transaction(async (tx) => {
+    await store.transaction(async (executor) => {
+      const tx = { ...executor, dialect: store.dialect };
       expect(await recordMembership(tx, sandbox, "gold", "bob", true, at)).toBe("realized");
       expect(await recordMembership(tx, sandbox, "gold", "bob", true, at)).toBeUndefined();
       expect(await recordMembership(tx, sandbox, "gold", "alice", true, at)).toBeUndefined();

@@ -1,8 +1,8 @@
 import type { EventWrite } from "../profiles/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
-import type { ProfileEvent } from "../segments/index.ts";
+import type { MembershipState, ProfileEvent } from "../segments/index.ts";
 import type { Dialect, Executor, Row } from "../store/index.ts";
-import type { MembershipState } from "./memberships.ts";
+
 import { PLAN_STAMP_SQL, type StreamingPlan } from "./streaming-plan.ts";
 
 const CHUNK = 2_000;

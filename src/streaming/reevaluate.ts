@@ -1,7 +1,12 @@
 import type { SchemaSnapshot } from "../schema/index.ts";
-import { nextTimeChange, type ProfileEvent } from "../segments/index.ts";
+import {
+  type MembershipWrite,
+  membershipStatements,
+  nextTimeChange,
+  type ProfileEvent,
+} from "../segments/index.ts";
 import type { Dialect, Executor, Row, Statement } from "../store/index.ts";
-import { type MembershipWrite, membershipStatements } from "./memberships.ts";
+
 import { type OutboxMessage, outboxWrite } from "./outbox.ts";
 import { buildProfileMessage, type MembershipChange } from "./payload.ts";
 import { type ProfileState, profileStateReader } from "./profile-state.ts";

@@ -1,6 +1,6 @@
 import type { Dialect, Statement } from "../store/index.ts";
 
-/** A streamed segment's membership of one profile as the evaluation found it. */
+/** A segment's stored membership of one profile, as a real-time evaluation reads it. */
 export interface MembershipState {
   /** As stored: a member is `realized` (`existing` is only ever derived, for reports). */
   status: "realized" | "exited";
@@ -19,11 +19,12 @@ export interface MembershipWrite {
 }
 
 /**
- * The bulk form of the segments part's `recordMembership`, with the same transitions: a profile
- * that starts qualifying becomes `realized` (its row inserted, or updated after an exit), one that
- * stops becomes `exited`; `changed_at` is now and `run_id` cleared. Each write also sets the row's
- * recheck time (the sweep's), and a member whose recheck time moved gets only that. At most one
- * UPDATE and one INSERT per commit (disjoint rows), for the commit's `writeAll`.
+ * The membership writes of a real-time evaluation (the streaming path's, and `recordMembership`'s
+ * for one profile), with the segments part's transitions: a profile that starts qualifying becomes
+ * `realized` (its row inserted, or updated after an exit), one that stops becomes `exited`;
+ * `changed_at` is now and `run_id` cleared. Each write also sets the row's recheck time (the
+ * sweep's), and a member whose recheck time moved gets only that. At most one UPDATE and one
+ * INSERT (disjoint rows), for the caller's `writeAll`.
  */
 export function membershipStatements(
   dialect: Dialect,
