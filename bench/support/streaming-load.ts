@@ -47,8 +47,8 @@ const reply = (message: LoadReply) => port.postMessage(message);
 
 /**
  * The destination: answers 200 to every POST and keeps, of the messages posted to /audiences, only
- * each one's profile id and arrival time. Keeping whole bodies (as the tests' recorder does) grew
- * this thread's heap to ~140 MB over a run, and its collections paused the client and the timing.
+ * each one's profile id and arrival time: all the latency needs. Keeping whole bodies (as the tests'
+ * recorder does) grew this thread's heap, which it shares with the client, to ~140 MB over a run.
  */
 const arrivals: { profileId: string; arrivedAt: number }[] = [];
 const destination = http.createServer((req, res) => {
