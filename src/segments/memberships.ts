@@ -105,22 +105,23 @@ async function evaluatePass(
   const runId = randomUUID();
   const base = compiled.params.length;
   const run = `CAST($${base + 1} AS TEXT)`;
-  const idList = placeholders(base + 2, ids.length);
-  // Unpivot the per-segment boolean columns into (segment, profile) rows, computing the pass once,
-  // and compare them with the stored memberships in one full join: only changes are kept.
-  const qualifying = compiled.columns.map(
-    (column, i) =>
-      `SELECT CAST($${base + 2 + i} AS TEXT) AS segment_id, q._id AS profile_id FROM q WHERE q.${column}`,
-  );
+  // Each segment's qualifying profiles (from the pass, computed once) compared with its stored
+  // memberships in a full join on the profile id: only changes are kept. One join per segment on
+  // the id alone, not one over (segment, profile) pairs of all of them: at 448MB that composite
+  // join of 110 M rows ran out of memory where these complete (docs/benchmarks.md).
+  const changes = compiled.columns.map((column, i) => {
+    const segment = `CAST($${base + 2 + i} AS TEXT)`;
+    return `SELECT ${segment} AS segment_id, COALESCE(r.profile_id, m.profile_id) AS profile_id,
+        CASE WHEN r.profile_id IS NULL THEN 'exit' WHEN m.status IS NULL THEN 'enter' ELSE 'reenter' END AS action
+      FROM (SELECT q._id AS profile_id FROM q WHERE q.${column}) AS r
+      FULL JOIN (SELECT profile_id, status FROM segment_memberships WHERE sandbox = $sandbox AND segment_id = ${segment}) AS m
+        ON m.profile_id = r.profile_id
+      WHERE (r.profile_id IS NULL AND m.status = 'realized')
+         OR (r.profile_id IS NOT NULL AND (m.status IS NULL OR m.status = 'exited'))`;
+  });
   const stage = `INSERT INTO segment_membership_changes (run_id, segment_id, profile_id, action)
-    WITH q AS MATERIALIZED (${compiled.sql}),
-      r AS (${qualifying.join(" UNION ALL ")}),
-      m AS (SELECT segment_id, profile_id, status FROM segment_memberships WHERE sandbox = $sandbox AND segment_id IN (${idList}))
-    SELECT ${run}, COALESCE(r.segment_id, m.segment_id), COALESCE(r.profile_id, m.profile_id),
-      CASE WHEN r.profile_id IS NULL THEN 'exit' WHEN m.status IS NULL THEN 'enter' ELSE 'reenter' END
-    FROM r FULL JOIN m ON m.segment_id = r.segment_id AND m.profile_id = r.profile_id
-    WHERE (r.profile_id IS NULL AND m.status = 'realized')
-       OR (r.profile_id IS NOT NULL AND (m.status IS NULL OR m.status = 'exited'))`;
+    WITH q AS MATERIALIZED (${compiled.sql})
+    SELECT ${run}, c.segment_id, c.profile_id, c.action FROM (${changes.join("\n UNION ALL\n")}) AS c`;
   const evaluations = await store.transaction(async (tx) => {
     if (store.engine === "postgres") {
       // Two evaluations of one sandbox at once would both insert the same new members: queue them.
