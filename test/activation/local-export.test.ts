@@ -284,6 +284,32 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     ]);
   });
 
+  it("exports members that stayed through a later evaluation as existing, and one that entered in it as realized", async () => {
+    const fixture = await setup({ format: "csv", compression: "none", maxRowsPerFile: 1000 });
+    const statuses = (name: string) => {
+      const file = fixture.delivered().find((f) => f.name === name);
+      const rows = parseCsvFiles([file?.bytes ?? Buffer.alloc(0)], ",", false);
+      return new Map(rows.map((r) => [r.email, r.status]));
+    };
+    expect((await fixture.run()).activated).toBe(85);
+    expect(new Set(statuses("French-customers_20261120.csv").values())).toEqual(new Set(["realized"]));
+    // Profile 3 moves to France; everyone else stays as they were.
+    await ingestProfileRecords(fixture.store, fixture.schema, [
+      { ...fixtureProfile(3), homeAddress: { city: "Paris", countryCode: "FR" } },
+    ]);
+    await evaluateSegments(fixture.store, sandbox, fixture.schema, [FRENCH]);
+    const second = await runSegmentExport(fixture.deps, sandbox, {
+      dataflowId: fixture.dataflow.id,
+      segmentId: FRENCH,
+      trigger: "manual",
+      scheduledFor: new Date("2026-11-21T05:00:00Z"),
+    });
+    expect(second).toMatchObject({ status: "succeeded", activated: 86 });
+    const after = statuses("French-customers_20261121.csv");
+    expect(after.get("person3@example.com")).toBe("realized");
+    expect([...after].filter(([, status]) => status === "existing")).toHaveLength(85);
+  });
+
   it("fails a run whose audience needs more files than allowed, naming the setting, and writes nothing", async () => {
     const { run, delivered } = await setup({ maxRowsPerFile: 10, maxFiles: 5 });
     const result = await run();
