@@ -56,7 +56,18 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
         .readdirSync(path.join(root, "out"))
         .sort()
         .map((name) => ({ name, bytes: fs.readFileSync(path.join(root, "out", name)) }));
-    return { ...fixture, dataflow, run, delivered };
+    // The next day's run, after some profiles changed and the segment was evaluated again.
+    const runAfter = async (changes: Record<string, unknown>[]) => {
+      await ingestProfileRecords(fixture.store, fixture.schema, changes);
+      await evaluateSegments(fixture.store, sandbox, fixture.schema, [FRENCH]);
+      return runSegmentExport(fixture.deps, sandbox, {
+        dataflowId: dataflow.id,
+        segmentId: FRENCH,
+        trigger: "manual",
+        scheduledFor: new Date("2026-11-21T05:00:00Z"),
+      });
+    };
+    return { ...fixture, dataflow, run, runAfter, delivered };
   }
 
   it("writes gzipped ';' CSV split into files with a manifest, row for row the audience SQL computes", async () => {
@@ -261,17 +272,10 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     const first = await fixture.run();
     expect(first.activated).toBe(85);
     // Profile 2 leaves France (exits), profile 3 moves there (realized); nothing else changes.
-    await ingestProfileRecords(fixture.store, fixture.schema, [
+    const second = await fixture.runAfter([
       { ...fixtureProfile(2), homeAddress: { city: "Berlin", countryCode: "DE" } },
       { ...fixtureProfile(3), homeAddress: { city: "Paris", countryCode: "FR" } },
     ]);
-    await evaluateSegments(fixture.store, sandbox, fixture.schema, [FRENCH]);
-    const second = await runSegmentExport(fixture.deps, sandbox, {
-      dataflowId: fixture.dataflow.id,
-      segmentId: FRENCH,
-      trigger: "manual",
-      scheduledFor: new Date("2026-11-21T05:00:00Z"),
-    });
     expect(second).toMatchObject({ status: "succeeded", received: 2, activated: 2 });
     const file = fixture.delivered().find((f) => f.name === "changes_20261121050000.jsonl");
     const lines = (file?.bytes.toString() ?? "")
@@ -294,16 +298,9 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     expect((await fixture.run()).activated).toBe(85);
     expect(new Set(statuses("French-customers_20261120.csv").values())).toEqual(new Set(["realized"]));
     // Profile 3 moves to France; everyone else stays as they were.
-    await ingestProfileRecords(fixture.store, fixture.schema, [
+    const second = await fixture.runAfter([
       { ...fixtureProfile(3), homeAddress: { city: "Paris", countryCode: "FR" } },
     ]);
-    await evaluateSegments(fixture.store, sandbox, fixture.schema, [FRENCH]);
-    const second = await runSegmentExport(fixture.deps, sandbox, {
-      dataflowId: fixture.dataflow.id,
-      segmentId: FRENCH,
-      trigger: "manual",
-      scheduledFor: new Date("2026-11-21T05:00:00Z"),
-    });
     expect(second).toMatchObject({ status: "succeeded", activated: 86 });
     const after = statuses("French-customers_20261121.csv");
     expect(after.get("person3@example.com")).toBe("realized");
