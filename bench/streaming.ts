@@ -364,6 +364,12 @@ try {
   console.log(
     `CPU during the load: this process ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (Herald's main thread ${mainCpu.toFixed(1)} s, its event loop ${Math.round(loop.utilization * 100)}% busy; the client and the destination run in a worker)${pgCpu}, over ${ingestSeconds.toFixed(1)} s`,
   );
+  // Per event acknowledged: steadier between runs than the latency on a shared machine, so the
+  // figure to compare trees by when the work per event is what changed.
+  const perEvent = (seconds: number) => `${((seconds * 1e6) / Math.max(1, acknowledged)).toFixed(1)} µs`;
+  console.log(
+    `CPU per event: Herald's main thread ${perEvent(mainCpu)}${pgAfter !== undefined && pgBefore !== undefined ? `, PostgreSQL ${perEvent(pgAfter - pgBefore)}` : ""}`,
+  );
   console.log(
     `ingest request round trip: p50 ${ms(quantile(requestLatency, 0.5))}, p99 ${ms(quantile(requestLatency, 0.99))}, max ${ms(requestLatency[requestLatency.length - 1] ?? Number.NaN)}`,
   );
