@@ -19,6 +19,8 @@ export interface StreamingServiceOptions {
   retry?: Partial<RetryPolicy>;
   recordsPerSecond?: number | ((accountId: string) => number);
   pollMs?: number;
+  quietPollMs?: number;
+  deleteEveryMs?: number;
   sweepIntervalMs?: number;
   sendTimeoutMs?: number;
 }
@@ -38,6 +40,8 @@ export function createStreamingService(deps: AccountDeps, options: StreamingServ
     ...(options.retry ? { retry: options.retry } : {}),
     ...(options.recordsPerSecond !== undefined ? { recordsPerSecond: options.recordsPerSecond } : {}),
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    ...(options.quietPollMs !== undefined ? { quietPollMs: options.quietPollMs } : {}),
+    ...(options.deleteEveryMs !== undefined ? { deleteEveryMs: options.deleteEveryMs } : {}),
     ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
   });
   const ingest = createStreamingIngest({
