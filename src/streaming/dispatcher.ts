@@ -139,7 +139,13 @@ export function createDispatcher(options: DispatcherOptions) {
     const ids = undeleted;
     undeleted = [];
     lastDelete = performance.now();
-    await recordOutcome(options.store, ids, [], new Date());
+    try {
+      await recordOutcome(options.store, ids, [], new Date());
+    } catch (error) {
+      // Kept for the next attempt: otherwise the next read would find them and send them again.
+      undeleted = [...ids, ...undeleted];
+      throw error;
+    }
   }
 
   async function closeTarget(key: string) {
