@@ -59,7 +59,13 @@ export function duckdbExportStream(
 ): Readable {
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-export-"));
-  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+  // Retried: a pipe's release below may still be opening as the export ends. A directory left in
+  // the temporary folder must not fail an export that has already settled.
+  const cleanup = () => {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    } catch {}
+  };
   (async () => {
     if (format.type === "parquet" && plan.queries.length > 1)
       throw new Error("a Parquet export is one query: files cannot be concatenated");
@@ -99,9 +105,10 @@ export function duckdbExportStream(
         const readDone = new Promise<void>((resolve, reject) =>
           reader.on("end", resolve).on("error", reject),
         );
-        // If the query fails before opening the pipe, open it ourselves so the reader is released.
+        // If the query fails before opening the pipe, open it ourselves so the reader is released
+        // (O_WRONLY without O_CREAT: once the cleanup removed the pipe, this must not create a file).
         await copy.catch(async (error: unknown) => {
-          fs.open(fifo, "w", (_e, fd) => fd && fs.close(fd, () => {}));
+          fs.open(fifo, fs.constants.O_WRONLY, (_e, fd) => fd && fs.close(fd, () => {}));
           throw error;
         });
         await readDone;
