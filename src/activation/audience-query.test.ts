@@ -78,7 +78,7 @@ describe("an audience exported in the profiles table's own order (DuckDB)", () =
     );
     expect(byId.map((r) => r.email)).not.toEqual(french.map((r) => r.email));
     for (const rowsPerSlice of [7, 1 << 20]) {
-      const plan = query(FRENCH).tableOrder?.plan(rowSlots, rowsPerSlice);
+      const plan = query(FRENCH).tableOrder?.plan(rowSlots, { rowsPerSlice });
       expect(plan?.queries).toHaveLength(Math.ceil(rowSlots / rowsPerSlice));
       expect(await exportedRows(store, plan as NonNullable<typeof plan>)).toEqual(french);
     }
@@ -88,16 +88,18 @@ describe("an audience exported in the profiles table's own order (DuckDB)", () =
     const { store, query, rowSlots, expected } = await setup();
     const few = await expected(`"loyalty.points" < 300`);
     expect(few).toHaveLength(30);
-    const plan = query("few").tableOrder?.plan(rowSlots, 4);
+    const plan = query("few").tableOrder?.plan(rowSlots, { rowsPerSlice: 4 });
     expect(await exportedRows(store, plan as NonNullable<typeof plan>)).toEqual(few);
-    const none = query("few", "incremental", new Date("2999-01-01T00:00:00Z")).tableOrder?.plan(rowSlots, 4);
+    const none = query("few", "incremental", new Date("2999-01-01T00:00:00Z")).tableOrder?.plan(rowSlots, {
+      rowsPerSlice: 4,
+    });
     expect((await exportedBytes(store, none as NonNullable<typeof none>)).toString()).toBe("email,city\n");
   });
 
   it("reads the same memberships as the ordered query in incremental mode", async () => {
     const { store, query, rowSlots } = await setup();
     const incremental = query(FRENCH, "incremental", new Date("2000-01-01T00:00:00Z"));
-    const plan = incremental.tableOrder?.plan(rowSlots, 16);
+    const plan = incremental.tableOrder?.plan(rowSlots, { rowsPerSlice: 16 });
     const ordered = await store.query<{ email: string; city: string }>(
       sandbox,
       incremental.sql,
@@ -106,6 +108,74 @@ describe("an audience exported in the profiles table's own order (DuckDB)", () =
     const rows = await exportedRows(store, plan as NonNullable<typeof plan>);
     expect(rows).toHaveLength(120);
     expect(new Set(rows.map((r) => r.email))).toEqual(new Set(ordered.map((r) => r.email)));
+  });
+
+  it("keeps one profile per deduplication key, the latest to qualify, in one hash partition or several", async () => {
+    const { store, schema, rowSlots } = await setup();
+    // A French profile arriving later with profile 0's phone (which profile 2 shares too).
+    const late = { ...fixtureProfile(0), crmId: "late-0", personalEmail: { address: "late@example.com" } };
+    await ingestProfileRecords(store, schema, [late]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await evaluateSegments(store, sandbox, schema, [FRENCH]);
+    const phone = {
+      source: { kind: "identity", namespace: "phone" },
+      target: "phone",
+      mandatory: false,
+    } as const;
+    const deduplicated = buildAudienceQuery({
+      schema,
+      dialect: store.dialect,
+      mapping: { columns: [...mapping.columns, phone], deduplicationKey: ["phone"] },
+      memberships: segmentMemberships,
+      segmentId: FRENCH,
+      mode: "full",
+    });
+    const ordered = await store.query<{ email: string; phone: string }>(
+      sandbox,
+      deduplicated.sql,
+      deduplicated.params,
+    );
+    const [members] = await store.query<{ n: number; phones: number }>(
+      sandbox,
+      `SELECT count(*) AS n, count(DISTINCT "mobilePhone.number") AS phones FROM {profiles} WHERE "homeAddress.countryCode" = 'FR'`,
+    );
+    expect(ordered).toHaveLength(Number(members?.phones));
+    expect(ordered.map((r) => r.email)).toContain("late@example.com");
+    expect(ordered.map((r) => r.email)).not.toContain("person0@example.com");
+    expect(ordered.map((r) => r.email)).not.toContain("person2@example.com");
+    for (const partitions of [1, 3]) {
+      const plan = deduplicated.tableOrder?.plan(rowSlots, { rowsPerSlice: 16, partitions });
+      expect(plan?.setup).toHaveLength(1 + partitions);
+      const rows = parse(await exportedBytes(store, plan as NonNullable<typeof plan>), { columns: true });
+      expect(new Set(rows.map((r: { email: string }) => r.email))).toEqual(
+        new Set(ordered.map((r) => r.email)),
+      );
+      expect(rows).toHaveLength(ordered.length);
+      let duplicates = 0;
+      for (let part = 0; part < partitions; part++) {
+        const sql = deduplicated.deduplication?.duplicatesSql(part, partitions) ?? "";
+        const [row] = await store.query<{ duplicates: number }>(sandbox, sql, deduplicated.params);
+        duplicates += Number(row?.duplicates);
+      }
+      expect(duplicates).toBe(Number(members?.n) - Number(members?.phones));
+    }
+  });
+
+  it("splits a deduplication into hash partitions of at most 8,000,000 keyed profiles on DuckDB, none on PostgreSQL", async () => {
+    const { store, schema } = await setup();
+    const build = (dialect: Store["dialect"]) =>
+      buildAudienceQuery({
+        schema,
+        dialect,
+        mapping: { columns: mapping.columns, deduplicationKey: ["email"] },
+        memberships: segmentMemberships,
+        segmentId: FRENCH,
+        mode: "full",
+      }).deduplication;
+    expect([0, 8_000_000, 8_000_001, 100_000_000].map((n) => build(store.dialect)?.partitions(n))).toEqual([
+      1, 1, 2, 13,
+    ]);
+    expect(build(createDialect("postgres"))?.partitions(100_000_000)).toBe(1);
   });
 
   it("is not offered when a column reads the membership, nor on PostgreSQL", async () => {

@@ -15,7 +15,10 @@ export interface AudienceQuery {
   /** SELECT of the mapped columns, output names as aliases. */
   sql: string;
   params: unknown[];
-  /** SELECT count(*) per exclusion reason, over the same audience. */
+  /**
+   * SELECT count(*) AS received, and of those the profiles lacking a mandatory column
+   * (missing_mandatory), over the same audience. Duplicates are counted by `deduplication`.
+   */
   countsSql: string;
   /**
    * Whether the mapping can exclude profiles (mandatory columns, a deduplication key). When it
@@ -26,14 +29,36 @@ export interface AudienceQuery {
   /** SELECT count(*) AS n of the memberships the export reads: at least the rows it yields. */
   membersSql: string;
   /**
-   * DuckDB, when no column reads the membership: the same rows unsorted, in the profiles table's
-   * own order (tableOrderPlan). Given the table's row slots, `SELECT ... AS n` of `rowSlotsSql`.
+   * With a deduplication key: its work split by a hash of the key into `partitions(rows)` parts
+   * (for `rows` profiles that have the key), each grouped on its own, so that no single
+   * aggregation holds every key (DuckDB cannot group 100 M distinct string keys within a 448MB
+   * budget; 12.5 M at a time it can). `duplicatesSql(part, parts)`: SELECT ... AS duplicates,
+   * the profiles of that part beyond the first per key.
    */
-  tableOrder?: { rowSlotsSql: string; plan: (rowSlots: number, rowsPerSlice?: number) => ExportPlan };
+  deduplication?: {
+    partitions: (rows: number) => number;
+    duplicatesSql: (part: number, parts: number) => string;
+  };
+  /**
+   * DuckDB, when no column reads the membership: the same rows unsorted, in the profiles table's
+   * own order (tableOrderPlan). Given the table's row slots, `SELECT ... AS n` of `rowSlotsSql`,
+   * and with a deduplication key the number of its partitions.
+   */
+  tableOrder?: {
+    rowSlotsSql: string;
+    plan: (rowSlots: number, options?: { rowsPerSlice?: number; partitions?: number }) => ExportPlan;
+  };
 }
 
 /** Profiles per query of a table-order export: its slice of the audience bitmap is 128 KiB. */
 const ROWS_PER_SLICE = 1 << 20;
+
+/**
+ * Profiles with a deduplication key grouped at a time (DuckDB). At a 448MB budget, 12.5 M keys
+ * grouped with their memberships' recency fit and 25 M did not (100 M-profile store,
+ * docs/benchmarks.md); 8 M leaves room for wider keys.
+ */
+const KEYED_ROWS_PER_PARTITION = 8_000_000;
 
 /**
  * The audience in the profiles table's own order, without a sort (DuckDB). DuckDB keeps a table's
@@ -43,20 +68,26 @@ const ROWS_PER_SLICE = 1 << 20;
  * rows kept by their bit, slice after slice. A sort of the whole audience (its payload moved,
  * spilled beyond the memory limit) was about 40% of the query's CPU at 10 M profiles. The bitmap
  * holds one bit per profile (12.5 MB for 100 M); each query reads its slice as a constant.
+ * `rows` are the SELECTs of the row ids whose bits are set, one statement each, the later ones
+ * OR-ed into the bitmap (a deduplication's partitions); `keep` filters the rows read as well.
  */
 function tableOrderPlan(
-  query: { members: string; select: string; keep: string; params: unknown[] },
+  query: { rows: string[]; select: string; keep: string; params: unknown[] },
   rowSlots: number,
   rowsPerSlice: number,
 ): ExportPlan {
-  const { members, select, keep, params } = query;
+  const { rows, select, keep, params } = query;
   const size = Math.trunc(rowsPerSlice);
   const slices = Math.max(1, Math.ceil(rowSlots / size));
-  const bitmap = `SELECT p.rowid // ${size} AS slice, bitstring_agg(p.rowid % ${size}, 0, ${size - 1}) AS bits
-    FROM {profiles} AS p WHERE p._id IN (SELECT m.profile_id FROM ${members}) GROUP BY slice`;
+  const bitmap = (ids: string) => `SELECT ids.rowid // ${size} AS slice,
+      bitstring_agg(ids.rowid % ${size}, 0, ${size - 1}) AS bits FROM (${ids}) AS ids GROUP BY slice`;
   // Slices without members stay in the list as NULL, so list position k + 1 is slice k.
-  const setup = `SET VARIABLE herald_audience = (SELECT list(a.bits ORDER BY r.slice)
-    FROM range(${slices}) AS r(slice) LEFT JOIN (${bitmap}) AS a ON a.slice = r.slice)`;
+  const current = "getvariable('herald_audience')[r.slice + 1]";
+  const setup = rows.map((ids, index) => ({
+    sql: `SET VARIABLE herald_audience = (SELECT list(${index === 0 ? "a.bits" : `COALESCE(${current} | a.bits, ${current}, a.bits)`} ORDER BY r.slice)
+      FROM range(${slices}) AS r(slice) LEFT JOIN (${bitmap(ids)}) AS a ON a.slice = r.slice)`,
+    params,
+  }));
   const queries = Array.from({ length: slices }, (_, k) => {
     const first = k * size;
     return {
@@ -66,7 +97,7 @@ function tableOrderPlan(
       params: [],
     };
   });
-  return { setup: [{ sql: setup, params }], queries };
+  return { setup, queries };
 }
 
 /**
@@ -98,43 +129,76 @@ export function buildAudienceQuery(input: {
     const column = columns.find((c) => c.target === key);
     return column?.expression ?? "NULL";
   });
+  const membershipColumns = input.mapping.columns.some((c) => c.source.kind === "membership");
+  const joined = `FROM ${input.memberships.sql(1)} AS m JOIN {profiles} AS p ON p._id = m.profile_id WHERE ${membershipFilter}`;
   // Profiles are the probe side of a semi join on the segment's members unless a column (or the
   // deduplication's recency) reads the membership itself: the hash table then holds member ids
   // only, and the engine never carries membership columns it does not output.
-  const readsMembership =
-    dedup !== undefined || input.mapping.columns.some((c) => c.source.kind === "membership");
-  const base = readsMembership
-    ? `FROM ${input.memberships.sql(1)} AS m JOIN {profiles} AS p ON p._id = m.profile_id WHERE ${membershipFilter}`
-    : `FROM {profiles} AS p WHERE p._id IN (SELECT m.profile_id FROM ${members})`;
+  const semi = `FROM {profiles} AS p WHERE p._id IN (SELECT m.profile_id FROM ${members})`;
+  const base = dedup !== undefined || membershipColumns ? joined : semi;
   const mandatory = columns.filter((c) => c.mandatory).map((c) => `${c.expression} IS NOT NULL`);
   const keep = mandatory.length ? mandatory.join(" AND ") : "TRUE";
   const select = columns.map((c) => `${c.expression} AS ${dialect.ident(c.target)}`).join(", ");
+  // Profiles without any key value are not duplicates of each other: they are all kept.
+  const noKey = dedup ? dedup.map((d) => `${d} IS NULL`).join(" AND ") : "TRUE";
+  const inPart = (part: number, parts: number) =>
+    parts > 1 ? ` AND hash(${dedup?.join(", ")}) % ${parts} = ${part}` : "";
+  // Of the profiles sharing a key, the most recently qualified, ties broken by profile id.
+  const rank = dedup
+    ? `row_number() OVER (PARTITION BY ${dedup.join(", ")} ORDER BY m.changed_at DESC, p._id)`
+    : "";
   // Rows leave in profile-id order, so a rerun writes byte-identical files and parts never overlap
   // (tableOrder's plan keeps both without the sort, where the engine allows it).
   const sql = dedup
     ? `SELECT ${columns.map((c) => dialect.ident(c.target)).join(", ")} FROM (
-         SELECT ${select}, p._id AS herald_profile_id, ${dedup.map((d) => `${d} IS NULL`).join(" AND ")} AS herald_no_key,
-           row_number() OVER (PARTITION BY ${dedup.join(", ")} ORDER BY m.changed_at DESC, p._id) AS herald_rank
+         SELECT ${select}, p._id AS herald_profile_id, ${noKey} AS herald_no_key, ${rank} AS herald_rank
          ${base} AND ${keep}) AS ranked WHERE herald_rank = 1 OR herald_no_key ORDER BY herald_profile_id`
     : `SELECT ${select} ${base} AND ${keep} ORDER BY p._id`;
-  // Profiles without any key value are not duplicates of each other: they are all kept.
-  const hasKey = dedup ? `(${keep}) AND NOT (${dedup.map((d) => `${d} IS NULL`).join(" AND ")})` : "";
-  const duplicates = dedup
-    ? `count(*) FILTER (WHERE ${hasKey}) - count(DISTINCT ${dedup.length === 1 ? dedup[0] : `(${dedup.join(", ")})`}) FILTER (WHERE ${hasKey})`
-    : "0";
-  const countsSql = `SELECT count(*) AS received, count(*) FILTER (WHERE NOT (${keep})) AS missing_mandatory, ${duplicates} AS duplicates ${base}`;
+  const countsSql = `SELECT count(*) AS received, count(*) FILTER (WHERE NOT (${keep})) AS missing_mandatory ${semi}`;
+  const tableOrderRows = (parts: number): string[] =>
+    dedup
+      ? [
+          `SELECT p.rowid ${semi} AND ${keep} AND ${noKey}`,
+          ...Array.from(
+            { length: parts },
+            (_, part) =>
+              `SELECT p.rowid ${joined} AND ${keep} AND NOT (${noKey})${inPart(part, parts)} QUALIFY ${rank} = 1`,
+          ),
+        ]
+      : [`SELECT p.rowid ${semi}`];
   return {
     sql,
     params,
     countsSql,
     excludes: mandatory.length > 0 || dedup !== undefined,
     membersSql: `SELECT count(*) AS n FROM ${members}`,
-    ...(dialect.engine === "duckdb" && !readsMembership
+    ...(dedup
+      ? {
+          deduplication: {
+            partitions: (rows: number) =>
+              dialect.engine === "duckdb" ? Math.max(1, Math.ceil(rows / KEYED_ROWS_PER_PARTITION)) : 1,
+            duplicatesSql: (part: number, parts: number) =>
+              `SELECT COALESCE(sum(keys.n) - count(*), 0) AS duplicates FROM (SELECT count(*) AS n
+                ${semi} AND ${keep} AND NOT (${noKey})${inPart(part, parts)} GROUP BY ${dedup.join(", ")}) AS keys`,
+          },
+        }
+      : {}),
+    ...(dialect.engine === "duckdb" && !membershipColumns
       ? {
           tableOrder: {
             rowSlotsSql: "SELECT COALESCE(max(rowid) + 1, 0) AS n FROM {profiles}",
-            plan: (rowSlots: number, rowsPerSlice = ROWS_PER_SLICE) =>
-              tableOrderPlan({ members, select, keep, params }, rowSlots, rowsPerSlice),
+            plan: (rowSlots: number, options: { rowsPerSlice?: number; partitions?: number } = {}) =>
+              tableOrderPlan(
+                // The bitmap of a deduplicated audience holds only the rows kept.
+                {
+                  rows: tableOrderRows(options.partitions ?? 1),
+                  select,
+                  keep: dedup ? "TRUE" : keep,
+                  params,
+                },
+                rowSlots,
+                options.rowsPerSlice ?? ROWS_PER_SLICE,
+              ),
           },
         }
       : {}),

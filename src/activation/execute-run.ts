@@ -36,17 +36,22 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function exclusionCounts(deps: ActivationDeps, sandbox: string, query: AudienceQuery) {
-  const [row] = await deps.store.query<{ received: number; missing_mandatory: number; duplicates: number }>(
-    sandbox,
-    query.countsSql,
-    query.params,
-  );
-  return {
-    received: Number(row?.received ?? 0),
-    missingMandatory: Number(row?.missing_mandatory ?? 0),
-    duplicates: Number(row?.duplicates ?? 0),
-  };
+interface ExclusionCounts {
+  received: number;
+  missingMandatory: number;
+  duplicates: number;
+}
+
+/** The duplicates of a deduplicated audience, one hash partition of its keys at a time. */
+async function duplicateCount(deps: ActivationDeps, sandbox: string, query: AudienceQuery, parts: number) {
+  let duplicates = 0;
+  const { deduplication } = query;
+  for (let part = 0; deduplication && part < parts; part++) {
+    const sql = deduplication.duplicatesSql(part, parts);
+    const [row] = await deps.store.query<{ duplicates: number }>(sandbox, sql, query.params);
+    duplicates += Number(row?.duplicates ?? 0);
+  }
+  return duplicates;
 }
 
 /**
@@ -54,23 +59,43 @@ async function exclusionCounts(deps: ActivationDeps, sandbox: string, query: Aud
  * against it. A mapping that excludes nobody needs no join for that: the segment's memberships
  * bound the rows (a membership whose profile is gone is not exported), and only a bound over the
  * file limit is made exact. The counts query is the audience's join again: skipped, it saves a
- * full pass (10 M profiles: 41-43 CPU s instead of 47, docs/benchmarks.md).
+ * full pass (10 M profiles: 41-43 CPU s instead of 47, docs/benchmarks.md). Likewise the profiles
+ * received less those lacking a mandatory column bound a deduplicated audience: its duplicates
+ * (a grouping of every key) are counted before only when the bound is over the limit or the
+ * format needs the exact rows (Parquet's parts), and otherwise are the bound less the rows written.
  */
 async function rowsBeforeExport(
   deps: ActivationDeps,
   sandbox: string,
   query: AudienceQuery,
   fileOptions: Dataflow["fileOptions"],
-): Promise<{ rows: number; counts?: Awaited<ReturnType<typeof exclusionCounts>> }> {
+): Promise<{ rows: number; counts?: ExclusionCounts; duplicatesAfter?: boolean; partitions: number }> {
+  const limit =
+    fileOptions.maxRowsPerFile === undefined ? Infinity : fileOptions.maxRowsPerFile * fileOptions.maxFiles;
   if (!query.excludes) {
     const [row] = await deps.store.query<{ n: number }>(sandbox, query.membersSql, query.params);
     const bound = Number(row?.n ?? 0);
-    const limit =
-      fileOptions.maxRowsPerFile === undefined ? Infinity : fileOptions.maxRowsPerFile * fileOptions.maxFiles;
-    if (bound <= limit) return { rows: bound };
+    if (bound <= limit) return { rows: bound, partitions: 1 };
   }
-  const counts = await exclusionCounts(deps, sandbox, query);
-  return { rows: counts.received - counts.missingMandatory - counts.duplicates, counts };
+  const [row] = await deps.store.query<{ received: number; missing_mandatory: number }>(
+    sandbox,
+    query.countsSql,
+    query.params,
+  );
+  const received = Number(row?.received ?? 0);
+  const missingMandatory = Number(row?.missing_mandatory ?? 0);
+  const bound = received - missingMandatory;
+  const partitions = query.deduplication?.partitions(bound) ?? 1;
+  if (query.deduplication && bound <= limit && fileOptions.format !== "parquet") {
+    return {
+      rows: bound,
+      counts: { received, missingMandatory, duplicates: 0 },
+      duplicatesAfter: true,
+      partitions,
+    };
+  }
+  const duplicates = await duplicateCount(deps, sandbox, query, partitions);
+  return { rows: bound - duplicates, counts: { received, missingMandatory, duplicates }, partitions };
 }
 
 async function rowSlots(deps: ActivationDeps, sandbox: string, sql: string): Promise<number> {
@@ -231,7 +256,9 @@ async function exportOnce(
   const before = await rowsBeforeExport(deps, sandbox, query, dataflow.fileOptions);
   const plan =
     query.tableOrder && dataflow.fileOptions.format !== "parquet"
-      ? query.tableOrder.plan(await rowSlots(deps, sandbox, query.tableOrder.rowSlotsSql))
+      ? query.tableOrder.plan(await rowSlots(deps, sandbox, query.tableOrder.rowSlotsSql), {
+          partitions: before.partitions,
+        })
       : undefined;
   const context = {
     destination: definition.name,
@@ -281,9 +308,12 @@ async function exportOnce(
         Readable.from([Buffer.from(JSON.stringify(manifest, null, 2))]),
       );
     }
-    // Without exclusions, every profile received was written.
+    // Without exclusions, every profile received was written; with a deduplication counted after,
+    // every profile of the bound not written was a duplicate.
     const written = files.reduce((sum, f) => sum + f.rows, 0);
-    return { files, counts: before.counts ?? { received: written, missingMandatory: 0, duplicates: 0 } };
+    if (!before.counts) return { files, counts: { received: written, missingMandatory: 0, duplicates: 0 } };
+    const duplicates = before.duplicatesAfter ? before.rows - written : before.counts.duplicates;
+    return { files, counts: { ...before.counts, duplicates } };
   } finally {
     await session.close();
   }

@@ -255,6 +255,41 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     expect(new Set(rows.map((r) => r.phone))).toEqual(new Set(kept));
   });
 
+  it("counts the duplicates before writing when the profiles with a key are over the file limit", async () => {
+    const dedupMapping = {
+      columns: [
+        { source: { kind: "identity", namespace: "phone" }, target: "phone" },
+        { source: { kind: "attribute", path: "person.name.lastName" }, target: "last_name", mandatory: true },
+      ],
+      deduplicationKey: ["phone"],
+    };
+    const fixture = await activationFixture(engine);
+    const kept = (await expectedRows(fixture.store)).map((r) => r.phone);
+    await fixture.store.close();
+    const unique = new Set(kept).size;
+    expect(unique).toBeLessThan(85);
+    // 85 profiles have a last name: over the limit until the duplicates are counted, then exactly at it.
+    const fits = await setup(
+      { compression: "none", maxRowsPerFile: unique, maxFiles: 1 },
+      { mapping: dedupMapping },
+    );
+    expect(await fits.run()).toMatchObject({
+      status: "succeeded",
+      activated: unique,
+      excluded: { missingMandatory: 15, duplicate: 85 - unique },
+    });
+    await store?.close();
+    fs.rmSync(root, { recursive: true, force: true });
+    const over = await setup(
+      { compression: "none", maxRowsPerFile: unique - 1, maxFiles: 1 },
+      { mapping: dedupMapping },
+    );
+    const refused = await over.run();
+    expect(refused.status).toBe("failed");
+    expect(refused.errors.join("\n")).toMatch(new RegExp(`${unique} rows.*2 files.*maxFiles`));
+    expect(over.delivered()).toEqual([]);
+  });
+
   it("exports only the changes in incremental mode, with their statuses", async () => {
     const fixture = await setup(
       { format: "jsonl", compression: "none" },
