@@ -254,12 +254,11 @@ async function exportOnce(
     ...(segment.mode === "incremental" && segment.lastSuccessAt ? { since: segment.lastSuccessAt } : {}),
   });
   const before = await rowsBeforeExport(deps, sandbox, query, dataflow.fileOptions);
-  const plan =
-    query.tableOrder && dataflow.fileOptions.format !== "parquet"
-      ? query.tableOrder.plan(await rowSlots(deps, sandbox, query.tableOrder.rowSlotsSql), {
-          partitions: before.partitions,
-        })
-      : undefined;
+  const plan = query.tableOrder
+    ? query.tableOrder.plan(await rowSlots(deps, sandbox, query.tableOrder.rowSlotsSql), {
+        partitions: before.partitions,
+      })
+    : undefined;
   const context = {
     destination: definition.name,
     sandbox,

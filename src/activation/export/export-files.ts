@@ -20,7 +20,8 @@ export interface ExportRequest {
   sandbox: string;
   /**
    * SELECT of the mapped columns, output names as aliases, ending in ORDER BY a unique key; `plan`,
-   * the same rows in another fixed order, streams CSV and JSON Lines instead when given.
+   * the same rows in another fixed order (its queries without parameters of their own), is
+   * exported instead when given.
    */
   query: { sql: string; params: readonly unknown[]; plan?: ExportPlan };
   options: FileOptions;
@@ -135,7 +136,24 @@ export async function exportToFiles(request: ExportRequest): Promise<ExportedFil
   return files;
 }
 
-/** Parquet is binary: each part is its own engine query, a page of the query's profile-id order. */
+/**
+ * A plan's queries as one (Parquet takes one query per file), their rows in the same order (DuckDB
+ * keeps the order of `UNION ALL` and of `LIMIT` / `OFFSET`), optionally one page of them.
+ */
+function asOneQuery(plan: ExportPlan, page?: { limit: number; offset: number }): ExportPlan {
+  if (plan.queries.some((q) => q.params.length))
+    throw new Error("a plan's queries are joined into one only without parameters of their own");
+  const union = plan.queries.map((q) => `(${q.sql})`).join(" UNION ALL ");
+  const sql = page
+    ? `SELECT * FROM (${union}) AS audience LIMIT ${Math.trunc(page.limit)} OFFSET ${Math.trunc(page.offset)}`
+    : union;
+  return { setup: plan.setup, queries: [{ sql, params: [] }] };
+}
+
+/**
+ * Parquet is binary: each part is its own engine query, a page of the rows in the plan's order
+ * (the setup runs again for each part) or the query's profile-id order.
+ */
 async function exportParquet(
   request: ExportRequest,
   total: number,
@@ -143,13 +161,16 @@ async function exportParquet(
   parts: number,
 ): Promise<ExportedFile[]> {
   const files: ExportedFile[] = [];
+  const { plan } = request.query;
   for (let part = 1; part <= parts; part++) {
+    const page = parts === 1 ? undefined : { limit: rowsPerFile, offset: (part - 1) * rowsPerFile };
     const params = [...request.query.params];
-    const sql =
-      parts === 1
-        ? request.query.sql
-        : `${request.query.sql} LIMIT $${params.push(rowsPerFile)} OFFSET $${params.push((part - 1) * rowsPerFile)}`;
-    const stream = request.store.exportQuery(request.sandbox, sql, params, { type: "parquet" });
+    const sql = page
+      ? `${request.query.sql} LIMIT $${params.push(page.limit)} OFFSET $${params.push(page.offset)}`
+      : request.query.sql;
+    const stream = plan
+      ? request.store.exportPlan(request.sandbox, asOneQuery(plan, page), { type: "parquet" })
+      : request.store.exportQuery(request.sandbox, sql, params, { type: "parquet" });
     const tally = { bytes: 0, hash: createHash("sha256") };
     const name = request.fileName(part);
     const put = await request.session.putFile(name, Readable.from(measured(stream, tally)), {
