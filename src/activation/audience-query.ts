@@ -81,11 +81,18 @@ function tableOrderPlan(
   const slices = Math.max(1, Math.ceil(rowSlots / size));
   const bitmap = (ids: string) => `SELECT ids.rowid // ${size} AS slice,
       bitstring_agg(ids.rowid % ${size}, 0, ${size - 1}) AS bits FROM (${ids}) AS ids GROUP BY slice`;
-  // Slices without members stay in the list as NULL, so list position k + 1 is slice k.
-  const current = "getvariable('herald_audience')[r.slice + 1]";
+  // Slices without members stay in the list as NULL, so list position k + 1 is slice k. The
+  // bitmap so far is unnested once: read per row, `getvariable(...)[i]` copied the whole list each
+  // time (peak RSS 1.2 GiB at a 448MB budget for 100 M rows' bits, and 10x the time).
+  const slicesSoFar = `(SELECT unnest(v) AS bits, generate_subscripts(v, 1) - 1 AS slice
+      FROM (SELECT getvariable('herald_audience') AS v) AS so_far)`;
   const setup = rows.map((ids, index) => ({
-    sql: `SET VARIABLE herald_audience = (SELECT list(${index === 0 ? "a.bits" : `COALESCE(${current} | a.bits, ${current}, a.bits)`} ORDER BY r.slice)
-      FROM range(${slices}) AS r(slice) LEFT JOIN (${bitmap(ids)}) AS a ON a.slice = r.slice)`,
+    sql:
+      index === 0
+        ? `SET VARIABLE herald_audience = (SELECT list(a.bits ORDER BY r.slice)
+            FROM range(${slices}) AS r(slice) LEFT JOIN (${bitmap(ids)}) AS a ON a.slice = r.slice)`
+        : `SET VARIABLE herald_audience = (SELECT list(COALESCE(r.bits | a.bits, r.bits, a.bits) ORDER BY r.slice)
+            FROM ${slicesSoFar} AS r LEFT JOIN (${bitmap(ids)}) AS a ON a.slice = r.slice)`,
     params,
   }));
   const queries = Array.from({ length: slices }, (_, k) => {
