@@ -290,6 +290,46 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     expect(over.delivered()).toEqual([]);
   });
 
+  it("writes a deduplicated audience as Parquet in several files on DuckDB, each profile once; refuses Parquet on PostgreSQL", async () => {
+    const fixture = await setup(
+      { format: "parquet", maxRowsPerFile: 30, maxFiles: 5 },
+      {
+        mapping: {
+          columns: [
+            { source: { kind: "identity", namespace: "phone" }, target: "phone" },
+            {
+              source: { kind: "attribute", path: "person.name.lastName" },
+              target: "last_name",
+              mandatory: true,
+            },
+          ],
+          deduplicationKey: ["phone"],
+        },
+      },
+    );
+    const kept = new Set((await expectedRows(store as Store)).map((r) => r.phone));
+    const first = await fixture.run();
+    if (engine === "postgres") {
+      expect(first.status).toBe("failed");
+      expect(first.errors.join("\n")).toMatch(/Parquet export needs the embedded DuckDB store/);
+      return;
+    }
+    expect(first).toMatchObject({ status: "succeeded", activated: kept.size });
+    expect(first.files).toHaveLength(Math.ceil(kept.size / 30));
+    const files = first.files.map((f) => path.join(root, "out", f.name));
+    const rows = await (store as Store).queryGlobal<{ phone: string }>(
+      `SELECT phone FROM read_parquet([${files.map((f) => `'${f}'`).join(", ")}], filename = true, file_row_number = true)
+        ORDER BY filename, file_row_number`,
+    );
+    expect(rows).toHaveLength(kept.size);
+    expect(new Set(rows.map((r) => r.phone))).toEqual(kept);
+    expect(first.files.map((f) => f.rows)).toEqual(
+      first.files.map((_, i) => Math.min(30, kept.size - 30 * i)),
+    );
+    const second = await fixture.run();
+    expect(second.files.map((f) => f.sha256)).toEqual(first.files.map((f) => f.sha256));
+  });
+
   it("exports only the changes in incremental mode, with their statuses", async () => {
     const fixture = await setup(
       { format: "jsonl", compression: "none" },
