@@ -159,7 +159,7 @@ describe("an audience exported in the profiles table's own order (DuckDB)", () =
     }
   });
 
-  it("splits a deduplication into hash partitions of at most 8,000,000 keyed profiles on DuckDB, none on PostgreSQL", async () => {
+  it("splits a deduplication into hash partitions sized by the engine's budget on DuckDB, none on PostgreSQL", async () => {
     const { store, schema } = await setup();
     const build = (dialect: Store["dialect"]) =>
       buildAudienceQuery({
@@ -170,9 +170,17 @@ describe("an audience exported in the profiles table's own order (DuckDB)", () =
         segmentId: FRENCH,
         mode: "full",
       }).deduplication;
+    // 8 M keyed profiles a part without a known budget, as at 448MB; 56 bytes of the budget each.
     expect([0, 8_000_000, 8_000_001, 100_000_000].map((n) => build(store.dialect)?.partitions(n))).toEqual([
       1, 1, 2, 13,
     ]);
+    expect(build(store.dialect)?.partitions(100_000_000, store.memoryBudget)).toBe(
+      Math.ceil(100_000_000 / Math.floor((store.memoryBudget as number) / 56)),
+    );
+    expect(build(store.dialect)?.partitions(100_000_000, 448_000_000)).toBe(13);
+    expect(build(store.dialect)?.partitions(100_000_000, 1_000_000_000)).toBe(6);
+    // Never parts under 1 M profiles, whatever the budget.
+    expect(build(store.dialect)?.partitions(100_000_000, 1_000_000)).toBe(100);
     expect(build(createDialect("postgres"))?.partitions(100_000_000)).toBe(1);
   });
 

@@ -29,14 +29,15 @@ export interface AudienceQuery {
   /** SELECT count(*) AS n of the memberships the export reads: at least the rows it yields. */
   membersSql: string;
   /**
-   * With a deduplication key: its work split by a hash of the key into `partitions(rows)` parts
-   * (for `rows` profiles that have the key), each grouped on its own, so that no single
+   * With a deduplication key: its work split by a hash of the key into `partitions(rows, budget)`
+   * parts (for `rows` profiles that have the key, the engine's memory budget in bytes, as
+   * `Store.memoryBudget`), each grouped on its own, so that no single
    * aggregation holds every key (DuckDB cannot group 100 M distinct string keys within a 448MB
    * budget; 12.5 M at a time it can). `duplicatesSql(part, parts)`: SELECT ... AS duplicates,
    * the profiles of that part beyond the first per key.
    */
   deduplication?: {
-    partitions: (rows: number) => number;
+    partitions: (rows: number, memoryBudget?: number) => number;
     duplicatesSql: (part: number, parts: number) => string;
   };
   /**
@@ -54,11 +55,13 @@ export interface AudienceQuery {
 const ROWS_PER_SLICE = 1 << 20;
 
 /**
- * Profiles with a deduplication key grouped at a time (DuckDB). At a 448MB budget, 12.5 M keys
- * grouped with their memberships' recency fit and 25 M did not (100 M-profile store,
- * docs/benchmarks.md); 8 M leaves room for wider keys.
+ * Bytes of the engine's budget per profile with a deduplication key grouped at a time (DuckDB): at
+ * 448MB, 12.5 M keys grouped with their memberships' recency fit and 25 M did not (100 M-profile
+ * store, docs/benchmarks.md); 56 bytes a profile (8 M at 448MB) leaves room for wider keys.
  */
-const KEYED_ROWS_PER_PARTITION = 8_000_000;
+const BUDGET_BYTES_PER_KEYED_ROW = 56;
+/** Without a known budget, parts of the size that fits 448MB. */
+const DEFAULT_KEYED_ROWS_PER_PARTITION = 8_000_000;
 
 /**
  * The audience in the profiles table's own order, without a sort (DuckDB). DuckDB keeps a table's
@@ -189,8 +192,13 @@ export function buildAudienceQuery(input: {
     ...(dedup
       ? {
           deduplication: {
-            partitions: (rows: number) =>
-              dialect.engine === "duckdb" ? Math.max(1, Math.ceil(rows / KEYED_ROWS_PER_PARTITION)) : 1,
+            partitions: (rows: number, memoryBudget?: number) => {
+              if (dialect.engine !== "duckdb") return 1;
+              const perPart = memoryBudget
+                ? Math.max(1_000_000, Math.floor(memoryBudget / BUDGET_BYTES_PER_KEYED_ROW))
+                : DEFAULT_KEYED_ROWS_PER_PARTITION;
+              return Math.max(1, Math.ceil(rows / perPart));
+            },
             duplicatesSql: (part: number, parts: number) =>
               `SELECT COALESCE(sum(keys.n) - count(*), 0) AS duplicates FROM (SELECT count(*) AS n
                 ${semi} AND ${keep} AND NOT (${noKey})${inPart(part, parts)} GROUP BY ${dedup.join(", ")}) AS keys`,

@@ -85,7 +85,7 @@ async function rowsBeforeExport(
   const received = Number(row?.received ?? 0);
   const missingMandatory = Number(row?.missing_mandatory ?? 0);
   const bound = received - missingMandatory;
-  const partitions = query.deduplication?.partitions(bound) ?? 1;
+  const partitions = query.deduplication?.partitions(bound, deps.store.memoryBudget) ?? 1;
   if (query.deduplication && bound <= limit && fileOptions.format !== "parquet") {
     return {
       rows: bound,

@@ -111,6 +111,14 @@ function executorOn(connection: DuckDBConnection, dialect = createDialect("duckd
   };
 }
 
+const UNITS: Record<string, number> = { bytes: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
+
+/** A size as DuckDB prints its settings ("427.2 MiB"), in bytes; undefined if it reads otherwise. */
+function parseSize(text: string): number | undefined {
+  const match = /^([\d.]+)\s*(bytes|KiB|MiB|GiB|TiB)$/.exec(text.trim());
+  return match ? Math.round(Number(match[1]) * (UNITS[match[2] as string] as number)) : undefined;
+}
+
 export async function openDuckDBStore(
   options: DuckDBStoreOptions,
 ): Promise<Store & { instance: DuckDBInstance }> {
@@ -129,6 +137,9 @@ export async function openDuckDBStore(
   const setup = await instance.connect();
   await setup.run("LOAD icu");
   await setup.run("SET GLOBAL TimeZone = 'UTC'");
+  const memoryBudget = parseSize(
+    String((await setup.runAndReadAll("SELECT current_setting('memory_limit') AS v")).getRows()[0]?.[0]),
+  );
   setup.closeSync();
   const dialect = createDialect("duckdb");
   // One connection per concurrent reader; DuckDB runs them in parallel.
@@ -168,6 +179,7 @@ export async function openDuckDBStore(
   return {
     engine: "duckdb",
     dialect,
+    ...(memoryBudget ? { memoryBudget } : {}),
     instance,
     query: (sandbox, sql, params) =>
       withConnection((c) => executorOn(c, dialect).query(sandbox, sql, params)),

@@ -239,6 +239,12 @@ break "q"', NULL, NULL), (3, 'skip', NULL, NULL)`,
       text(store.exportQuery("prod", "SELECT nope FROM {profiles}", [], { type: "jsonl" })),
     ).rejects.toThrow(/nope/);
   });
+
+  it("knows the embedded engine's memory budget (the tests' 1GB), and none of PostgreSQL's", async () => {
+    store = await freshStore(engine);
+    if (engine === "duckdb") expect(Math.abs((store.memoryBudget ?? 0) - 1e9)).toBeLessThan(1e6);
+    else expect(store.memoryBudget).toBeUndefined();
+  });
 });
 
 describe("exportQuery on duckdb", () => {

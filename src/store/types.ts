@@ -59,6 +59,8 @@ export interface ExportPlan {
 export interface Store extends Executor {
   readonly engine: Engine;
   readonly dialect: Dialect;
+  /** Bytes of memory the engine's queries may use, when it keeps such a budget itself (DuckDB). */
+  readonly memoryBudget?: number;
   /**
    * Streams a sandbox query's result as file bytes written by the engine itself (CSV, JSON Lines,
    * Parquet): the fast path of exports. The stream errors if the query fails.
