@@ -18,6 +18,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { loadConfig } from "../src/config/index.ts";
 import { ingestFile } from "../src/profiles/files/index.ts";
 import { generateDataset } from "../src/profiles/generate/index.ts";
 import { installDefaultSchema, loadSchema } from "../src/schema/index.ts";
@@ -33,8 +34,8 @@ import { type ChildResult, childTask, mib, reportFromChild, runChild, timed } fr
 const PROFILES = Number(process.env.PROFILES ?? 1_000_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const POSTGRES_URL = process.env.HERALD_BENCH_POSTGRES_URL;
-/** Herald's default DuckDB settings (src/config): a 1 GB memory limit, every core. */
-const MEMORY_LIMIT = process.env.MEMORY_LIMIT ?? "1GB";
+/** Herald's default DuckDB settings (src/config): its default memory limit, every core. */
+const MEMORY_LIMIT = process.env.MEMORY_LIMIT ?? loadConfig({}, {}).memoryLimit;
 type Task = { load: "baseline" | "herald-duckdb" | "herald-postgres"; file: string; dir: string };
 type Result = ChildResult & { rows: number; stored: number };
 
