@@ -20,6 +20,15 @@ import { engines } from "../support/stores.ts";
 
 const scheduledFor = new Date("2026-11-20T05:00:00Z");
 
+/** Phones, one per key, of the profiles with a last name (mandatory). */
+const phoneDeduplication = {
+  columns: [
+    { source: { kind: "identity", namespace: "phone" }, target: "phone" },
+    { source: { kind: "attribute", path: "person.name.lastName" }, target: "last_name", mandatory: true },
+  ],
+  deduplicationKey: ["phone"],
+};
+
 describe.each(engines)("batch export to a local folder on %s", (engine) => {
   let store: Store | undefined;
   let root = "";
@@ -256,13 +265,6 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
   });
 
   it("counts the duplicates before writing when the profiles with a key are over the file limit", async () => {
-    const dedupMapping = {
-      columns: [
-        { source: { kind: "identity", namespace: "phone" }, target: "phone" },
-        { source: { kind: "attribute", path: "person.name.lastName" }, target: "last_name", mandatory: true },
-      ],
-      deduplicationKey: ["phone"],
-    };
     const fixture = await activationFixture(engine);
     const kept = (await expectedRows(fixture.store)).map((r) => r.phone);
     await fixture.store.close();
@@ -271,7 +273,7 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     // 85 profiles have a last name: over the limit until the duplicates are counted, then exactly at it.
     const fits = await setup(
       { compression: "none", maxRowsPerFile: unique, maxFiles: 1 },
-      { mapping: dedupMapping },
+      { mapping: phoneDeduplication },
     );
     expect(await fits.run()).toMatchObject({
       status: "succeeded",
@@ -282,7 +284,7 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     fs.rmSync(root, { recursive: true, force: true });
     const over = await setup(
       { compression: "none", maxRowsPerFile: unique - 1, maxFiles: 1 },
-      { mapping: dedupMapping },
+      { mapping: phoneDeduplication },
     );
     const refused = await over.run();
     expect(refused.status).toBe("failed");
@@ -293,19 +295,7 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
   it("writes a deduplicated audience as Parquet in several files on DuckDB, each profile once; refuses Parquet on PostgreSQL", async () => {
     const fixture = await setup(
       { format: "parquet", maxRowsPerFile: 30, maxFiles: 5 },
-      {
-        mapping: {
-          columns: [
-            { source: { kind: "identity", namespace: "phone" }, target: "phone" },
-            {
-              source: { kind: "attribute", path: "person.name.lastName" },
-              target: "last_name",
-              mandatory: true,
-            },
-          ],
-          deduplicationKey: ["phone"],
-        },
-      },
+      { mapping: phoneDeduplication },
     );
     const kept = new Set((await expectedRows(store as Store)).map((r) => r.phone));
     const first = await fixture.run();
