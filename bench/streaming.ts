@@ -342,7 +342,7 @@ try {
   }
   const metrics = await streaming.metricsJson();
   outside.send({ kind: "collect" });
-  const stored = (await outside.next("collected")).arrivals;
+  const { arrivals: stored, requests: destinationRequests } = await outside.next("collected");
   await app.close();
   await streaming.stop();
 
@@ -374,7 +374,7 @@ try {
     `ingest request round trip: p50 ${ms(quantile(requestLatency, 0.5))}, p99 ${ms(quantile(requestLatency, 0.99))}, max ${ms(requestLatency[requestLatency.length - 1] ?? Number.NaN)}`,
   );
   console.log(
-    `membership changes: ${changes.toLocaleString()}; messages delivered: ${metrics.delivered.toLocaleString()}; stored at the destination: ${stored.length.toLocaleString()}; dead letters: ${metrics.deadLettered}; retried: ${metrics.retried}`,
+    `membership changes: ${changes.toLocaleString()}; messages delivered: ${metrics.delivered.toLocaleString()}; stored at the destination: ${stored.length.toLocaleString()} in ${destinationRequests.toLocaleString()} requests; dead letters: ${metrics.deadLettered}; retried: ${metrics.retried}`,
   );
   if (latencies.length) {
     console.log(

@@ -39,7 +39,7 @@ export type LoadReply =
       /** Profile → when the client sent its purchase (epoch ms). */
       sentAt: [string, number][];
     }
-  | { kind: "collected"; arrivals: { profileId: string; arrivedAt: number }[] };
+  | { kind: "collected"; arrivals: { profileId: string; arrivedAt: number }[]; requests: number };
 
 const port = parentPort;
 if (!port) throw new Error("bench/support/streaming-load.ts runs as a worker thread");
@@ -51,12 +51,15 @@ const reply = (message: LoadReply) => port.postMessage(message);
  * recorder does) grew this thread's heap, which it shares with the client, to ~140 MB over a run.
  */
 const arrivals: { profileId: string; arrivedAt: number }[] = [];
+/** Requests received at /audiences: how Herald's dispatcher batched the messages. */
+let requests = 0;
 const destination = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on("data", (chunk: Buffer) => chunks.push(chunk));
   req.on("end", () => {
     const arrivedAt = Date.now();
     if (req.url?.startsWith("/audiences")) {
+      requests++;
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
         records?: { profileId: string }[];
       };
@@ -153,9 +156,10 @@ port.on("message", (message: LoadMessage) => {
       break;
     case "reset":
       arrivals.length = 0;
+      requests = 0;
       break;
     case "collect":
-      reply({ kind: "collected", arrivals });
+      reply({ kind: "collected", arrivals, requests });
       break;
     case "close":
       destination.closeAllConnections();

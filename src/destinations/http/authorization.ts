@@ -1,6 +1,6 @@
 import { assertNever, HeraldError } from "../../errors/index.ts";
 import { DEFAULT_HTTP_TIMEOUT_SECONDS, type HttpConnection } from "./connection.ts";
-import { describeFetchFailure } from "./http-status.ts";
+import { describeRequestFailure, exchange, type HttpAnswer } from "./http-status.ts";
 
 interface CachedToken {
   value: string;
@@ -77,26 +77,24 @@ async function fetchToken(connection: HttpConnection, signal?: AbortSignal): Pro
     form.set("client_secret", connection.clientSecret ?? "");
   }
   const timeout = AbortSignal.timeout((connection.timeoutSeconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000);
-  let response: Response;
+  let response: HttpAnswer;
   try {
-    response = await fetch(tokenUrl, {
+    response = await exchange(tokenUrl, {
       method: "POST",
       headers,
-      body: form,
-      redirect: "manual",
+      body: form.toString(),
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
   } catch (error) {
     throw new HeraldError(
       "unavailable",
       "oauth_token_endpoint_unreachable",
-      `Cannot reach the token endpoint ${tokenUrl} (${describeFetchFailure(error)})`,
+      `Cannot reach the token endpoint ${tokenUrl} (${describeRequestFailure(error)})`,
     );
   }
-  const text = await response.text().catch(() => "");
   let body: { access_token?: unknown; expires_in?: unknown; error?: unknown } = {};
   try {
-    body = JSON.parse(text) as typeof body;
+    body = JSON.parse(response.text) as typeof body;
   } catch {
     // Not JSON: judged by the status below.
   }

@@ -8,7 +8,7 @@ import {
   type HttpDetails,
   targetUrl,
 } from "./connection.ts";
-import { classifyStatus, describeFetchFailure } from "./http-status.ts";
+import { classifyStatus, describeRequestFailure, exchange, type HttpAnswer } from "./http-status.ts";
 
 /**
  * The machinery may hand up to 10,000 records (the largest `batchSize`); the session cuts them into
@@ -59,13 +59,12 @@ export async function sendRequest(
   for (let attempt = 0; ; attempt++) {
     const authorization = await authorizer.header(signal);
     const timeout = AbortSignal.timeout(target.timeoutMs);
-    let response: Response;
+    let response: HttpAnswer;
     try {
-      response = await fetch(target.url, {
+      response = await exchange(target.url, {
         method: target.method,
         headers: { ...target.headers, ...(authorization ? { authorization } : {}) },
         body,
-        redirect: "manual",
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
     } catch (error) {
@@ -74,16 +73,15 @@ export async function sendRequest(
         error: new HeraldError(
           "unavailable",
           "http_unreachable",
-          `Cannot reach ${target.url} (${describeFetchFailure(error)})`,
+          `Cannot reach ${target.url} (${describeRequestFailure(error)})`,
         ),
       };
     }
-    const text = await response.text().catch(() => "");
     if (response.status === 401 && attempt === 0 && authorizer.invalidate()) continue;
     const outcome = classifyStatus(response, target.url);
     if (!outcome) return { ok: true };
     if ("error" in outcome) return { ok: false, error: outcome.error };
-    const detail = text.trim().slice(0, 300);
+    const detail = response.text.trim().slice(0, 300);
     return { ok: false, reject: detail ? `${outcome.reject}: ${detail}` : outcome.reject };
   }
 }
