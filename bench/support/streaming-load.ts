@@ -23,6 +23,8 @@ export interface LoadRequest {
   seconds: number;
   batch: number;
   maxInFlight: number;
+  /** The first event's number in the client's sequence (which picks each event's profile). */
+  firstEvent: number;
 }
 
 export type LoadMessage = LoadRequest | { kind: "reset" } | { kind: "collect" } | { kind: "close" };
@@ -73,7 +75,7 @@ await new Promise<void>((resolve) => destination.listen(0, "127.0.0.1", resolve)
 const destinationUrl = `http://127.0.0.1:${(destination.address() as AddressInfo).port}`;
 
 async function load(request: LoadRequest) {
-  const { url, profiles, rate, seconds, batch, maxInFlight } = request;
+  const { url, profiles, rate, seconds, batch, maxInFlight, firstEvent } = request;
   const sentAt = new Map<string, number>();
   const requestLatency: number[] = [];
   let acknowledged = 0;
@@ -104,7 +106,7 @@ async function load(request: LoadRequest) {
     req.on("error", () => done(false));
     req.end(body);
   };
-  let seq = 0;
+  let seq = firstEvent;
   for (let sent = 0; sent < total; sent += batch) {
     const due = started + (sent / batch) * intervalMs;
     const wait = due - performance.now();
