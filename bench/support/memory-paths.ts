@@ -11,7 +11,8 @@
  *     gzip CSV in <= 5 files (the mapping's window and profile-id order instead of the bitmap);
  *     dedup-tenth: the same for the tenth segment;
  *   - parquet, jsonl: the tenth segment (a tenth of the store) as one Parquet file, and as gzip
- *     JSON Lines in <= 5 files; parquet-all, jsonl-all: the everyone segment.
+ *     JSON Lines in <= 5 files; parquet-all, jsonl-all: the everyone segment; parquet-parts: the
+ *     tenth as Parquet in 5 files.
  *
  * A path that fails (out of memory) is reported as FAILED and the next one runs.
  * HERALD_BENCH_TRACE=1 prints every statement's seconds, and the one that failed, on stderr.
@@ -145,7 +146,9 @@ async function prepare(name: string, dataDir: string, keyHex: string, profiles: 
     const dedup = name.startsWith("dedup");
     const rows = segmentId === "everyone" ? profiles : profiles / 10;
     const fileOptions: FileOptionsInput = name.startsWith("parquet")
-      ? { format: "parquet", compression: "none", maxFiles: 1 }
+      ? name === "parquet-parts"
+        ? { format: "parquet", compression: "none", maxRowsPerFile: Math.ceil(rows / 5), maxFiles: 5 }
+        : { format: "parquet", compression: "none", maxFiles: 1 }
       : {
           format: name.startsWith("jsonl") ? "jsonl" : "csv",
           compression: "gzip",

@@ -14,7 +14,7 @@ import {
 } from "@duckdb/node-api";
 import { createDialect } from "./dialect.ts";
 import type { ExportFormat } from "./export-format.ts";
-import { duckdbExportStream } from "./export-stream.ts";
+import { duckdbExportFiles, duckdbExportStream } from "./export-stream.ts";
 import { scopePlan, scopeToSandbox } from "./scoping.ts";
 import type { Executor, ExportPlan, Row, Statement, Store } from "./types.ts";
 
@@ -187,6 +187,8 @@ export async function openDuckDBStore(
     exportQuery: (sandbox, sql, params, format) =>
       exportPlan(sandbox, { setup: [], queries: [{ sql, params }] }, format),
     exportPlan,
+    exportPlanFiles: (sandbox, plan, format) =>
+      duckdbExportFiles(instance, scopePlan(dialect, sandbox, plan, toDuckValue), format),
     transaction,
     writeAll: (sandbox, statements) =>
       statements.length ? transaction((tx) => tx.writeAll(sandbox, statements)) : Promise.resolve([]),

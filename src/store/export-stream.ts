@@ -58,23 +58,55 @@ export function duckdbExportStream(
   format: ExportFormat,
 ): Readable {
   const out = new PassThrough({ highWaterMark: 1 << 20 });
+  if (format.type === "parquet" && plan.queries.length > 1)
+    out.destroy(new Error("a Parquet export is one query: files cannot be concatenated"));
+  else void runDuckdbExport(instance, plan, format, [out]);
+  return out;
+}
+
+/**
+ * The same with each query's bytes as a stream of its own, in order (the files of one export): the
+ * setup runs once for all of them, on one connection and one snapshot, where a call per file would
+ * run it again for each. A query starts once the previous one's bytes are all in its stream (1 MiB
+ * buffered at most). Leaving the loop early stops the export.
+ */
+export async function* duckdbExportFiles(
+  instance: DuckDBInstance,
+  plan: { setup: BoundStatement<DuckDBValue>[]; queries: BoundStatement<DuckDBValue>[] },
+  format: ExportFormat,
+): AsyncGenerator<Readable> {
+  const outs = plan.queries.map(() => new PassThrough({ highWaterMark: 1 << 20 }));
+  const run = runDuckdbExport(instance, plan, format, outs);
+  try {
+    for (const out of outs) yield out;
+  } finally {
+    // Streams never handed out, or not read to their end, stop the export (see runDuckdbExport).
+    for (const out of outs) if (!out.writableFinished) out.destroy();
+    await run;
+  }
+}
+
+/**
+ * Runs a plan on one connection, each query's `COPY` into a named pipe whose bytes go to `outputs`:
+ * one stream for all the queries, or one per query (each ended after its query).
+ * A stream closed before its end (a failed or aborted upload) interrupts the query and releases the
+ * pipe; an error destroys every stream not yet ended. Settles once the connection is closed.
+ */
+async function runDuckdbExport(
+  instance: DuckDBInstance,
+  plan: { setup: BoundStatement<DuckDBValue>[]; queries: BoundStatement<DuckDBValue>[] },
+  format: ExportFormat,
+  outputs: readonly PassThrough[],
+): Promise<void> {
+  const endEach = outputs.length > 1 || plan.queries.length === 1;
+  const outputOf = (index: number) => outputs[endEach ? index : 0] as PassThrough;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-export-"));
-  // Retried: a pipe's release below may still be opening as the export ends. A directory left in
-  // the temporary folder must not fail an export that has already settled.
-  const cleanup = () => {
-    try {
-      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-    } catch {}
-  };
-  (async () => {
-    if (format.type === "parquet" && plan.queries.length > 1)
-      throw new Error("a Parquet export is one query: files cannot be concatenated");
+  try {
     const connection = await instance.connect();
-    // A reader that stops early (failed or aborted upload) closes `out`: stop the query, and open
-    // the current pipe's read end once so a writer still blocked opening it gets released (EPIPE).
+    // A reader that stops early closes its stream: stop the query, and open the current pipe's
+    // read end once so a writer still blocked opening it gets released (EPIPE).
     let current: { fifo: string; reader: Readable } | undefined;
-    out.once("close", () => {
-      if (out.writableFinished) return;
+    const stop = () => {
       connection.interrupt();
       if (!current) return;
       current.reader.destroy();
@@ -83,7 +115,8 @@ export function duckdbExportStream(
         fs.constants.O_RDONLY | fs.constants.O_NONBLOCK,
         (_e, fd) => fd && fs.close(fd, () => {}),
       );
-    });
+    };
+    for (const out of outputs) out.once("close", () => out.writableFinished || stop());
     try {
       // Rows leave in the order each query defines: a single-table SELECT keeps the table's order.
       // SESSION: the default scope is the whole instance.
@@ -92,11 +125,12 @@ export function duckdbExportStream(
       await connection.run("BEGIN TRANSACTION");
       for (const statement of plan.setup) await connection.run(statement.sql, statement.params);
       for (const [index, query] of plan.queries.entries()) {
+        const out = outputOf(index);
         if (out.destroyed) return;
         const fifo = path.join(dir, `rows-${index}`);
         await mkfifo("mkfifo", ["-m", "600", fifo]);
         const options = duckdbCopyOptions(
-          format.type === "csv" && index > 0 ? { ...format, header: false } : format,
+          format.type === "csv" && index > 0 && !endEach ? { ...format, header: false } : format,
         );
         const copy = connection.run(`COPY (${query.sql}) TO '${fifo}' (${options})`, query.params);
         const reader = Readable.from(pipeBlocks(fifo), { objectMode: false });
@@ -112,16 +146,23 @@ export function duckdbExportStream(
           throw error;
         });
         await readDone;
+        if (endEach) out.end();
       }
       await connection.run("COMMIT");
-      out.end();
+      for (const out of outputs) if (!out.writableEnded) out.end();
     } finally {
       connection.closeSync();
     }
-  })()
-    .catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))))
-    .finally(cleanup);
-  return out;
+  } catch (error) {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    for (const out of outputs) if (!out.writableFinished) out.destroy(failure);
+  } finally {
+    // Retried: a pipe's release above may still be opening as the export ends. A directory left in
+    // the temporary folder must not fail an export that has already settled.
+    try {
+      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    } catch {}
+  }
 }
 
 /**

@@ -138,6 +138,12 @@ export async function openPostgresStore(url: string): Promise<Store & { pool: pg
     exportQuery: (sandbox, sql, params, format) =>
       exportPlan(sandbox, { setup: [], queries: [{ sql, params }] }, format),
     exportPlan,
+    // One session per file, each running the setup (PostgreSQL writes CSV and JSON Lines, which
+    // exports split in Node; only Parquet, which it refuses, asks for files).
+    exportPlanFiles: async function* (sandbox, plan, format) {
+      for (const query of plan.queries)
+        yield exportPlan(sandbox, { setup: plan.setup, queries: [query] }, format);
+    },
     transaction: async (work) => {
       const client = await pool.connect();
       try {

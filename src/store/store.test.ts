@@ -247,6 +247,92 @@ break "q"', NULL, NULL), (3, 'skip', NULL, NULL)`,
   });
 });
 
+describe.each(engines)("exportPlanFiles on %s", (engine) => {
+  let store: Store;
+  afterEach(async () => store?.close());
+  const text = async (stream: NodeJS.ReadableStream) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString("utf8");
+  };
+  const csv = { type: "csv", delimiter: ",", quote: '"', escape: '"', header: true, nullText: "" } as const;
+
+  async function storeWithRows(rows: number) {
+    store = await freshStore(engine);
+    await migrate(store, engine);
+    await createSandbox(store, "prod");
+    await store.query("prod", "CREATE TABLE {t} (id BIGINT)");
+    await store.query("prod", `INSERT INTO {t} SELECT * FROM generate_series(1, ${rows})`);
+  }
+
+  it("gives each query a file of its own, each with its header, in order", async () => {
+    await storeWithRows(5);
+    const files: string[] = [];
+    const plan = {
+      setup: [],
+      queries: [
+        { sql: "SELECT id FROM {t} WHERE id <= $1 ORDER BY id", params: [2] },
+        { sql: "SELECT id FROM {t} WHERE id > $1 ORDER BY id", params: [2] },
+      ],
+    };
+    for await (const file of store.exportPlanFiles("prod", plan, csv)) files.push(await text(file));
+    expect(files).toEqual(["id\n1\n2\n", "id\n3\n4\n5\n"]);
+  });
+
+  it("stops the engine when the loop is left early, and the store goes on", async () => {
+    await storeWithRows(2_000_000);
+    const query = { sql: "SELECT id FROM {t}", params: [] };
+    const files = store.exportPlanFiles("prod", { setup: [], queries: [query, query] }, { type: "jsonl" });
+    for await (const file of files) {
+      for await (const _ of file) break;
+      break;
+    }
+    const [row] = await store.query<{ n: number }>("prod", "SELECT count(*) AS n FROM {t}");
+    expect(Number(row?.n)).toBe(2_000_000);
+  });
+
+  it("fails the file whose query fails, after the good ones", async () => {
+    await storeWithRows(3);
+    const plan = {
+      setup: [],
+      queries: [
+        { sql: "SELECT id FROM {t} ORDER BY id", params: [] },
+        { sql: "SELECT nope FROM {t}", params: [] },
+      ],
+    };
+    const files = store.exportPlanFiles("prod", plan, { type: "jsonl" });
+    const iterator = files[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    expect(await text(first.value as NodeJS.ReadableStream)).toBe('{"id":1}\n{"id":2}\n{"id":3}\n');
+    const second = await iterator.next();
+    await expect(text(second.value as NodeJS.ReadableStream)).rejects.toThrow(/nope/);
+    await iterator.return?.(undefined);
+  });
+});
+
+describe("exportPlanFiles on duckdb", () => {
+  let store: Store;
+  afterEach(async () => store?.close());
+
+  it("runs the setup once for all the files", async () => {
+    store = await freshStore("duckdb");
+    await migrate(store, "duckdb");
+    await createSandbox(store, "prod");
+    await store.query("prod", "CREATE TABLE {runs} (n INTEGER)");
+    const plan = {
+      setup: [{ sql: "INSERT INTO {runs} VALUES (1)", params: [] }],
+      queries: [0, 1, 2].map(() => ({ sql: "SELECT count(*) AS setups FROM {runs}", params: [] })),
+    };
+    const files: string[] = [];
+    for await (const file of store.exportPlanFiles("prod", plan, { type: "jsonl" })) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of file) chunks.push(chunk as Buffer);
+      files.push(Buffer.concat(chunks).toString("utf8"));
+    }
+    expect(files).toEqual(Array(3).fill('{"setups":1}\n'));
+  });
+});
+
 describe("exportQuery on duckdb", () => {
   let store: Store;
   afterEach(async () => store?.close());

@@ -68,6 +68,11 @@ export interface Store extends Executor {
   exportQuery(sandbox: string, sql: string, params: readonly unknown[], format: ExportFormat): Readable;
   /** The same for an export in several statements on one session (see ExportPlan). */
   exportPlan(sandbox: string, plan: ExportPlan, format: ExportFormat): Readable;
+  /**
+   * Each query of a plan as a file's bytes of its own, in order (a Parquet export in several files):
+   * on DuckDB the setup runs once for all of them. Leaving the loop early stops the export.
+   */
+  exportPlanFiles(sandbox: string, plan: ExportPlan, format: ExportFormat): AsyncIterable<Readable>;
   /** One transaction on one connection; rolled back if `work` throws. */
   transaction<T>(work: (tx: Executor) => Promise<T>): Promise<T>;
   close(): Promise<void>;

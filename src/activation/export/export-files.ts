@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { FileSession } from "../../destinations/index.ts";
 import { validationError } from "../../errors/index.ts";
-import type { ExportFormat, ExportPlan, Store } from "../../store/index.ts";
+import type { ExportFormat, ExportPlan, ExportStatement, Store } from "../../store/index.ts";
 import type { FileOptions } from "./file-options.ts";
 import { gzipInParallel } from "./parallel-gzip.ts";
 import { RowSplitter } from "./row-splitter.ts";
@@ -140,19 +140,19 @@ export async function exportToFiles(request: ExportRequest): Promise<ExportedFil
  * A plan's queries as one (Parquet takes one query per file), their rows in the same order (DuckDB
  * keeps the order of `UNION ALL` and of `LIMIT` / `OFFSET`), optionally one page of them.
  */
-function asOneQuery(plan: ExportPlan, page?: { limit: number; offset: number }): ExportPlan {
+function asOneQuery(plan: ExportPlan, page?: { limit: number; offset: number }): ExportStatement {
   if (plan.queries.some((q) => q.params.length))
     throw new Error("a plan's queries are joined into one only without parameters of their own");
   const union = plan.queries.map((q) => `(${q.sql})`).join(" UNION ALL ");
   const sql = page
     ? `SELECT * FROM (${union}) AS audience LIMIT ${Math.trunc(page.limit)} OFFSET ${Math.trunc(page.offset)}`
     : union;
-  return { setup: plan.setup, queries: [{ sql, params: [] }] };
+  return { sql, params: [] };
 }
 
 /**
- * Parquet is binary: each part is its own engine query, a page of the rows in the plan's order
- * (the setup runs again for each part) or the query's profile-id order.
+ * Parquet is binary: each part is its own engine query, a page of the rows in the plan's order or
+ * the query's profile-id order, all in one export session (the plan's setup runs once).
  */
 async function exportParquet(
   request: ExportRequest,
@@ -160,17 +160,26 @@ async function exportParquet(
   rowsPerFile: number,
   parts: number,
 ): Promise<ExportedFile[]> {
-  const files: ExportedFile[] = [];
   const { plan } = request.query;
-  for (let part = 1; part <= parts; part++) {
-    const page = parts === 1 ? undefined : { limit: rowsPerFile, offset: (part - 1) * rowsPerFile };
+  const pages = Array.from({ length: parts }, (_p, i) =>
+    parts === 1 ? undefined : { limit: rowsPerFile, offset: i * rowsPerFile },
+  );
+  const queries = pages.map((page): ExportStatement => {
+    if (plan) return asOneQuery(plan, page);
     const params = [...request.query.params];
     const sql = page
       ? `${request.query.sql} LIMIT $${params.push(page.limit)} OFFSET $${params.push(page.offset)}`
       : request.query.sql;
-    const stream = plan
-      ? request.store.exportPlan(request.sandbox, asOneQuery(plan, page), { type: "parquet" })
-      : request.store.exportQuery(request.sandbox, sql, params, { type: "parquet" });
+    return { sql, params };
+  });
+  const streams = request.store.exportPlanFiles(
+    request.sandbox,
+    { setup: plan?.setup ?? [], queries },
+    { type: "parquet" },
+  );
+  const files: ExportedFile[] = [];
+  for await (const stream of streams) {
+    const part = files.length + 1;
     const tally = { bytes: 0, hash: createHash("sha256") };
     const name = request.fileName(part);
     const put = await request.session.putFile(name, Readable.from(measured(stream, tally)), {
