@@ -60,7 +60,7 @@ export function duckdbExportStream(
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   if (format.type === "parquet" && plan.queries.length > 1)
     out.destroy(new Error("a Parquet export is one query: files cannot be concatenated"));
-  else void runDuckdbExport(instance, plan, format, [out]);
+  else void runDuckdbExport(instance, plan, format, out);
   return out;
 }
 
@@ -87,8 +87,8 @@ export async function* duckdbExportFiles(
 }
 
 /**
- * Runs a plan on one connection, each query's `COPY` into a named pipe whose bytes go to `outputs`:
- * one stream for all the queries, or one per query (each ended after its query).
+ * Runs a plan on one connection, each query's `COPY` into a named pipe whose bytes go to `output`:
+ * one stream for all the queries, or an array of one per query (each ended after its query).
  * A stream closed before its end (a failed or aborted upload) interrupts the query and releases the
  * pipe; an error destroys every stream not yet ended. Settles once the connection is closed.
  */
@@ -96,9 +96,10 @@ async function runDuckdbExport(
   instance: DuckDBInstance,
   plan: { setup: BoundStatement<DuckDBValue>[]; queries: BoundStatement<DuckDBValue>[] },
   format: ExportFormat,
-  outputs: readonly PassThrough[],
+  output: PassThrough | readonly PassThrough[],
 ): Promise<void> {
-  const endEach = outputs.length > 1 || plan.queries.length === 1;
+  const endEach = Array.isArray(output);
+  const outputs: readonly PassThrough[] = Array.isArray(output) ? output : [output];
   const outputOf = (index: number) => outputs[endEach ? index : 0] as PassThrough;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-export-"));
   try {
