@@ -17,6 +17,7 @@
  *   PG_DURABLE=0 node bench/streaming.ts    # without flushing commits to disk (fsync off), as in tests
  *   WARMUP=0 node bench/streaming.ts        # measure from the first request (default: after 10 s of load)
  *   LATENCY_TRACE=/tmp/lat.json node bench/streaming.ts  # also write each message's send and arrival times
+ *   LOG_LEVEL=info node bench/streaming.ts  # Herald's default log level (request logs, to /dev/null) instead of warn
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -301,7 +302,9 @@ try {
   outside.send({ kind: "reset" });
 
   // Herald: the API on loopback, wired like `herald start`, with the streaming service running.
-  const logger = pino({ level: "warn" });
+  const logger = process.env.LOG_LEVEL
+    ? pino({ level: process.env.LOG_LEVEL }, pino.destination({ dest: "/dev/null", sync: true }))
+    : pino({ level: "warn" });
   const parts = wireParts({ config: loadConfig({ port: 0 }, {}), store, logger, keys });
   const streaming = createStreamingService(accountDeps, {
     logger,
