@@ -13,6 +13,7 @@ export interface EventWrite {
   properties: Map<string, FieldValue>;
 }
 
+const EVENT_KEYS = new Set(["type", "timestamp", "identity", "properties"]);
 const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$/;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -28,7 +29,7 @@ export function validateEvent(
   if (!isPlainObject(record)) return { issues: [{ row, message: "an event must be a JSON object" }] };
   const issues: Issue[] = [];
   for (const key of Object.keys(record)) {
-    if (!["type", "timestamp", "identity", "properties"].includes(key)) {
+    if (!EVENT_KEYS.has(key)) {
       issues.push({
         row,
         field: key,
