@@ -101,8 +101,9 @@ async function runDuckdbExport(
   const endEach = Array.isArray(output);
   const outputs: readonly PassThrough[] = Array.isArray(output) ? output : [output];
   const outputOf = (index: number) => outputs[endEach ? index : 0] as PassThrough;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-export-"));
+  let dir: string | undefined;
   try {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-export-"));
     const connection = await instance.connect();
     // A reader that stops early closes its stream: stop the query, and open the current pipe's
     // read end once so a writer still blocked opening it gets released (EPIPE).
@@ -161,7 +162,7 @@ async function runDuckdbExport(
     // Retried: a pipe's release above may still be opening as the export ends. A directory left in
     // the temporary folder must not fail an export that has already settled.
     try {
-      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      if (dir) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
     } catch {}
   }
 }
