@@ -347,11 +347,9 @@ try {
   const mainBefore = mainThreadCpuSeconds();
   const pgBefore = await postgresCpuSeconds();
   const loopBefore = performance.eventLoopUtilization();
-
   outside.send({ kind: "load", ...load, seconds: SECONDS, firstEvent: 0 });
   const loaded = await outside.next("loaded");
   const loop = performance.eventLoopUtilization(loopBefore);
-
   const cpu = process.cpuUsage(cpuBefore);
   const mainCpu = mainThreadCpuSeconds() - mainBefore;
   const pgAfter = await postgresCpuSeconds();
