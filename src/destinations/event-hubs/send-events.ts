@@ -53,7 +53,9 @@ export async function sendEvents(
   const groups = new Map<string, number[]>();
   records.forEach((record, index) => {
     const id = ids[partitionIndexForKey(record.key, ids.length)] ?? ids[0] ?? "0";
-    groups.set(id, [...(groups.get(id) ?? []), index]);
+    const group = groups.get(id);
+    if (group) group.push(index);
+    else groups.set(id, [index]);
   });
   const failed: BatchResult["failed"] = [];
   const outcomes = await Promise.all(
@@ -86,7 +88,8 @@ export async function sendEvents(
         if (pending?.chunk.length) batches.push(pending);
       } catch (error) {
         const mapped = eventHubsError(error, where);
-        failed.push(...failChunks([indexes.filter((i) => !failed.some((f) => f.index === i))], mapped));
+        const refused = new Set(failed.map((f) => f.index));
+        failed.push(...failChunks([indexes.filter((i) => !refused.has(i))], mapped));
         return { sent: 0, error: mapped };
       }
       let sent = 0;
