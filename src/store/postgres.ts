@@ -141,8 +141,15 @@ export async function openPostgresStore(url: string): Promise<Store & { pool: pg
     // One session per file, each running the setup (PostgreSQL writes CSV and JSON Lines, which
     // exports split in Node; only Parquet, which it refuses, asks for files).
     exportPlanFiles: async function* (sandbox, plan, format) {
-      for (const query of plan.queries)
-        yield exportPlan(sandbox, { setup: plan.setup, queries: [query] }, format);
+      for (const query of plan.queries) {
+        const file = exportPlan(sandbox, { setup: plan.setup, queries: [query] }, format);
+        try {
+          yield file;
+        } finally {
+          // A file left unread (the loop left early) would hold its connection mid-COPY.
+          if (!file.readableEnded) file.destroy();
+        }
+      }
     },
     transaction: async (work) => {
       const client = await pool.connect();

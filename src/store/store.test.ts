@@ -291,6 +291,19 @@ describe.each(engines)("exportPlanFiles on %s", (engine) => {
     expect(Number(row?.n)).toBe(2_000_000);
   });
 
+  it("stops the engine when the loop is left before a file is read, and the store goes on", async () => {
+    await storeWithRows(2_000_000);
+    const query = { sql: "SELECT id FROM {t}", params: [] };
+    for await (const _ of store.exportPlanFiles(
+      "prod",
+      { setup: [], queries: [query, query] },
+      { type: "jsonl" },
+    ))
+      break;
+    const [row] = await store.query<{ n: number }>("prod", "SELECT count(*) AS n FROM {t}");
+    expect(Number(row?.n)).toBe(2_000_000);
+  });
+
   it("fails the file whose query fails, after the good ones", async () => {
     await storeWithRows(3);
     const plan = {
