@@ -10,6 +10,7 @@ export {
   revalidateAccount,
 } from "./accounts.ts";
 export { type Catalog, createCatalog } from "./catalog.ts";
+export { withDeadline } from "./deadline.ts";
 export { destinationMigrations } from "./migrations.ts";
 export { destinationDefinitions } from "./registry.ts";
 export { retryAfterMsOf } from "./stream-batching.ts";

@@ -7,6 +7,7 @@ import {
   retryAfterMsOf,
   type StreamLimits,
   type StreamSession,
+  withDeadline,
 } from "../destinations/index.ts";
 import { isHeraldError, isRetryable } from "../errors/index.ts";
 import {
@@ -241,7 +242,9 @@ export function createDispatcher(options: DispatcherOptions) {
         payload: JSON.parse(m.payload) as Record<string, unknown>,
       }));
       try {
-        const result = await session.sendBatch(records, AbortSignal.timeout(sendTimeoutMs));
+        const result = await withDeadline(sendTimeoutMs, undefined, (deadline) =>
+          session.sendBatch(records, deadline),
+        );
         const ackedAt = Date.now();
         const failedAt = new Map(result.failed.map((f) => [f.index, f]));
         batch.forEach((m, i) => {

@@ -1,4 +1,5 @@
 import { assertNever, HeraldError } from "../../errors/index.ts";
+import { withDeadline } from "../deadline.ts";
 import { DEFAULT_HTTP_TIMEOUT_SECONDS, type HttpConnection } from "./connection.ts";
 import { describeRequestFailure, exchange, type HttpAnswer } from "./http-status.ts";
 
@@ -76,15 +77,12 @@ async function fetchToken(connection: HttpConnection, signal?: AbortSignal): Pro
     form.set("client_id", connection.clientId ?? "");
     form.set("client_secret", connection.clientSecret ?? "");
   }
-  const timeout = AbortSignal.timeout((connection.timeoutSeconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000);
+  const timeoutMs = (connection.timeoutSeconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000;
   let response: HttpAnswer;
   try {
-    response = await exchange(tokenUrl, {
-      method: "POST",
-      headers,
-      body: form.toString(),
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    });
+    response = await withDeadline(timeoutMs, signal, (deadline) =>
+      exchange(tokenUrl, { method: "POST", headers, body: form.toString(), signal: deadline }),
+    );
   } catch (error) {
     throw new HeraldError(
       "unavailable",

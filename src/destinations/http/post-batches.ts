@@ -1,4 +1,5 @@
 import { HeraldError } from "../../errors/index.ts";
+import { withDeadline } from "../deadline.ts";
 import { chunkRecords, failChunks, keepKeyOrder } from "../stream-batching.ts";
 import type { BatchResult, OutboundRecord, StreamLimits } from "../types.ts";
 import type { Authorizer } from "./authorization.ts";
@@ -58,15 +59,16 @@ export async function sendRequest(
 ): Promise<RequestOutcome> {
   for (let attempt = 0; ; attempt++) {
     const authorization = await authorizer.header(signal);
-    const timeout = AbortSignal.timeout(target.timeoutMs);
     let response: HttpAnswer;
     try {
-      response = await exchange(target.url, {
-        method: target.method,
-        headers: { ...target.headers, ...(authorization ? { authorization } : {}) },
-        body,
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
+      response = await withDeadline(target.timeoutMs, signal, (deadline) =>
+        exchange(target.url, {
+          method: target.method,
+          headers: { ...target.headers, ...(authorization ? { authorization } : {}) },
+          body,
+          signal: deadline,
+        }),
+      );
     } catch (error) {
       return {
         ok: false,
