@@ -122,7 +122,11 @@ async function openBenchStore(): Promise<{ store: Store; cleanup: () => Promise<
       shared_buffers: SHARED_BUFFERS,
       ...(PG_DURABLE ? { fsync: "on", synchronous_commit: "on", full_page_writes: "on" } : {}),
       ...(PG_STATS
-        ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track_planning": "on" }
+        ? {
+            shared_preload_libraries: "pg_stat_statements",
+            "pg_stat_statements.track_planning": "on",
+            track_wal_io_timing: "on",
+          }
         : {}),
       ...PG_SETTINGS,
     });
@@ -202,6 +206,30 @@ async function postgresCpuSeconds(): Promise<number | undefined> {
   return ticks / 100;
 }
 
+/**
+ * The kernel's writeback of dirty pages, which decides the worst latencies of a durable run: PostgreSQL
+ * extends its tables with pages written but not flushed, and with the kernel's defaults they pile up
+ * (~4 MB/s here) until 30 s old, then go to disk in one burst that holds every commit's flush for
+ * 300-400 ms (docs/benchmarks.md). Printed so a run says which host it measured.
+ */
+function hostWriteback(): string {
+  const read = (name: string) => {
+    try {
+      return Number(fs.readFileSync(`/proc/sys/vm/${name}`, "utf8"));
+    } catch {
+      return undefined;
+    }
+  };
+  const bytes = read("dirty_background_bytes");
+  const ratio = read("dirty_background_ratio");
+  const expire = read("dirty_expire_centisecs");
+  if (bytes === undefined && ratio === undefined) return "unknown (no /proc/sys/vm)";
+  const threshold = bytes
+    ? `dirty_background_bytes ${(bytes / 2 ** 20).toFixed(0)} MiB`
+    : `dirty_background_ratio ${ratio}%`;
+  return `${threshold}, dirty pages written after ${(Number(expire) / 100).toFixed(0)} s at the latest`;
+}
+
 /** The statements PostgreSQL spent the most time on since the reset, with their calls and rows. */
 async function printStatementStats() {
   const rows = await store.queryGlobal<{ total: number; calls: number; rows: number; query: string }>(
@@ -219,6 +247,21 @@ async function printStatementStats() {
     `SELECT schemaname || '.' || relname AS t, n_tup_ins, n_tup_del, n_dead_tup, autovacuum_count, autoanalyze_count
        FROM pg_stat_user_tables WHERE n_tup_ins > 0 ORDER BY n_tup_ins DESC LIMIT 6`,
   );
+  // What flushing the commits cost: WAL volume (full-page images after a checkpoint), its writes
+  // and flushes to disk, and the time they took (track_wal_io_timing).
+  const [wal] = await store.queryGlobal<Record<string, number>>(
+    `SELECT wal_records, wal_fpi, wal_bytes, wal_write, wal_sync, wal_write_time, wal_sync_time,
+       wal_buffers_full FROM pg_stat_wal`,
+  );
+  if (wal) {
+    const mib = (Number(wal.wal_bytes) / 2 ** 20).toFixed(0);
+    const perSync = Number(wal.wal_sync)
+      ? (Number(wal.wal_sync_time) / Number(wal.wal_sync)).toFixed(2)
+      : "0";
+    console.log(
+      `WAL: ${wal.wal_records} records, ${wal.wal_fpi} full-page images, ${mib} MiB; ${wal.wal_write} writes (${Number(wal.wal_write_time).toFixed(0)} ms), ${wal.wal_sync} flushes (${Number(wal.wal_sync_time).toFixed(0)} ms, ${perSync} ms each); buffers full ${wal.wal_buffers_full} times`,
+    );
+  }
   console.log("tables (inserted, deleted, dead, autovacuums, autoanalyzes):");
   for (const t of tables) {
     console.log(
@@ -240,6 +283,7 @@ try {
   console.log(
     `streaming bench: ${ENGINE}${ENGINE === "postgres" ? (PG_DURABLE ? " (commits flushed to disk)" : " (fsync off)") : ""}, ${PROFILES.toLocaleString()} profiles generated in ${((performance.now() - generated) / 1000).toFixed(1)} s; ${RATE.toLocaleString()} events/s for ${SECONDS} s in requests of ${BATCH}`,
   );
+  if (ENGINE === "postgres" && PG_DURABLE) console.log(`host writeback: ${hostWriteback()}`);
 
   // 20 streaming segments: each (tier, country) pair with a recent purchase. A profile belongs to at
   // most one, so its first purchase in the run realizes it there.
@@ -342,6 +386,7 @@ try {
   if (PG_STATS) {
     await store.queryGlobal("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
     await store.queryGlobal("SELECT pg_stat_statements_reset()");
+    await store.queryGlobal("SELECT pg_stat_reset_shared('wal')");
   }
   const cpuBefore = process.cpuUsage();
   const mainBefore = mainThreadCpuSeconds();
