@@ -335,7 +335,10 @@ try {
   for (let i = 0; i < 500; i++) {
     const records: OutboundRecord[] = Array.from({ length: 20 }, (_, k) => ({
       key: `b${i}-${k}`,
-      payload: { profileId: `b${i}-${k}`, segmentMembership: { herald: { x: { status: "realized" } } } },
+      json: JSON.stringify({
+        profileId: `b${i}-${k}`,
+        segmentMembership: { herald: { x: { status: "realized" } } },
+      }),
     }));
     const t = performance.now();
     await session.sendBatch(records);

@@ -75,11 +75,6 @@ export function keepKeyOrder(records: readonly OutboundRecord[], failed: readonl
   return result;
 }
 
-/** Byte length of a record's JSON payload, as it is sent. */
-export function payloadBytes(record: OutboundRecord): number {
-  return Buffer.byteLength(JSON.stringify(record.payload));
-}
-
 /**
  * A transient failure with the destination's own word on when to try again (HTTP `Retry-After`).
  * The streaming machinery reads it with `retryAfterMsOf` and waits at least that long.

@@ -65,8 +65,11 @@ export interface FileSession {
 export interface OutboundRecord {
   /** Partition / ordering key: the profile id. */
   key: string;
-  /** JSON payload of one message. */
-  payload: Record<string, unknown>;
+  /**
+   * The message, as JSON text: the outbox stores each message so, and connectors send these bytes
+   * as they are (none parses and re-encodes them).
+   */
+  json: string;
 }
 
 export interface StreamLimits {

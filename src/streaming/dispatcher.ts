@@ -237,10 +237,7 @@ export function createDispatcher(options: DispatcherOptions) {
     const granted = limiter.take(sendable.length);
     const now = sendable.slice(0, granted);
     await withConcurrency(batchesOf(now, limits), limits.maxConcurrency, async (batch) => {
-      const records: OutboundRecord[] = batch.map((m) => ({
-        key: m.profileId,
-        payload: JSON.parse(m.payload) as Record<string, unknown>,
-      }));
+      const records: OutboundRecord[] = batch.map((m) => ({ key: m.profileId, json: m.payload }));
       try {
         const result = await withDeadline(sendTimeoutMs, undefined, (deadline) =>
           session.sendBatch(records, deadline),

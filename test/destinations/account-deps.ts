@@ -31,13 +31,23 @@ export async function accountDeps(
 export function numberedRecords(n: number, keys: number, extra = ""): OutboundRecord[] {
   return Array.from({ length: n }, (_, i) => ({
     key: `profile-${i % keys}`,
-    payload: {
+    json: JSON.stringify({
       profileId: `profile-${i % keys}`,
       seq: i,
       segmentMembership: { herald: { "seg-1": { status: i % 3 ? "realized" : "exited" } } },
       extra,
-    },
+    }),
   }));
+}
+
+/** A record's message, parsed: what a destination should have received for it. */
+export function messageOf(record: OutboundRecord | undefined): unknown {
+  return record ? JSON.parse(record.json) : undefined;
+}
+
+/** `record` with its message made larger than any destination takes (1 MiB more). */
+export function oversized(record: OutboundRecord, fill: string): OutboundRecord {
+  return { ...record, json: JSON.stringify({ ...JSON.parse(record.json), blob: fill.repeat(1024 * 1024) }) };
 }
 
 /** The HeraldError fields of a promise's rejection (fails the test when it resolves). */

@@ -13,7 +13,7 @@ import {
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type EventHubsTestServer, startEventHubs } from "../servers/event-hubs.ts";
 import { freePort } from "../support/postgres-cluster.ts";
-import { accountDeps, errorOf, numberedRecords } from "./account-deps.ts";
+import { accountDeps, errorOf, messageOf, numberedRecords, oversized } from "./account-deps.ts";
 
 const key = "aGVyYWxkLXRlc3Qta2V5LWZvci1ldmVudC1odWJzLTAxMjM0NTY3ODk=";
 let hubs: EventHubsTestServer;
@@ -211,7 +211,7 @@ describe("Azure Event Hubs: delivery", () => {
     const perKey = new Map<string, { partition: string; seqs: number[] }>();
     for (const m of got) {
       const body = m.body as { profileId: string; seq: number };
-      expect(body).toEqual(batch[body.seq]?.payload);
+      expect(body).toEqual(messageOf(batch[body.seq]));
       expect(m.contentType).toBe("application/json");
       const entry = perKey.get(body.profileId) ?? { partition: m.partition, seqs: [] };
       expect(m.partition).toBe(entry.partition);
@@ -246,8 +246,7 @@ describe("Azure Event Hubs: delivery", () => {
 
   it("fails an event over the message size without retry and delivers the rest", async () => {
     const batch = numberedRecords(4, 2);
-    const big = batch[2];
-    if (big) big.payload = { ...big.payload, blob: "q".repeat(1024 * 1024) };
+    batch[2] = oversized(batch[2] as OutboundRecord, "q");
     const result = await withSession("oversize", (s) => s.sendBatch(batch));
     expect(result.failed).toEqual([
       { index: 2, retryable: false, error: expect.stringContaining("message size") },

@@ -8,7 +8,7 @@ import { createAccount, listAccounts, type OutboundRecord } from "../../src/dest
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type HttpRecorder, startHttpRecorder, tokenPath } from "../servers/http-recorder.ts";
 import { freePort } from "../support/postgres-cluster.ts";
-import { accountDeps, errorOf, numberedRecords } from "./account-deps.ts";
+import { accountDeps, errorOf, messageOf, numberedRecords } from "./account-deps.ts";
 
 let api: HttpRecorder;
 
@@ -228,7 +228,7 @@ describe("HTTP API: delivery", () => {
       ["PUT", "/ingest/audiences/vip", 50],
     ]);
     expect(api.requests.flatMap((r) => (r.body as { records: unknown[] }).records)).toEqual(
-      batch.map((r) => r.payload),
+      batch.map(messageOf),
     );
     for (const r of api.requests) {
       expect(r.headers).toMatchObject({

@@ -9,7 +9,7 @@ import { kinesisConnector as connector, kinesisDestination } from "../../src/des
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type KinesisTestServer, startKinesis } from "../servers/kinesalite.ts";
 import { freePort } from "../support/postgres-cluster.ts";
-import { accountDeps, errorOf, numberedRecords } from "./account-deps.ts";
+import { accountDeps, errorOf, messageOf, numberedRecords, oversized } from "./account-deps.ts";
 
 let kinesis: KinesisTestServer;
 const connection = () => ({
@@ -128,7 +128,7 @@ describe("Amazon Kinesis: delivery", () => {
     expect(stored).toHaveLength(1200);
     for (const r of stored) expect(r.partitionKey).toBe((r.data as { profileId: string }).profileId);
     const bySeq = new Map(stored.map((r) => [(r.data as { seq: number }).seq, r.data]));
-    for (const [i, record] of batch.entries()) expect(bySeq.get(i)).toEqual(record.payload);
+    for (const [i, record] of batch.entries()) expect(bySeq.get(i)).toEqual(messageOf(record));
     // Within a shard, Kinesis orders by sequence number: each profile's records must come in seq order.
     const perKey = new Map<string, number[]>();
     for (const r of stored)
@@ -153,8 +153,7 @@ describe("Amazon Kinesis: delivery", () => {
   it("fails a record over 1 MiB without retry and delivers the others", async () => {
     await kinesis.createStream("oversize");
     const batch = numberedRecords(3, 3);
-    const big = batch[1];
-    if (big) big.payload = { ...big.payload, blob: "y".repeat(1024 * 1024) };
+    batch[1] = oversized(batch[1] as OutboundRecord, "y");
     const result = await withSession("oversize", (s) => s.sendBatch(batch));
     expect(result.failed).toEqual([
       { index: 1, retryable: false, error: expect.stringContaining("over the destination's limit") },

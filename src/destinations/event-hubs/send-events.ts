@@ -64,7 +64,9 @@ export async function sendEvents(
       const batches: { batch: EventDataBatch; chunk: Chunk }[] = [];
       try {
         for (const index of indexes) {
-          const event = { body: records[index]?.payload, contentType: "application/json" };
+          // The JSON text's bytes, as the SDK would encode the parsed object (a data section).
+          const json = records[index]?.json ?? "";
+          const event = { body: Buffer.from(json), contentType: "application/json" };
           if (!pending)
             pending = { batch: await producer.createBatch({ partitionId, abortSignal: signal }), chunk: [] };
           if (pending.batch.tryAdd(event)) {
@@ -82,7 +84,7 @@ export async function sendEvents(
           failed.push({
             index,
             retryable: false,
-            error: `event of ${Buffer.byteLength(JSON.stringify(records[index]?.payload))} bytes is over the event hub's message size of ${pending.batch.maxSizeInBytes} bytes`,
+            error: `event of ${Buffer.byteLength(json)} bytes is over the event hub's message size of ${pending.batch.maxSizeInBytes} bytes`,
           });
         }
         if (pending?.chunk.length) batches.push(pending);

@@ -102,15 +102,14 @@ export async function postBatches(
   records: readonly OutboundRecord[],
   signal?: AbortSignal,
 ): Promise<BatchResult> {
-  const encoded = records.map((r) => JSON.stringify(r.payload));
   const { chunks, tooLarge } = chunkRecords(
     records,
     { maxRecords: batchSize, maxBytes: httpLimits.maxBatchBytes, maxRecordBytes: httpLimits.maxRecordBytes },
-    (_record, index) => Buffer.byteLength(encoded[index] ?? "") + 1,
+    (record) => Buffer.byteLength(record.json) + 1,
   );
   const failed: BatchResult["failed"] = [...tooLarge];
   for (const [c, chunk] of chunks.entries()) {
-    const body = `{"records":[${chunk.map((i) => encoded[i]).join(",")}]}`;
+    const body = `{"records":[${chunk.map((i) => records[i]?.json).join(",")}]}`;
     const outcome = await sendRequest(target, authorizer, body, signal);
     if (outcome.ok) continue;
     if ("reject" in outcome) {

@@ -27,7 +27,7 @@ export async function putRecords(
   records: readonly OutboundRecord[],
   signal?: AbortSignal,
 ): Promise<BatchResult> {
-  const encoded = records.map((r) => Buffer.from(JSON.stringify(r.payload)));
+  const encoded = records.map((r) => Buffer.from(r.json));
   const { chunks, tooLarge } = chunkRecords(
     records,
     {
