@@ -10,7 +10,8 @@ export interface EventWrite {
   type: string;
   timestamp: Date;
   identity: { namespace: string; value: string };
-  properties: Map<string, FieldValue>;
+  /** The typed properties given, by field path (no prototype: a name is only ever a field's). */
+  properties: Readonly<Record<string, FieldValue>>;
 }
 
 const EVENT_KEYS = new Set(["type", "timestamp", "identity", "properties"]);
@@ -28,7 +29,8 @@ export function validateEvent(
 ): { write: EventWrite } | { issues: Issue[] } {
   if (!isPlainObject(record)) return { issues: [{ row, message: "an event must be a JSON object" }] };
   const issues: Issue[] = [];
-  for (const key of Object.keys(record)) {
+  // for...in rather than Object.keys/entries here and below: no array per record on the ingestion path.
+  for (const key in record) {
     if (!EVENT_KEYS.has(key)) {
       issues.push({
         row,
@@ -53,14 +55,22 @@ export function validateEvent(
       message: `timestamp: expected an ISO 8601 timestamp, got ${JSON.stringify(timestamp)}`,
     });
   let resolved: EventWrite["identity"] | undefined;
-  if (!isPlainObject(identity) || Object.keys(identity).length !== 1) {
+  let namespace: string | undefined;
+  let namespaces = 0;
+  if (isPlainObject(identity)) {
+    for (const key in identity) {
+      namespace ??= key;
+      namespaces++;
+    }
+  }
+  if (!isPlainObject(identity) || namespaces !== 1 || namespace === undefined) {
     issues.push({
       row,
       field: "identity",
       message: 'missing identity: give exactly one, e.g. {"email": "ann@example.com"}',
     });
   } else {
-    const [namespace, value] = Object.entries(identity)[0] as [string, unknown];
+    const value = identity[namespace];
     if (!schema.identities.has(namespace)) {
       issues.push({
         row,
@@ -75,11 +85,12 @@ export function validateEvent(
       });
     } else resolved = { namespace, value };
   }
-  const values = new Map<string, FieldValue>();
+  const values: Record<string, FieldValue> = Object.create(null);
   if (!isPlainObject(properties))
     issues.push({ row, field: "properties", message: "properties: expected an object" });
   else {
-    for (const [name, raw] of Object.entries(properties)) {
+    for (const name in properties) {
+      const raw = properties[name];
       const field = schema.eventFields.get(name);
       if (!field) {
         const hint = suggestField(name, [...schema.eventFields.keys()]);
@@ -91,7 +102,7 @@ export function validateEvent(
         continue;
       }
       const coerced = coerceValue(field.type, raw, "json");
-      if (coerced.ok) values.set(name, coerced.value);
+      if (coerced.ok) values[name] = coerced.value;
       else
         issues.push({ row, field: `properties.${name}`, message: `properties.${name}: ${coerced.reason}` });
     }
@@ -244,7 +255,7 @@ function eventsStatement(
   now: Date,
 ): Statement {
   const fields = [...schema.eventFields.values()].filter((f) =>
-    kept.some((e) => e.write.properties.has(f.path)),
+    kept.some((e) => f.path in e.write.properties),
   );
   const columns = [
     { name: "_id", kind: "string" as const },
@@ -260,7 +271,7 @@ function eventsStatement(
     kept.map((e) => e.write.type),
     kept.map((e) => e.write.timestamp.toISOString()),
     ...fields.map((f) =>
-      kept.map((e) => valueToText(f, e.write.properties.get(f.path) ?? null, dialect.arrayText)),
+      kept.map((e) => valueToText(f, e.write.properties[f.path] ?? null, dialect.arrayText)),
     ),
   ];
   const names = [...columns.map((c) => c.name), "_ingested_at"].map(dialect.ident).join(", ");

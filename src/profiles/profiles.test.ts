@@ -3,7 +3,7 @@ import { storeWithDefaultSchema } from "../../test/support/herald-store.ts";
 import { engines } from "../../test/support/stores.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Store } from "../store/index.ts";
-import { ingestEventRecords, ingestProfileRecords, lookupProfile } from "./index.ts";
+import { ingestEventRecords, ingestProfileRecords, lookupProfile, validateEvent } from "./index.ts";
 
 describe.each(engines)("profiles on %s", (engine) => {
   let store: Store;
@@ -140,5 +140,43 @@ describe.each(engines)("profiles on %s", (engine) => {
     ]);
     const profile = await lookupProfile(store, schema, { namespace: "email", value: "new@example.com" });
     expect(profile.events).toHaveLength(1);
+  });
+});
+
+describe("validateEvent", () => {
+  const schemaOf = async () => {
+    const { store, schema } = await storeWithDefaultSchema("duckdb");
+    await store.close();
+    return schema;
+  };
+  const base = { type: "commerce.purchases", timestamp: "2026-11-01T09:00:00Z" };
+
+  it("takes exactly one identity, and only the schema's properties, typed, on an object without prototype", async () => {
+    const schema = await schemaOf();
+    const good = validateEvent(
+      schema,
+      { ...base, identity: { email: "ann@example.com" }, properties: { priceTotal: 12.5, currency: null } },
+      0,
+    );
+    if (!("write" in good)) throw new Error(JSON.stringify(good.issues));
+    expect(good.write.identity).toEqual({ namespace: "email", value: "ann@example.com" });
+    expect({ ...good.write.properties }).toEqual({ priceTotal: 12.5, currency: null });
+    expect(Object.getPrototypeOf(good.write.properties)).toBeNull();
+
+    const fields = (record: Record<string, unknown>) => {
+      const result = validateEvent(schema, record, 3);
+      return "issues" in result ? result.issues.map((i) => [i.row, i.field]) : [];
+    };
+    expect(fields({ ...base, identity: {} })).toEqual([[3, "identity"]]);
+    expect(fields({ ...base, identity: { email: "a@x.io", crmId: "C-1" } })).toEqual([[3, "identity"]]);
+    expect(fields({ ...base, identity: { email: "a@x.io" }, colour: "red" })).toEqual([[3, "colour"]]);
+    // Names of Object.prototype's members are unknown properties like any other.
+    const tricky = JSON.parse('{"__proto__": {"polluted": 1}, "constructor": 1, "toString": 2}');
+    expect(fields({ ...base, identity: { email: "a@x.io" }, properties: tricky })).toEqual([
+      [3, "properties.__proto__"],
+      [3, "properties.constructor"],
+      [3, "properties.toString"],
+    ]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });

@@ -154,7 +154,7 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
     addEvent(state: ProfileState, write: EventWrite) {
       const ts = write.timestamp.getTime();
       if (reads(write.type, ts)) {
-        state.events.push({ type: write.type, ts, properties: Object.fromEntries(write.properties) });
+        state.events.push({ type: write.type, ts, properties: write.properties });
       }
     },
   };
