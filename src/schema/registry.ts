@@ -42,20 +42,26 @@ export async function listFields(db: Executor, sandbox: string): Promise<Field[]
 }
 
 const RECENT_MS = 1_000;
-const recentSchemas = new WeakMap<Executor, Map<string, { schema: SchemaSnapshot; loadedAt: number }>>();
+type RecentCopy = { schema: Promise<SchemaSnapshot>; loadedAt: number };
+const recentSchemas = new WeakMap<Executor, Map<string, RecentCopy>>();
 
 /**
  * The sandbox's schema as loaded at most a second ago, for paths that need it on every request
  * (ingestion). Fields are only ever added: a copy lacks at most the fields added since, and one
- * added through `addField` on the same store is seen at once.
+ * added through `addField` on the same store is seen at once. Requests arriving while a load runs
+ * share it (at 200 requests a second, each expiry used to start several identical loads).
  */
-export async function recentSchema(db: Executor, sandbox: string): Promise<SchemaSnapshot> {
-  const copies = recentSchemas.get(db) ?? new Map<string, { schema: SchemaSnapshot; loadedAt: number }>();
+export function recentSchema(db: Executor, sandbox: string): Promise<SchemaSnapshot> {
+  const copies = recentSchemas.get(db) ?? new Map<string, RecentCopy>();
   recentSchemas.set(db, copies);
   const copy = copies.get(sandbox);
   if (copy && performance.now() - copy.loadedAt < RECENT_MS) return copy.schema;
-  const schema = await loadSchema(db, sandbox);
+  const schema = loadSchema(db, sandbox);
   copies.set(sandbox, { schema, loadedAt: performance.now() });
+  // A failed load is not kept: the next request tries again.
+  schema.catch(() => {
+    if (copies.get(sandbox)?.schema === schema) copies.delete(sandbox);
+  });
   return schema;
 }
 
