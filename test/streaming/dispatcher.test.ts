@@ -5,6 +5,18 @@ import { queueMessages } from "../../src/streaming/outbox.ts";
 import { engines } from "../support/stores.ts";
 import { eventually, streamingStores } from "./harness.ts";
 
+/** Commits one message for `profileId` to the outbox, as an ingestion commit would. */
+function queueOne(store: Store, dataflowId: string, profileId: string) {
+  return store.transaction((tx) =>
+    queueMessages(
+      { ...tx, dialect: store.dialect },
+      "prod",
+      [{ dataflowId, profileId, payload: JSON.stringify({ profileId }) }],
+      new Date(),
+    ),
+  );
+}
+
 // The ingestion hands the messages it committed to the dispatcher, which sends them without
 // reading the outbox back, as long as the outbox holds nothing else.
 describe.each(engines)("the dispatcher's hand-over on %s", (engine) => {
@@ -63,15 +75,7 @@ describe.each(engines)("the dispatcher's hand-over on %s", (engine) => {
       pollMs: 20,
       quietPollMs: 320,
     });
-    const queue = (profileId: string) =>
-      store.transaction((tx) =>
-        queueMessages(
-          { ...tx, dialect: store.dialect },
-          "prod",
-          [{ dataflowId: created.dataflow.id, profileId, payload: JSON.stringify({ profileId }) }],
-          new Date(),
-        ),
-      );
+    const queue = (profileId: string) => queueOne(store, created.dataflow.id, profileId);
     const received = () => stores.received(`quiet-${engine}`).map((m) => m.profileId);
     dispatcher.start();
     // A second of messages committed and handed over: reading every 20 ms would be ~50 reads.
@@ -95,5 +99,54 @@ describe.each(engines)("the dispatcher's hand-over on %s", (engine) => {
     const [left] = await store.queryGlobal<{ n: number }>("SELECT count(*) AS n FROM streaming_outbox");
     expect(Number(left?.n)).toBe(0);
     expect(new Set(received()).size).toBe(received().length);
+  });
+  it("sends what it is handed while the DELETE of what it delivered still runs, and reads the outbox only after it", async () => {
+    const path = `slow-delete-${engine}`;
+    const created = await stores.open(path, { gold: 'loyalty.tier = "gold"' });
+    store = created.store;
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let deleting = 0;
+    let readsWhileDeleting = 0;
+    const slowDeletes: Store = {
+      ...store,
+      queryGlobal: async (sql, params) => {
+        if (sql.startsWith("DELETE FROM streaming_outbox")) {
+          deleting++;
+          await gate;
+          deleting--;
+        }
+        if (sql.includes("FROM streaming_outbox WHERE state") && deleting) readsWhileDeleting++;
+        return store.queryGlobal(sql, params);
+      },
+    };
+    const dispatcher = createDispatcher({
+      ...created.deps,
+      store: slowDeletes,
+      metrics: createStreamingMetrics(),
+      pollMs: 60_000,
+      deleteEveryMs: 0,
+    });
+    const queue = (profileId: string) => queueOne(store, created.dataflow.id, profileId);
+    const received = async () => stores.received(path).map((m) => m.profileId);
+    dispatcher.start();
+    dispatcher.offer(await queue("ann"));
+    await eventually(
+      async () => deleting,
+      (n) => n === 1,
+      5_000,
+    );
+    // The DELETE of ann's message hangs; bob's, handed over meanwhile, goes out all the same.
+    dispatcher.offer(await queue("bob"));
+    await eventually(received, (names) => names.includes("bob"), 5_000);
+    expect(deleting).toBe(1);
+    release();
+    await dispatcher.stop();
+    expect(readsWhileDeleting).toBe(0);
+    expect(await received()).toEqual(["ann", "bob"]);
+    const [left] = await store.queryGlobal<{ n: number }>("SELECT count(*) AS n FROM streaming_outbox");
+    expect(Number(left?.n)).toBe(0);
   });
 });
