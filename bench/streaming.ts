@@ -13,6 +13,7 @@
  *   SHARED_BUFFERS=128MB node bench/streaming.ts   # PostgreSQL's default instead of 1GB
  *   PG_TCP=1 node bench/streaming.ts        # PostgreSQL over TCP loopback, not its Unix socket
  *   LINGER_MS=2 LANES=3 node bench/streaming.ts   # the group commit's settings (docs/streaming.md)
+ *   VACUUM_ROWS=0 node bench/streaming.ts   # the dispatcher's vacuum of the outbox (0: autovacuum only)
  *   PG_STATS=1 node bench/streaming.ts      # also the statements PostgreSQL spent the load on
  *   PG_DURABLE=0 node bench/streaming.ts    # without flushing commits to disk (fsync off), as in tests
  *   WARMUP=0 node bench/streaming.ts        # measure from the first request (default: after 10 s of load)
@@ -230,8 +231,20 @@ function hostWriteback(): string {
   return `${threshold}, dirty pages written after ${(Number(expire) / 100).toFixed(0)} s at the latest`;
 }
 
-/** The statements PostgreSQL spent the most time on since the reset, with their calls and rows. */
-async function printStatementStats() {
+/** Each table's size on disk with its indexes and TOAST (bytes), by schema-qualified name. */
+async function relationSizes(): Promise<Map<string, number>> {
+  const rows = await store.queryGlobal<{ t: string; bytes: string }>(
+    `SELECT schemaname || '.' || relname AS t, pg_total_relation_size(relid) AS bytes FROM pg_stat_user_tables`,
+  );
+  return new Map(rows.map((r) => [r.t, Number(r.bytes)]));
+}
+
+/**
+ * The statements PostgreSQL spent the most time on since the reset, with their calls and rows; and
+ * how much each table grew on disk (new pages are written to the files as the tables extend, and
+ * wait in the kernel's page cache for its writeback: docs/streaming.md).
+ */
+async function printStatementStats(sizesBefore: Map<string, number>) {
   const rows = await store.queryGlobal<{ total: number; calls: number; rows: number; query: string }>(
     `SELECT total_exec_time + total_plan_time AS total, calls, rows, query FROM pg_stat_statements
       ORDER BY total_exec_time + total_plan_time DESC LIMIT 12`,
@@ -268,6 +281,14 @@ async function printStatementStats() {
       `  ${t.t}: ${t.n_tup_ins}, ${t.n_tup_del}, ${t.n_dead_tup}, ${t.autovacuum_count}, ${t.autoanalyze_count}`,
     );
   }
+  const grown = [...(await relationSizes())]
+    .map(([t, bytes]) => [t, bytes - (sizesBefore.get(t) ?? 0)] as const)
+    .filter(([, bytes]) => bytes > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  console.log(
+    `grew on disk during the load (with indexes): ${mib(grown.reduce((sum, [, b]) => sum + b, 0))}: ${grown.map(([t, b]) => `${t} ${mib(b)}`).join(", ")}`,
+  );
 }
 
 const { store, cleanup } = await openBenchStore();
@@ -357,6 +378,7 @@ try {
     logger,
     ...(process.env.LINGER_MS ? { lingerMs: Number(process.env.LINGER_MS) } : {}),
     ...(process.env.LANES ? { commitLanes: Number(process.env.LANES) } : {}),
+    ...(process.env.VACUUM_ROWS ? { vacuumEveryRows: Number(process.env.VACUUM_ROWS) } : {}),
   });
   const app = await buildServer({ ...parts, catalog, streaming } as Parameters<typeof buildServer>[0]);
   const address = await app.listen({ host: "127.0.0.1", port: 0 });
@@ -391,6 +413,7 @@ try {
     await store.queryGlobal("SELECT pg_stat_statements_reset()");
     await store.queryGlobal("SELECT pg_stat_reset_shared('wal')");
   }
+  const sizesBefore = PG_STATS ? await relationSizes() : new Map<string, number>();
   const cpuBefore = process.cpuUsage();
   const mainBefore = mainThreadCpuSeconds();
   const pgBefore = await postgresCpuSeconds();
@@ -401,7 +424,7 @@ try {
   const cpu = process.cpuUsage(cpuBefore);
   const mainCpu = mainThreadCpuSeconds() - mainBefore;
   const pgAfter = await postgresCpuSeconds();
-  if (PG_STATS) await printStatementStats();
+  if (PG_STATS) await printStatementStats(sizesBefore);
   const { acknowledged, failedRequests, requestLatency } = loaded;
   const ingestSeconds = loaded.seconds;
   const sentAt = new Map(loaded.sentAt);

@@ -18,7 +18,13 @@ import {
   retryAt,
 } from "./backoff.ts";
 import type { StreamingMetrics } from "./metrics.ts";
-import { type FailedAttempt, type OutboxMessage, readPending, recordOutcome } from "./outbox.ts";
+import {
+  type FailedAttempt,
+  type OutboxMessage,
+  readPending,
+  recordOutcome,
+  vacuumOutbox,
+} from "./outbox.ts";
 
 export interface DispatcherOptions extends AccountDeps {
   metrics: StreamingMetrics;
@@ -42,6 +48,11 @@ export interface DispatcherOptions extends AccountDeps {
    * A crash in between sends them again (at least once, as for a crash before the delete).
    */
   deleteEveryMs?: number;
+  /**
+   * Delivered messages deleted between two vacuums of the outbox (default 20,000; 0: leave it to
+   * autovacuum). See `vacuumOutbox`.
+   */
+  vacuumEveryRows?: number;
 }
 
 interface Target {
@@ -149,12 +160,28 @@ export function createDispatcher(options: DispatcherOptions) {
     deleting = deleting.then(async () => {
       try {
         await recordOutcome(options.store, ids, [], new Date());
+        vacuumAfter(ids.length);
       } catch (error) {
         // Kept for the next attempt: otherwise the next read would find them and send them again.
         undeleted = [...ids, ...undeleted];
         deleteError = error;
       }
     });
+  }
+  // One vacuum at a time, beside the rounds and the DELETEs (neither waits for it); a failed one is
+  // only logged: autovacuum still comes.
+  const vacuumEveryRows = options.vacuumEveryRows ?? 20_000;
+  let deletedSinceVacuum = 0;
+  let vacuuming: Promise<void> | undefined;
+  function vacuumAfter(deleted: number) {
+    deletedSinceVacuum += deleted;
+    if (vacuumEveryRows <= 0 || deletedSinceVacuum < vacuumEveryRows || vacuuming) return;
+    deletedSinceVacuum = 0;
+    vacuuming = vacuumOutbox(options.store)
+      .catch((error: unknown) => options.logger?.warn({ err: error }, "vacuum of the outbox failed"))
+      .finally(() => {
+        vacuuming = undefined;
+      });
   }
   /** Deletes what was delivered and waits for every DELETE started; throws if one failed. */
   async function deleteDelivered() {
@@ -423,6 +450,7 @@ export function createDispatcher(options: DispatcherOptions) {
       wakeUp?.();
       await loop;
       await deleteDelivered();
+      await vacuuming;
       loop = undefined;
       for (const key of [...targets.keys()]) await closeTarget(key);
     },

@@ -21,6 +21,7 @@ export interface StreamingServiceOptions {
   pollMs?: number;
   quietPollMs?: number;
   deleteEveryMs?: number;
+  vacuumEveryRows?: number;
   sweepIntervalMs?: number;
   sendTimeoutMs?: number;
 }
@@ -42,6 +43,7 @@ export function createStreamingService(deps: AccountDeps, options: StreamingServ
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
     ...(options.quietPollMs !== undefined ? { quietPollMs: options.quietPollMs } : {}),
     ...(options.deleteEveryMs !== undefined ? { deleteEveryMs: options.deleteEveryMs } : {}),
+    ...(options.vacuumEveryRows !== undefined ? { vacuumEveryRows: options.vacuumEveryRows } : {}),
     ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
   });
   const ingest = createStreamingIngest({

@@ -150,3 +150,64 @@ describe.each(engines)("the dispatcher's hand-over on %s", (engine) => {
     expect(Number(left?.n)).toBe(0);
   });
 });
+
+// The outbox is a queue whose rows live for moments: the dispatcher vacuums it itself (autovacuum
+// comes at most once a minute), beside its rounds, and a failed vacuum costs no delivery.
+describe("the dispatcher's vacuum of the outbox on postgres", () => {
+  const stores = streamingStores("postgres");
+
+  it("vacuums after every vacuumEveryRows deleted messages, and delivers on when a vacuum fails", async () => {
+    const path = "vacuum-postgres";
+    const created = await stores.open(path, { gold: 'loyalty.tier = "gold"' });
+    const { store } = created;
+    let vacuums = 0;
+    const vacuumCounting: Store = {
+      ...store,
+      queryGlobal: (sql, params) => {
+        if (sql.startsWith("VACUUM")) {
+          vacuums++;
+          if (vacuums === 1) return Promise.reject(new Error("canceling statement due to lock timeout"));
+        }
+        return store.queryGlobal(sql, params);
+      },
+    };
+    const dispatcher = createDispatcher({
+      ...created.deps,
+      store: vacuumCounting,
+      metrics: createStreamingMetrics(),
+      pollMs: 60_000,
+      deleteEveryMs: 0,
+      vacuumEveryRows: 3,
+    });
+    const received = () => stores.received(path).map((m) => m.profileId);
+    dispatcher.start();
+    const names = ["a", "b", "c", "d", "e", "f", "g"];
+    for (const name of names) {
+      dispatcher.offer(await queueOne(store, created.dataflow.id, name));
+      await eventually(
+        async () => received(),
+        (got) => got.includes(name),
+        5_000,
+      );
+    }
+    await dispatcher.stop();
+    // Seven deleted one by one: a vacuum after the third (failed) and after the sixth.
+    expect(vacuums).toBe(2);
+    expect(received()).toEqual(names);
+    const [left] = await store.queryGlobal<{ n: number }>("SELECT count(*) AS n FROM streaming_outbox");
+    expect(Number(left?.n)).toBe(0);
+    // The second one ran for real: PostgreSQL counts it (its statistics arrive within a second).
+    await eventually(
+      async () =>
+        Number(
+          (
+            await store.queryGlobal<{ n: number }>(
+              "SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE relname = 'streaming_outbox'",
+            )
+          )[0]?.n,
+        ),
+      (n) => n >= 1,
+      5_000,
+    );
+  });
+});
