@@ -53,6 +53,11 @@ export interface DispatcherOptions extends AccountDeps {
    * autovacuum). See `vacuumOutbox`.
    */
   vacuumEveryRows?: number;
+  /**
+   * The shortest time between two vacuums of the outbox (default 5 s): each scans the outbox's
+   * indexes whole, which after an outage hold millions of messages while they are caught up on.
+   */
+  vacuumMinIntervalMs?: number;
 }
 
 interface Target {
@@ -171,12 +176,16 @@ export function createDispatcher(options: DispatcherOptions) {
   // One vacuum at a time, beside the rounds and the DELETEs (neither waits for it); a failed one is
   // only logged: autovacuum still comes.
   const vacuumEveryRows = options.vacuumEveryRows ?? 20_000;
+  const vacuumMinIntervalMs = options.vacuumMinIntervalMs ?? 5_000;
   let deletedSinceVacuum = 0;
+  let lastVacuum = Number.NEGATIVE_INFINITY;
   let vacuuming: Promise<void> | undefined;
   function vacuumAfter(deleted: number) {
     deletedSinceVacuum += deleted;
     if (vacuumEveryRows <= 0 || deletedSinceVacuum < vacuumEveryRows || vacuuming) return;
+    if (performance.now() - lastVacuum < vacuumMinIntervalMs) return;
     deletedSinceVacuum = 0;
+    lastVacuum = performance.now();
     vacuuming = vacuumOutbox(options.store)
       .catch((error: unknown) => options.logger?.warn({ err: error }, "vacuum of the outbox failed"))
       .finally(() => {

@@ -22,6 +22,7 @@ export interface StreamingServiceOptions {
   quietPollMs?: number;
   deleteEveryMs?: number;
   vacuumEveryRows?: number;
+  vacuumMinIntervalMs?: number;
   sweepIntervalMs?: number;
   sendTimeoutMs?: number;
 }
@@ -44,6 +45,9 @@ export function createStreamingService(deps: AccountDeps, options: StreamingServ
     ...(options.quietPollMs !== undefined ? { quietPollMs: options.quietPollMs } : {}),
     ...(options.deleteEveryMs !== undefined ? { deleteEveryMs: options.deleteEveryMs } : {}),
     ...(options.vacuumEveryRows !== undefined ? { vacuumEveryRows: options.vacuumEveryRows } : {}),
+    ...(options.vacuumMinIntervalMs !== undefined
+      ? { vacuumMinIntervalMs: options.vacuumMinIntervalMs }
+      : {}),
     ...(options.sendTimeoutMs !== undefined ? { sendTimeoutMs: options.sendTimeoutMs } : {}),
   });
   const ingest = createStreamingIngest({

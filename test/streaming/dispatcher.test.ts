@@ -178,6 +178,7 @@ describe("the dispatcher's vacuum of the outbox on postgres", () => {
       pollMs: 60_000,
       deleteEveryMs: 0,
       vacuumEveryRows: 3,
+      vacuumMinIntervalMs: 0,
     });
     const received = () => stores.received(path).map((m) => m.profileId);
     dispatcher.start();
@@ -209,5 +210,40 @@ describe("the dispatcher's vacuum of the outbox on postgres", () => {
       (n) => n >= 1,
       5_000,
     );
+  });
+
+  it("vacuums at most once per vacuumMinIntervalMs", async () => {
+    const path = "vacuum-interval-postgres";
+    const created = await stores.open(path, { gold: 'loyalty.tier = "gold"' });
+    const { store } = created;
+    let vacuums = 0;
+    const vacuumCounting: Store = {
+      ...store,
+      queryGlobal: (sql, params) => {
+        if (sql.startsWith("VACUUM")) vacuums++;
+        return store.queryGlobal(sql, params);
+      },
+    };
+    const dispatcher = createDispatcher({
+      ...created.deps,
+      store: vacuumCounting,
+      metrics: createStreamingMetrics(),
+      pollMs: 60_000,
+      deleteEveryMs: 0,
+      vacuumEveryRows: 1,
+      vacuumMinIntervalMs: 60_000,
+    });
+    const received = () => stores.received(path).map((m) => m.profileId);
+    dispatcher.start();
+    for (const name of ["a", "b", "c", "d"]) {
+      dispatcher.offer(await queueOne(store, created.dataflow.id, name));
+      await eventually(
+        async () => received(),
+        (got) => got.includes(name),
+        5_000,
+      );
+    }
+    await dispatcher.stop();
+    expect(vacuums).toBe(1);
   });
 });
