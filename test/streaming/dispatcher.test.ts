@@ -156,18 +156,24 @@ describe.each(engines)("the dispatcher's hand-over on %s", (engine) => {
 describe("the dispatcher's vacuum of the outbox on postgres", () => {
   const stores = streamingStores("postgres");
 
-  it("vacuums after every vacuumEveryRows deleted messages, and delivers on when a vacuum fails", async () => {
-    const path = "vacuum-postgres";
+  /**
+   * Delivers `names` one message at a time (each deleted on its own) through a dispatcher with the
+   * given vacuum settings; `failVacuum(n)` makes the n-th VACUUM fail. Returns the VACUUMs issued.
+   */
+  async function deliverOneByOne(
+    path: string,
+    names: readonly string[],
+    settings: { vacuumEveryRows: number; vacuumMinIntervalMs: number },
+    failVacuum: (n: number) => boolean = () => false,
+  ) {
     const created = await stores.open(path, { gold: 'loyalty.tier = "gold"' });
     const { store } = created;
     let vacuums = 0;
     const vacuumCounting: Store = {
       ...store,
       queryGlobal: (sql, params) => {
-        if (sql.startsWith("VACUUM")) {
-          vacuums++;
-          if (vacuums === 1) return Promise.reject(new Error("canceling statement due to lock timeout"));
-        }
+        if (sql.startsWith("VACUUM") && failVacuum(++vacuums))
+          return Promise.reject(new Error("canceling statement due to lock timeout"));
         return store.queryGlobal(sql, params);
       },
     };
@@ -177,12 +183,10 @@ describe("the dispatcher's vacuum of the outbox on postgres", () => {
       metrics: createStreamingMetrics(),
       pollMs: 60_000,
       deleteEveryMs: 0,
-      vacuumEveryRows: 3,
-      vacuumMinIntervalMs: 0,
+      ...settings,
     });
     const received = () => stores.received(path).map((m) => m.profileId);
     dispatcher.start();
-    const names = ["a", "b", "c", "d", "e", "f", "g"];
     for (const name of names) {
       dispatcher.offer(await queueOne(store, created.dataflow.id, name));
       await eventually(
@@ -192,9 +196,20 @@ describe("the dispatcher's vacuum of the outbox on postgres", () => {
       );
     }
     await dispatcher.stop();
+    return { vacuums, received: received(), store };
+  }
+
+  it("vacuums after every vacuumEveryRows deleted messages, and delivers on when a vacuum fails", async () => {
+    const names = ["a", "b", "c", "d", "e", "f", "g"];
+    const { vacuums, received, store } = await deliverOneByOne(
+      "vacuum-postgres",
+      names,
+      { vacuumEveryRows: 3, vacuumMinIntervalMs: 0 },
+      (n) => n === 1,
+    );
     // Seven deleted one by one: a vacuum after the third (failed) and after the sixth.
     expect(vacuums).toBe(2);
-    expect(received()).toEqual(names);
+    expect(received).toEqual(names);
     const [left] = await store.queryGlobal<{ n: number }>("SELECT count(*) AS n FROM streaming_outbox");
     expect(Number(left?.n)).toBe(0);
     // The second one ran for real: PostgreSQL counts it (its statistics arrive within a second).
@@ -213,37 +228,11 @@ describe("the dispatcher's vacuum of the outbox on postgres", () => {
   });
 
   it("vacuums at most once per vacuumMinIntervalMs", async () => {
-    const path = "vacuum-interval-postgres";
-    const created = await stores.open(path, { gold: 'loyalty.tier = "gold"' });
-    const { store } = created;
-    let vacuums = 0;
-    const vacuumCounting: Store = {
-      ...store,
-      queryGlobal: (sql, params) => {
-        if (sql.startsWith("VACUUM")) vacuums++;
-        return store.queryGlobal(sql, params);
-      },
-    };
-    const dispatcher = createDispatcher({
-      ...created.deps,
-      store: vacuumCounting,
-      metrics: createStreamingMetrics(),
-      pollMs: 60_000,
-      deleteEveryMs: 0,
+    const { vacuums, received } = await deliverOneByOne("vacuum-interval-postgres", ["a", "b", "c", "d"], {
       vacuumEveryRows: 1,
       vacuumMinIntervalMs: 60_000,
     });
-    const received = () => stores.received(path).map((m) => m.profileId);
-    dispatcher.start();
-    for (const name of ["a", "b", "c", "d"]) {
-      dispatcher.offer(await queueOne(store, created.dataflow.id, name));
-      await eventually(
-        async () => received(),
-        (got) => got.includes(name),
-        5_000,
-      );
-    }
-    await dispatcher.stop();
+    expect(received).toEqual(["a", "b", "c", "d"]);
     expect(vacuums).toBe(1);
   });
 });
