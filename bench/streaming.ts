@@ -510,6 +510,17 @@ try {
   const lost = changes - stored.length;
   console.log(lost <= 0 ? "nothing lost" : `LOST: ${lost} changes not at the destination`);
   if (lost > 0) process.exitCode = 1;
+  // Issue 6's targets, with what they were measured on (the host's writeback shows in the tail).
+  const issueSetUp = PROFILES === 1_000_000 && RATE === 10_000 && SECONDS >= 60 && ENGINE === "postgres";
+  const verdict = (ok: boolean) => (ok ? "met" : "missed");
+  const p50 = quantile(latencies, 0.5);
+  const p99 = quantile(latencies, 0.99);
+  console.log(
+    `targets (issue 6${issueSetUp ? "" : "'s, on another set-up than its 1,000,000 profiles at 10,000 events/s for 60 s on PostgreSQL"}): ` +
+      `${Math.round(acknowledged / ingestSeconds).toLocaleString()} events/s sustained ${verdict(acknowledged / ingestSeconds >= RATE * 0.99 && failedRequests === 0)}, ` +
+      `p50 ${p50} ms < 20 ${verdict(p50 < 20)}, p99 ${p99} ms < 100 ${verdict(p99 < 100)}, nothing lost ${verdict(lost <= 0)}` +
+      (ENGINE === "postgres" && PG_DURABLE ? `; host writeback: ${hostWriteback()}` : ""),
+  );
 } finally {
   outside.send({ kind: "close" });
   await outside.exited;
