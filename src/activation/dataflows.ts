@@ -185,6 +185,22 @@ async function checkReferences(
       issues,
     );
   }
+  // Files go out on a clock, messages as memberships change: a schedule the destination cannot
+  // run is refused here rather than failing (and retrying) at every run or message.
+  const streams = definition.connector.kind === "stream";
+  const misfits = input.segments.flatMap((s, i) =>
+    (s.schedule.frequency === "streaming") === streams
+      ? []
+      : [
+          {
+            field: `segments.${i}.schedule.frequency`,
+            message: streams
+              ? `segments.${i}.schedule.frequency: ${definition.name} is a streaming destination; its segments take the schedule "streaming"`
+              : `segments.${i}.schedule.frequency: "streaming" needs a streaming destination (${definition.name} receives files on a schedule)`,
+          },
+        ],
+  );
+  if (misfits.length) throw validationError(misfits.map((m) => m.message).join("; "), misfits);
   const mapping = applyPresets(input.mapping, definition.presets, definition.name);
   // The mapping is checked against the schema now, not at the first export.
   resolveMapping(mapping, await loadSchema(deps.store, sandbox), deps.store.dialect);

@@ -130,4 +130,29 @@ describe("dataflows and runs API", () => {
     expect(response.statusCode).toBe(400);
     expect(response.json().error.message).toMatch(/'person\.shoeSize' is not a profile field/);
   });
+
+  it("refuses a streaming schedule for a file destination, naming the segment's field", async () => {
+    ({ store } = await storeWithDefaultSchema("duckdb"));
+    ({ app } = await apiFor(store));
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-api-export-"));
+    const account = await app.inject({
+      method: "POST",
+      url: "/v1/accounts",
+      payload: { destination: "local", name: "drop", connection: { root } },
+    });
+    const base = dataflowFor(account.json().id);
+    const response = await app.inject({
+      method: "POST",
+      url: "/v1/dataflows",
+      payload: {
+        ...base,
+        segments: [...base.segments, { segmentId: "loyal", schedule: { frequency: "streaming" } }],
+      },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.message).toMatch(
+      /^segments\.1\.schedule\.frequency: "streaming" needs a streaming destination/,
+    );
+    expect((await app.inject("/v1/dataflows")).json().items).toEqual([]);
+  });
 });
