@@ -19,6 +19,18 @@ describe("dataflows and runs API", () => {
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 
+  /** The API over a fresh store, and a local-folder account created through it. */
+  async function apiWithLocalAccount() {
+    ({ store } = await storeWithDefaultSchema("duckdb"));
+    ({ app } = await apiFor(store));
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-api-export-"));
+    return app.inject({
+      method: "POST",
+      url: "/v1/accounts",
+      payload: { destination: "local", name: "drop", connection: { root } },
+    });
+  }
+
   it("connects an account, activates a segment, exports now, and reports the run", async () => {
     ({ store } = await storeWithDefaultSchema("duckdb"));
     const { app: server, deps } = await apiFor(store);
@@ -111,14 +123,7 @@ describe("dataflows and runs API", () => {
   });
 
   it("checks the mapping against the schema when the dataflow is saved", async () => {
-    ({ store } = await storeWithDefaultSchema("duckdb"));
-    ({ app } = await apiFor(store));
-    root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-api-export-"));
-    const account = await app.inject({
-      method: "POST",
-      url: "/v1/accounts",
-      payload: { destination: "local", name: "drop", connection: { root } },
-    });
+    const account = await apiWithLocalAccount();
     const response = await app.inject({
       method: "POST",
       url: "/v1/dataflows",
@@ -132,14 +137,7 @@ describe("dataflows and runs API", () => {
   });
 
   it("refuses a streaming schedule for a file destination, naming the segment's field", async () => {
-    ({ store } = await storeWithDefaultSchema("duckdb"));
-    ({ app } = await apiFor(store));
-    root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-api-export-"));
-    const account = await app.inject({
-      method: "POST",
-      url: "/v1/accounts",
-      payload: { destination: "local", name: "drop", connection: { root } },
-    });
+    const account = await apiWithLocalAccount();
     const base = dataflowFor(account.json().id);
     const response = await app.inject({
       method: "POST",
