@@ -34,6 +34,14 @@ describe.each(engines)("HTTP API on %s", (engine) => {
       ]),
     );
     expect(openapi.paths["/v1/profiles"].get.description).toBe("Requires permission: View Profiles");
+    // Every route but the health check names the permission it checks.
+    const unguarded = Object.entries(
+      openapi.paths as Record<string, Record<string, { description?: string }>>,
+    )
+      .flatMap(([url, operations]) => Object.entries(operations).map(([method, op]) => ({ url, method, op })))
+      .filter(({ op }) => !op.description?.startsWith("Requires permission: "))
+      .map(({ method, url }) => `${method} ${url}`);
+    expect(unguarded).toEqual(["get /healthz"]);
     expect((await app.inject("/docs/")).statusCode).toBe(200);
   });
 

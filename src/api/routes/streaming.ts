@@ -173,7 +173,8 @@ export function streamingRoutes(app: FastifyInstance, deps: StreamingDeps) {
   registerRoute(app, deps, {
     method: "GET",
     url: "/metrics",
-    permission: null,
+    // The same figures as /v1/streaming/metrics, so the same permission (a scraper gets a role).
+    permission: "View Destinations",
     sandboxed: false,
     summary: "Streaming metrics in the Prometheus text format",
     tags: ["streaming"],
