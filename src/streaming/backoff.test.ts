@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultRetryPolicy, retryAt, retryDelayMs } from "./backoff.ts";
+import { createRateLimiter, defaultRetryPolicy, retryAt, retryDelayMs } from "./backoff.ts";
 
 describe("retry timing", () => {
   it("doubles the delay with half of it random, up to the cap", () => {
@@ -18,5 +18,21 @@ describe("retry timing", () => {
     expect(retryAt(defaultRetryPolicy, 1, now, undefined, () => 1).toISOString()).toBe(
       "2026-11-26T10:00:00.250Z",
     );
+  });
+});
+
+describe("the rate limit per destination", () => {
+  it("grants a second's worth at once, then as time passes, never more than a second's worth", () => {
+    const clock = { now: 0 };
+    const limiter = createRateLimiter(5, () => clock.now);
+    expect(limiter.take(10)).toBe(5);
+    expect(limiter.take(1)).toBe(0);
+    expect(limiter.waitMs()).toBe(200);
+    clock.now = 200;
+    expect(limiter.waitMs()).toBe(0);
+    expect(limiter.take(5)).toBe(1);
+    // Idle for ten seconds: still one second's burst, not ten.
+    clock.now = 10_200;
+    expect(limiter.take(100)).toBe(5);
   });
 });

@@ -151,6 +151,39 @@ describe.each(engines)("the dispatcher's hand-over on %s", (engine) => {
   });
 });
 
+// The rate limit per destination account: a second's worth at once, then one record per
+// 1/recordsPerSecond; what waits stays in the outbox, in order.
+describe.each(engines)("the dispatcher's rate limit on %s", (engine) => {
+  const stores = streamingStores(engine);
+
+  it("sends at most recordsPerSecond a second to an account, the rest later and in order", async () => {
+    const path = `rate-${engine}`;
+    const created = await stores.open(path, { gold: 'loyalty.tier = "gold"' });
+    const dispatcher = createDispatcher({
+      ...created.deps,
+      metrics: createStreamingMetrics(),
+      pollMs: 50,
+      recordsPerSecond: 1,
+    });
+    for (const name of ["a", "b", "c"]) await queueOne(created.store, created.dataflow.id, name);
+    const received = () => stores.received(path).map((m) => m.profileId);
+    // One second's worth now (one record), nothing more until time passes.
+    const started = performance.now();
+    expect(await dispatcher.dispatchNow()).toBe(1);
+    expect(await dispatcher.dispatchNow()).toBe(0);
+    dispatcher.start();
+    await eventually(
+      async () => received(),
+      (names) => names.length === 3,
+      10_000,
+    );
+    await dispatcher.stop();
+    expect(received()).toEqual(["a", "b", "c"]);
+    // Two more records at one a second: the last no sooner than two seconds after the first.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1_950);
+  });
+});
+
 // The outbox is a queue whose rows live for moments: the dispatcher vacuums it itself (autovacuum
 // comes at most once a minute), beside its rounds, and a failed vacuum costs no delivery.
 describe("the dispatcher's vacuum of the outbox on postgres", () => {
