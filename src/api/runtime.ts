@@ -81,7 +81,14 @@ export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "k
     onEvaluated: (sandbox, segmentId) => activation.onSegmentEvaluated(sandbox, segmentId),
     onError: (error, context) => logger.error({ err: error, ...context }, "scheduled evaluation failed"),
   });
-  const streaming = createStreamingService({ store, catalog, keys }, { logger });
+  const streaming = createStreamingService(
+    { store, catalog, keys },
+    {
+      logger,
+      retry: { maxAttempts: config.streamingMaxAttempts },
+      recordsPerSecond: config.streamingRecordsPerSecond,
+    },
+  );
   return {
     ...base,
     catalog,

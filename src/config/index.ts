@@ -43,6 +43,21 @@ export const configSchema = z.object({
     .string()
     .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM (24-hour, UTC)")
     .describe("Daily batch evaluation of every segment, HH:MM in UTC (HERALD_EVALUATION_TIME)"),
+  streamingMaxAttempts: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .describe(
+      "Attempts to deliver a streamed message before it becomes a dead letter (HERALD_STREAMING_MAX_ATTEMPTS)",
+    ),
+  streamingRecordsPerSecond: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .describe(
+      "Streamed messages sent per second to each destination account at most (HERALD_STREAMING_RECORDS_PER_SECOND)",
+    ),
   secretKey: z
     .string()
     .regex(/^[0-9a-f]{64}$/i, "must be 64 hexadecimal characters (a 256-bit key)")
@@ -64,6 +79,8 @@ const envNames: Record<keyof Config, string> = {
   threads: "HERALD_THREADS",
   maxBodyBytes: "HERALD_MAX_BODY_BYTES",
   evaluationTime: "HERALD_EVALUATION_TIME",
+  streamingMaxAttempts: "HERALD_STREAMING_MAX_ATTEMPTS",
+  streamingRecordsPerSecond: "HERALD_STREAMING_RECORDS_PER_SECOND",
   secretKey: "HERALD_SECRET_KEY",
 };
 
@@ -79,6 +96,8 @@ const defaults = {
   memoryLimit: "448MB",
   evaluationTime: "02:00",
   maxBodyBytes: 16 * 1024 * 1024,
+  streamingMaxAttempts: 8,
+  streamingRecordsPerSecond: 50_000,
 } satisfies Partial<Record<keyof Config, unknown>>;
 
 /** Build the configuration from flags (already parsed) over the environment over defaults. */

@@ -1,0 +1,36 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { describeSettings, loadConfig } from "./index.ts";
+
+describe("configuration", () => {
+  it("takes flags over the environment over the defaults", () => {
+    const config = loadConfig({ port: 9090 }, { HERALD_PORT: "7070", HERALD_STREAMING_MAX_ATTEMPTS: "3" });
+    expect(config).toMatchObject({
+      port: 9090,
+      streamingMaxAttempts: 3,
+      streamingRecordsPerSecond: 50_000,
+      evaluationTime: "02:00",
+      dataDir: path.resolve("./herald-data"),
+    });
+  });
+
+  it("names each invalid setting by its environment variable", () => {
+    expect(() =>
+      loadConfig({}, { HERALD_STREAMING_MAX_ATTEMPTS: "0", HERALD_STREAMING_RECORDS_PER_SECOND: "fast" }),
+    ).toThrow(
+      expect.objectContaining({
+        code: "invalid_config",
+        issues: [
+          expect.objectContaining({ field: "HERALD_STREAMING_MAX_ATTEMPTS" }),
+          expect.objectContaining({ field: "HERALD_STREAMING_RECORDS_PER_SECOND" }),
+        ],
+      }),
+    );
+  });
+
+  it("describes every setting with its variable", () => {
+    const settings = describeSettings();
+    expect(settings.map((s) => s.env)).toContain("HERALD_STREAMING_RECORDS_PER_SECOND");
+    expect(settings.every((s) => s.description.includes(s.env))).toBe(true);
+  });
+});
