@@ -255,6 +255,8 @@ describe.each(engines)("real-time activation on %s", (engine) => {
           }),
           "{not json",
           "",
+          // Over the body limit the harness sets (1 MiB): rejected by its row, never held whole.
+          JSON.stringify({ type: "web.pageView", padding: "x".repeat(1_100_000) }),
           JSON.stringify({
             type: "web.pageView",
             timestamp: "yesterday",
@@ -269,9 +271,12 @@ describe.each(engines)("real-time activation on %s", (engine) => {
         });
         expect(response.statusCode).toBe(207);
         const report = response.json();
-        expect(report).toMatchObject({ received: 3, stored: 1, rejected: 2, issuesTruncated: false });
-        expect(report.issues.map((i: { row: number }) => i.row)).toEqual([1, 2]);
-        expect(report.issues[1].field).toBe("timestamp");
+        expect(report).toMatchObject({ received: 4, stored: 1, rejected: 3, issuesTruncated: false });
+        expect(report.issues.map((i: { row: number }) => i.row)).toEqual([1, 2, 3]);
+        expect(report.issues[1].message).toMatch(
+          /^line is 1100\d{3} bytes, over the 1048576 a record may take/,
+        );
+        expect(report.issues[2].field).toBe("timestamp");
         const received = await eventually(destination.received, (r) => r.length >= 1);
         expect(statusesOf(received, "ann@example.com")).toEqual(["realized"]);
         const json = await h.app.inject({ method: "POST", url: "/v1/events/stream", payload: { a: 1 } });

@@ -1,4 +1,3 @@
-import readline from "node:readline";
 import type { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
@@ -8,6 +7,7 @@ import type { IngestReport } from "../../profiles/index.ts";
 import { loadSchema } from "../../schema/index.ts";
 import type { StreamingService } from "../../streaming/index.ts";
 import type { ApiDeps } from "../deps.ts";
+import { ndjsonLines } from "../ndjson-lines.ts";
 import { registerRoute } from "../route.ts";
 
 export type StreamingDeps = ApiDeps & { streaming?: StreamingService };
@@ -37,10 +37,12 @@ function requireStreaming(deps: StreamingDeps): StreamingService {
 /**
  * Reads newline-delimited JSON and ingests it in chunks through the streaming path, with a bounded
  * number of chunks in flight (back-pressure on the request body). Row numbers are 0-based line
- * numbers among the non-empty lines.
+ * numbers among the non-empty lines. A line over `maxLineBytes` (a record no larger than a request
+ * body may be) is rejected by its row without being held in memory.
  */
 async function ingestStream(
   body: Readable,
+  maxLineBytes: number,
   ingest: (records: unknown[], firstRow: number) => Promise<IngestReport>,
 ) {
   const totals = { received: 0, stored: 0, rejected: 0 };
@@ -70,17 +72,25 @@ async function ingestStream(
   let chunk: unknown[] = [];
   let chunkStart = 0;
   let row = 0;
-  const lines = readline.createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) {
-    if (!line.trim()) continue;
+  for await (const line of ndjsonLines(body, maxLineBytes)) {
+    if ("text" in line && !line.text.trim()) continue;
     totals.received++;
-    try {
-      chunk.push(JSON.parse(line));
-    } catch (error) {
-      // Bad JSON is rejected on its own line; the chunk keeps a placeholder the validator refuses.
+    // A bad line is rejected on its own; the chunk keeps a placeholder, skipped when ingesting.
+    const reject = (message: string) => {
       chunk.push(undefined);
       totals.rejected++;
-      addIssues([{ row, message: `line is not valid JSON: ${(error as Error).message}` }]);
+      addIssues([{ row, message }]);
+    };
+    if ("tooLongBytes" in line) {
+      reject(
+        `line is ${line.tooLongBytes} bytes, over the ${maxLineBytes} a record may take (HERALD_MAX_BODY_BYTES)`,
+      );
+    } else {
+      try {
+        chunk.push(JSON.parse(line.text));
+      } catch (error) {
+        reject(`line is not valid JSON: ${(error as Error).message}`);
+      }
     }
     row++;
     if (chunk.length >= CHUNK_RECORDS) {
@@ -121,23 +131,30 @@ export function streamingRoutes(app: FastifyInstance, deps: StreamingDeps) {
           }
           const schema = await loadSchema(deps.store, sandbox);
           // Placeholders for unparsable lines are refused by validation; count them only once.
-          const report = await ingestStream(request.body as Readable, async (records, firstRow) => {
-            const parsed = records.map((r, i) => ({ r, row: firstRow + i })).filter((x) => x.r !== undefined);
-            if (!parsed.length) return { received: 0, stored: 0, rejected: 0, issues: [], profileIds: [] };
-            const ingest =
-              kind === "profiles" ? streaming.ingest.ingestProfiles : streaming.ingest.ingestEvents;
-            const result = await ingest(
-              sandbox,
-              schema,
-              parsed.map((x) => x.r),
-            );
-            // Renumber from the chunk's position among parsed records to the stream's rows.
-            const rows = parsed.map((x) => x.row);
-            return {
-              ...result,
-              issues: result.issues.map((i) => ({ ...i, row: rows[i.row ?? 0] ?? i.row })),
-            };
-          });
+          const maxLineBytes = deps.config.maxBodyBytes;
+          const report = await ingestStream(
+            request.body as Readable,
+            maxLineBytes,
+            async (records, firstRow) => {
+              const parsed = records
+                .map((r, i) => ({ r, row: firstRow + i }))
+                .filter((x) => x.r !== undefined);
+              if (!parsed.length) return { received: 0, stored: 0, rejected: 0, issues: [], profileIds: [] };
+              const ingest =
+                kind === "profiles" ? streaming.ingest.ingestProfiles : streaming.ingest.ingestEvents;
+              const result = await ingest(
+                sandbox,
+                schema,
+                parsed.map((x) => x.r),
+              );
+              // Renumber from the chunk's position among parsed records to the stream's rows.
+              const rows = parsed.map((x) => x.row);
+              return {
+                ...result,
+                issues: result.issues.map((i) => ({ ...i, row: rows[i.row ?? 0] ?? i.row })),
+              };
+            },
+          );
           if (report.stored > 0) {
             await recordAudit(deps.store, {
               sandbox,
