@@ -2,22 +2,26 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { destinationDefinitions } from "../../src/destinations/index.ts";
 import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { type KinesisTestServer, startKinesis } from "../servers/kinesalite.ts";
 import { freePort } from "../support/postgres-cluster.ts";
+import { engines, freshPostgresDatabase } from "../support/stores.ts";
 import { GOLD_BUYERS, type Received, statusesOf } from "./harness.ts";
 
 const PROFILES = 120;
 const PER_REQUEST = 10;
 
-/** `herald start` as a child process, the way an operator runs it. */
-function startHerald(dataDir: string, port: number): ChildProcess {
+/** `herald start` as a child process, the way an operator runs it; on PostgreSQL with a URL. */
+function startHerald(dataDir: string, port: number, databaseUrl?: string): ChildProcess {
   const child = spawn(
     process.execPath,
     ["src/cli/main.ts", "start", "--data-dir", dataDir, "--port", String(port), "--log-level", "warn"],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, HERALD_DATABASE_URL: databaseUrl ?? "" },
+    },
   );
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
@@ -117,24 +121,23 @@ const candidates: Record<string, () => Promise<CrashDestination>> = {
 };
 const served = Object.keys(candidates).find((id) => destinationDefinitions.some((d) => d.id === id));
 
-let destination: CrashDestination | undefined;
-beforeAll(async () => {
-  if (served) destination = await candidates[served]?.();
-});
-afterAll(async () => {
-  await destination?.close();
-});
-
-describe("kill -9 of a Herald process in the middle of a stream", () => {
+// Killed while the destination refuses every call (the acknowledged changes wait in the outbox),
+// and while it accepts them (sends in flight, deletes of the delivered not yet run), on each engine.
+describe.each(engines)("kill -9 of a Herald process in the middle of a stream, on %s", (engine) => {
   // Runs once a streaming connector (HTTP or Kinesis) is in the catalog that `herald start` serves.
-  it.runIf(served !== undefined)(
-    "loses no acknowledged change: every one reaches the destination at least once after a restart",
-    async () => {
+  it.runIf(served !== undefined).each([
+    { destinationUp: false, moment: "while the destination refuses" },
+    { destinationUp: true, moment: "while messages are being delivered" },
+  ])(
+    "loses no acknowledged change, killed $moment: every one reaches the destination at least once after a restart",
+    async ({ destinationUp }) => {
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-crash-"));
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
-      const target = destination as CrashDestination;
-      let child = startHerald(dataDir, port);
+      // A destination of its own: each test's profiles have the same names.
+      const target = await (candidates[served as string] as () => Promise<CrashDestination>)();
+      const databaseUrl = engine === "postgres" ? await freshPostgresDatabase() : undefined;
+      let child = startHerald(dataDir, port, databaseUrl);
       try {
         await waitUntilUp(base, child);
         await post(base, "/v1/segments", { id: "gold-buyers", name: "Gold buyers", definition: GOLD_BUYERS });
@@ -158,9 +161,8 @@ describe("kill -9 of a Herald process in the middle of a stream", () => {
         }));
         await post(base, "/v1/profiles/stream", everyone, true);
 
-        // Stream purchases (each one realizes its profile) while the destination refuses every call, so
-        // the acknowledged changes wait in the outbox; kill -9 while a request is in flight.
-        await target.refuse();
+        // Stream purchases (each one realizes its profile); kill -9 while a request is in flight.
+        if (!destinationUp) await target.refuse();
         const requests = PROFILES / PER_REQUEST;
         const killAt = Math.floor(requests / 2);
         let acknowledged = 0;
@@ -176,8 +178,8 @@ describe("kill -9 of a Herald process in the middle of a stream", () => {
         await inFlight;
         await new Promise((resolve) => child.once("exit", resolve));
 
-        await target.accept();
-        child = startHerald(dataDir, port);
+        if (!destinationUp) await target.accept();
+        child = startHerald(dataDir, port, databaseUrl);
         await waitUntilUp(base, child);
         // The client resends what was not acknowledged, then the rest of the stream.
         for (let r = acknowledged; r < requests; r++) {
@@ -207,6 +209,7 @@ describe("kill -9 of a Herald process in the middle of a stream", () => {
         for (let i = 0; i < PROFILES; i++) expect(statusesOf(received, email(i))).toEqual(expected(i));
       } finally {
         child.kill("SIGKILL");
+        await target.close();
         fs.rmSync(dataDir, { recursive: true, force: true });
       }
     },

@@ -26,12 +26,16 @@ export async function freshStore(engine: Engine): Promise<Store> {
       },
     };
   }
+  return openPostgresStore(await freshPostgresDatabase());
+}
+
+/** A new, empty database on the suite's PostgreSQL cluster: its connection URL. */
+export async function freshPostgresDatabase(): Promise<string> {
   const adminUrl = inject("postgresUrl");
   const name = `t_${process.pid}_${Date.now()}_${counter++}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
-  const store = await openPostgresStore(adminUrl.replace(/\/[^/]*$/, `/${name}`));
-  return store;
+  return adminUrl.replace(/\/[^/]*$/, `/${name}`);
 }
