@@ -130,7 +130,7 @@ export function streamingRoutes(app: FastifyInstance, deps: StreamingDeps) {
             );
           }
           const schema = await loadSchema(deps.store, sandbox);
-          // Placeholders for unparsable lines are refused by validation; count them only once.
+          // The placeholders of rejected lines (counted and reported already) are skipped here.
           const maxLineBytes = deps.config.maxBodyBytes;
           const report = await ingestStream(
             request.body as Readable,
