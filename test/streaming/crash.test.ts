@@ -50,6 +50,8 @@ async function waitUntilUp(base: string, child: ChildProcess) {
 
 async function post(base: string, url: string, body: unknown, ndjson = false) {
   const response = await fetch(`${base}${url}`, {
+    // A request that hangs fails the test by name instead of by its timeout.
+    signal: AbortSignal.timeout(20_000),
     method: "POST",
     headers: { "content-type": ndjson ? "application/x-ndjson" : "application/json" },
     body: ndjson ? (body as unknown[]).map((r) => JSON.stringify(r)).join("\n") : JSON.stringify(body),
@@ -174,9 +176,11 @@ describe.each(engines)("kill -9 of a Herald process in the middle of a stream, o
           () => undefined,
         );
         await new Promise((r) => setTimeout(r, 5));
+        // Listening before the kill: the exit may come before the in-flight request fails.
+        const exited = new Promise((resolve) => child.once("exit", resolve));
         child.kill("SIGKILL");
         await inFlight;
-        await new Promise((resolve) => child.once("exit", resolve));
+        await exited;
 
         if (!destinationUp) await target.accept();
         child = startHerald(dataDir, port, databaseUrl);
