@@ -373,7 +373,9 @@ export function createDispatcher(options: DispatcherOptions) {
     for (const w of waits) if (w.waitMs > 0) waitMs = Math.min(waitMs, w.waitMs);
     if (failed.length) {
       // A failure's attempt is counted at once; the delivered go with it.
-      await recordOutcome(options.store, [...undeleted, ...delivered], failed, new Date());
+      const deleted = [...undeleted, ...delivered];
+      await recordOutcome(options.store, deleted, failed, new Date());
+      vacuumAfter(deleted.length);
       undeleted = [];
       lastDelete = performance.now();
     } else {
