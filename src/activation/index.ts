@@ -20,6 +20,7 @@ export {
 export * from "./export/index.ts";
 export { defaultTarget, type Mapping, mappingSchema, resolveMapping } from "./mapping.ts";
 export { activationMigrations } from "./migrations.ts";
+export { parseRunFilter, type RunFilter, runFilterSchema, runStatuses } from "./run-filter.ts";
 export {
   failAbandonedRuns,
   getRun,

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { type Actor, hasPermission, localAdministrator, type Permission } from "../access/index.ts";
-import { HeraldError, validationError } from "../errors/index.ts";
+import { HeraldError, parseInput } from "../errors/index.ts";
 import { DEFAULT_SANDBOX, requireSandbox } from "../store/index.ts";
 import type { ApiDeps } from "./deps.ts";
 
@@ -46,13 +46,7 @@ const openapi = (schema: z.ZodType) =>
 
 function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, part: string): z.infer<T> {
   if (!schema) return value as z.infer<T>;
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => {
-    const field = issue.path.length ? issue.path.join(".") : part;
-    return { field, message: `${field}: ${issue.message}` };
-  });
-  throw validationError(`Invalid ${part}: ${issues.map((i) => i.message).join("; ")}`, issues);
+  return parseInput(schema, value, part, (path) => (path.length ? path.join(".") : part));
 }
 
 export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType>(

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type KeyProvider, seal, unseal } from "../crypto/index.ts";
-import { conflict, notFound, validationError } from "../errors/index.ts";
+import { conflict, notFound, parseInput, validationError } from "../errors/index.ts";
 import type { Store } from "../store/index.ts";
 import type { Catalog } from "./catalog.ts";
 import type { DestinationDefinition } from "./types.ts";
@@ -40,16 +40,9 @@ function parseWith<T>(
   value: unknown,
   part: string,
 ): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data as T;
-  const issues = parsed.error.issues.map((i) => {
-    const field = [part, ...i.path].join(".");
-    return { field, message: `${field}: ${i.message}` };
-  });
-  throw validationError(
-    `Invalid ${part} for ${definition.name}: ${issues.map((i) => i.message).join("; ")}`,
-    issues,
-  );
+  return parseInput(schema, value, `${part} for ${definition.name}`, (path) =>
+    [part, ...path.map(String)].join("."),
+  ) as T;
 }
 
 function splitSecrets(definition: DestinationDefinition, connection: Record<string, unknown>) {

@@ -3,6 +3,8 @@
  * field, row or setting at fault. The API maps kinds to HTTP in one place (src/api/errors.ts);
  * anything that is not a HeraldError is an internal fault, logged in full and shown only as an id.
  */
+import type { z } from "zod";
+
 export type ErrorKind =
   | "validation"
   | "not_found"
@@ -39,6 +41,25 @@ export class HeraldError extends Error {
 
 export const validationError = (message: string, issues: Issue[] = [], code = "invalid_input") =>
   new HeraldError("validation", code, message, issues);
+
+/**
+ * Parses input with its zod schema; on failure, a validation error naming each faulty field, as
+ * `fieldOf` spells a path for the caller (dotted by default; the CLI names its options).
+ */
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  what: string,
+  fieldOf: (path: readonly PropertyKey[]) => string = (path) => path.map(String).join("."),
+): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => {
+    const field = fieldOf(issue.path);
+    return { field, message: `${field}: ${issue.message}` };
+  });
+  throw validationError(`Invalid ${what}: ${issues.map((i) => i.message).join("; ")}`, issues);
+}
 
 export const notFound = (what: string, id: string) =>
   new HeraldError("not_found", `${what.replace(/\s+/g, "_")}_not_found`, `${what} '${id}' does not exist`);

@@ -1,4 +1,4 @@
-import { conflict, HeraldError, validationError } from "../errors/index.ts";
+import { conflict, HeraldError, parseInput } from "../errors/index.ts";
 import type { Executor, Store } from "../store/index.ts";
 import { defaultSchema } from "./default-schema.ts";
 import {
@@ -113,15 +113,7 @@ function conflictWith(field: Field, existing: Field[]): string | undefined {
  * transaction. Fields are only added: removing a column would silently drop customer data.
  */
 export async function addField(store: Store, sandbox: string, input: FieldDefinitionInput): Promise<Field> {
-  const parsed = fieldDefinitionSchema.safeParse(input);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({
-      field: i.path.join("."),
-      message: `${i.path.join(".")}: ${i.message}`,
-    }));
-    throw validationError(`Invalid field: ${issues.map((i) => i.message).join("; ")}`, issues);
-  }
-  const definition = parsed.data;
+  const definition = parseInput(fieldDefinitionSchema, input, "field");
   const field: Field = {
     path: definition.path,
     type: definition.type,

@@ -129,6 +129,19 @@ describe.each(engines)("HTTP API on %s", (engine) => {
     const noSandbox = await app.inject({ url: "/v1/schema/fields", headers: { "x-sandbox-name": "nope" } });
     expect(noSandbox.statusCode).toBe(404);
     expect(noSandbox.json().error.message).toBe("sandbox 'nope' does not exist");
+    // A time no one means is refused by name instead of read as some date (`new Date("1")` is 2001).
+    const vagueTime = await app.inject("/v1/runs?since=1");
+    expect(vagueTime.statusCode).toBe(400);
+    expect(vagueTime.json().error.issues).toEqual([
+      { field: "since", message: expect.stringMatching(/^since: expected an ISO 8601 time/) },
+    ]);
+    const backwards = await app.inject("/v1/runs?since=2026-11-27&until=2026-11-01T00:00:00Z");
+    expect(backwards.json().error.issues).toEqual([
+      { field: "until", message: "until: must be after since" },
+    ]);
+    expect((await app.inject("/v1/runs?since=2026-11-01&until=2026-11-27T08:00:00%2B01:00")).statusCode).toBe(
+      200,
+    );
   });
 
   it("refuses batches over 10,000 records", async () => {

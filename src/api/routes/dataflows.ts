@@ -9,6 +9,7 @@ import {
   getRun,
   listDataflows,
   listRuns,
+  runFilterSchema,
   setDataflowStatus,
   updateDataflow,
 } from "../../activation/index.ts";
@@ -16,7 +17,6 @@ import type { ApiDeps } from "../deps.ts";
 import { registerRoute } from "../route.ts";
 
 const idParams = z.object({ id: z.string().min(1) });
-const runStatuses = ["queued", "running", "succeeded", "partially_succeeded", "failed"] as const;
 
 export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
   registerRoute(app, deps, {
@@ -131,7 +131,7 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     url: "/v1/dataflows/:id/runs",
     permission: "Activate Destinations",
     summary:
-      "Export now: one extra full export of each segment (or of `segmentId`), without changing the schedule",
+      "Export now: one extra export of each segment (or of `segmentId`), full or incremental as the segment's mode says, without changing the schedule",
     tags: ["runs"],
     params: idParams,
     body: z.object({ segmentId: z.string().optional() }).optional(),
@@ -156,13 +156,7 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     permission: "View Destinations",
     summary: "Run history across dataflows, filtered by dataflow, status and time",
     tags: ["runs"],
-    query: z.object({
-      dataflowId: z.string().optional(),
-      status: z.enum(runStatuses).optional(),
-      since: z.coerce.date().optional(),
-      until: z.coerce.date().optional(),
-      limit: z.coerce.number().int().min(1).max(1000).default(100),
-    }),
+    query: runFilterSchema,
     handler: async ({ query, sandbox }) => ({ items: await listRuns(deps.store, sandbox, query) }),
   });
   registerRoute(app, deps, {
