@@ -195,8 +195,8 @@ export async function listRuns(
 }
 
 /**
- * Runs left `running` by a process that died (no heartbeat for `staleAfterMs`) are failed with
- * that cause, so they show up honestly and the next run can start.
+ * Runs left `running` by a process that stopped (no heartbeat for `staleAfterMs`) are failed with
+ * that cause, so they show up honestly and the next run of their segment can start.
  */
 export async function failAbandonedRuns(
   db: Executor,
@@ -204,21 +204,23 @@ export async function failAbandonedRuns(
   staleAfterMs: number,
   now = new Date(),
 ): Promise<string[]> {
-  const rows = await db.query<{ id: string }>(
+  const staleBefore = new Date(now.getTime() - staleAfterMs);
+  const rows = await db.query<{ id: string; heartbeat_at: Date }>(
     sandbox,
-    "SELECT id FROM runs WHERE sandbox = $sandbox AND status IN ('queued', 'running') AND heartbeat_at < $1",
-    [new Date(now.getTime() - staleAfterMs)],
+    "SELECT id, heartbeat_at FROM runs WHERE sandbox = $sandbox AND status IN ('queued', 'running') AND heartbeat_at < $1",
+    [staleBefore],
   );
-  for (const { id } of rows) {
-    await db.query(
+  const failed: string[] = [];
+  for (const { id, heartbeat_at: heartbeat } of rows) {
+    const cause = `The Herald process running this export stopped (its heartbeat stopped at ${heartbeat.toISOString()}); no partial file was made visible`;
+    // Checked again: a run whose heartbeat came in since the SELECT is alive and left alone.
+    const updated = await db.query(
       sandbox,
-      `UPDATE runs SET status = 'failed', finished_at = $1, errors = $2 WHERE sandbox = $sandbox AND id = $3`,
-      [
-        now,
-        JSON.stringify(["Herald stopped while this run was in flight; no partial file was made visible"]),
-        id,
-      ],
+      `UPDATE runs SET status = 'failed', finished_at = $1, errors = $2
+       WHERE sandbox = $sandbox AND id = $3 AND status IN ('queued', 'running') AND heartbeat_at < $4 RETURNING id`,
+      [now, JSON.stringify([cause]), id, staleBefore],
     );
+    if (updated.length) failed.push(id);
   }
-  return rows.map((r) => r.id);
+  return failed;
 }

@@ -12,14 +12,18 @@ export interface ActivationServiceOptions {
   now?: () => Date;
   /** How often the scheduler looks for due exports (default 30 s). */
   tickMs?: number;
-  /** A run whose heartbeat is older than this is considered abandoned (default 5 minutes). */
+  /**
+   * A run whose heartbeat is older than this was abandoned by a process that stopped (default 60 s:
+   * runs heartbeat every 10 s, so several heartbeats were missed).
+   */
   staleAfterMs?: number;
 }
 
 /**
  * Runs file exports when they are due, on demand ("export now") and after a segment's evaluation.
- * It survives restarts: at start, runs abandoned by a dead process are failed, and an export missed
- * while Herald was down runs once. Exports in flight are tracked so shutdown can wait for them.
+ * It survives restarts: at start and at every tick, runs abandoned by a stopped process are failed
+ * (else they would block their segment's exports), and an export missed while Herald was down runs
+ * once. Exports in flight are tracked so shutdown can wait for them.
  */
 export function createActivationService(deps: ActivationDeps, options: ActivationServiceOptions) {
   const now = options.now ?? (() => new Date());
@@ -59,11 +63,19 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     return run;
   }
 
-  /** One pass of the scheduler: starts every export whose scheduled time has come. */
+  /** Fails the runs a stopped process left in flight: they would block their segment's exports. */
+  async function failAbandoned(sandbox: string, at: Date) {
+    const failed = await failAbandonedRuns(deps.store, sandbox, options.staleAfterMs ?? 60_000, at);
+    if (failed.length)
+      options.logger.warn({ sandbox, runs: failed }, "runs abandoned by a stopped Herald marked failed");
+  }
+
+  /** One pass of the scheduler: fails abandoned runs, then starts every export whose time has come. */
   async function tick(): Promise<Run[]> {
     const started: Run[] = [];
     const at = now();
     for (const { name: sandbox } of await listSandboxes(deps.store)) {
+      await failAbandoned(sandbox, at);
       for (const dataflow of await listDataflows(deps.store, sandbox)) {
         if (dataflow.status !== "enabled") continue;
         for (const segment of dataflow.segments) {
@@ -134,14 +146,7 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     },
     /** Fails runs left behind by a dead process, then ticks on an interval. */
     async start(): Promise<void> {
-      for (const { name } of await listSandboxes(deps.store)) {
-        const failed = await failAbandonedRuns(deps.store, name, options.staleAfterMs ?? 5 * 60_000, now());
-        if (failed.length)
-          options.logger.warn(
-            { sandbox: name, runs: failed },
-            "runs abandoned by a stopped Herald marked failed",
-          );
-      }
+      for (const { name } of await listSandboxes(deps.store)) await failAbandoned(name, now());
       const loop = () => {
         ticking = tick()
           .then(() => undefined)

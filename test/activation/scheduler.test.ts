@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   createActivationService,
   createDataflow,
+  getRun,
   listRuns,
   type Run,
   startRun,
@@ -61,6 +62,15 @@ describe("scheduler on a controllable clock", () => {
         return current;
       },
       service: () => current,
+      /** A run of the segment whose last heartbeat was at `iso` (its process stopped then, or is alive). */
+      leftRunningSince: (iso: string) =>
+        startRun(fixture.store, sandbox, {
+          dataflowId: dataflow.id,
+          segmentId: FRENCH,
+          trigger: "schedule",
+          scheduledFor: new Date(iso),
+          now: new Date(iso),
+        }),
       files: () => fs.readdirSync(root).sort(),
     };
   }
@@ -96,13 +106,7 @@ describe("scheduler on a controllable clock", () => {
   it("starts a missed export once after a restart, marks abandoned runs failed, and never runs twice at once", async () => {
     const s = await setup({ frequency: "daily", time: "06:00", timezone: "UTC" }, "2026-11-01T12:00:00Z");
     // A run left "running" by a process that died (no heartbeat since).
-    const abandoned = await startRun(s.store, sandbox, {
-      dataflowId: s.dataflow.id,
-      segmentId: FRENCH,
-      trigger: "schedule",
-      scheduledFor: new Date("2026-11-01T06:00:00Z"),
-      now: new Date("2026-11-01T06:00:00Z"),
-    });
+    const abandoned = await s.leftRunningSince("2026-11-01T06:00:00Z");
     // Herald was down over 2 and 3 November's 06:00; it comes back at 09:00 on the 3rd.
     const restarted = s.restart();
     await restarted.start();
@@ -117,6 +121,25 @@ describe("scheduler on a controllable clock", () => {
     await expect(s.service().triggerNow(sandbox, s.dataflow.id)).rejects.toThrow(/already running/);
     await s.service().idle();
     expect(first?.trigger).toBe("manual");
+  });
+
+  it("fails a run whose heartbeat stopped at the next tick, not only at start, so its segment exports again", async () => {
+    const s = await setup({ frequency: "daily", time: "06:00", timezone: "UTC" }, "2026-11-01T12:00:00Z");
+    // Herald crashed at 05:58 during an export and its service manager restarted it at once.
+    const abandoned = await s.leftRunningSince("2026-11-02T05:58:00Z");
+    const status = async () => (await getRun(s.store, sandbox, abandoned.id)).status;
+    // 30 s without a heartbeat may be a busy process: the run is left alone.
+    expect(await s.tickAt("2026-11-02T05:58:30Z")).toEqual([]);
+    expect(await status()).toBe("running");
+    // Two minutes without one: the process is gone; the run is failed and 06:00 exports.
+    expect(await s.tickAt("2026-11-02T06:00:00Z")).toEqual([["2026-11-02T06:00:00.000Z", "schedule"]]);
+    const failed = await getRun(s.store, sandbox, abandoned.id);
+    expect(failed.status).toBe("failed");
+    expect(failed.errors).toEqual([
+      expect.stringMatching(
+        /process running this export stopped \(its heartbeat stopped at 2026-11-02T05:58:00.000Z\)/,
+      ),
+    ]);
   });
 
   it("exports right after the segment's evaluation when scheduled afterEvaluation", async () => {
