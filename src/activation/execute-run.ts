@@ -186,6 +186,17 @@ async function completeSegmentExport(
   return getRun(deps.store, sandbox, run.id);
 }
 
+/**
+ * What the export has done so far, kept by the caller so that a failed run still records it: the
+ * files delivered under their final names, by name (a retry rewrites the same names), and the
+ * audience's counts as far as known (before the export ends, `received` less the exclusions is
+ * the rows to write or a bound on them).
+ */
+interface ExportProgress {
+  delivered: Map<string, ExportedFile>;
+  counts: ExclusionCounts;
+}
+
 /** Tries the export up to `deps.attempts` times (transient errors only); returns the run's outcome. */
 async function exportWithRetries(
   deps: ActivationDeps,
@@ -197,13 +208,16 @@ async function exportWithRetries(
   onRows: (rows: number) => void,
   signal?: AbortSignal,
 ): Promise<Parameters<typeof finishRun>[3]> {
-  let files: ExportedFile[] = [];
-  let counts = { received: 0, missingMandatory: 0, duplicates: 0 };
+  const progress: ExportProgress = {
+    delivered: new Map(),
+    counts: { received: 0, missingMandatory: 0, duplicates: 0 },
+  };
+  let exported: ExportedFile[] | undefined;
   const errors: string[] = [];
   const attempts = deps.attempts ?? 3;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      ({ files, counts } = await exportOnce(deps, sandbox, dataflow, segment, run, onRows, signal));
+      exported = await exportOnce(deps, sandbox, dataflow, segment, run, progress, onRows, signal);
       errors.length = 0;
       break;
     } catch (error) {
@@ -212,14 +226,16 @@ async function exportWithRetries(
       await sleep((deps.backoffMs ?? 1000) * 2 ** (attempt - 1));
     }
   }
-  const succeeded = errors.length === 0;
+  // A failed run lists every file it left at the destination, earlier attempts' included.
+  const files = exported ?? [...progress.delivered.values()];
   const activated = files.reduce((sum, f) => sum + f.rows, 0);
+  const { counts } = progress;
   return {
-    status: succeeded ? "succeeded" : "failed",
+    status: exported ? "succeeded" : "failed",
     received: counts.received,
     activated,
     excluded: { missingMandatory: counts.missingMandatory, duplicate: counts.duplicates },
-    failed: succeeded ? 0 : counts.received - counts.missingMandatory - counts.duplicates,
+    failed: Math.max(0, counts.received - counts.missingMandatory - counts.duplicates - activated),
     files,
     errors,
     finishedAt: new Date(Math.max(Date.now(), started)),
@@ -232,9 +248,10 @@ async function exportOnce(
   dataflow: Dataflow,
   segment: Dataflow["segments"][number],
   run: Run,
+  progress: ExportProgress,
   onRows: (rows: number) => void,
   signal?: AbortSignal,
-) {
+): Promise<ExportedFile[]> {
   const { definition, connection } = await openAccountConnection(deps, sandbox, dataflow.accountId);
   if (definition.connector.kind !== "file") {
     throw new HeraldError(
@@ -254,6 +271,8 @@ async function exportOnce(
     ...(segment.mode === "incremental" && segment.lastSuccessAt ? { since: segment.lastSuccessAt } : {}),
   });
   const before = await rowsBeforeExport(deps, sandbox, query, dataflow.fileOptions);
+  // Without exclusions counted, the rows to write are all the profiles received, as far as known.
+  progress.counts = before.counts ?? { received: before.rows, missingMandatory: 0, duplicates: 0 };
   const plan = query.tableOrder
     ? query.tableOrder.plan(await rowSlots(deps, sandbox, query.tableOrder.rowSlotsSql), {
         partitions: before.partitions,
@@ -286,12 +305,22 @@ async function exportOnce(
       fileName: (part) => renderFileName(segment.fileNameTemplate, context, part, extension),
       session,
       ...(signal ? { signal } : {}),
+      onFile: (file) => progress.delivered.set(file.name, file),
       onProgress: (rows) => {
         if (Date.now() - lastReport < 1000) return;
         lastReport = Date.now();
         onRows(rows);
       },
     });
+    // Without exclusions, every profile received was written; with a deduplication counted after,
+    // every profile of the bound not written was a duplicate.
+    const written = files.reduce((sum, f) => sum + f.rows, 0);
+    progress.counts = before.counts
+      ? {
+          ...before.counts,
+          duplicates: before.duplicatesAfter ? before.rows - written : before.counts.duplicates,
+        }
+      : { received: written, missingMandatory: 0, duplicates: 0 };
     if (dataflow.fileOptions.manifest) {
       const manifest = buildManifest(
         {
@@ -307,12 +336,7 @@ async function exportOnce(
         Readable.from([Buffer.from(JSON.stringify(manifest, null, 2))]),
       );
     }
-    // Without exclusions, every profile received was written; with a deduplication counted after,
-    // every profile of the bound not written was a duplicate.
-    const written = files.reduce((sum, f) => sum + f.rows, 0);
-    if (!before.counts) return { files, counts: { received: written, missingMandatory: 0, duplicates: 0 } };
-    const duplicates = before.duplicatesAfter ? before.rows - written : before.counts.duplicates;
-    return { files, counts: { ...before.counts, duplicates } };
+    return files;
   } finally {
     await session.close();
   }

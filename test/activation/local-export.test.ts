@@ -1,9 +1,17 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDataflow, getRun, runSegmentExport } from "../../src/activation/index.ts";
-import { createAccount } from "../../src/destinations/index.ts";
+import {
+  createAccount,
+  createCatalog,
+  type DestinationDefinition,
+  type FileConnector,
+} from "../../src/destinations/index.ts";
+import { localDestination } from "../../src/destinations/local/index.ts";
+import { HeraldError } from "../../src/errors/index.ts";
 import { ingestProfileRecords } from "../../src/profiles/index.ts";
 import { evaluateSegments } from "../../src/segments/index.ts";
 import type { Store } from "../../src/store/index.ts";
@@ -29,6 +37,38 @@ const phoneDeduplication = {
   deduplicationKey: ["phone"],
 };
 
+/**
+ * The local folder destination, refusing the uploads whose number (1, 2, ... over the whole test,
+ * retries included) `failures` maps to an error, before writing anything; `attempted` lists the
+ * name of every upload tried.
+ */
+function localFolderFailing(failures: Map<number, HeraldError>) {
+  const attempted: string[] = [];
+  const connector = localDestination.connector as FileConnector<unknown, unknown>;
+  const definition: DestinationDefinition = {
+    ...(localDestination as DestinationDefinition),
+    connector: {
+      ...connector,
+      async open(connection, details) {
+        const session = await connector.open(connection, details);
+        return {
+          ...session,
+          async putFile(name, body, options) {
+            attempted.push(name);
+            const failure = failures.get(attempted.length);
+            if (!failure) return session.putFile(name, body, options);
+            body.destroy();
+            throw failure;
+          },
+        };
+      },
+    },
+  };
+  return { definition, attempted };
+}
+
+const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
 describe.each(engines)("batch export to a local folder on %s", (engine) => {
   let store: Store | undefined;
   let root = "";
@@ -37,8 +77,15 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 
-  async function setup(fileOptions: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-    const fixture = await activationFixture(engine);
+  /** `failures`: the uploads the destination refuses, by number (see `localFolderFailing`). */
+  async function setup(
+    fileOptions: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+    failures = new Map<number, HeraldError>(),
+  ) {
+    const local = localFolderFailing(failures);
+    const base = await activationFixture(engine);
+    const fixture = { ...base, deps: { ...base.deps, catalog: createCatalog([local.definition]) } };
     store = fixture.store;
     root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-export-"));
     fs.mkdirSync(path.join(root, "out"));
@@ -76,7 +123,7 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
         scheduledFor: new Date("2026-11-21T05:00:00Z"),
       });
     };
-    return { ...fixture, dataflow, run, runAfter, delivered };
+    return { ...fixture, dataflow, run, runAfter, delivered, attempted: local.attempted };
   }
 
   it("writes gzipped ';' CSV split into files with a manifest, row for row the audience SQL computes", async () => {
@@ -378,6 +425,47 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     expect(result.status).toBe("failed");
     expect(result.errors.join("\n")).toMatch(/85 rows.*9 files.*maxFiles/);
     expect(delivered()).toEqual([]);
+    // Counted before anything was written: every profile to send counts as not delivered.
+    expect(result).toMatchObject({
+      received: 100,
+      activated: 0,
+      failed: 85,
+      excluded: { missingMandatory: 15, duplicate: 0 },
+      files: [],
+    });
+  });
+
+  it("records what a run that fails part-way delivered: the files left at the destination and the profiles not sent", async () => {
+    const refused = new HeraldError("auth_failed", "bad_credentials", "The pickup folder refused the login");
+    const { run, delivered, attempted } = await setup(
+      { compression: "none", maxRowsPerFile: 30 },
+      {},
+      new Map([[2, refused]]),
+    );
+    const result = await run();
+    expect(result.status).toBe("failed");
+    expect(result.errors).toEqual(["attempt 1: The pickup folder refused the login"]);
+    expect(attempted).toEqual(["French-customers_20261120.csv", "French-customers_20261120_2.csv"]);
+    // Part 1 stays at the destination, recorded as it is on disk; parts 2 and 3 never arrived.
+    const files = delivered();
+    expect(files.map((f) => f.name)).toEqual(["French-customers_20261120.csv"]);
+    expect(result.files.map((f) => [f.name, f.rows, f.bytes, f.sha256])).toEqual(
+      files.map((f) => [f.name, 30, f.bytes.length, sha256(f.bytes)]),
+    );
+    expect(parseCsvFiles([files[0]?.bytes ?? Buffer.alloc(0)], ",", false)).toHaveLength(30);
+    // 100 received = 30 delivered + 55 not delivered + 15 excluded.
+    expect(result).toMatchObject({
+      received: 100,
+      activated: 30,
+      failed: 55,
+      excluded: { missingMandatory: 15, duplicate: 0 },
+    });
+    expect(await getRun(store as Store, sandbox, result.id)).toMatchObject({
+      status: "failed",
+      activated: 30,
+      failed: 55,
+      files: result.files,
+    });
   });
 
   it("reports an aborted run as failed with its cause and leaves no file", async () => {

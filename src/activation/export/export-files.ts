@@ -30,6 +30,8 @@ export interface ExportRequest {
   session: FileSession;
   signal?: AbortSignal;
   onProgress?: (rowsWritten: number) => void;
+  /** Called as each file is delivered under its final name: a later failure leaves it there. */
+  onFile?: (file: ExportedFile) => void;
   /**
    * The query's row count, or a bound it cannot exceed, when the caller knows one (saves a full
    * pass over the audience); the file limit is checked against it.
@@ -48,16 +50,30 @@ function engineFormat(options: FileOptions): ExportFormat {
   }
 }
 
+interface Tally {
+  bytes: number;
+  hash: ReturnType<typeof createHash>;
+}
+
 /** Counts and checksums the bytes on their way to the destination. */
-async function* measured(
-  source: AsyncIterable<Buffer>,
-  into: { bytes: number; hash: ReturnType<typeof createHash> },
-) {
+async function* measured(source: AsyncIterable<Buffer>, into: Tally) {
   for await (const chunk of source) {
     into.bytes += chunk.length;
     into.hash.update(chunk);
     yield chunk;
   }
+}
+
+/** Adds a delivered file to the export's list and tells the caller at once (a later part may fail). */
+function recordDelivery(
+  request: ExportRequest,
+  files: ExportedFile[],
+  delivery: { name: string; rows: number; location: string; tally: Tally },
+) {
+  const { name, rows, location, tally } = delivery;
+  const file = { name, location, rows, bytes: tally.bytes, sha256: tally.hash.digest("hex") };
+  files.push(file);
+  request.onFile?.(file);
 }
 
 async function countRows(request: ExportRequest): Promise<number> {
@@ -117,18 +133,12 @@ export async function exportToFiles(request: ExportRequest): Promise<ExportedFil
         options.compression === "gzip"
           ? gzipInParallel(records, { level: options.compressionLevel })
           : records;
-      const tally = { bytes: 0, hash: createHash("sha256") };
+      const tally: Tally = { bytes: 0, hash: createHash("sha256") };
       const name = request.fileName(part);
       const put = await request.session.putFile(name, Readable.from(measured(body, tally)), {
         ...(request.signal ? { signal: request.signal } : {}),
       });
-      files.push({
-        name,
-        location: put.location,
-        rows,
-        bytes: tally.bytes,
-        sha256: tally.hash.digest("hex"),
-      });
+      recordDelivery(request, files, { name, rows, location: put.location, tally });
     }
   } finally {
     stream.destroy();
@@ -180,14 +190,14 @@ async function exportParquet(
   const files: ExportedFile[] = [];
   for await (const stream of streams) {
     const part = files.length + 1;
-    const tally = { bytes: 0, hash: createHash("sha256") };
+    const tally: Tally = { bytes: 0, hash: createHash("sha256") };
     const name = request.fileName(part);
     const put = await request.session.putFile(name, Readable.from(measured(stream, tally)), {
       ...(request.signal ? { signal: request.signal } : {}),
     });
     const rows = Math.min(rowsPerFile, total - (part - 1) * rowsPerFile);
     request.onProgress?.(Math.min(total, part * rowsPerFile));
-    files.push({ name, location: put.location, rows, bytes: tally.bytes, sha256: tally.hash.digest("hex") });
+    recordDelivery(request, files, { name, rows, location: put.location, tally });
   }
   return files;
 }
