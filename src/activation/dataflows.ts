@@ -21,6 +21,8 @@ export const dataflowSegmentSchema = z.object({
   mode: z.enum(["full", "incremental"]).default("full"),
 });
 
+const dataflowStatusSchema = z.enum(["draft", "enabled", "disabled"]);
+
 export const dataflowInputSchema = z.object({
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2000).optional(),
@@ -30,12 +32,16 @@ export const dataflowInputSchema = z.object({
   segments: z.array(dataflowSegmentSchema).min(1).max(250),
   mapping: mappingSchema,
   fileOptions: fileOptionsSchema.default(fileOptionsSchema.parse({})),
-  status: z.enum(["draft", "enabled", "disabled"]).default("draft"),
+  // No default here: left out, a new dataflow is a draft and an edited one keeps its status.
+  status: dataflowStatusSchema
+    .optional()
+    .describe("draft (for a new dataflow, the default), enabled or disabled; left out of an edit, unchanged"),
 });
 
 export type DataflowInput = z.input<typeof dataflowInputSchema>;
 export type DataflowSegment = z.infer<typeof dataflowSegmentSchema>;
-export type Dataflow = Omit<z.infer<typeof dataflowInputSchema>, "segments"> & {
+export type Dataflow = Omit<z.infer<typeof dataflowInputSchema>, "segments" | "status"> & {
+  status: z.infer<typeof dataflowStatusSchema>;
   id: string;
   destinationId: string;
   createdAt: Date;
@@ -261,7 +267,7 @@ export async function createDataflow(
         JSON.stringify(parsed.marketingActions),
         JSON.stringify(mapping),
         JSON.stringify(parsed.fileOptions),
-        parsed.status,
+        parsed.status ?? "draft",
         now,
       ],
     );
@@ -295,7 +301,7 @@ export async function updateDataflow(
         JSON.stringify(parsed.marketingActions),
         JSON.stringify(mapping),
         JSON.stringify(parsed.fileOptions),
-        parsed.status,
+        parsed.status ?? existing.status,
         now,
         existing.id,
       ],

@@ -106,6 +106,27 @@ describe("dataflows and runs API", () => {
     ).toBe(204);
   });
 
+  it("keeps an enabled dataflow enabled when an edit leaves out the status, and changes it when given", async () => {
+    const account = await apiWithLocalAccount();
+    const { status: _status, ...definition } = dataflowFor(account.json().id);
+    const created = await app.inject({
+      method: "POST",
+      url: "/v1/dataflows",
+      payload: { ...definition, status: "enabled" },
+    });
+    const put = (payload: object) =>
+      app.inject({ method: "PUT", url: `/v1/dataflows/${created.json().id}`, payload });
+
+    const renamed = await put({ ...definition, name: "Renamed" });
+    expect(renamed.statusCode).toBe(200);
+    expect(renamed.json()).toMatchObject({ name: "Renamed", status: "enabled" });
+    expect((await put({ ...definition, status: "disabled" })).json().status).toBe("disabled");
+    // A new dataflow without a status is still a draft.
+    expect(
+      (await app.inject({ method: "POST", url: "/v1/dataflows", payload: definition })).json().status,
+    ).toBe("draft");
+  });
+
   it("rejects an invalid dataflow naming the field", async () => {
     ({ store } = await storeWithDefaultSchema("duckdb"));
     ({ app } = await apiFor(store));
