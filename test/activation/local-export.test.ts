@@ -468,6 +468,55 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     });
   });
 
+  it("retries the segment when the destination fails transiently, rewriting the same names, and delivers every file", async () => {
+    const unavailable = new HeraldError("unavailable", "folder_unavailable", "The pickup share is offline");
+    const { run, delivered, attempted } = await setup(
+      { compression: "none", maxRowsPerFile: 30 },
+      {},
+      // Attempt 1 fails on part 2, attempt 2 on part 1; attempt 3 goes through.
+      new Map([
+        [2, unavailable],
+        [3, unavailable],
+      ]),
+    );
+    const result = await run();
+    expect(result).toMatchObject({ status: "succeeded", received: 100, activated: 85, failed: 0 });
+    const [first, second, third] = ["", "_2", "_3"].map((suffix) => `French-customers_20261120${suffix}.csv`);
+    expect(attempted).toEqual([first, second, first, first, second, third]);
+    const files = delivered();
+    expect(result.files.map((f) => [f.name, f.bytes, f.sha256])).toEqual(
+      files.map((f) => [f.name, f.bytes.length, sha256(f.bytes)]),
+    );
+    const rows = parseCsvFiles(
+      files.map((f) => f.bytes),
+      ",",
+      false,
+    );
+    expect(rows.map((r) => r.email)).toEqual((await expectedRows(store as Store)).map((e) => e.email));
+  });
+
+  it.each([
+    ["unavailable", 3],
+    ["auth_failed", 1],
+  ] as const)(
+    "gives up on a destination that keeps failing with %s after %i attempt(s)",
+    async (kind, attempts) => {
+      const failure = new HeraldError(kind, "folder_failed", "The pickup share refused the file");
+      const { run, delivered, attempted } = await setup(
+        { compression: "none" },
+        {},
+        new Map([1, 2, 3, 4].map((upload) => [upload, failure])),
+      );
+      const result = await run();
+      expect(result.status).toBe("failed");
+      expect(result.errors).toEqual(
+        Array.from({ length: attempts }, (_, i) => `attempt ${i + 1}: The pickup share refused the file`),
+      );
+      expect(attempted).toHaveLength(attempts);
+      expect(delivered()).toEqual([]);
+    },
+  );
+
   it("reports an aborted run as failed with its cause and leaves no file", async () => {
     const { run, delivered } = await setup({ maxRowsPerFile: 30 });
     const controller = new AbortController();
