@@ -323,16 +323,11 @@ async function exportOnce(
       : { received: written, missingMandatory: 0, duplicates: 0 };
     if (dataflow.fileOptions.manifest) {
       const manifest = buildManifest(
-        {
-          dataflowId: dataflow.id,
-          runId: run.id,
-          scheduledAt: run.scheduledFor,
-          segmentId: segment.segmentId,
-        },
+        { dataflowId: dataflow.id, scheduledAt: run.scheduledFor, segmentId: segment.segmentId },
         files,
       );
       await session.putFile(
-        manifestFileName(dataflow.id, run.id),
+        manifestFileName(segment.fileNameTemplate, context),
         Readable.from([Buffer.from(JSON.stringify(manifest, null, 2))]),
       );
     }

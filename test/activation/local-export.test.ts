@@ -168,12 +168,18 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     expect(manifest.files.map((f) => f.rows).reduce((a, b) => a + b, 0)).toBe(85);
   });
 
-  it("reruns a run idempotently: same file names, same bytes", async () => {
-    const { run, delivered } = await setup({ csv: { delimiter: "|" }, maxRowsPerFile: 50 });
+  it("reruns a run idempotently: same file names, same bytes, the manifest's included", async () => {
+    const { run, delivered } = await setup({ csv: { delimiter: "|" }, maxRowsPerFile: 50, manifest: true });
     const first = await run();
     const before = delivered();
+    expect(before.map((f) => f.name)).toEqual([
+      "French-customers_20261120.csv.gz",
+      "French-customers_20261120_2.csv.gz",
+      "manifest-French-customers_20261120.json",
+    ]);
     const second = await run();
     expect(second.status).toBe("succeeded");
+    expect(second.id).not.toBe(first.id);
     expect(second.files.map((f) => [f.name, f.sha256])).toEqual(first.files.map((f) => [f.name, f.sha256]));
     expect(delivered()).toEqual(before);
   });

@@ -1,17 +1,21 @@
 import type { ExportedFile } from "./export-files.ts";
+import { type FileNameContext, renderFileName } from "./file-names.ts";
 
-/** `manifest-<dataflowId>-<runId>.json`: what a run delivered, for the receiving side to check. */
-export function manifestFileName(dataflowId: string, runId: string): string {
-  return `manifest-${dataflowId}-${runId}.json`;
+/**
+ * `manifest-<the files' name>.json`: named by the files' own template (their scheduled time, not
+ * the run's id), so that a rerun replaces it with the files it lists instead of adding another.
+ */
+export function manifestFileName(template: string, context: FileNameContext): string {
+  return renderFileName(`manifest-${template}`, context, 1, "json");
 }
 
+/** What a segment's export delivered, for the receiving side to check; nothing a rerun changes. */
 export function buildManifest(
-  run: { dataflowId: string; runId: string; scheduledAt: Date; segmentId: string },
+  run: { dataflowId: string; scheduledAt: Date; segmentId: string },
   files: ExportedFile[],
 ) {
   return {
     dataflowId: run.dataflowId,
-    runId: run.runId,
     segmentId: run.segmentId,
     scheduledTime: run.scheduledAt.toISOString(),
     files: files.map((f) => ({
