@@ -7,7 +7,7 @@ import { loadSchema } from "../schema/index.ts";
 import type { Executor } from "../store/index.ts";
 import { DEFAULT_FILE_NAME_TEMPLATE, fileOptionsSchema, validateFileNameTemplate } from "./export/index.ts";
 import { applyPresets, mappingSchema, resolveMapping } from "./mapping.ts";
-import { type Schedule, scheduleSchema } from "./schedule/index.ts";
+import { isRecurring, type Schedule, scheduleSchema } from "./schedule/index.ts";
 
 /**
  * A dataflow: an account, what it is for (marketing actions), the destination's details, the
@@ -213,19 +213,36 @@ async function checkReferences(
   return { account, definition, details: details.data as Record<string, unknown>, mapping };
 }
 
+/**
+ * Where a segment's schedule counts from (its `last_scheduled_for`). A recurring schedule that
+ * starts now (a new segment or schedule, or its dataflow being enabled) counts from now, so its
+ * first run is its next occurrence: not one that passed while the dataflow was a draft or paused,
+ * or before the schedule was set. Otherwise the schedule's progress is kept, so an occurrence
+ * missed while Herald was down still runs once.
+ */
+function scheduledFrom(
+  segment: DataflowSegment,
+  before: SegmentRow | undefined,
+  enabling: boolean,
+  now: Date,
+): Date | null {
+  const startsNow = enabling || before?.schedule !== JSON.stringify(segment.schedule);
+  return isRecurring(segment.schedule) && startsNow ? now : (before?.last_scheduled_for ?? null);
+}
+
 async function writeSegments(
   db: Executor,
   sandbox: string,
   dataflowId: string,
   segments: DataflowSegment[],
-  previous: SegmentRow[] = [],
+  schedulesFrom: { now: Date; enabling?: boolean; previous?: SegmentRow[] },
 ) {
   await db.query(sandbox, "DELETE FROM dataflow_segments WHERE sandbox = $sandbox AND dataflow_id = $1", [
     dataflowId,
   ]);
   for (const s of segments) {
     // Keep the schedule's progress and the incremental watermark across edits.
-    const before = previous.find((p) => p.segment_id === s.segmentId);
+    const before = schedulesFrom.previous?.find((p) => p.segment_id === s.segmentId);
     await db.query(
       sandbox,
       `INSERT INTO dataflow_segments (dataflow_id, sandbox, segment_id, schedule, file_name_template, export_mode, last_scheduled_for, last_success_at)
@@ -236,7 +253,7 @@ async function writeSegments(
         JSON.stringify(s.schedule),
         s.fileNameTemplate,
         s.mode,
-        before?.last_scheduled_for ?? null,
+        scheduledFrom(s, before, schedulesFrom.enabling ?? false, schedulesFrom.now),
         before?.last_success_at ?? null,
       ],
     );
@@ -271,7 +288,8 @@ export async function createDataflow(
         now,
       ],
     );
-    await writeSegments(tx, sandbox, id, parsed.segments);
+    // Every schedule of a new dataflow counts from its creation.
+    await writeSegments(tx, sandbox, id, parsed.segments, { now });
   });
   return getDataflow(deps.store, sandbox, id);
 }
@@ -286,6 +304,7 @@ export async function updateDataflow(
   const existing = await getDataflow(deps.store, sandbox, id);
   const parsed = parseDataflowInput(input);
   const { account, details, mapping } = await checkReferences(deps, sandbox, parsed);
+  const status = parsed.status ?? existing.status;
   await deps.store.transaction(async (tx) => {
     const previous = (await loadSegments(tx, sandbox, [id])).get(id) ?? [];
     await tx.query(
@@ -301,28 +320,39 @@ export async function updateDataflow(
         JSON.stringify(parsed.marketingActions),
         JSON.stringify(mapping),
         JSON.stringify(parsed.fileOptions),
-        parsed.status ?? existing.status,
+        status,
         now,
         existing.id,
       ],
     );
-    await writeSegments(tx, sandbox, id, parsed.segments, previous);
+    const enabling = status === "enabled" && existing.status !== "enabled";
+    await writeSegments(tx, sandbox, id, parsed.segments, { now, enabling, previous });
   });
   return getDataflow(deps.store, sandbox, id);
 }
 
+/** Activates, pauses or resumes a dataflow; enabled, its recurring schedules count from `now`. */
 export async function setDataflowStatus(
   db: Executor,
   sandbox: string,
   id: string,
   status: Dataflow["status"],
+  now = new Date(),
 ): Promise<void> {
-  await getDataflow(db, sandbox, id);
-  await db.query(
-    sandbox,
-    "UPDATE dataflows SET status = $1, updated_at = $2 WHERE sandbox = $sandbox AND id = $3",
-    [status, new Date(), id],
-  );
+  const dataflow = await getDataflow(db, sandbox, id);
+  const enabling = status === "enabled" && dataflow.status !== "enabled";
+  const restarted = dataflow.segments.filter((s) => enabling && isRecurring(s.schedule));
+  await db.writeAll(sandbox, [
+    {
+      sql: "UPDATE dataflows SET status = $1, updated_at = $2 WHERE sandbox = $sandbox AND id = $3",
+      params: [status, now, id],
+    },
+    {
+      sql: `UPDATE dataflow_segments SET last_scheduled_for = $1
+            WHERE sandbox = $sandbox AND dataflow_id = $2 AND segment_id = ANY(CAST($3 AS TEXT[]))`,
+      params: [now, id, restarted.map((s) => s.segmentId)],
+    },
+  ]);
 }
 
 export async function deleteDataflow(db: Executor, sandbox: string, id: string): Promise<void> {

@@ -9,11 +9,16 @@ import {
   getRun,
   listRuns,
   type Run,
+  setDataflowStatus,
   startRun,
+  updateDataflow,
 } from "../../src/activation/index.ts";
 import { createAccount } from "../../src/destinations/index.ts";
+import { createSegment } from "../../src/segments/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { activationFixture, dataflowFor, FRENCH, sandbox } from "../support/activation.ts";
+
+const GERMAN = "german";
 
 /** The scheduler on a clock the test moves: what starts when, in which time zone, after restarts. */
 describe("scheduler on a controllable clock", () => {
@@ -24,7 +29,7 @@ describe("scheduler on a controllable clock", () => {
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 
-  async function setup(schedule: Record<string, unknown>, createdAt: string) {
+  async function setup(schedule: Record<string, unknown>, createdAt: string, status = "enabled") {
     const fixture = await activationFixture("duckdb", 20);
     store = fixture.store;
     root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-schedule-"));
@@ -33,13 +38,16 @@ describe("scheduler on a controllable clock", () => {
       name: "folder",
       connection: { root },
     });
+    const definition = (segments: { segmentId: string; schedule: Record<string, unknown> }[]) =>
+      dataflowFor(account.id, {
+        fileOptions: { compression: "none" },
+        segments: segments.map((s) => ({ ...s, fileNameTemplate: "%SEGMENT_ID%_%DATETIME%" })),
+        status,
+      });
     const dataflow = await createDataflow(
       fixture.deps,
       sandbox,
-      dataflowFor(account.id, {
-        fileOptions: { compression: "none" },
-        segments: [{ segmentId: FRENCH, schedule, fileNameTemplate: "%SEGMENT_ID%_%DATETIME%" }],
-      }),
+      definition([{ segmentId: FRENCH, schedule }]),
       new Date(createdAt),
     );
     let clock = new Date(createdAt);
@@ -62,6 +70,23 @@ describe("scheduler on a controllable clock", () => {
         return current;
       },
       service: () => current,
+      createGermanSegment: () =>
+        createSegment(fixture.store, sandbox, {
+          id: GERMAN,
+          name: "German customers",
+          definition: 'homeAddress.countryCode = "DE"',
+        }),
+      setStatus: (status: "enabled" | "disabled", iso: string) =>
+        setDataflowStatus(fixture.store, sandbox, dataflow.id, status, new Date(iso)),
+      /** Replaces the dataflow's segments and schedules at `iso`, keeping its status. */
+      editSegments: (segments: { segmentId: string; schedule: Record<string, unknown> }[], iso: string) =>
+        updateDataflow(
+          fixture.deps,
+          sandbox,
+          dataflow.id,
+          { ...definition(segments), status: undefined },
+          new Date(iso),
+        ),
       /** A run of the segment whose last heartbeat was at `iso` (its process stopped then, or is alive). */
       leftRunningSince: (iso: string) =>
         startRun(fixture.store, sandbox, {
@@ -140,6 +165,53 @@ describe("scheduler on a controllable clock", () => {
         /process running this export stopped \(its heartbeat stopped at 2026-11-02T05:58:00.000Z\)/,
       ),
     ]);
+  });
+
+  it("starts a dataflow activated after an occurrence at its next occurrence; a once-now export at once", async () => {
+    const daily = { frequency: "daily", time: "06:00", timezone: "UTC" };
+    // A draft saved on Monday (a once-now German export added to it), activated on Wednesday at noon.
+    const s = await setup(daily, "2026-11-02T10:00:00Z", "draft");
+    await s.createGermanSegment();
+    await s.editSegments(
+      [
+        { segmentId: FRENCH, schedule: daily },
+        { segmentId: GERMAN, schedule: { frequency: "once" } },
+      ],
+      "2026-11-02T11:00:00Z",
+    );
+    expect(await s.tickAt("2026-11-03T06:00:05Z")).toEqual([]);
+    await s.setStatus("enabled", "2026-11-04T12:00:00Z");
+    // Only the once-now export (its time is the dataflow's creation, so it counts as late).
+    expect(await s.tickAt("2026-11-04T12:00:10Z")).toEqual([["2026-11-02T10:00:00.000Z", "catch_up"]]);
+    expect(await s.tickAt("2026-11-05T06:00:05Z")).toEqual([["2026-11-05T06:00:00.000Z", "schedule"]]);
+  });
+
+  it("does not replay an occurrence missed while paused when the dataflow resumes", async () => {
+    const s = await setup({ frequency: "daily", time: "06:00", timezone: "UTC" }, "2026-11-01T12:00:00Z");
+    expect(await s.tickAt("2026-11-02T06:00:05Z")).toEqual([["2026-11-02T06:00:00.000Z", "schedule"]]);
+    await s.setStatus("disabled", "2026-11-02T12:00:00Z");
+    expect(await s.tickAt("2026-11-03T06:00:05Z")).toEqual([]);
+    await s.setStatus("enabled", "2026-11-03T09:00:00Z");
+    expect(await s.tickAt("2026-11-03T09:00:10Z")).toEqual([]);
+    expect(await s.tickAt("2026-11-04T06:00:05Z")).toEqual([["2026-11-04T06:00:00.000Z", "schedule"]]);
+  });
+
+  it("starts a segment added or rescheduled by an edit at its next occurrence", async () => {
+    const daily = (time: string) => ({ frequency: "daily", time, timezone: "UTC" });
+    const s = await setup(daily("06:00"), "2026-11-01T12:00:00Z");
+    await s.createGermanSegment();
+    expect(await s.tickAt("2026-11-02T06:00:05Z")).toEqual([["2026-11-02T06:00:00.000Z", "schedule"]]);
+    // At noon: the French export moves to 08:00 (passed today) and a German one joins at 06:00.
+    await s.editSegments(
+      [
+        { segmentId: FRENCH, schedule: daily("08:00") },
+        { segmentId: GERMAN, schedule: daily("06:00") },
+      ],
+      "2026-11-02T12:00:00Z",
+    );
+    expect(await s.tickAt("2026-11-02T12:00:10Z")).toEqual([]);
+    expect(await s.tickAt("2026-11-03T06:00:05Z")).toEqual([["2026-11-03T06:00:00.000Z", "schedule"]]);
+    expect(await s.tickAt("2026-11-03T08:00:05Z")).toEqual([["2026-11-03T08:00:00.000Z", "schedule"]]);
   });
 
   it("exports right after the segment's evaluation when scheduled afterEvaluation", async () => {

@@ -1,6 +1,7 @@
 export {
   dueRuns,
   isClockDriven,
+  isRecurring,
   nextRunAfter,
   parseSchedule,
   type Schedule,

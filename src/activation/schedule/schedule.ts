@@ -103,6 +103,23 @@ export function isClockDriven(schedule: Schedule): boolean {
   return schedule.frequency !== "afterEvaluation" && schedule.frequency !== "streaming";
 }
 
+/** True for the schedules that repeat on the clock (`daily`, `weekly`, `monthly`, `hourly`). */
+export function isRecurring(schedule: Schedule): schedule is RecurringSchedule {
+  switch (schedule.frequency) {
+    case "daily":
+    case "weekly":
+    case "monthly":
+    case "hourly":
+      return true;
+    case "once":
+    case "afterEvaluation":
+    case "streaming":
+      return false;
+    default:
+      return assertNever(schedule, "schedule frequency");
+  }
+}
+
 /**
  * The first scheduled instant strictly after `after`, or null when none remains (past the end
  * date, a `once` already passed) or the schedule is not clock-driven. `createdAt` is when a `once`
