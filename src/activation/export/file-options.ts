@@ -1,25 +1,44 @@
 import { z } from "zod";
 
-const singleChar = z.string().length(1, "must be exactly one character");
+/** Tab may be spelled `\t` or `tab`, as a shell or a form passes it. */
+const TAB_SPELLINGS = new Set(["\\t", "tab"]);
 
 /** How a dataflow's files are written. One schema: API validation, OpenAPI, CLI and UI forms. */
-export const csvOptionsSchema = z.object({
-  delimiter: singleChar
-    .refine((c) => c === "\t" || (c >= " " && c !== '"'), "must be a printable character or tab, not a quote")
-    .default(","),
-  quote: z.enum(['"', ""]).default('"').describe('quote character: " or empty for none'),
-  escape: z
-    .enum(['"', "\\", "'"])
-    .default('"')
-    .describe("escape character inside quotes: \" (doubling), \\ or '"),
-  header: z.boolean().default(true),
-  nullText: z
-    .string()
-    .max(16)
-    .regex(/^[^\r\n]*$/, "cannot contain a line break")
-    .default("")
-    .describe('text written for null: "", "null", ...'),
-});
+export const csvOptionsSchema = z
+  .object({
+    delimiter: z
+      .preprocess(
+        (value) => (typeof value === "string" && TAB_SPELLINGS.has(value) ? "\t" : value),
+        z.string().length(1, "must be exactly one character (tab may be written \\t)"),
+      )
+      .refine(
+        (c) => c === "\t" || (c >= " " && c !== '"'),
+        "must be a printable character or tab, not a quote",
+      )
+      .default(","),
+    quote: z
+      .enum(['"', ""])
+      .default('"')
+      .describe(
+        'quote character: " (values holding the delimiter, a quote or a line break are quoted), or empty for none: values are written as they are, so choose a delimiter the data never holds',
+      ),
+    escape: z
+      .enum(['"', "\\", "'"])
+      .default('"')
+      .describe("escape character inside quotes: \" (doubling), \\ or '"),
+    header: z.boolean().default(true),
+    nullText: z
+      .string()
+      .max(16)
+      .regex(/^[^\r\n]*$/, "cannot contain a line break")
+      .default("")
+      .describe('text written for null: "", "null", ...'),
+  })
+  // A delimiter that is also the escape character could not be told from an escaped one.
+  .refine((csv) => !csv.quote || csv.delimiter !== csv.escape, {
+    path: ["delimiter"],
+    message: "must differ from the escape character",
+  });
 
 export const fileOptionsSchema = z.object({
   format: z.enum(["csv", "jsonl", "parquet"]).default("csv"),
