@@ -8,9 +8,11 @@ import {
   getRun,
   listDataflows,
   listRuns,
+  parseRunFilter,
   type Run,
-  type RunStatus,
+  runStatuses,
   setDataflowStatus,
+  updateDataflow,
 } from "../activation/index.ts";
 import type { Herald } from "../api/index.ts";
 import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
@@ -24,6 +26,24 @@ function readJsonFile(file: string): unknown {
   }
 }
 
+/** The CLI's changes to dataflows are audited as the API's are, with the actor "cli". */
+function auditDataflow(
+  herald: Herald,
+  sandbox: string,
+  action: string,
+  id: string,
+  details: Record<string, unknown> = {},
+) {
+  return recordAudit(herald.store, {
+    sandbox,
+    actor: "cli",
+    action,
+    resource: "dataflow",
+    resourceId: id,
+    details,
+  });
+}
+
 const createDataflowCommand = newCommand(
   "create",
   "Create a dataflow from a JSON definition (see docs/activation.md)",
@@ -32,17 +52,27 @@ const createDataflowCommand = newCommand(
   .action(async (options: GlobalOptions & { file: string }) => {
     return withHerald(options, async (herald) => {
       const dataflow = await createDataflow(herald, options.sandbox, readJsonFile(options.file));
-      await recordAudit(herald.store, {
-        sandbox: options.sandbox,
-        actor: "cli",
-        action: "create",
-        resource: "dataflow",
-        resourceId: dataflow.id,
-        details: { name: dataflow.name },
-      });
+      await auditDataflow(herald, options.sandbox, "create", dataflow.id, { name: dataflow.name });
       process.stdout.write(`created dataflow ${dataflow.id} (${dataflow.name}), ${dataflow.status}\n`);
     });
   });
+
+const updateDataflowCommand = newCommand(
+  "update",
+  "Replace a dataflow's definition from a JSON file (as create takes it); from its next run on. Its status stays unless the file sets one",
+)
+  .argument("<dataflow>", "dataflow id")
+  .requiredOption("--file <path>", "the dataflow as JSON")
+  .action((id: string, options: GlobalOptions & { file: string }) =>
+    withHerald(options, async (herald) => {
+      const dataflow = await updateDataflow(herald, options.sandbox, id, readJsonFile(options.file));
+      await auditDataflow(herald, options.sandbox, "update", dataflow.id, {
+        name: dataflow.name,
+        status: dataflow.status,
+      });
+      process.stdout.write(`updated dataflow ${dataflow.id} (${dataflow.name}), ${dataflow.status}\n`);
+    }),
+  );
 
 const listDataflowsCommand = newCommand("list", "Dataflows with their status")
   .option("--json", "print JSON")
@@ -68,14 +98,7 @@ const statusCommand = (name: "pause" | "resume" | "activate", status: "disabled"
     .action((id: string, options: GlobalOptions) =>
       withHerald(options, async (herald) => {
         await setDataflowStatus(herald.store, options.sandbox, id, status);
-        await recordAudit(herald.store, {
-          sandbox: options.sandbox,
-          actor: "cli",
-          action: name,
-          resource: "dataflow",
-          resourceId: id,
-          details: { status },
-        });
+        await auditDataflow(herald, options.sandbox, name, id, { status });
         process.stdout.write(`dataflow ${id}: ${status}\n`);
       }),
     );
@@ -85,14 +108,7 @@ const deleteDataflowCommand = newCommand("delete", "Delete a dataflow (its run h
   .action((id: string, options: GlobalOptions) =>
     withHerald(options, async (herald) => {
       await deleteDataflow(herald.store, options.sandbox, id);
-      await recordAudit(herald.store, {
-        sandbox: options.sandbox,
-        actor: "cli",
-        action: "delete",
-        resource: "dataflow",
-        resourceId: id,
-        details: {},
-      });
+      await auditDataflow(herald, options.sandbox, "delete", id);
       process.stdout.write(`deleted dataflow ${id}\n`);
     }),
   );
@@ -100,6 +116,7 @@ const deleteDataflowCommand = newCommand("delete", "Delete a dataflow (its run h
 export const dataflowsCommand = new Command("dataflows")
   .description("Activations of audiences to destinations")
   .addCommand(createDataflowCommand)
+  .addCommand(updateDataflowCommand)
   .addCommand(listDataflowsCommand)
   .addCommand(showDataflowCommand)
   .addCommand(statusCommand("activate", "enabled", "Activate a draft dataflow: its schedule starts"))
@@ -156,23 +173,37 @@ const rerun = newCommand("rerun", "Run a past run again for its scheduled time (
     }),
   );
 
+/** The CLI's option for a filter the run history's parser names (`since` → `--since`). */
+const optionOf = (path: readonly PropertyKey[]) =>
+  `--${String(path[0] ?? "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 const list = newCommand("list", "Run history, newest first")
   .option("--dataflow <id>", "only this dataflow")
-  .option("--status <status>", "queued, running, succeeded, partially_succeeded or failed")
-  .option("--since <time>", "runs started at or after this ISO time")
+  .option("--status <status>", runStatuses.join(", "))
+  .option(
+    "--since <time>",
+    "runs started at or after this ISO time or day (2026-11-27T08:00:00Z, 2026-11-27)",
+  )
+  .option("--until <time>", "runs started before this ISO time or day")
   .option("--limit <n>", "how many", "20")
   .option("--json", "print JSON")
   .action(
     async (
-      options: GlobalOptions & { dataflow?: string; status?: string; since?: string; limit: string },
+      options: GlobalOptions & {
+        dataflow?: string;
+        status?: string;
+        since?: string;
+        until?: string;
+        limit: string;
+      },
     ) => {
+      const { dataflow, status, since, until, limit } = options;
+      // Checked before opening the store: a typo costs nothing.
+      const filter = parseRunFilter({ dataflowId: dataflow, status, since, until, limit }, (path) =>
+        path[0] === "dataflowId" ? "--dataflow" : optionOf(path),
+      );
       return withHerald(options, async (herald) => {
-        const runs = await listRuns(herald.store, options.sandbox, {
-          ...(options.dataflow ? { dataflowId: options.dataflow } : {}),
-          ...(options.status ? { status: options.status as RunStatus } : {}),
-          ...(options.since ? { since: new Date(options.since) } : {}),
-          limit: Number(options.limit),
-        });
+        const runs = await listRuns(herald.store, options.sandbox, filter);
         if (options.json) return printJson(runs);
         for (const run of runs) printRun(run);
       });

@@ -118,4 +118,40 @@ describe("the herald command", { timeout: 180_000 }, () => {
     const members = await herald(dataDir, "segments", "members", "french", "--json");
     expect(JSON.parse(members.stdout)).toMatchObject({ total: 1, members: [{ status: "realized" }] });
   });
+
+  // After the two tests above: the account "pickup" and the evaluated segment "french".
+  it("creates, edits and exports a dataflow, and lists its runs by status and time", async () => {
+    const accounts = JSON.parse((await herald(dataDir, "accounts", "list", "--json")).stdout);
+    const file = path.join(work, "dataflow.json");
+    const definition = (name: string, status?: string) => ({
+      name,
+      accountId: (accounts as { id: string }[])[0]?.id,
+      details: {},
+      segments: [{ segmentId: "french", schedule: { frequency: "daily", time: "06:00", timezone: "UTC" } }],
+      mapping: { columns: [{ source: { kind: "identity", namespace: "email" }, target: "email" }] },
+      ...(status ? { status } : {}),
+    });
+    fs.writeFileSync(file, JSON.stringify(definition("French", "enabled")));
+    const created = await herald(dataDir, "dataflows", "create", "--file", file);
+    const id = /created dataflow (\S+) \(French\), enabled/.exec(created.stdout)?.[1] as string;
+    expect(id).toBeTruthy();
+    // An edit without a status keeps the dataflow active.
+    fs.writeFileSync(file, JSON.stringify(definition("French, renamed")));
+    const updated = await herald(dataDir, "dataflows", "update", id, "--file", file);
+    expect(updated.stdout).toBe(`updated dataflow ${id} (French, renamed), enabled\n`);
+
+    const triggered = await herald(dataDir, "runs", "trigger", id);
+    expect(triggered.code).toBe(0);
+    expect(triggered.stdout).toMatch(/ succeeded .* received 1, activated 1/);
+    expect(fs.readdirSync(work).filter((f) => f.endsWith(".csv"))).toHaveLength(1);
+
+    const today = new Date().toISOString().slice(0, 10);
+    const listed = await herald(dataDir, "runs", "list", "--status", "succeeded", "--since", today, "--json");
+    expect((JSON.parse(listed.stdout) as { dataflowId: string }[]).map((r) => r.dataflowId)).toEqual([id]);
+    const none = await herald(dataDir, "runs", "list", "--until", today, "--json");
+    expect(JSON.parse(none.stdout)).toEqual([]);
+    const vague = await herald(dataDir, "runs", "list", "--since", "yesterday", "--limit", "0");
+    expect(vague.code).toBe(1);
+    expect(vague.stderr).toMatch(/--since: expected an ISO 8601 time.*--limit: /s);
+  });
 });
