@@ -82,12 +82,18 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
           const due = dueRuns(segment.schedule, segment.lastScheduledFor, at, dataflow.createdAt);
           if (!due) continue;
           const missed = at.getTime() - due.getTime() > (options.tickMs ?? 30_000) * 2;
-          // Claim the occurrence first: whatever happens next, it is not started twice.
-          await deps.store.query(
-            sandbox,
-            "UPDATE dataflow_segments SET last_scheduled_for = $1 WHERE sandbox = $sandbox AND dataflow_id = $2 AND segment_id = $3",
-            [due, dataflow.id, segment.segmentId],
-          );
+          // Claim the occurrence first: whatever happens next, it is not started twice. The claim
+          // holds only if no other tick (of this or another process) claimed it since the listing.
+          const claimed = await deps.store.writeAll(sandbox, [
+            {
+              sql: `UPDATE dataflow_segments SET last_scheduled_for = $1
+                    WHERE sandbox = $sandbox AND dataflow_id = $2 AND segment_id = $3
+                      AND (last_scheduled_for IS NULL OR last_scheduled_for < $1)
+                    RETURNING segment_id`,
+              params: [due, dataflow.id, segment.segmentId],
+            },
+          ]);
+          if (!claimed.length) continue;
           try {
             started.push(
               await begin(sandbox, dataflow, segment.segmentId, missed ? "catch_up" : "schedule", due),
@@ -148,9 +154,13 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     async start(): Promise<void> {
       for (const { name } of await listSandboxes(deps.store)) await failAbandoned(name, now());
       const loop = () => {
+        if (ticking) return; // the previous tick is still going: the next interval tries again
         ticking = tick()
           .then(() => undefined)
-          .catch((error: unknown) => options.logger.error({ err: error }, "scheduler tick failed"));
+          .catch((error: unknown) => options.logger.error({ err: error }, "scheduler tick failed"))
+          .finally(() => {
+            ticking = undefined;
+          });
       };
       loop();
       timer = setInterval(loop, options.tickMs ?? 30_000);

@@ -19,6 +19,35 @@ import type { Store } from "../../src/store/index.ts";
 import { activationFixture, dataflowFor, FRENCH, sandbox } from "../support/activation.ts";
 
 const GERMAN = "german";
+const silent = pino({ level: "silent" });
+
+/**
+ * The store as a slow tick sees it: its first read of the dataflows' segments returns only after
+ * `resume()`, so the test decides what happens in between.
+ */
+function stallingStore(store: Store) {
+  let resume = () => {};
+  const resumed = new Promise<void>((resolve) => {
+    resume = resolve;
+  });
+  let stall = () => {};
+  const reached = new Promise<void>((resolve) => {
+    stall = resolve;
+  });
+  let reads = 0;
+  const stalling: Store = {
+    ...store,
+    query: async <T>(sandbox: string, sql: string, params?: readonly unknown[]) => {
+      const rows = await store.query<T>(sandbox, sql, params);
+      if (sql.includes("FROM dataflow_segments") && reads++ === 0) {
+        stall();
+        await resumed;
+      }
+      return rows;
+    },
+  };
+  return { store: stalling, reached, resume, reads: () => reads };
+}
 
 /** The scheduler on a clock the test moves: what starts when, in which time zone, after restarts. */
 describe("scheduler on a controllable clock", () => {
@@ -51,8 +80,7 @@ describe("scheduler on a controllable clock", () => {
       new Date(createdAt),
     );
     let clock = new Date(createdAt);
-    const service = () =>
-      createActivationService(fixture.deps, { logger: pino({ level: "silent" }), now: () => clock });
+    const service = () => createActivationService(fixture.deps, { logger: silent, now: () => clock });
     let current = service();
     /** Moves the clock, runs one scheduler pass, waits for the exports; returns their scheduled times. */
     const tickAt = async (iso: string) => {
@@ -212,6 +240,39 @@ describe("scheduler on a controllable clock", () => {
     expect(await s.tickAt("2026-11-02T12:00:10Z")).toEqual([]);
     expect(await s.tickAt("2026-11-03T06:00:05Z")).toEqual([["2026-11-03T06:00:00.000Z", "schedule"]]);
     expect(await s.tickAt("2026-11-03T08:00:05Z")).toEqual([["2026-11-03T08:00:00.000Z", "schedule"]]);
+  });
+
+  it("starts a due occurrence once when two ticks overlap (two Herald processes on one database)", async () => {
+    const s = await setup({ frequency: "daily", time: "06:00", timezone: "UTC" }, "2026-11-01T12:00:00Z");
+    const slow = stallingStore(s.store);
+    const other = createActivationService(
+      { ...s.deps, store: slow.store },
+      { logger: silent, now: () => new Date("2026-11-02T06:00:05Z") },
+    );
+    // The other process reads the schedules, then stalls while this one starts and finishes 06:00.
+    const otherTick = other.tick();
+    await slow.reached;
+    expect(await s.tickAt("2026-11-02T06:00:05Z")).toEqual([["2026-11-02T06:00:00.000Z", "schedule"]]);
+    slow.resume();
+    expect(await otherTick).toEqual([]);
+    await other.idle();
+    expect(await listRuns(s.store, sandbox)).toHaveLength(1);
+  });
+
+  it("does not start a tick while the previous one is still running", async () => {
+    const s = await setup({ frequency: "daily", time: "06:00", timezone: "UTC" }, "2026-11-01T12:00:00Z");
+    const slow = stallingStore(s.store);
+    const service = createActivationService(
+      { ...s.deps, store: slow.store },
+      { logger: silent, now: () => new Date("2026-11-02T06:00:05Z"), tickMs: 5 },
+    );
+    await service.start();
+    await slow.reached;
+    await new Promise((resolve) => setTimeout(resolve, 100)); // twenty intervals
+    expect(slow.reads()).toBe(1);
+    slow.resume();
+    await service.stop();
+    expect(await listRuns(s.store, sandbox)).toHaveLength(1);
   });
 
   it("exports right after the segment's evaluation when scheduled afterEvaluation", async () => {
