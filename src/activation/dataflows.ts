@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { AccountDeps } from "../destinations/index.ts";
 import { getAccount } from "../destinations/index.ts";
-import { notFound, validationError } from "../errors/index.ts";
+import { conflict, type Issue, notFound, parseInput, validationError } from "../errors/index.ts";
 import { loadSchema } from "../schema/index.ts";
 import type { Executor } from "../store/index.ts";
 import { DEFAULT_FILE_NAME_TEMPLATE, fileOptionsSchema, validateFileNameTemplate } from "./export/index.ts";
@@ -75,21 +75,14 @@ interface SegmentRow {
 }
 
 export function parseDataflowInput(input: unknown): z.infer<typeof dataflowInputSchema> {
-  const parsed = dataflowInputSchema.safeParse(input);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({
-      field: i.path.join("."),
-      message: `${i.path.join(".")}: ${i.message}`,
-    }));
-    throw validationError(`Invalid dataflow: ${issues.map((i) => i.message).join("; ")}`, issues);
-  }
-  const segmentIds = parsed.data.segments.map((s) => s.segmentId);
+  const parsed = parseInput(dataflowInputSchema, input, "dataflow");
+  const segmentIds = parsed.segments.map((s) => s.segmentId);
   if (new Set(segmentIds).size !== segmentIds.length) {
     throw validationError("segments: a segment appears twice", [
       { field: "segments", message: "duplicate segment" },
     ]);
   }
-  for (const [i, s] of parsed.data.segments.entries()) {
+  for (const [i, s] of parsed.segments.entries()) {
     try {
       validateFileNameTemplate(s.fileNameTemplate);
     } catch {
@@ -99,7 +92,46 @@ export function parseDataflowInput(input: unknown): z.infer<typeof dataflowInput
       );
     }
   }
-  return parsed.data;
+  const problems = [...sharedFileNames(parsed.segments), ...incrementalWithoutStatus(parsed)];
+  if (problems.length) throw validationError(problems.map((p) => p.message).join("; "), problems);
+  return parsed;
+}
+
+/** A placeholder that tells one segment's files from another's. */
+const NAMES_THE_SEGMENT = /%(SEGMENT_ID|SEGMENT_NAME|RUN_ID)%/;
+
+/**
+ * Segments of one dataflow sharing a template that names no segment would write the same file
+ * names (their schedules can fall at the same time) and overwrite each other's files.
+ */
+function sharedFileNames(segments: readonly DataflowSegment[]): Issue[] {
+  const byTemplate = Map.groupBy(segments.entries(), ([, s]) => s.fileNameTemplate);
+  return [...byTemplate].flatMap(([template, users]) =>
+    users.length < 2 || NAMES_THE_SEGMENT.test(template)
+      ? []
+      : users.map(([i]) => ({
+          field: `segments.${i}.fileNameTemplate`,
+          message: `segments.${i}.fileNameTemplate: '${template}' is used by ${users.length} segments and names none of them, so their files would overwrite each other; add %SEGMENT_ID% or %SEGMENT_NAME%`,
+        })),
+  );
+}
+
+/** An incremental file lists entries and exits alike: without the status column they look the same. */
+function incrementalWithoutStatus(dataflow: z.infer<typeof dataflowInputSchema>): Issue[] {
+  const hasStatus = dataflow.mapping.columns.some(
+    (c) => c.source.kind === "membership" && c.source.field === "status",
+  );
+  if (hasStatus) return [];
+  return dataflow.segments.flatMap((s, i) =>
+    s.mode === "incremental"
+      ? [
+          {
+            field: `segments.${i}.mode`,
+            message: `segments.${i}.mode: an incremental export needs the membership status in the mapping (add {"source": {"kind": "membership", "field": "status"}}), or its exits would read as entries`,
+          },
+        ]
+      : [],
+  );
 }
 
 async function loadSegments(
@@ -180,17 +212,12 @@ async function checkReferences(
 ) {
   const account = await getAccount(deps, sandbox, input.accountId);
   const definition = deps.catalog.get(account.destinationId);
-  const details = definition.detailsSchema.safeParse(input.details);
-  if (!details.success) {
-    const issues = details.error.issues.map((i) => ({
-      field: `details.${i.path.join(".")}`,
-      message: `details.${i.path.join(".")}: ${i.message}`,
-    }));
-    throw validationError(
-      `Invalid details for ${definition.name}: ${issues.map((i) => i.message).join("; ")}`,
-      issues,
-    );
-  }
+  const details = parseInput(
+    definition.detailsSchema,
+    input.details,
+    `details for ${definition.name}`,
+    (path) => ["details", ...path.map(String)].join("."),
+  );
   // Files go out on a clock, messages as memberships change: a schedule the destination cannot
   // run is refused here rather than failing (and retrying) at every run or message.
   const streams = definition.connector.kind === "stream";
@@ -210,7 +237,7 @@ async function checkReferences(
   const mapping = applyPresets(input.mapping, definition.presets, definition.name);
   // The mapping is checked against the schema now, not at the first export.
   resolveMapping(mapping, await loadSchema(deps.store, sandbox), deps.store.dialect);
-  return { account, definition, details: details.data as Record<string, unknown>, mapping };
+  return { account, definition, details: details as Record<string, unknown>, mapping };
 }
 
 /**
@@ -355,8 +382,23 @@ export async function setDataflowStatus(
   ]);
 }
 
+/**
+ * Deletes a dataflow; refused while one of its runs is in flight, which would otherwise go on
+ * delivering files for a dataflow that no longer exists. Its run history stays.
+ */
 export async function deleteDataflow(db: Executor, sandbox: string, id: string): Promise<void> {
   await getDataflow(db, sandbox, id);
+  const [running] = await db.query<{ id: string }>(
+    sandbox,
+    "SELECT id FROM runs WHERE sandbox = $sandbox AND dataflow_id = $1 AND status IN ('queued', 'running') LIMIT 1",
+    [id],
+  );
+  if (running) {
+    throw conflict(
+      "run_in_progress",
+      `Dataflow '${id}' has an export in flight (run ${running.id}); delete it once the run has ended (pause the dataflow meanwhile to start no other)`,
+    );
+  }
   await db.query(sandbox, "DELETE FROM dataflow_segments WHERE sandbox = $sandbox AND dataflow_id = $1", [
     id,
   ]);

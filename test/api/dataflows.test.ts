@@ -3,8 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
+import { startRun } from "../../src/activation/index.ts";
 import type { Store } from "../../src/store/index.ts";
-import { dataflowFor, fixtureProfile } from "../support/activation.ts";
+import { dataflowFor, FRENCH, fixtureProfile } from "../support/activation.ts";
 import { apiFor } from "../support/api.ts";
 import { storeWithDefaultSchema } from "../support/herald-store.ts";
 
@@ -141,6 +142,65 @@ describe("dataflows and runs API", () => {
     expect(response.statusCode).toBe(400);
     expect(response.json().error.message).toMatch(/fileOptions\.csv\.delimiter.*one character/);
     expect(response.json().error.message).toMatch(/fileOptions\.maxFiles/);
+  });
+
+  it("refuses segments whose files would overwrite each other, and incremental files without the status", async () => {
+    ({ store } = await storeWithDefaultSchema("duckdb"));
+    ({ app } = await apiFor(store));
+    const base = dataflowFor("no-such-account");
+    const segment = { ...base.segments[0], fileNameTemplate: "audience_%DATETIME%" };
+    const shared = await app.inject({
+      method: "POST",
+      url: "/v1/dataflows",
+      payload: { ...base, segments: [segment, { ...segment, segmentId: "german" }] },
+    });
+    expect(shared.statusCode).toBe(400);
+    expect(shared.json().error.issues.map((i: { field: string }) => i.field)).toEqual([
+      "segments.0.fileNameTemplate",
+      "segments.1.fileNameTemplate",
+    ]);
+    expect(shared.json().error.message).toMatch(/add %SEGMENT_ID% or %SEGMENT_NAME%/);
+
+    const noStatus = await app.inject({
+      method: "POST",
+      url: "/v1/dataflows",
+      payload: {
+        ...base,
+        segments: [{ ...segment, mode: "incremental" }],
+        mapping: { columns: base.mapping.columns.filter((c) => c.source.kind !== "membership") },
+      },
+    });
+    expect(noStatus.statusCode).toBe(400);
+    expect(noStatus.json().error.issues).toEqual([
+      {
+        field: "segments.0.mode",
+        message: expect.stringMatching(/needs the membership status in the mapping/),
+      },
+    ]);
+  });
+
+  it("refuses to delete a dataflow while one of its runs is in flight", async () => {
+    const account = await apiWithLocalAccount();
+    const created = await app.inject({
+      method: "POST",
+      url: "/v1/dataflows",
+      payload: dataflowFor(account.json().id),
+    });
+    const id = created.json().id as string;
+    const run = await startRun(store, "prod", {
+      dataflowId: id,
+      segmentId: FRENCH,
+      trigger: "manual",
+      scheduledFor: new Date(),
+    });
+    const refused = await app.inject({ method: "DELETE", url: `/v1/dataflows/${id}` });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toMatchObject({ code: "run_in_progress" });
+    expect(refused.json().error.message).toContain(run.id);
+    await store.query("prod", "UPDATE runs SET status = 'failed' WHERE sandbox = $sandbox AND id = $1", [
+      run.id,
+    ]);
+    expect((await app.inject({ method: "DELETE", url: `/v1/dataflows/${id}` })).statusCode).toBe(204);
   });
 
   it("checks the mapping against the schema when the dataflow is saved", async () => {
