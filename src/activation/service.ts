@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { conflict, isHeraldError } from "../errors/index.ts";
+import { conflict, HeraldError, isHeraldError } from "../errors/index.ts";
 import { listSandboxes } from "../store/index.ts";
 import { type Dataflow, getDataflow, listDataflows } from "./dataflows.ts";
 import { type ActivationDeps, beginSegmentExport } from "./execute-run.ts";
@@ -61,6 +61,27 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     );
     track(completion);
     return run;
+  }
+
+  /**
+   * Refuses, before anything starts, when any of the segments has an export in flight: "export now"
+   * of several segments then starts all of them or none.
+   */
+  async function refuseBusySegments(sandbox: string, dataflow: Dataflow, segmentIds: readonly string[]) {
+    const running = await deps.store.query<{ id: string; segment_id: string }>(
+      sandbox,
+      `SELECT id, segment_id FROM runs
+       WHERE sandbox = $sandbox AND dataflow_id = $1 AND status IN ('queued', 'running')`,
+      [dataflow.id],
+    );
+    const busy = running
+      .filter((run) => segmentIds.includes(run.segment_id))
+      .map((run) => `segment '${run.segment_id}' (run ${run.id})`);
+    if (busy.length)
+      throw conflict(
+        "run_in_progress",
+        `An export of dataflow '${dataflow.name}' is already running for ${busy.join(", ")}; wait for it to finish (nothing was started)`,
+      );
   }
 
   /** Fails the runs a stopped process left in flight: they would block their segment's exports. */
@@ -125,8 +146,27 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
           "segment_not_in_dataflow",
           `Segment '${segmentId}' is not part of dataflow '${dataflow.name}'`,
         );
+      await refuseBusySegments(
+        sandbox,
+        dataflow,
+        segments.map((s) => s.segmentId),
+      );
       const runs: Run[] = [];
-      for (const s of segments) runs.push(await begin(sandbox, dataflow, s.segmentId, "manual", now()));
+      for (const s of segments) {
+        try {
+          runs.push(await begin(sandbox, dataflow, s.segmentId, "manual", now()));
+        } catch (error) {
+          // Another process started a segment since the check: the caller learns what did start.
+          if (!runs.length || !isHeraldError(error)) throw error;
+          const started = runs.map((r) => `run ${r.id} of segment '${r.segmentId}'`).join(", ");
+          throw new HeraldError(
+            error.kind,
+            error.code,
+            `${error.message}; already started: ${started}`,
+            error.issues,
+          );
+        }
+      }
       return runs;
     },
     /**

@@ -49,6 +49,23 @@ function stallingStore(store: Store) {
   return { store: stalling, reached, resume, reads: () => reads };
 }
 
+/** The store with another process starting an export right after "export now" checked for runs in flight. */
+function racingStore(store: Store, startElsewhere: () => Promise<unknown>) {
+  let raced = false;
+  const racing: Store = {
+    ...store,
+    query: async <T>(sandbox: string, sql: string, params?: readonly unknown[]) => {
+      const rows = await store.query<T>(sandbox, sql, params);
+      if (sql.includes("status IN ('queued', 'running')") && !raced) {
+        raced = true;
+        await startElsewhere();
+      }
+      return rows;
+    },
+  };
+  return racing;
+}
+
 /** The scheduler on a clock the test moves: what starts when, in which time zone, after restarts. */
 describe("scheduler on a controllable clock", () => {
   let store: Store | undefined;
@@ -116,16 +133,31 @@ describe("scheduler on a controllable clock", () => {
           new Date(iso),
         ),
       /** A run of the segment whose last heartbeat was at `iso` (its process stopped then, or is alive). */
-      leftRunningSince: (iso: string) =>
+      leftRunningSince: (iso: string, segmentId = FRENCH) =>
         startRun(fixture.store, sandbox, {
           dataflowId: dataflow.id,
-          segmentId: FRENCH,
+          segmentId,
           trigger: "schedule",
           scheduledFor: new Date(iso),
           now: new Date(iso),
         }),
       files: () => fs.readdirSync(root).sort(),
     };
+  }
+
+  /** A dataflow exporting the French and the German segment daily, created at noon on 1 November. */
+  async function dailyFrenchAndGerman() {
+    const daily = { frequency: "daily", time: "06:00", timezone: "UTC" };
+    const s = await setup(daily, "2026-11-01T12:00:00Z");
+    await s.createGermanSegment();
+    await s.editSegments(
+      [
+        { segmentId: FRENCH, schedule: daily },
+        { segmentId: GERMAN, schedule: daily },
+      ],
+      "2026-11-01T12:00:00Z",
+    );
+    return s;
   }
 
   it("runs a daily export at the local time across a daylight-saving change, once per day", async () => {
@@ -174,6 +206,29 @@ describe("scheduler on a controllable clock", () => {
     await expect(s.service().triggerNow(sandbox, s.dataflow.id)).rejects.toThrow(/already running/);
     await s.service().idle();
     expect(first?.trigger).toBe("manual");
+  });
+
+  it("refuses export now of every segment when one has a run in flight, starting none", async () => {
+    const s = await dailyFrenchAndGerman();
+    const busy = await s.leftRunningSince("2026-11-01T12:00:00Z", GERMAN);
+    await expect(s.service().triggerNow(sandbox, s.dataflow.id)).rejects.toMatchObject({
+      kind: "conflict",
+      code: "run_in_progress",
+      message: expect.stringMatching(new RegExp(`'${GERMAN}' \\(run ${busy.id}\\).*nothing was started`)),
+    });
+    await s.service().idle();
+    expect((await listRuns(s.store, sandbox)).map((r) => r.id)).toEqual([busy.id]);
+  });
+
+  it("names the runs export now started when another process starts a later segment meanwhile", async () => {
+    const s = await dailyFrenchAndGerman();
+    const store = racingStore(s.store, () => s.leftRunningSince("2026-11-01T12:00:00Z", GERMAN));
+    const service = createActivationService({ ...s.deps, store }, { logger: silent });
+    const failure = service.triggerNow(sandbox, s.dataflow.id);
+    await expect(failure).rejects.toMatchObject({ code: "run_in_progress" });
+    await service.idle();
+    const french = (await listRuns(s.store, sandbox)).find((r) => r.segmentId === FRENCH);
+    await expect(failure).rejects.toThrow(`already started: run ${french?.id} of segment '${FRENCH}'`);
   });
 
   it("fails a run whose heartbeat stopped at the next tick, not only at start, so its segment exports again", async () => {
