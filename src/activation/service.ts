@@ -4,7 +4,16 @@ import { listSandboxes } from "../store/index.ts";
 import { type Dataflow, getDataflow, listDataflows } from "./dataflows.ts";
 import { type ActivationDeps, beginSegmentExport } from "./execute-run.ts";
 import { failAbandonedRuns, getRun, type Run, type RunTrigger } from "./runs.ts";
-import { dueRuns } from "./schedule/index.ts";
+import { dueRuns, type Schedule } from "./schedule/index.ts";
+import { epochDayAt, epochDayOfIsoDate } from "./schedule/zoned-time.ts";
+
+/** True when `at` falls on a local day of the schedule's [startDate, endDate) window. */
+function withinDateWindow(schedule: Schedule, at: Date): boolean {
+  const day = epochDayAt(at, schedule.timezone);
+  const fromStart = !schedule.startDate || day >= epochDayOfIsoDate(schedule.startDate);
+  const beforeEnd = !schedule.endDate || day < epochDayOfIsoDate(schedule.endDate);
+  return fromStart && beforeEnd;
+}
 
 export interface ActivationServiceOptions {
   logger: Logger;
@@ -63,6 +72,26 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     return run;
   }
 
+  /** Starts an export, or logs and skips it (undefined) when the segment's previous one still runs. */
+  async function beginUnlessRunning(
+    sandbox: string,
+    dataflow: Dataflow,
+    segmentId: string,
+    trigger: RunTrigger,
+    scheduledFor: Date,
+  ) {
+    try {
+      return await begin(sandbox, dataflow, segmentId, trigger, scheduledFor);
+    } catch (error) {
+      if (!isHeraldError(error) || error.code !== "run_in_progress") throw error;
+      options.logger.warn(
+        { sandbox, dataflow: dataflow.id, segment: segmentId, trigger, scheduledFor },
+        "skipped: the previous export is still running",
+      );
+      return undefined;
+    }
+  }
+
   /**
    * Refuses, before anything starts, when any of the segments has an export in flight: "export now"
    * of several segments then starts all of them or none.
@@ -115,18 +144,9 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
             },
           ]);
           if (!claimed.length) continue;
-          try {
-            started.push(
-              await begin(sandbox, dataflow, segment.segmentId, missed ? "catch_up" : "schedule", due),
-            );
-          } catch (error) {
-            if (isHeraldError(error) && error.code === "run_in_progress") {
-              options.logger.warn(
-                { dataflow: dataflow.id, segment: segment.segmentId, due },
-                "skipped: the previous export is still running",
-              );
-            } else throw error;
-          }
+          const trigger = missed ? "catch_up" : "schedule";
+          const run = await beginUnlessRunning(sandbox, dataflow, segment.segmentId, trigger, due);
+          if (run) started.push(run);
         }
       }
     }
@@ -181,11 +201,15 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     /** Called by segmentation when a segment's evaluation has written its memberships. */
     async onSegmentEvaluated(sandbox: string, segmentId: string): Promise<Run[]> {
       const runs: Run[] = [];
+      const at = now();
       for (const dataflow of await listDataflows(deps.store, sandbox)) {
         if (dataflow.status !== "enabled") continue;
         for (const s of dataflow.segments) {
           if (s.segmentId !== segmentId || s.schedule.frequency !== "afterEvaluation") continue;
-          runs.push(await begin(sandbox, dataflow, s.segmentId, "evaluation", now()));
+          if (!withinDateWindow(s.schedule, at)) continue;
+          // One dataflow still exporting this segment does not hold back the others.
+          const run = await beginUnlessRunning(sandbox, dataflow, s.segmentId, "evaluation", at);
+          if (run) runs.push(run);
         }
       }
       return runs;

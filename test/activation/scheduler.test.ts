@@ -133,15 +133,30 @@ describe("scheduler on a controllable clock", () => {
           new Date(iso),
         ),
       /** A run of the segment whose last heartbeat was at `iso` (its process stopped then, or is alive). */
-      leftRunningSince: (iso: string, segmentId = FRENCH) =>
+      leftRunningSince: (iso: string, segmentId = FRENCH, dataflowId = dataflow.id) =>
         startRun(fixture.store, sandbox, {
-          dataflowId: dataflow.id,
+          dataflowId,
           segmentId,
           trigger: "schedule",
           scheduledFor: new Date(iso),
           now: new Date(iso),
         }),
       files: () => fs.readdirSync(root).sort(),
+      /** A second dataflow of the French segment to the same folder, listed after the first. */
+      addDataflow: (schedule: Record<string, unknown>) =>
+        createDataflow(
+          fixture.deps,
+          sandbox,
+          { ...definition([{ segmentId: FRENCH, schedule }]), name: "French customers to the printer" },
+          clock,
+        ),
+      /** Moves the clock, reports the French segment evaluated, waits for the exports; returns their dataflows. */
+      evaluatedAt: async (iso: string) => {
+        clock = new Date(iso);
+        const started = await current.onSegmentEvaluated(sandbox, FRENCH);
+        await current.idle();
+        return started.map((r) => r.dataflowId);
+      },
     };
   }
 
@@ -338,5 +353,32 @@ describe("scheduler on a controllable clock", () => {
     expect(runs.map((r) => r.trigger)).toEqual(["evaluation"]);
     expect((await listRuns(s.store, sandbox, { limit: 10 }))[0]?.status).toBe("succeeded");
     expect(await s.service().onSegmentEvaluated(sandbox, "another-segment")).toEqual([]);
+  });
+
+  it("still exports the other dataflows after evaluation when one has its export in flight", async () => {
+    const afterEvaluation = { frequency: "afterEvaluation", timezone: "UTC" };
+    const s = await setup(afterEvaluation, "2026-11-01T12:00:00Z");
+    const printer = await s.addDataflow(afterEvaluation);
+    const busy = await s.leftRunningSince("2026-11-02T02:00:00Z");
+    expect(await s.evaluatedAt("2026-11-02T02:00:10Z")).toEqual([printer.id]);
+    expect((await getRun(s.store, sandbox, busy.id)).status).toBe("running");
+  });
+
+  it("does not export after evaluation outside the schedule's start and end dates", async () => {
+    const s = await setup(
+      {
+        frequency: "afterEvaluation",
+        timezone: "Europe/Paris",
+        startDate: "2026-11-03",
+        endDate: "2026-11-05",
+      },
+      "2026-11-01T12:00:00Z",
+    );
+    // 23:59 on 2 November in Paris: the day before the start date.
+    expect(await s.evaluatedAt("2026-11-02T22:59:00Z")).toEqual([]);
+    expect(await s.evaluatedAt("2026-11-02T23:00:00Z")).toEqual([s.dataflow.id]);
+    expect(await s.evaluatedAt("2026-11-04T22:59:00Z")).toEqual([s.dataflow.id]);
+    // Midnight on 5 November in Paris: the end date is not included.
+    expect(await s.evaluatedAt("2026-11-04T23:00:00Z")).toEqual([]);
   });
 });
