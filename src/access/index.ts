@@ -5,4 +5,5 @@ export {
   localAdministrator,
   PERMISSIONS,
   type Permission,
+  requirePermission,
 } from "./permissions.ts";

@@ -1,3 +1,4 @@
+import { HeraldError } from "../errors/index.ts";
 /**
  * Permission names as users of activation platforms know them. Every API route declares the one it
  * needs; roles (a later issue) grant them per sandbox.
@@ -34,4 +35,11 @@ export const localAdministrator: Actor = { id: "local-admin", permissions: new S
 
 export function hasPermission(actor: Actor, permission: Permission): boolean {
   return actor.permissions.has(permission);
+}
+
+/** Refuses an actor without the permission, naming it. */
+export function requirePermission(actor: Actor, permission: Permission): void {
+  if (!hasPermission(actor, permission)) {
+    throw new HeraldError("forbidden", "forbidden", `This action needs the permission '${permission}'`);
+  }
 }

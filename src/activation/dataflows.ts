@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { AccountDeps } from "../destinations/index.ts";
-import { getAccount } from "../destinations/index.ts";
+import { createAccount, getAccount, type NewAccount, newAccountSchema } from "../destinations/index.ts";
 import { conflict, type Issue, notFound, parseInput, validationError } from "../errors/index.ts";
 import { loadSchema } from "../schema/index.ts";
 import type { Executor } from "../store/index.ts";
@@ -23,25 +23,39 @@ export const dataflowSegmentSchema = z.object({
 
 const dataflowStatusSchema = z.enum(["draft", "enabled", "disabled"]);
 
-export const dataflowInputSchema = z.object({
-  name: z.string().trim().min(1).max(200),
-  description: z.string().max(2000).optional(),
-  accountId: z.string().min(1),
-  details: z.record(z.string(), z.unknown()).default({}),
-  marketingActions: z.array(z.string().min(1).max(100)).default([]),
-  segments: z.array(dataflowSegmentSchema).min(1).max(250),
-  mapping: mappingSchema,
-  fileOptions: fileOptionsSchema.default(fileOptionsSchema.parse({})),
-  // No default here: left out, a new dataflow is a draft and an edited one keeps its status.
-  status: dataflowStatusSchema
-    .optional()
-    .describe("draft (for a new dataflow, the default), enabled or disabled; left out of an edit, unchanged"),
-});
+export const dataflowInputSchema = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    description: z.string().max(2000).optional(),
+    accountId: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("the account to deliver with; or `account` to create one"),
+    /** The "connect" step creating an account on the way: checked against the service, then saved. */
+    account: newAccountSchema.optional(),
+    details: z.record(z.string(), z.unknown()).default({}),
+    marketingActions: z.array(z.string().min(1).max(100)).default([]),
+    segments: z.array(dataflowSegmentSchema).min(1).max(250),
+    mapping: mappingSchema,
+    fileOptions: fileOptionsSchema.default(fileOptionsSchema.parse({})),
+    // No default here: left out, a new dataflow is a draft and an edited one keeps its status.
+    status: dataflowStatusSchema
+      .optional()
+      .describe(
+        "draft (for a new dataflow, the default), enabled or disabled; left out of an edit, unchanged",
+      ),
+  })
+  .refine((d) => (d.accountId === undefined) !== (d.account === undefined), {
+    path: ["accountId"],
+    message: "give either accountId (an account saved before) or account (a new one), not both",
+  });
 
 export type DataflowInput = z.input<typeof dataflowInputSchema>;
 export type DataflowSegment = z.infer<typeof dataflowSegmentSchema>;
-export type Dataflow = Omit<z.infer<typeof dataflowInputSchema>, "segments" | "status"> & {
+export type Dataflow = Omit<z.infer<typeof dataflowInputSchema>, "segments" | "status" | "account"> & {
   status: z.infer<typeof dataflowStatusSchema>;
+  accountId: string;
   id: string;
   destinationId: string;
   createdAt: Date;
@@ -204,14 +218,27 @@ export async function listDataflows(
   return rows.map((r) => toDataflow(r, segments.get(r.id) ?? []));
 }
 
-/** Checks the parts that live elsewhere: the account exists and the details fit its destination. */
+/**
+ * Checks the parts that live elsewhere: the account exists (or, given inline, its destination
+ * does) and the details, schedules and mapping fit its destination. An inline account is created
+ * last, by `saveAccount`, once everything else holds: a refused dataflow leaves no account behind.
+ */
 async function checkReferences(
   deps: AccountDeps,
   sandbox: string,
   input: z.infer<typeof dataflowInputSchema>,
 ) {
-  const account = await getAccount(deps, sandbox, input.accountId);
-  const definition = deps.catalog.get(account.destinationId);
+  const existing = input.accountId ? await getAccount(deps, sandbox, input.accountId) : undefined;
+  const inline = input.account as NewAccount;
+  const definition = deps.catalog.get(existing?.destinationId ?? inline.destination);
+  const saveAccount = async () =>
+    existing ??
+    createAccount(deps, sandbox, {
+      destinationId: definition.id,
+      name: inline.name,
+      connection: inline.connection,
+      details: inline.details,
+    });
   const details = parseInput(
     definition.detailsSchema,
     input.details,
@@ -237,7 +264,7 @@ async function checkReferences(
   const mapping = applyPresets(input.mapping, definition.presets, definition.name);
   // The mapping is checked against the schema now, not at the first export.
   resolveMapping(mapping, await loadSchema(deps.store, sandbox), deps.store.dialect);
-  return { account, definition, details: details as Record<string, unknown>, mapping };
+  return { saveAccount, definition, details: details as Record<string, unknown>, mapping };
 }
 
 /**
@@ -294,7 +321,8 @@ export async function createDataflow(
   now = new Date(),
 ): Promise<Dataflow> {
   const parsed = parseDataflowInput(input);
-  const { account, details, mapping } = await checkReferences(deps, sandbox, parsed);
+  const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed);
+  const account = await saveAccount();
   const id = randomUUID();
   await deps.store.transaction(async (tx) => {
     await tx.query(
@@ -330,7 +358,8 @@ export async function updateDataflow(
 ): Promise<Dataflow> {
   const existing = await getDataflow(deps.store, sandbox, id);
   const parsed = parseDataflowInput(input);
-  const { account, details, mapping } = await checkReferences(deps, sandbox, parsed);
+  const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed);
+  const account = await saveAccount();
   const status = parsed.status ?? existing.status;
   await deps.store.transaction(async (tx) => {
     const previous = (await loadSegments(tx, sandbox, [id])).get(id) ?? [];

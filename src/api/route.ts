@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { type Actor, hasPermission, localAdministrator, type Permission } from "../access/index.ts";
-import { HeraldError, parseInput } from "../errors/index.ts";
+import { type Actor, localAdministrator, type Permission, requirePermission } from "../access/index.ts";
+import { parseInput } from "../errors/index.ts";
 import { DEFAULT_SANDBOX, requireSandbox } from "../store/index.ts";
 import type { ApiDeps } from "./deps.ts";
 
@@ -78,13 +78,7 @@ export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extend
     },
     handler: async (request, reply) => {
       const actor = localAdministrator;
-      if (spec.permission && !hasPermission(actor, spec.permission)) {
-        throw new HeraldError(
-          "forbidden",
-          "forbidden",
-          `This action needs the permission '${spec.permission}'`,
-        );
-      }
+      if (spec.permission) requirePermission(actor, spec.permission);
       const sandboxHeader = request.headers[SANDBOX_HEADER];
       const sandbox = typeof sandboxHeader === "string" && sandboxHeader ? sandboxHeader : DEFAULT_SANDBOX;
       if (sandboxed) await requireSandbox(deps.store, sandbox);

@@ -51,7 +51,19 @@ const createDataflowCommand = newCommand(
   .requiredOption("--file <path>", "the dataflow as JSON")
   .action(async (options: GlobalOptions & { file: string }) => {
     return withHerald(options, async (herald) => {
-      const dataflow = await createDataflow(herald, options.sandbox, readJsonFile(options.file));
+      const input = readJsonFile(options.file);
+      const dataflow = await createDataflow(herald, options.sandbox, input);
+      // An account connected on the way (the definition's `account`) is audited as its own creation.
+      if (input && typeof input === "object" && "account" in input) {
+        await recordAudit(herald.store, {
+          sandbox: options.sandbox,
+          actor: "cli",
+          action: "create",
+          resource: "account",
+          resourceId: dataflow.accountId,
+          details: { destination: dataflow.destinationId },
+        });
+      }
       await auditDataflow(herald, options.sandbox, "create", dataflow.id, { name: dataflow.name });
       process.stdout.write(`created dataflow ${dataflow.id} (${dataflow.name}), ${dataflow.status}\n`);
     });

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { z } from "zod";
 import { type KeyProvider, seal, unseal } from "../crypto/index.ts";
 import { conflict, notFound, parseInput, validationError } from "../errors/index.ts";
 import type { Store } from "../store/index.ts";
@@ -27,6 +28,15 @@ interface AccountRow {
   updated_at: Date;
   validated_at: Date | null;
 }
+
+/** A new account as the API, the CLI and a dataflow's "connect" step take it. */
+export const newAccountSchema = z.object({
+  destination: z.string().min(1),
+  name: z.string().min(1).max(200),
+  connection: z.record(z.string(), z.unknown()),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type NewAccount = z.infer<typeof newAccountSchema>;
 
 export interface AccountDeps {
   store: Store;

@@ -5,6 +5,8 @@ export {
   deleteAccount,
   getAccount,
   listAccounts,
+  type NewAccount,
+  newAccountSchema,
   openAccountConnection,
   renameAccount,
   revalidateAccount,

@@ -179,6 +179,53 @@ describe("dataflows and runs API", () => {
     ]);
   });
 
+  it("connects a new account on the way, checked before anything is saved", async () => {
+    ({ store } = await storeWithDefaultSchema("duckdb"));
+    ({ app } = await apiFor(store));
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-api-export-"));
+    const { accountId: _none, ...definition } = dataflowFor("");
+    const create = (payload: object) => app.inject({ method: "POST", url: "/v1/dataflows", payload });
+    const accounts = async () => (await app.inject("/v1/accounts")).json().items as { id: string }[];
+
+    const unreachable = await create({
+      ...definition,
+      account: { destination: "local", name: "drop", connection: { root: "/no/such/folder" } },
+    });
+    expect(unreachable.statusCode).toBe(404);
+    expect(unreachable.json().error.message).toMatch(/\/no\/such\/folder/);
+    const badMapping = await create({
+      ...definition,
+      account: { destination: "local", name: "drop", connection: { root } },
+      mapping: { columns: [{ source: { kind: "attribute", path: "person.shoeSize" } }] },
+    });
+    expect(badMapping.statusCode).toBe(400);
+    expect(await accounts()).toEqual([]);
+
+    const created = await create({
+      ...definition,
+      account: { destination: "local", name: "drop", connection: { root } },
+    });
+    expect(created.statusCode).toBe(201);
+    const [account] = await accounts();
+    expect(created.json()).toMatchObject({ accountId: account?.id, destinationId: "local" });
+    expect(created.json()).not.toHaveProperty("account");
+    const audit = (await app.inject("/v1/audit?resource=account")).json().items as { action: string }[];
+    expect(audit.map((a) => a.action)).toEqual(["create"]);
+
+    const both = await create({
+      ...definition,
+      accountId: account?.id,
+      account: { destination: "local", name: "x", connection: { root } },
+    });
+    expect(both.json().error.issues).toEqual([
+      {
+        field: "accountId",
+        message:
+          "accountId: give either accountId (an account saved before) or account (a new one), not both",
+      },
+    ]);
+  });
+
   it("refuses to delete a dataflow while one of its runs is in flight", async () => {
     const account = await apiWithLocalAccount();
     const created = await app.inject({

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { recordAudit } from "../../access/index.ts";
+import { recordAudit, requirePermission } from "../../access/index.ts";
 import {
   createDataflow,
   dataflowInputSchema,
@@ -13,8 +13,10 @@ import {
   setDataflowStatus,
   updateDataflow,
 } from "../../activation/index.ts";
+import { getAccount } from "../../destinations/index.ts";
 import type { ApiDeps } from "../deps.ts";
 import { registerRoute } from "../route.ts";
+import { auditAccountCreated } from "./destinations.ts";
 
 const idParams = z.object({ id: z.string().min(1) });
 
@@ -37,7 +39,12 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     body: dataflowInputSchema,
     status: 201,
     handler: async ({ body, sandbox, actor }) => {
+      // Connecting an account on the way takes the permission POST /v1/accounts takes.
+      if (body.account) requirePermission(actor, "Manage Destinations");
       const dataflow = await createDataflow(deps, sandbox, body);
+      if (body.account) {
+        await auditAccountCreated(deps, sandbox, actor, await getAccount(deps, sandbox, dataflow.accountId));
+      }
       await recordAudit(deps.store, {
         sandbox,
         actor: actor.id,

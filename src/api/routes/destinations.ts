@@ -1,12 +1,14 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { recordAudit } from "../../access/index.ts";
+import { type Actor, recordAudit } from "../../access/index.ts";
 import {
+  type Account,
   createAccount,
   type DestinationDefinition,
   deleteAccount,
   getAccount,
   listAccounts,
+  newAccountSchema,
   renameAccount,
   revalidateAccount,
 } from "../../destinations/index.ts";
@@ -16,6 +18,18 @@ import { registerRoute } from "../route.ts";
 const categories = ["cloud_storage", "streaming", "email_marketing", "advertising"] as const;
 
 /** A catalog entry as clients see it: the forms come from the connector's own schemas. */
+/** An account's creation in the audit log, whether connected alone or on a dataflow's way. */
+export function auditAccountCreated(deps: ApiDeps, sandbox: string, actor: Actor, account: Account) {
+  return recordAudit(deps.store, {
+    sandbox,
+    actor: actor.id,
+    action: "create",
+    resource: "account",
+    resourceId: account.id,
+    details: { destination: account.destinationId, name: account.name },
+  });
+}
+
 export function describeDestination(d: DestinationDefinition) {
   const connection = z.toJSONSchema(d.connectionSchema, { unrepresentable: "any" }) as Record<
     string,
@@ -71,12 +85,7 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
     permission: "Manage Destinations",
     summary: "Connect an account: its credentials are checked against the service before it is saved",
     tags: ["accounts"],
-    body: z.object({
-      destination: z.string().min(1),
-      name: z.string().min(1).max(200),
-      connection: z.record(z.string(), z.unknown()),
-      details: z.record(z.string(), z.unknown()).optional(),
-    }),
+    body: newAccountSchema,
     status: 201,
     handler: async ({ body, sandbox, actor }) => {
       const account = await createAccount(deps, sandbox, {
@@ -85,14 +94,7 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
         connection: body.connection,
         details: body.details,
       });
-      await recordAudit(deps.store, {
-        sandbox,
-        actor: actor.id,
-        action: "create",
-        resource: "account",
-        resourceId: account.id,
-        details: { destination: account.destinationId, name: account.name },
-      });
+      await auditAccountCreated(deps, sandbox, actor, account);
       return account;
     },
   });
