@@ -7,6 +7,7 @@ import { loadSchema } from "../schema/index.ts";
 import type { Executor } from "../store/index.ts";
 import { DEFAULT_FILE_NAME_TEMPLATE, fileOptionsSchema, validateFileNameTemplate } from "./export/index.ts";
 import { applyPresets, mappingSchema, resolveMapping } from "./mapping.ts";
+import { runsInFlight } from "./runs.ts";
 import { isRecurring, type Schedule, scheduleSchema } from "./schedule/index.ts";
 
 /**
@@ -417,11 +418,7 @@ export async function setDataflowStatus(
  */
 export async function deleteDataflow(db: Executor, sandbox: string, id: string): Promise<void> {
   await getDataflow(db, sandbox, id);
-  const [running] = await db.query<{ id: string }>(
-    sandbox,
-    "SELECT id FROM runs WHERE sandbox = $sandbox AND dataflow_id = $1 AND status IN ('queued', 'running') LIMIT 1",
-    [id],
-  );
+  const [running] = await runsInFlight(db, sandbox, id);
   if (running) {
     throw conflict(
       "run_in_progress",

@@ -72,6 +72,20 @@ function toRun(row: RunRow): Run {
  * runs twice at once. On PostgreSQL the dataflow's row is locked for the check, so two Herald
  * processes cannot both start it; on DuckDB transactions are serialised in-process.
  */
+/** A dataflow's runs in flight (queued or running): its segments export one run at a time. */
+export async function runsInFlight(
+  db: Executor,
+  sandbox: string,
+  dataflowId: string,
+): Promise<{ id: string; segmentId: string }[]> {
+  const rows = await db.query<{ id: string; segment_id: string }>(
+    sandbox,
+    "SELECT id, segment_id FROM runs WHERE sandbox = $sandbox AND dataflow_id = $1 AND status IN ('queued', 'running') ORDER BY id",
+    [dataflowId],
+  );
+  return rows.map((r) => ({ id: r.id, segmentId: r.segment_id }));
+}
+
 export async function startRun(
   store: Store,
   sandbox: string,
@@ -87,10 +101,8 @@ export async function startRun(
       [input.dataflowId, input.segmentId],
     );
     if (!segment) throw notFound("dataflow segment", `${input.dataflowId}/${input.segmentId}`);
-    const running = await tx.query<{ id: string }>(
-      sandbox,
-      `SELECT id FROM runs WHERE sandbox = $sandbox AND dataflow_id = $1 AND segment_id = $2 AND status IN ('queued', 'running')`,
-      [input.dataflowId, input.segmentId],
+    const running = (await runsInFlight(tx, sandbox, input.dataflowId)).filter(
+      (r) => r.segmentId === input.segmentId,
     );
     if (running.length) {
       throw conflict(

@@ -3,7 +3,7 @@ import { conflict, HeraldError, isHeraldError } from "../errors/index.ts";
 import { listSandboxes } from "../store/index.ts";
 import { type Dataflow, getDataflow, listDataflows } from "./dataflows.ts";
 import { type ActivationDeps, beginSegmentExport } from "./execute-run.ts";
-import { failAbandonedRuns, getRun, type Run, type RunTrigger } from "./runs.ts";
+import { failAbandonedRuns, getRun, type Run, type RunTrigger, runsInFlight } from "./runs.ts";
 import { dueRuns, type Schedule } from "./schedule/index.ts";
 import { epochDayAt, epochDayOfIsoDate } from "./schedule/zoned-time.ts";
 
@@ -97,15 +97,9 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
    * of several segments then starts all of them or none.
    */
   async function refuseBusySegments(sandbox: string, dataflow: Dataflow, segmentIds: readonly string[]) {
-    const running = await deps.store.query<{ id: string; segment_id: string }>(
-      sandbox,
-      `SELECT id, segment_id FROM runs
-       WHERE sandbox = $sandbox AND dataflow_id = $1 AND status IN ('queued', 'running')`,
-      [dataflow.id],
-    );
-    const busy = running
-      .filter((run) => segmentIds.includes(run.segment_id))
-      .map((run) => `segment '${run.segment_id}' (run ${run.id})`);
+    const busy = (await runsInFlight(deps.store, sandbox, dataflow.id))
+      .filter((run) => segmentIds.includes(run.segmentId))
+      .map((run) => `segment '${run.segmentId}' (run ${run.id})`);
     if (busy.length)
       throw conflict(
         "run_in_progress",
