@@ -13,7 +13,15 @@ import {
   manifestFileName,
   renderFileName,
 } from "./export/index.ts";
-import { finishRun, getRun, type Run, type RunTrigger, recordProgress, startRun } from "./runs.ts";
+import {
+  finishRun,
+  getRun,
+  type Run,
+  type RunTrigger,
+  recordExpectedRows,
+  recordProgress,
+  startRun,
+} from "./runs.ts";
 
 /** What activation needs from segmentation, given at wiring time. */
 export interface SegmentDirectory {
@@ -161,16 +169,21 @@ async function completeSegmentExport(
   // row while the export goes on: one after the other, and all done before the final write, since
   // DuckDB fails one of two concurrent updates of a row (the run would stay "running").
   let rowWrites: Promise<void> = Promise.resolve();
-  const touch = (rows?: number) => {
-    rowWrites = rowWrites
-      .then(() => recordProgress(deps.store, sandbox, run.id, rows ?? 0, rows !== undefined))
-      .catch(() => {});
+  const write = (work: () => Promise<void>) => {
+    rowWrites = rowWrites.then(work).catch(() => {});
   };
-  const heartbeat = setInterval(() => touch(), 10_000);
+  const report: RunReporter = {
+    rows: (rows) => write(() => recordProgress(deps.store, sandbox, run.id, rows)),
+    expected: (rows) => write(() => recordExpectedRows(deps.store, sandbox, run.id, rows)),
+  };
+  const heartbeat = setInterval(
+    () => write(() => recordProgress(deps.store, sandbox, run.id, 0, false)),
+    10_000,
+  );
   heartbeat.unref();
   let outcome: Parameters<typeof finishRun>[3];
   try {
-    outcome = await exportWithRetries(deps, sandbox, dataflow, segment, run, started, touch, signal);
+    outcome = await exportWithRetries(deps, sandbox, dataflow, segment, run, started, report, signal);
   } finally {
     clearInterval(heartbeat);
     await rowWrites;
@@ -197,6 +210,12 @@ interface ExportProgress {
   counts: ExclusionCounts;
 }
 
+/** What an export reports on its run as it goes: the rows written so far, and the rows expected. */
+interface RunReporter {
+  rows: (rows: number) => void;
+  expected: (rows: number) => void;
+}
+
 /** Tries the export up to `deps.attempts` times (transient errors only); returns the run's outcome. */
 async function exportWithRetries(
   deps: ActivationDeps,
@@ -205,7 +224,7 @@ async function exportWithRetries(
   segment: Dataflow["segments"][number],
   run: Run,
   started: number,
-  onRows: (rows: number) => void,
+  report: RunReporter,
   signal?: AbortSignal,
 ): Promise<Parameters<typeof finishRun>[3]> {
   const progress: ExportProgress = {
@@ -217,7 +236,7 @@ async function exportWithRetries(
   const attempts = deps.attempts ?? 3;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      exported = await exportOnce(deps, sandbox, dataflow, segment, run, progress, onRows, signal);
+      exported = await exportOnce(deps, sandbox, dataflow, segment, run, progress, report, signal);
       errors.length = 0;
       break;
     } catch (error) {
@@ -249,7 +268,7 @@ async function exportOnce(
   segment: Dataflow["segments"][number],
   run: Run,
   progress: ExportProgress,
-  onRows: (rows: number) => void,
+  report: RunReporter,
   signal?: AbortSignal,
 ): Promise<ExportedFile[]> {
   const { definition, connection } = await openAccountConnection(deps, sandbox, dataflow.accountId);
@@ -273,6 +292,7 @@ async function exportOnce(
   const before = await rowsBeforeExport(deps, sandbox, query, dataflow.fileOptions);
   // Without exclusions counted, the rows to write are all the profiles received, as far as known.
   progress.counts = before.counts ?? { received: before.rows, missingMandatory: 0, duplicates: 0 };
+  report.expected(before.rows);
   const plan = query.tableOrder
     ? query.tableOrder.plan(await rowSlots(deps, sandbox, query.tableOrder.rowSlotsSql), {
         partitions: before.partitions,
@@ -309,7 +329,7 @@ async function exportOnce(
       onProgress: (rows) => {
         if (Date.now() - lastReport < 1000) return;
         lastReport = Date.now();
-        onRows(rows);
+        report.rows(rows);
       },
     });
     // Without exclusions, every profile received was written; with a deduplication counted after,

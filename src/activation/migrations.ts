@@ -53,4 +53,9 @@ export const activationMigrations: Migration[] = [
        )`,
     ],
   },
+  {
+    version: 2,
+    name: "runs: the rows a run expects to write, for its progress",
+    statements: () => ["ALTER TABLE runs ADD COLUMN expected_rows BIGINT"],
+  },
 ];

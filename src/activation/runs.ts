@@ -24,6 +24,8 @@ export interface Run {
   files: ExportedFile[];
   errors: string[];
   progressRows: number;
+  /** The rows the run expects to write (its audience, or a bound on it), once known: the progress's total. */
+  expectedRows: number | null;
 }
 
 interface RunRow {
@@ -43,6 +45,7 @@ interface RunRow {
   files: string;
   errors: string;
   progress_rows: number;
+  expected_rows: number | null;
 }
 
 function toRun(row: RunRow): Run {
@@ -64,6 +67,7 @@ function toRun(row: RunRow): Run {
     files: JSON.parse(row.files) as ExportedFile[],
     errors: JSON.parse(row.errors) as string[],
     progressRows: Number(row.progress_rows),
+    expectedRows: row.expected_rows === null ? null : Number(row.expected_rows),
   };
 }
 
@@ -118,6 +122,14 @@ export async function startRun(
     );
   });
   return getRun(store, sandbox, id);
+}
+
+/** Records the rows a run expects to write, once its audience is counted. */
+export async function recordExpectedRows(db: Executor, sandbox: string, runId: string, rows: number) {
+  await db.query(sandbox, "UPDATE runs SET expected_rows = $1 WHERE sandbox = $sandbox AND id = $2", [
+    rows,
+    runId,
+  ]);
 }
 
 /** Records rows written so far (or, with `withRows` false, only that the run is alive). */

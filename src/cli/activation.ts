@@ -150,7 +150,14 @@ async function follow(herald: Herald, sandbox: string, runs: Run[]) {
   const progress = progressReporter("exporting");
   const poll = setInterval(async () => {
     const current = await Promise.all(runs.map((r) => getRun(herald.store, sandbox, r.id)));
-    progress.update(current.reduce((sum, r) => sum + r.progressRows, 0));
+    // The total once every run has counted its audience (a bound when exclusions are counted later).
+    const expected = current.every((r) => r.expectedRows !== null)
+      ? current.reduce((sum, r) => sum + (r.expectedRows ?? 0), 0)
+      : undefined;
+    progress.update(
+      current.reduce((sum, r) => sum + r.progressRows, 0),
+      expected,
+    );
   }, 500);
   await herald.activation.idle();
   clearInterval(poll);

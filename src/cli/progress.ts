@@ -2,15 +2,22 @@ import cliProgress from "cli-progress";
 
 /**
  * A progress bar on a terminal; on anything else (CI, pipes) a line every few seconds, so logs stay
- * readable.
+ * readable. The total may come later (`update(done, total)`): until then, a count.
  */
 export function progressReporter(label: string, total?: number) {
   if (process.stderr.isTTY) {
+    const withTotal = `${label} [{bar}] {percentage}% | {value}/{total} | {rate}/s`;
+    const countOnly = `${label} {value} rows | {rate}/s`;
+    let totalKnown = total !== undefined;
     const bar = new cliProgress.SingleBar(
       {
-        format: total
-          ? `${label} [{bar}] {percentage}% | {value}/{total} | {rate}/s`
-          : `${label} {value} rows | {rate}/s`,
+        // cli-progress's own formatter, given the template that fits what is known.
+        format: (options, params, payload) =>
+          cliProgress.Format.Formatter(
+            { ...options, format: totalKnown ? withTotal : countOnly },
+            params,
+            payload,
+          ),
         stream: process.stderr,
         hideCursor: true,
       },
@@ -19,17 +26,24 @@ export function progressReporter(label: string, total?: number) {
     const started = Date.now();
     bar.start(total ?? 0, 0, { rate: 0 });
     return {
-      update: (done: number) =>
-        bar.update(done, { rate: Math.round(done / Math.max((Date.now() - started) / 1000, 0.001)) }),
+      update: (done: number, newTotal?: number) => {
+        if (newTotal !== undefined) {
+          totalKnown = true;
+          bar.setTotal(newTotal);
+        }
+        bar.update(done, { rate: Math.round(done / Math.max((Date.now() - started) / 1000, 0.001)) });
+      },
       stop: () => bar.stop(),
     };
   }
   let last = 0;
+  let known = total;
   return {
-    update: (done: number) => {
+    update: (done: number, newTotal?: number) => {
+      known = newTotal ?? known;
       if (Date.now() - last < 3000) return;
       last = Date.now();
-      process.stderr.write(`${label}: ${done}${total ? `/${total}` : ""} rows\n`);
+      process.stderr.write(`${label}: ${done}${known !== undefined ? `/${known}` : ""} rows\n`);
     },
     stop: () => {},
   };

@@ -160,6 +160,9 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
       received: 100,
       activated: 85,
       excluded: { missingMandatory: 15, duplicate: 0 },
+      // The progress's total, counted before the first row: the audience less its exclusions.
+      expectedRows: 85,
+      progressRows: expect.any(Number),
     });
     expect(result.files.map((f) => f.rows)).toEqual([30, 30, 25]);
     const manifest = JSON.parse(files.find((f) => f.name.endsWith(".json"))?.bytes.toString() ?? "{}") as {
