@@ -9,6 +9,7 @@ import type pg from "pg";
 import { to as copyTo } from "pg-copy-streams";
 import { HeraldError } from "../errors/index.ts";
 import { charLiteral, duckdbCopyOptions, type ExportFormat, textLiteral } from "./export-format.ts";
+import { inlineParameters } from "./inline-parameters.ts";
 
 const mkfifo = promisify(execFile);
 
@@ -168,8 +169,9 @@ async function runDuckdbExport(
 }
 
 /**
- * PostgreSQL streams `COPY ... TO STDOUT`. COPY takes no bind parameters, so each query's rows are
- * first selected, with parameters, into a temporary table of this session, then copied out.
+ * PostgreSQL streams `COPY (query) TO STDOUT`, rows straight from the query to the wire: nothing is
+ * staged. COPY takes no bind parameters, so the query's are written in as escaped literals
+ * (inline-parameters.ts). The setup statements run first on the same connection.
  */
 export function postgresExportStream(
   pool: pg.Pool,
@@ -196,17 +198,13 @@ export function postgresExportStream(
     try {
       for (const statement of plan.setup) await client.query(statement.sql, statement.params);
       for (const [index, query] of plan.queries.entries()) {
-        await client.query("DROP TABLE IF EXISTS herald_export");
-        await client.query(
-          `CREATE TEMP TABLE herald_export ON COMMIT PRESERVE ROWS AS ${query.sql}`,
-          query.params,
-        );
+        const rows = inlineParameters(query.sql, query.params);
         const header = format.type === "csv" && format.header && index === 0;
         const copySql =
           format.type === "csv"
-            ? `COPY herald_export TO STDOUT WITH (FORMAT csv, DELIMITER ${charLiteral(format.delimiter, "postgres")}, HEADER ${header}, ${format.quote ? `QUOTE ${charLiteral(format.quote, "postgres")}, ESCAPE ${charLiteral(format.escape || format.quote, "postgres")}, ` : "QUOTE E'\\x01', "}NULL ${textLiteral(format.nullText)})`
+            ? `COPY (${rows}) TO STDOUT WITH (FORMAT csv, DELIMITER ${charLiteral(format.delimiter, "postgres")}, HEADER ${header}, ${format.quote ? `QUOTE ${charLiteral(format.quote, "postgres")}, ESCAPE ${charLiteral(format.escape || format.quote, "postgres")}, ` : "QUOTE E'\\x01', "}NULL ${textLiteral(format.nullText)})`
             : // One JSON document per line; CSV mode with quote and delimiter bytes that JSON never contains keeps it verbatim.
-              `COPY (SELECT row_to_json(t) FROM herald_export t) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
+              `COPY (SELECT row_to_json(t) FROM (${rows}) t) TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')`;
         if (out.destroyed) return; // nobody reads any more: skip the COPY, the connection stays clean
         copying = true;
         const stream = client.query(copyTo(copySql));
@@ -222,11 +220,7 @@ export function postgresExportStream(
       }
       out.end();
     } finally {
-      if (cancelled) client.release(true);
-      else {
-        await client.query("DROP TABLE IF EXISTS herald_export").catch(() => {});
-        client.release();
-      }
+      client.release(cancelled);
     }
   })().catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))));
   return out;
