@@ -8,7 +8,7 @@ import type { Executor } from "../store/index.ts";
 import { DEFAULT_FILE_NAME_TEMPLATE, fileOptionsSchema, validateFileNameTemplate } from "./export/index.ts";
 import { applyPresets, mappingSchema, resolveMapping } from "./mapping.ts";
 import { runsInFlight } from "./runs.ts";
-import { isRecurring, type Schedule, scheduleSchema } from "./schedule/index.ts";
+import { endedBy, isRecurring, type Schedule, scheduleSchema } from "./schedule/index.ts";
 
 /**
  * A dataflow: an account, what it is for (marketing actions), the destination's details, the
@@ -107,9 +107,39 @@ export function parseDataflowInput(input: unknown): z.infer<typeof dataflowInput
       );
     }
   }
-  const problems = [...sharedFileNames(parsed.segments), ...incrementalWithoutStatus(parsed)];
-  if (problems.length) throw validationError(problems.map((p) => p.message).join("; "), problems);
+  refuseIssues([...sharedFileNames(parsed.segments), ...incrementalWithoutStatus(parsed)]);
   return parsed;
+}
+
+function refuseIssues(issues: Issue[]) {
+  if (issues.length) throw validationError(issues.map((i) => i.message).join("; "), issues);
+}
+
+/**
+ * Schedules set now (new, or changed by an edit) that could never run: a `once` whose time has
+ * passed, or an end date behind us. An unchanged schedule that has run its course stays as it is.
+ */
+function schedulesWithoutRuns(
+  segments: readonly DataflowSegment[],
+  before: readonly DataflowSegment[],
+  now: Date,
+): Issue[] {
+  return segments.flatMap((s, i) => {
+    const previous = before.find((b) => b.segmentId === s.segmentId);
+    if (previous && JSON.stringify(previous.schedule) === JSON.stringify(s.schedule)) return [];
+    const field = endedBy(s.schedule, now);
+    if (!field) return [];
+    const path = `segments.${i}.schedule.${field}`;
+    return [
+      {
+        field: path,
+        message:
+          field === "at"
+            ? `${path}: ${now.toISOString()} is past it, so the export would never run; leave "at" out to export as soon as the dataflow is active`
+            : `${path}: it has passed, so the schedule has no run left`,
+      },
+    ];
+  });
 }
 
 /** A placeholder that tells one segment's files from another's. */
@@ -322,6 +352,7 @@ export async function createDataflow(
   now = new Date(),
 ): Promise<Dataflow> {
   const parsed = parseDataflowInput(input);
+  refuseIssues(schedulesWithoutRuns(parsed.segments, [], now));
   const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed);
   const account = await saveAccount();
   const id = randomUUID();
@@ -359,6 +390,7 @@ export async function updateDataflow(
 ): Promise<Dataflow> {
   const existing = await getDataflow(deps.store, sandbox, id);
   const parsed = parseDataflowInput(input);
+  refuseIssues(schedulesWithoutRuns(parsed.segments, existing.segments, now));
   const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed);
   const account = await saveAccount();
   const status = parsed.status ?? existing.status;

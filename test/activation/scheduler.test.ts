@@ -14,6 +14,7 @@ import {
   updateDataflow,
 } from "../../src/activation/index.ts";
 import { createAccount } from "../../src/destinations/index.ts";
+import type { HeraldError } from "../../src/errors/index.ts";
 import { createSegment } from "../../src/segments/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { activationFixture, dataflowFor, FRENCH, sandbox } from "../support/activation.ts";
@@ -201,6 +202,29 @@ describe("scheduler on a controllable clock", () => {
     expect(seen).toEqual(["00", "06", "12", "18"].map((h) => [`2026-11-02T${h}:00:00.000Z`, "schedule"]));
     // The end date is exclusive: nothing on 3 November.
     expect(await s.tickAt("2026-11-03T00:00:05Z")).toEqual([]);
+  });
+
+  it("refuses a schedule set with no run left, and keeps one that has run its course through an edit", async () => {
+    const s = await setup({ frequency: "once", at: "2026-11-02T06:00:00Z" }, "2026-11-01T00:00:00Z");
+    expect(await s.tickAt("2026-11-02T06:00:05Z")).toEqual([["2026-11-02T06:00:00.000Z", "schedule"]]);
+    // Renaming the dataflow later keeps its once, now past: it is not set anew.
+    const once = { frequency: "once", at: "2026-11-02T06:00:00Z" };
+    await expect(
+      s.editSegments([{ segmentId: FRENCH, schedule: once }], "2026-11-05T00:00:00Z"),
+    ).resolves.toBeDefined();
+    // Set anew after its time, or ending before today, a schedule would never run: refused by name.
+    const refused = async (schedule: Record<string, unknown>) =>
+      s
+        .editSegments([{ segmentId: FRENCH, schedule }], "2026-11-05T00:00:00Z")
+        .then(() => [])
+        .catch((error: HeraldError) => error.issues.map((i) => i.field));
+    expect(await refused({ frequency: "once", at: "2026-11-04T06:00:00Z" })).toEqual([
+      "segments.0.schedule.at",
+    ]);
+    expect(await refused({ frequency: "daily", time: "06:00", endDate: "2026-11-05" })).toEqual([
+      "segments.0.schedule.endDate",
+    ]);
+    expect(await refused({ frequency: "daily", time: "06:00", endDate: "2026-11-06" })).toEqual([]);
   });
 
   it("starts a missed export once after a restart, marks abandoned runs failed, and never runs twice at once", async () => {

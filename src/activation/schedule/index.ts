@@ -1,5 +1,6 @@
 export {
   dueRuns,
+  endedBy,
   isClockDriven,
   isRecurring,
   nextRunAfter,

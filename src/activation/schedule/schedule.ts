@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { assertNever, validationError } from "../../errors/index.ts";
+import { assertNever, parseInput } from "../../errors/index.ts";
 import {
   civilDate,
   daysInMonth,
@@ -87,15 +87,17 @@ type RecurringSchedule = Extract<Schedule, { frequency: "daily" | "weekly" | "mo
 
 /** Validates a schedule; a validation error names each faulty field (`time`, `timezone`, `endDate`). */
 export function parseSchedule(input: unknown): Schedule {
-  const parsed = scheduleSchema.safeParse(input);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => {
-      const field = issue.path.join(".");
-      return { field, message: `${field}: ${issue.message}` };
-    });
-    throw validationError(`Invalid schedule: ${issues.map((i) => i.message).join("; ")}`, issues);
-  }
-  return parsed.data;
+  return parseInput(scheduleSchema, input, "schedule");
+}
+
+/**
+ * The field that leaves a clock-driven schedule no run from `now` on (`at` already passed, or
+ * `endDate`), if any: such a schedule would be saved and never run.
+ */
+export function endedBy(schedule: Schedule, now: Date): "at" | "endDate" | undefined {
+  if (!isClockDriven(schedule)) return undefined;
+  if (nextRunAfter(schedule, new Date(now.getTime() - 1), now) !== null) return undefined;
+  return schedule.frequency === "once" && schedule.at ? "at" : "endDate";
 }
 
 /** False for schedules driven by events rather than the clock (`afterEvaluation`, `streaming`). */
