@@ -13,6 +13,7 @@ import {
   manifestFileName,
   renderFileName,
 } from "./export/index.ts";
+import { resolveMapping } from "./mapping.ts";
 import {
   finishRun,
   getRun,
@@ -22,6 +23,7 @@ import {
   recordProgress,
   startRun,
 } from "./runs.ts";
+import { refuseUnquotableValues } from "./unquoted-values.ts";
 
 /** What activation needs from segmentation, given at wiring time. */
 export interface SegmentDirectory {
@@ -289,6 +291,8 @@ async function exportOnce(
     mode: segment.mode,
     ...(segment.mode === "incremental" && segment.lastSuccessAt ? { since: segment.lastSuccessAt } : {}),
   });
+  const columns = resolveMapping(dataflow.mapping, schema, deps.store.dialect).map((c) => c.target);
+  await refuseUnquotableValues(deps.store, sandbox, query, columns, dataflow.fileOptions);
   const before = await rowsBeforeExport(deps, sandbox, query, dataflow.fileOptions);
   // Without exclusions counted, the rows to write are all the profiles received, as far as known.
   progress.counts = before.counts ?? { received: before.rows, missingMandatory: 0, duplicates: 0 };

@@ -126,6 +126,33 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     return { ...fixture, dataflow, run, runAfter, delivered, attempted: local.attempted };
   }
 
+  it("writes a CSV without quoting only when no value would break its row", async () => {
+    // Every e-mail address holds '@': without quoting, each row would split there.
+    const broken = await setup({ format: "csv", csv: { delimiter: "@", quote: "" }, compression: "none" });
+    const refused = await broken.run();
+    expect(refused).toMatchObject({ status: "failed", activated: 0, files: [] });
+    expect(refused.errors).toEqual([
+      expect.stringMatching(
+        /^attempt 1: fileOptions\.csv\.quote: 85 profile\(s\) have a value holding the delimiter '@' or a line break/,
+      ),
+    ]);
+    expect(broken.delivered()).toEqual([]);
+    await store?.close();
+
+    const plain = await setup({ format: "csv", csv: { delimiter: "|", quote: "" }, compression: "none" });
+    expect(await plain.run()).toMatchObject({ status: "succeeded", activated: 85 });
+    const text = plain.delivered()[0]?.bytes.toString() ?? "";
+    expect(text.split("\n")[0]).toBe("email|first_name|last_name|city|status");
+    // Values are written as they are: a quote in the data is just a character.
+    expect(text).toContain('|Ann; "the first"|');
+    expect(
+      text
+        .trim()
+        .split("\n")
+        .map((line) => line.split("|").length),
+    ).toEqual(Array(86).fill(5));
+  });
+
   it("writes gzipped ';' CSV split into files with a manifest, row for row the audience SQL computes", async () => {
     const { run, delivered } = await setup({
       format: "csv",
