@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import type { Logger } from "pino";
 import type { AccountDeps, FileSession } from "../destinations/index.ts";
 import { openAccountConnection } from "../destinations/index.ts";
 import { HeraldError, isHeraldError, isRetryable } from "../errors/index.ts";
@@ -33,6 +34,8 @@ export interface SegmentDirectory {
 
 export interface ActivationDeps extends AccountDeps {
   segments: SegmentDirectory;
+  /** Where what a run shrugs off goes (a failed clean-up of old temporaries); silent without. */
+  logger?: Pick<Logger, "warn">;
   /** Attempts of a segment export when the destination fails transiently (default 3). */
   attempts?: number;
   backoffMs?: number;
@@ -318,7 +321,16 @@ async function exportOnce(
     dataflow.details as never,
   );
   try {
-    await session.cleanupTemporaries();
+    // Leftovers of interrupted uploads are tidied first, at best: a key allowed to write but not to
+    // list or abort uploads (enough for the export) must not fail every run.
+    await session
+      .cleanupTemporaries()
+      .catch((error: unknown) =>
+        deps.logger?.warn(
+          { sandbox, dataflow: dataflow.id, segment: segment.segmentId, err: describe(error) },
+          "old temporary files not cleaned up; the export goes on",
+        ),
+      );
     let lastReport = 0;
     const files = await exportToFiles({
       store: deps.store,

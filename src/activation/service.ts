@@ -58,7 +58,7 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     trigger: RunTrigger,
     scheduledFor: Date,
   ) {
-    const { run, completion } = await beginSegmentExport(deps, sandbox, {
+    const { run, completion } = await beginSegmentExport({ logger: options.logger, ...deps }, sandbox, {
       dataflowId: dataflow.id,
       segmentId,
       trigger,

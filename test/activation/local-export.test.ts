@@ -42,7 +42,7 @@ const phoneDeduplication = {
  * retries included) `failures` maps to an error, before writing anything; `attempted` lists the
  * name of every upload tried.
  */
-function localFolderFailing(failures: Map<number, HeraldError>) {
+function localFolderFailing(failures: Map<number, HeraldError>, cleanupFailure?: HeraldError) {
   const attempted: string[] = [];
   const connector = localDestination.connector as FileConnector<unknown, unknown>;
   const definition: DestinationDefinition = {
@@ -53,6 +53,9 @@ function localFolderFailing(failures: Map<number, HeraldError>) {
         const session = await connector.open(connection, details);
         return {
           ...session,
+          cleanupTemporaries: cleanupFailure
+            ? () => Promise.reject(cleanupFailure)
+            : session.cleanupTemporaries,
           async putFile(name, body, options) {
             attempted.push(name);
             const failure = failures.get(attempted.length);
@@ -82,8 +85,9 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     fileOptions: Record<string, unknown>,
     extra: Record<string, unknown> = {},
     failures = new Map<number, HeraldError>(),
+    cleanupFailure?: HeraldError,
   ) {
-    const local = localFolderFailing(failures);
+    const local = localFolderFailing(failures, cleanupFailure);
     const base = await activationFixture(engine);
     const fixture = { ...base, deps: { ...base.deps, catalog: createCatalog([local.definition]) } };
     store = fixture.store;
@@ -125,6 +129,39 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     };
     return { ...fixture, dataflow, run, runAfter, delivered, attempted: local.attempted };
   }
+
+  it("exports even when old temporaries cannot be cleaned up (a key that may write but not list), and says so", async () => {
+    const denied = new HeraldError(
+      "forbidden",
+      "s3_forbidden",
+      "Access denied listing uploads in bucket 'drop'",
+    );
+    const {
+      run: _run,
+      delivered,
+      deps,
+      dataflow,
+    } = await setup({ format: "csv", compression: "none" }, {}, new Map(), denied);
+    const warnings: unknown[] = [];
+    const result = await runSegmentExport(
+      { ...deps, logger: { warn: (...args: unknown[]) => warnings.push(args) } },
+      sandbox,
+      {
+        dataflowId: dataflow.id,
+        segmentId: FRENCH,
+        trigger: "manual",
+        scheduledFor,
+      },
+    );
+    expect(result).toMatchObject({ status: "succeeded", activated: 85, errors: [] });
+    expect(delivered()).toHaveLength(1);
+    expect(warnings).toEqual([
+      [
+        expect.objectContaining({ err: "Access denied listing uploads in bucket 'drop'" }),
+        "old temporary files not cleaned up; the export goes on",
+      ],
+    ]);
+  });
 
   it("writes a CSV without quoting only when no value would break its row", async () => {
     // Every e-mail address holds '@': without quoting, each row would split there.
