@@ -136,12 +136,12 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
       "s3_forbidden",
       "Access denied listing uploads in bucket 'drop'",
     );
-    const {
-      run: _run,
-      delivered,
-      deps,
-      dataflow,
-    } = await setup({ format: "csv", compression: "none" }, {}, new Map(), denied);
+    const { delivered, deps, dataflow } = await setup(
+      { format: "csv", compression: "none" },
+      {},
+      new Map(),
+      denied,
+    );
     const warnings: unknown[] = [];
     const result = await runSegmentExport(
       { ...deps, logger: { warn: (...args: unknown[]) => warnings.push(args) } },
