@@ -302,8 +302,9 @@ async function checkReferences(
  * Where a segment's schedule counts from (its `last_scheduled_for`). A recurring schedule that
  * starts now (a new segment or schedule, or its dataflow being enabled) counts from now, so its
  * first run is its next occurrence: not one that passed while the dataflow was a draft or paused,
- * or before the schedule was set. Otherwise the schedule's progress is kept, so an occurrence
- * missed while Herald was down still runs once.
+ * or before the schedule was set. Any other schedule set anew (a `once`) starts with no progress,
+ * so it runs even where the schedule it replaced had run. Otherwise the schedule's progress is
+ * kept, so an occurrence missed while Herald was down still runs once.
  */
 function scheduledFrom(
   segment: DataflowSegment,
@@ -311,8 +312,9 @@ function scheduledFrom(
   enabling: boolean,
   now: Date,
 ): Date | null {
-  const startsNow = enabling || before?.schedule !== JSON.stringify(segment.schedule);
-  return isRecurring(segment.schedule) && startsNow ? now : (before?.last_scheduled_for ?? null);
+  const setAnew = before?.schedule !== JSON.stringify(segment.schedule);
+  if (isRecurring(segment.schedule)) return setAnew || enabling ? now : (before?.last_scheduled_for ?? null);
+  return setAnew ? null : (before?.last_scheduled_for ?? null);
 }
 
 async function writeSegments(

@@ -336,6 +336,15 @@ describe("scheduler on a controllable clock", () => {
     expect(await s.tickAt("2026-11-03T08:00:05Z")).toEqual([["2026-11-03T08:00:00.000Z", "schedule"]]);
   });
 
+  it("runs a once-now export set by an edit where a recurring schedule had run", async () => {
+    const s = await setup({ frequency: "daily", time: "06:00", timezone: "UTC" }, "2026-11-01T12:00:00Z");
+    expect(await s.tickAt("2026-11-02T06:00:05Z")).toEqual([["2026-11-02T06:00:00.000Z", "schedule"]]);
+    await s.editSegments([{ segmentId: FRENCH, schedule: { frequency: "once" } }], "2026-11-02T12:00:00Z");
+    const started = await s.tickAt("2026-11-02T12:00:10Z");
+    expect(started).toHaveLength(1);
+    expect(await s.tickAt("2026-11-03T06:00:05Z")).toEqual([]);
+  });
+
   it("starts a due occurrence once when two ticks overlap (two Herald processes on one database)", async () => {
     const s = await setup({ frequency: "daily", time: "06:00", timezone: "UTC" }, "2026-11-01T12:00:00Z");
     const slow = stallingStore(s.store);
