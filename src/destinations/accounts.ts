@@ -59,7 +59,11 @@ function splitSecrets(definition: DestinationDefinition, connection: Record<stri
   const visible: Record<string, unknown> = {};
   const secrets: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(connection)) {
-    if (definition.secretFields.includes(key)) secrets[key] = value;
+    const redact = definition.redactedFields?.[key];
+    if (redact && typeof value === "string") {
+      visible[key] = redact(value);
+      secrets[key] = value;
+    } else if (definition.secretFields.includes(key)) secrets[key] = value;
     else visible[key] = value;
   }
   return { visible, secrets };
@@ -75,7 +79,8 @@ function toAccount(
     destinationId: row.destination_id,
     name: row.name,
     connection: JSON.parse(row.connection_public) as Record<string, unknown>,
-    secretsSet: definition ? secretKeys : [],
+    // The sealed full values of redacted fields are not secrets the API lists: their view is shown.
+    secretsSet: secretKeys.filter((key) => definition?.secretFields.includes(key)),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     validatedAt: row.validated_at,

@@ -20,6 +20,11 @@ export interface DestinationDefinition<Connection = unknown, Details = unknown> 
   connectionSchema: z.ZodType<Connection>;
   /** Names of connection fields that are secrets: never returned, logged or put in an error. */
   secretFields: readonly string[];
+  /**
+   * Connection fields shown in part: the API shows `redact(value)` and the full value is sealed
+   * with the secrets (the HTTP URL is shown without its query, which may hold an API key).
+   */
+  redactedFields?: Readonly<Record<string, (value: string) => string>>;
   /** Per-dataflow details (folder path, bucket, stream name, ...). */
   detailsSchema: z.ZodType<Details>;
   connector: FileConnector<Connection, Details> | StreamConnector<Connection, Details>;

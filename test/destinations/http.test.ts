@@ -4,7 +4,12 @@ import {
   httpDestination,
   parseRetryAfter,
 } from "../../src/destinations/http/index.ts";
-import { createAccount, listAccounts, type OutboundRecord } from "../../src/destinations/index.ts";
+import {
+  createAccount,
+  listAccounts,
+  type OutboundRecord,
+  openAccountConnection,
+} from "../../src/destinations/index.ts";
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type HttpRecorder, startHttpRecorder, tokenPath } from "../servers/http-recorder.ts";
 import { freePort } from "../support/postgres-cluster.ts";
@@ -208,6 +213,103 @@ describe("HTTP API: validation", () => {
     expect(schema.safeParse({ url: api.url, headers: "Bad Header:x" }).success).toBe(false);
     expect(httpDestination.detailsSchema.safeParse({ batchSize: 10_001 }).success).toBe(false);
     expect(httpDestination.detailsSchema.parse({})).toEqual({});
+  });
+});
+
+describe("HTTP API: secrets in URLs", () => {
+  it("seals a URL's query: the account shows it hidden, requests carry it, no error message shows it", async () => {
+    const deps = await accountDeps([httpDestination]);
+    try {
+      const account = await createAccount(deps, DEFAULT_SANDBOX, {
+        destinationId: "http-api",
+        name: "keyed",
+        connection: { url: `${api.url}/ingest?api_key=s3cret` },
+      });
+      expect(account.connection).toEqual({ url: `${api.url}/ingest?…` });
+      expect(account.secretsSet).toEqual([]);
+      expect(JSON.stringify(await listAccounts(deps, DEFAULT_SANDBOX))).not.toContain("s3cret");
+      expect(api.requests[0]?.path).toBe("/ingest?api_key=s3cret");
+      const stored = (await openAccountConnection(deps, DEFAULT_SANDBOX, account.id)).connection;
+      expect(stored.url).toBe(`${api.url}/ingest?api_key=s3cret`);
+
+      const keyed = connection({ url: stored.url });
+      api.respondWith({ status: 500 });
+      api.respondWith({ status: 302, headers: { location: "/moved?api_key=s3cret" } });
+      api.respondWith({ status: 400, body: "bad" });
+      const failures = [
+        await errorOf(connector.validate(keyed, details())),
+        await errorOf(connector.validate(keyed, details())),
+        { message: (await send(keyed, numberedRecords(1, 1))).failed[0]?.error ?? "" },
+      ];
+      await api.stop();
+      failures.push(await errorOf(connector.validate(keyed, details())));
+      await api.start();
+      expect(failures.map((f) => f.message)).toEqual([
+        `${api.url}/ingest answered 500`,
+        `${api.url}/ingest answered 302, a redirect to ${api.url}/moved: configure the final URL`,
+        `${api.url}/ingest answered 400: bad`,
+        // The kept-alive socket's reset or ECONNREFUSED, depending on timing.
+        expect.stringContaining(`Cannot reach ${api.url}/ingest (`),
+      ]);
+      expect(failures.map((f) => f.message).join()).not.toContain("s3cret");
+    } finally {
+      await deps.close();
+    }
+  });
+
+  it("names an OAuth2 token URL without its query when the token endpoint refuses", async () => {
+    api.setAuth({ type: "oauth2", clientId: "c", clientSecret: "right" });
+    const error = await errorOf(
+      connector.validate(
+        connection({
+          authType: "oauth2",
+          tokenUrl: `${api.url}${tokenPath}?tenant_key=s3cret`,
+          clientId: "c",
+          clientSecret: "wrong",
+        }),
+        details(),
+      ),
+    );
+    expect(error.code).toBe("oauth_token_refused");
+    expect(error.message).toContain(`${api.url}${tokenPath} gave no token`);
+    expect(error.message).not.toContain("s3cret");
+  });
+
+  it("refuses a URL or a token URL holding user:password@, naming the field and the fields to use", async () => {
+    const deps = await accountDeps([httpDestination]);
+    try {
+      const host = api.url.replace("http://", "");
+      for (const [fields, field, instead] of [
+        [{ url: `http://alice:pw-hunter2@${host}/ingest` }, "connection.url", "authType basic"],
+        [
+          {
+            url: `${api.url}/ingest`,
+            authType: "oauth2",
+            tokenUrl: `http://alice:pw-hunter2@${host}${tokenPath}`,
+            clientId: "c",
+            clientSecret: "s",
+          },
+          "connection.tokenUrl",
+          "clientId and clientSecret",
+        ],
+      ] as const) {
+        const error = await errorOf(
+          createAccount(deps, DEFAULT_SANDBOX, {
+            destinationId: "http-api",
+            name: "inline",
+            connection: fields,
+          }),
+        );
+        expect(error.kind).toBe("validation");
+        expect(error.message).toContain(`${field}: must not hold a user name or password`);
+        expect(error.message).toContain(instead);
+        expect(error.message).not.toContain("hunter2");
+      }
+      expect(await listAccounts(deps, DEFAULT_SANDBOX)).toEqual([]);
+      expect(api.requests).toEqual([]);
+    } finally {
+      await deps.close();
+    }
   });
 });
 

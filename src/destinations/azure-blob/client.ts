@@ -6,6 +6,7 @@ import {
   type StoragePipelineOptions,
 } from "@azure/storage-blob";
 import { HeraldError, validationError } from "../../errors/index.ts";
+import { withoutSecrets } from "../shown-url.ts";
 import type { AzureBlobConnection } from "./schemas.ts";
 
 /**
@@ -69,15 +70,9 @@ function containerInUrl(url: URL): string | undefined {
   return segments[accountInPath ? 1 : 0];
 }
 
-/** A URL as messages may show it: without its query, which holds a SAS signature. */
-export function withoutToken(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.origin}${parsed.pathname}`;
-}
-
 /** The storage account's blob endpoint a container client talks to, without token or container. */
 export function accountUrlOf(client: ContainerClient): string {
-  return withoutToken(client.url).replace(/\/[^/]*$/, "");
+  return withoutSecrets(client.url).replace(/\/[^/]*$/, "");
 }
 
 const AUTH_CODES = new Set([

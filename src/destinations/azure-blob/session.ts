@@ -1,10 +1,11 @@
 import type { Readable } from "node:stream";
 import { type ContainerClient, RestError } from "@azure/storage-blob";
 import { HeraldError } from "../../errors/index.ts";
+import { withoutSecrets } from "../shown-url.ts";
 import { assertPlainFileName, isTemporaryName } from "../temporary-names.ts";
 import { trackedUpload } from "../tracked-upload.ts";
 import type { FileSession, PutResult } from "../types.ts";
-import { accountUrlOf, azureFailure, withoutToken } from "./client.ts";
+import { accountUrlOf, azureFailure } from "./client.ts";
 
 /** Blocks of 8 MiB, four buffers (three uploads) in flight: about 32 MiB of memory per upload. */
 export const BLOCK_SIZE = 8 * 1024 * 1024;
@@ -38,7 +39,7 @@ export function openAzureBlobSession(
         blob.uploadStream(bytes, BLOCK_SIZE, BLOCKS_IN_FLIGHT, signal ? { abortSignal: signal } : {}),
       (error) => fail(error, `writing '${name}' to ${folder}`),
     );
-    return { location: withoutToken(blob.url), bytes } satisfies PutResult;
+    return { location: withoutSecrets(blob.url), bytes } satisfies PutResult;
   }
 
   return {

@@ -1,5 +1,6 @@
 import { assertNever, HeraldError } from "../../errors/index.ts";
 import { withDeadline } from "../deadline.ts";
+import { withoutSecrets } from "../shown-url.ts";
 import { DEFAULT_HTTP_TIMEOUT_SECONDS, type HttpConnection } from "./connection.ts";
 import { describeRequestFailure, exchange, type HttpAnswer } from "./http-status.ts";
 
@@ -63,6 +64,7 @@ const formEncode = (value: string) => encodeURIComponent(value).replace(/%20/g, 
 
 async function fetchToken(connection: HttpConnection, signal?: AbortSignal): Promise<CachedToken> {
   const tokenUrl = connection.tokenUrl ?? "";
+  const shownTokenUrl = withoutSecrets(tokenUrl);
   const form = new URLSearchParams({ grant_type: "client_credentials" });
   if (connection.scope) form.set("scope", connection.scope);
   const headers: Record<string, string> = {
@@ -87,7 +89,7 @@ async function fetchToken(connection: HttpConnection, signal?: AbortSignal): Pro
     throw new HeraldError(
       "unavailable",
       "oauth_token_endpoint_unreachable",
-      `Cannot reach the token endpoint ${tokenUrl} (${describeRequestFailure(error)})`,
+      `Cannot reach the token endpoint ${shownTokenUrl} (${describeRequestFailure(error)})`,
     );
   }
   let body: { access_token?: unknown; expires_in?: unknown; error?: unknown } = {};
@@ -100,14 +102,14 @@ async function fetchToken(connection: HttpConnection, signal?: AbortSignal): Pro
     throw new HeraldError(
       response.status === 429 ? "rate_limited" : "unavailable",
       "oauth_token_endpoint_unavailable",
-      `The token endpoint ${tokenUrl} answered ${response.status}`,
+      `The token endpoint ${shownTokenUrl} answered ${response.status}`,
     );
   if (!response.ok || typeof body.access_token !== "string" || !body.access_token) {
     const reason = typeof body.error === "string" ? body.error : `HTTP ${response.status}`;
     throw new HeraldError(
       "auth_failed",
       "oauth_token_refused",
-      `The token endpoint ${tokenUrl} gave no token to client '${connection.clientId}' (${reason}): check clientId, clientSecret and scope`,
+      `The token endpoint ${shownTokenUrl} gave no token to client '${connection.clientId}' (${reason}): check clientId, clientSecret and scope`,
     );
   }
   const expiresIn = Number(body.expires_in);

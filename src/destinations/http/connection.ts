@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { withQueryHidden } from "../shown-url.ts";
 
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -24,6 +25,16 @@ export const headersSchema = z.preprocess(
   ),
 );
 
+/**
+ * An http(s) URL without a user name or password in it (`user:pw@host`): those are secrets, and
+ * belong in the authentication fields, which are sealed.
+ */
+const endpointUrl = (credentialsGoIn: string) =>
+  z.url({ protocol: /^https?$/ }).refine((value) => {
+    const url = new URL(value);
+    return !url.username && !url.password;
+  }, `must not hold a user name or password (user:password@host): give them in ${credentialsGoIn}`);
+
 export const authTypes = ["none", "basic", "bearer", "oauth2"] as const;
 
 export const DEFAULT_HTTP_BATCH_SIZE = 100;
@@ -36,7 +47,9 @@ export const DEFAULT_HTTP_TIMEOUT_SECONDS = 10;
  */
 export const httpConnectionSchema = z
   .object({
-    url: z.url({ protocol: /^https?$/ }).describe("Endpoint URL, query string included if the API needs one"),
+    url: endpointUrl("authType basic (username, password) or bearer (token)").describe(
+      "Endpoint URL; a query string (e.g. an API key) is sealed and never shown",
+    ),
     method: z
       .enum(["POST", "PUT", "PATCH"])
       .optional()
@@ -52,10 +65,7 @@ export const httpConnectionSchema = z
     username: z.string().min(1).optional().describe("basic: user name"),
     password: z.string().min(1).optional().describe("basic: password"),
     token: z.string().min(1).optional().describe("bearer: the token"),
-    tokenUrl: z
-      .url({ protocol: /^https?$/ })
-      .optional()
-      .describe("oauth2: the token endpoint"),
+    tokenUrl: endpointUrl("clientId and clientSecret").optional().describe("oauth2: the token endpoint"),
     clientId: z.string().min(1).optional().describe("oauth2: client id"),
     clientSecret: z.string().min(1).optional().describe("oauth2: client secret"),
     scope: z.string().min(1).optional().describe("oauth2: scope to request, space-separated"),
@@ -107,6 +117,9 @@ export type HttpConnection = z.infer<typeof httpConnectionSchema>;
 export type HttpDetails = z.infer<typeof httpDetailsSchema>;
 
 export const httpSecretFields = ["password", "token", "clientSecret", "secretHeaders"] as const;
+
+/** The URLs are shown without their query (which may hold an API key); the full URLs are sealed. */
+export const httpRedactedFields = { url: withQueryHidden, tokenUrl: withQueryHidden };
 
 /** The URL a dataflow's batches go to: the connection's URL with the dataflow's path appended. */
 export function targetUrl(connection: HttpConnection, details: HttpDetails): URL {

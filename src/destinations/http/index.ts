@@ -6,6 +6,7 @@ import {
   type HttpDetails,
   httpConnectionSchema,
   httpDetailsSchema,
+  httpRedactedFields,
   httpSecretFields,
 } from "./connection.ts";
 import { httpLimits, httpTarget, postBatches, sendRequest } from "./post-batches.ts";
@@ -48,6 +49,7 @@ export const httpDestination: DestinationDefinition<HttpConnection, HttpDetails>
   exportType: "segment",
   connectionSchema: httpConnectionSchema,
   secretFields: httpSecretFields,
+  redactedFields: httpRedactedFields,
   detailsSchema: httpDetailsSchema,
   connector: httpConnector,
 };

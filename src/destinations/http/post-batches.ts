@@ -1,5 +1,6 @@
 import { HeraldError } from "../../errors/index.ts";
 import { withDeadline } from "../deadline.ts";
+import { withoutSecrets } from "../shown-url.ts";
 import { chunkRecords, failChunks, keepKeyOrder } from "../stream-batching.ts";
 import type { BatchResult, OutboundRecord, StreamLimits } from "../types.ts";
 import type { Authorizer } from "./authorization.ts";
@@ -75,7 +76,7 @@ export async function sendRequest(
         error: new HeraldError(
           "unavailable",
           "http_unreachable",
-          `Cannot reach ${target.url} (${describeRequestFailure(error)})`,
+          `Cannot reach ${withoutSecrets(target.url)} (${describeRequestFailure(error)})`,
         ),
       };
     }
