@@ -1,15 +1,18 @@
 import { input, password } from "@inquirer/prompts";
 import { Command } from "commander";
-import { z } from "zod";
+import type { z } from "zod";
 import { recordAudit } from "../access/index.ts";
 import { openHerald } from "../api/index.ts";
 import {
+  askForMissingFields,
   createAccount,
   type DestinationDefinition,
   deleteAccount,
+  fieldsOf,
   listAccounts,
   renameAccount,
   revalidateAccount,
+  typedAnswer,
 } from "../destinations/index.ts";
 import { configFrom, type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
 
@@ -45,32 +48,12 @@ function collect(value: string, previous: Record<string, string>) {
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
-interface FieldSpec {
-  name: string;
-  required: boolean;
-  type?: string;
-}
-
-/** The top-level fields of a connector's schema, to know what to ask for. */
-function fieldsOf(schema: z.ZodType): FieldSpec[] {
-  const json = z.toJSONSchema(schema, { unrepresentable: "any" }) as {
-    properties?: Record<string, { type?: string }>;
-    required?: string[];
-  };
-  return Object.entries(json.properties ?? {}).map(([name, spec]) => ({
-    name,
-    required: json.required?.includes(name) ?? false,
-    ...(spec.type ? { type: spec.type } : {}),
-  }));
-}
-
-/** Numbers and booleans given as text become their JSON type; the connector's schema checks the rest. */
-function typed(value: string, type?: string): unknown {
-  if (type === "integer" || type === "number") return Number(value);
-  if (type === "boolean") return value === "true";
-  return value;
-}
-
+/**
+ * The fields of `part` given as flags, typed, with what is missing asked for on a terminal: the
+ * required fields, then those the connector's checks want (one of SFTP's password or privateKey,
+ * Azure's connectionString or sasUrl, ...), secrets without echo. Off a terminal, missing required
+ * fields are an error naming them; the connector's checks name the rest when the account is created.
+ */
 async function completeFields(
   definition: DestinationDefinition,
   schema: z.ZodType,
@@ -78,23 +61,23 @@ async function completeFields(
   part: string,
 ): Promise<Record<string, unknown>> {
   const fields = fieldsOf(schema);
-  const missing = fields.filter((f) => f.required && given[f.name] === undefined);
-  if (missing.length && !process.stdin.isTTY) {
-    throw new Error(
-      `missing ${part} field${missing.length > 1 ? "s" : ""} for ${definition.name}: ${missing.map((f) => f.name).join(", ")} (pass --${part === "connection" ? "field" : "detail"} name=value; not prompting because standard input is not a terminal)`,
-    );
-  }
   const values: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(given))
-    values[key] = typed(value, fields.find((f) => f.name === key)?.type);
-  for (const field of missing) {
-    const secret = definition.secretFields.includes(field.name);
-    const answer = secret
-      ? await password({ message: `${field.name}:`, mask: "*" })
-      : await input({ message: `${field.name}:`, required: true });
-    values[field.name] = typed(answer, field.type);
+    values[key] = typedAnswer(value, fields.find((f) => f.name === key)?.type);
+  if (!process.stdin.isTTY) {
+    const missing = fields.filter((f) => f.required && given[f.name] === undefined);
+    if (missing.length)
+      throw new Error(
+        `missing ${part} field${missing.length > 1 ? "s" : ""} for ${definition.name}: ${missing.map((f) => f.name).join(", ")} (pass --${part === "connection" ? "field" : "detail"} name=value; not prompting because standard input is not a terminal)`,
+      );
+    return values;
   }
-  return values;
+  return askForMissingFields(schema, values, (field) => {
+    const message = field.required ? `${field.name}:` : `${field.name} (${field.why}; empty to skip):`;
+    return definition.secretFields.includes(field.name)
+      ? password({ message, mask: "*", validate: (value) => !field.required || value !== "" || "required" })
+      : input({ message, required: field.required });
+  });
 }
 
 const create = newCommand("create", "Connect an account; its credentials are checked before it is saved")

@@ -13,6 +13,13 @@ export {
 } from "./accounts.ts";
 export { type Catalog, createCatalog } from "./catalog.ts";
 export { withDeadline } from "./deadline.ts";
+export {
+  askForMissingFields,
+  type FieldToAsk,
+  fieldsOf,
+  fieldsToAsk,
+  typedAnswer,
+} from "./fields-to-ask.ts";
 export { destinationMigrations } from "./migrations.ts";
 export { destinationDefinitions } from "./registry.ts";
 export { retryAfterMsOf } from "./stream-batching.ts";
