@@ -9,6 +9,7 @@ import {
   type DestinationDefinition,
   deleteAccount,
   fieldsOf,
+  getAccount,
   listAccounts,
   renameAccount,
   revalidateAccount,
@@ -48,6 +49,17 @@ function collect(value: string, previous: Record<string, string>) {
   return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
 }
 
+/** Flags' text as the schema's types: numbers and booleans become JSON ones. */
+function typedFlags(schema: z.ZodType, given: Record<string, string>): Record<string, unknown> {
+  const fields = fieldsOf(schema);
+  return Object.fromEntries(
+    Object.entries(given).map(([key, value]) => [
+      key,
+      typedAnswer(value, fields.find((f) => f.name === key)?.type),
+    ]),
+  );
+}
+
 /**
  * The fields of `part` given as flags, typed, with what is missing asked for on a terminal: the
  * required fields, then those the connector's checks want (one of SFTP's password or privateKey,
@@ -61,9 +73,7 @@ async function completeFields(
   part: string,
 ): Promise<Record<string, unknown>> {
   const fields = fieldsOf(schema);
-  const values: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(given))
-    values[key] = typedAnswer(value, fields.find((f) => f.name === key)?.type);
+  const values = typedFlags(schema, given);
   if (!process.stdin.isTTY) {
     const missing = fields.filter((f) => f.required && given[f.name] === undefined);
     if (missing.length)
@@ -192,13 +202,15 @@ const validate = newCommand("validate", "Check an account's stored credentials a
   .argument("<id>")
   .option(
     "--detail <key=value>",
-    "a destination detail to validate against (folder, bucket, ...)",
+    "new destination details to validate against (folder, bucket, ...); the account's last ones when none",
     collect,
-    {},
   )
-  .action((id: string, options: GlobalOptions & { detail: Record<string, string> }) =>
+  .action((id: string, options: GlobalOptions & { detail?: Record<string, string> }) =>
     withHerald(options, async (herald) => {
-      const account = await revalidateAccount(herald, options.sandbox, id, options.detail);
+      const { destinationId } = await getAccount(herald, options.sandbox, id);
+      const details =
+        options.detail && typedFlags(herald.catalog.get(destinationId).detailsSchema, options.detail);
+      const account = await revalidateAccount(herald, options.sandbox, id, details);
       process.stdout.write(`account ${id} (${account.name}): credentials valid\n`);
     }),
   );

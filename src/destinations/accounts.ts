@@ -13,6 +13,8 @@ export interface Account {
   name: string;
   connection: Record<string, unknown>;
   secretsSet: string[];
+  /** The destination details (bucket, container, stream, ...) the credentials were last checked with. */
+  validationDetails: Record<string, unknown>;
   createdAt: Date;
   updatedAt: Date;
   validatedAt: Date | null;
@@ -24,6 +26,7 @@ interface AccountRow {
   name: string;
   connection_public: string;
   connection_sealed: string;
+  validation_details: string | null;
   created_at: Date;
   updated_at: Date;
   validated_at: Date | null;
@@ -81,6 +84,7 @@ function toAccount(
     connection: JSON.parse(row.connection_public) as Record<string, unknown>,
     // The sealed full values of redacted fields are not secrets the API lists: their view is shown.
     secretsSet: secretKeys.filter((key) => definition?.secretFields.includes(key)),
+    validationDetails: JSON.parse(row.validation_details ?? "{}") as Record<string, unknown>,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     validatedAt: row.validated_at,
@@ -91,7 +95,8 @@ const sealContext = (sandbox: string, id: string) => `account:${sandbox}:${id}`;
 
 /**
  * Creates an account after checking its credentials against the real service: a wrong password,
- * unknown host or missing folder is an error here and nothing is saved. Secret fields are sealed.
+ * unknown host or missing folder is an error here and nothing is saved. Secret fields are sealed;
+ * the details checked with (not secret: bucket, container, stream) are kept for re-validation.
  */
 export async function createAccount(
   deps: AccountDeps,
@@ -114,14 +119,15 @@ export async function createAccount(
   const now = new Date();
   await deps.store.query(
     sandbox,
-    `INSERT INTO accounts (id, sandbox, destination_id, name, connection_public, connection_sealed, created_at, updated_at, validated_at)
-     VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $6, $6)`,
+    `INSERT INTO accounts (id, sandbox, destination_id, name, connection_public, connection_sealed, validation_details, created_at, updated_at, validated_at)
+     VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7, $7, $7)`,
     [
       id,
       definition.id,
       input.name.trim(),
       JSON.stringify(visible),
       await seal(deps.keys, JSON.stringify(secrets), sealContext(sandbox, id)),
+      JSON.stringify(details),
       now,
     ],
   );
@@ -166,15 +172,20 @@ export async function listAccounts(
   );
 }
 
+/** The public fields with the sealed ones over them (a redacted field's full value among these). */
+async function fullConnection(deps: AccountDeps, sandbox: string, row: AccountRow) {
+  const secrets = JSON.parse(
+    await unseal(deps.keys, row.connection_sealed, sealContext(sandbox, row.id)),
+  ) as Record<string, unknown>;
+  return { ...(JSON.parse(row.connection_public) as Record<string, unknown>), ...secrets };
+}
+
 /** The full connection, secrets included: for connectors only, never for a response or a log. */
 export async function openAccountConnection(deps: AccountDeps, sandbox: string, id: string) {
   const row = await getRow(deps, sandbox, id);
-  const secrets = JSON.parse(
-    await unseal(deps.keys, row.connection_sealed, sealContext(sandbox, id)),
-  ) as Record<string, unknown>;
   return {
     definition: deps.catalog.get(row.destination_id),
-    connection: { ...(JSON.parse(row.connection_public) as Record<string, unknown>), ...secrets },
+    connection: await fullConnection(deps, sandbox, row),
   };
 }
 
@@ -195,20 +206,33 @@ export async function renameAccount(
   return getAccount(deps, sandbox, id);
 }
 
-/** Checks the stored credentials again (e.g. after a password rotation at the destination). */
+/**
+ * Checks the stored credentials again (e.g. after a password rotation at the destination), with
+ * the details the account was last validated with, or with new ones, kept when they pass.
+ */
 export async function revalidateAccount(
   deps: AccountDeps,
   sandbox: string,
   id: string,
   details?: unknown,
 ): Promise<Account> {
-  const { definition, connection } = await openAccountConnection(deps, sandbox, id);
-  const parsedDetails = parseWith<unknown>(definition, definition.detailsSchema, details ?? {}, "details");
-  await definition.connector.validate(connection as never, parsedDetails as never);
+  const row = await getRow(deps, sandbox, id);
+  const definition = deps.catalog.get(row.destination_id);
+  const stored: unknown = JSON.parse(row.validation_details ?? "{}");
+  const parsedDetails = parseWith<unknown>(
+    definition,
+    definition.detailsSchema,
+    details ?? stored,
+    "details",
+  );
+  await definition.connector.validate(
+    (await fullConnection(deps, sandbox, row)) as never,
+    parsedDetails as never,
+  );
   await deps.store.query(
     sandbox,
-    "UPDATE accounts SET validated_at = $1 WHERE sandbox = $sandbox AND id = $2",
-    [new Date(), id],
+    "UPDATE accounts SET validated_at = $1, validation_details = $2 WHERE sandbox = $sandbox AND id = $3",
+    [new Date(), JSON.stringify(parsedDetails), id],
   );
   return getAccount(deps, sandbox, id);
 }

@@ -18,4 +18,10 @@ export const destinationMigrations: Migration[] = [
        )`,
     ],
   },
+  {
+    version: 2,
+    name: "accounts keep the details they were validated with",
+    // Accounts from before have none ('{}'): re-validating one that needs details asks for them once.
+    statements: () => ["ALTER TABLE accounts ADD COLUMN validation_details TEXT DEFAULT '{}'"],
+  },
 ];
