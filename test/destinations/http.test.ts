@@ -96,6 +96,29 @@ describe("HTTP API: validation", () => {
     }
   });
 
+  it("refuses an endpoint answering 403 as forbidden, naming the URL without its query, and saves no account", async () => {
+    api.respondWith({ status: 403, body: { error: "insufficient_scope" } });
+    const deps = await accountDeps([httpDestination]);
+    try {
+      const error = await errorOf(
+        createAccount(deps, DEFAULT_SANDBOX, {
+          destinationId: "http-api",
+          name: "webhook",
+          connection: { url: `${api.url}/ingest?api_key=s3cret`, authType: "bearer", token: "tok-1" },
+        }),
+      );
+      expect(error).toMatchObject({
+        kind: "forbidden",
+        code: "http_forbidden",
+        message: `${api.url}/ingest answered 403: the credentials may not send here`,
+      });
+      expect(api.requests).toHaveLength(1);
+      expect(await listAccounts(deps, DEFAULT_SANDBOX)).toEqual([]);
+    } finally {
+      await deps.close();
+    }
+  });
+
   it("refuses a wrong bearer token", async () => {
     api.setAuth({ type: "bearer", token: "tok-right" });
     await connector.validate(connection({ authType: "bearer", token: "tok-right" }), details());
