@@ -31,6 +31,24 @@ async function send(conn: ReturnType<typeof connection>, batch: OutboundRecord[]
   }
 }
 
+/** The error an account's creation fails with; the test fails if the account was saved anyway. */
+async function refusedAccount(fields: Record<string, unknown>) {
+  const deps = await accountDeps([httpDestination]);
+  try {
+    const error = await errorOf(
+      createAccount(deps, DEFAULT_SANDBOX, {
+        destinationId: "http-api",
+        name: "webhook",
+        connection: fields,
+      }),
+    );
+    expect(await listAccounts(deps, DEFAULT_SANDBOX)).toEqual([]);
+    return error;
+  } finally {
+    await deps.close();
+  }
+}
+
 beforeAll(async () => {
   api = await startHttpRecorder();
 });
@@ -79,44 +97,29 @@ describe("HTTP API: validation", () => {
 
   it("refuses wrong basic credentials and saves no account", async () => {
     api.setAuth({ type: "basic", username: "herald", password: "right" });
-    const deps = await accountDeps([httpDestination]);
-    try {
-      const error = await errorOf(
-        createAccount(deps, DEFAULT_SANDBOX, {
-          destinationId: "http-api",
-          name: "webhook",
-          connection: { url: `${api.url}/ingest`, authType: "basic", username: "herald", password: "wrong" },
-        }),
-      );
-      expect(error).toMatchObject({ kind: "auth_failed", code: "http_auth_failed" });
-      expect(error.message).toContain("answered 401");
-      expect(await listAccounts(deps, DEFAULT_SANDBOX)).toEqual([]);
-    } finally {
-      await deps.close();
-    }
+    const error = await refusedAccount({
+      url: `${api.url}/ingest`,
+      authType: "basic",
+      username: "herald",
+      password: "wrong",
+    });
+    expect(error).toMatchObject({ kind: "auth_failed", code: "http_auth_failed" });
+    expect(error.message).toContain("answered 401");
   });
 
   it("refuses an endpoint answering 403 as forbidden, naming the URL without its query, and saves no account", async () => {
     api.respondWith({ status: 403, body: { error: "insufficient_scope" } });
-    const deps = await accountDeps([httpDestination]);
-    try {
-      const error = await errorOf(
-        createAccount(deps, DEFAULT_SANDBOX, {
-          destinationId: "http-api",
-          name: "webhook",
-          connection: { url: `${api.url}/ingest?api_key=s3cret`, authType: "bearer", token: "tok-1" },
-        }),
-      );
-      expect(error).toMatchObject({
-        kind: "forbidden",
-        code: "http_forbidden",
-        message: `${api.url}/ingest answered 403: the credentials may not send here`,
-      });
-      expect(api.requests).toHaveLength(1);
-      expect(await listAccounts(deps, DEFAULT_SANDBOX)).toEqual([]);
-    } finally {
-      await deps.close();
-    }
+    const error = await refusedAccount({
+      url: `${api.url}/ingest?api_key=s3cret`,
+      authType: "bearer",
+      token: "tok-1",
+    });
+    expect(error).toMatchObject({
+      kind: "forbidden",
+      code: "http_forbidden",
+      message: `${api.url}/ingest answered 403: the credentials may not send here`,
+    });
+    expect(api.requests).toHaveLength(1);
   });
 
   it("refuses a wrong bearer token", async () => {
@@ -299,40 +302,28 @@ describe("HTTP API: secrets in URLs", () => {
   });
 
   it("refuses a URL or a token URL holding user:password@, naming the field and the fields to use", async () => {
-    const deps = await accountDeps([httpDestination]);
-    try {
-      const host = api.url.replace("http://", "");
-      for (const [fields, field, instead] of [
-        [{ url: `http://alice:pw-hunter2@${host}/ingest` }, "connection.url", "authType basic"],
-        [
-          {
-            url: `${api.url}/ingest`,
-            authType: "oauth2",
-            tokenUrl: `http://alice:pw-hunter2@${host}${tokenPath}`,
-            clientId: "c",
-            clientSecret: "s",
-          },
-          "connection.tokenUrl",
-          "clientId and clientSecret",
-        ],
-      ] as const) {
-        const error = await errorOf(
-          createAccount(deps, DEFAULT_SANDBOX, {
-            destinationId: "http-api",
-            name: "inline",
-            connection: fields,
-          }),
-        );
-        expect(error.kind).toBe("validation");
-        expect(error.message).toContain(`${field}: must not hold a user name or password`);
-        expect(error.message).toContain(instead);
-        expect(error.message).not.toContain("hunter2");
-      }
-      expect(await listAccounts(deps, DEFAULT_SANDBOX)).toEqual([]);
-      expect(api.requests).toEqual([]);
-    } finally {
-      await deps.close();
+    const host = api.url.replace("http://", "");
+    for (const [fields, field, instead] of [
+      [{ url: `http://alice:pw-hunter2@${host}/ingest` }, "connection.url", "authType basic"],
+      [
+        {
+          url: `${api.url}/ingest`,
+          authType: "oauth2",
+          tokenUrl: `http://alice:pw-hunter2@${host}${tokenPath}`,
+          clientId: "c",
+          clientSecret: "s",
+        },
+        "connection.tokenUrl",
+        "clientId and clientSecret",
+      ],
+    ] as const) {
+      const error = await refusedAccount(fields);
+      expect(error.kind).toBe("validation");
+      expect(error.message).toContain(`${field}: must not hold a user name or password`);
+      expect(error.message).toContain(instead);
+      expect(error.message).not.toContain("hunter2");
     }
+    expect(api.requests).toEqual([]);
   });
 });
 
