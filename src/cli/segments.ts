@@ -7,14 +7,16 @@ import {
   deleteSegment,
   estimateSegment,
   evaluateAndNotify,
-  getSegment,
+  getStoredSegment,
+  isInvalidSegment,
   listMembers,
-  listSegments,
+  listStoredSegments,
   type MembershipStatus,
   parseDefinition,
-  type Segment,
   type SegmentAst,
+  type StoredSegment,
   segmentHistory,
+  segmentsToEvaluate,
 } from "../segments/index.ts";
 import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
 
@@ -33,7 +35,11 @@ function definitionFrom(options: {
   return { definition: text };
 }
 
-function printSegment(s: Segment) {
+function printSegment(s: StoredSegment) {
+  if (isInvalidSegment(s)) {
+    process.stdout.write(`${s.id.padEnd(24)} ${s.name}  (INVALID: ${s.invalid})\n    ${s.definition}\n`);
+    return;
+  }
   const streaming = s.streaming.eligible ? "streaming" : "batch only";
   const evaluated = s.lastEvaluatedAt ? `evaluated ${s.lastEvaluatedAt.toISOString()}` : "never evaluated";
   process.stdout.write(`${s.id.padEnd(24)} ${s.name}  (${streaming}, ${evaluated})\n    ${s.definition}\n`);
@@ -43,7 +49,7 @@ const list = newCommand("list", "Segments with their definitions")
   .option("--json", "print JSON")
   .action((options: Json) =>
     withHerald(options, async (herald) => {
-      const segments = await listSegments(herald.store, options.sandbox);
+      const segments = await listStoredSegments(herald.store, options.sandbox);
       if (options.json) return printJson(segments);
       for (const s of segments) printSegment(s);
     }),
@@ -87,7 +93,9 @@ const create = newCommand("create", "Create a segment (validated against the sch
 const show = newCommand("show", "One segment")
   .argument("<id>", "segment id")
   .action((id: string, options: GlobalOptions) =>
-    withHerald(options, async (herald) => printJson(await getSegment(herald.store, options.sandbox, id))),
+    withHerald(options, async (herald) =>
+      printJson(await getStoredSegment(herald.store, options.sandbox, id)),
+    ),
   );
 
 const evaluate = newCommand("evaluate", "Evaluate segments now and write their memberships")
@@ -95,7 +103,15 @@ const evaluate = newCommand("evaluate", "Evaluate segments now and write their m
   .option("--json", "print JSON")
   .action((ids: string[], options: Json) =>
     withHerald(options, async (herald) => {
-      const targets = ids.length ? ids : (await listSegments(herald.store, options.sandbox)).map((s) => s.id);
+      let targets = ids;
+      if (!targets.length) {
+        const all = await segmentsToEvaluate(herald.store, options.sandbox);
+        for (const s of all.invalid)
+          process.stderr.write(
+            `warning: segment ${s.id} skipped: its definition is invalid (${s.invalid})\n`,
+          );
+        targets = all.ids;
+      }
       const evaluations = await evaluateAndNotify(herald.store, options.sandbox, targets, {
         onEvaluated: (id) => herald.activation.onSegmentEvaluated(options.sandbox, id),
         onError: (error, id) =>
@@ -137,7 +153,7 @@ const members = newCommand("members", "A page of a segment's members")
   .option("--json", "print JSON")
   .action((id: string, options: Json & { limit: string; offset: string; status?: string }) =>
     withHerald(options, async (herald) => {
-      await getSegment(herald.store, options.sandbox, id);
+      await getStoredSegment(herald.store, options.sandbox, id);
       const page = await listMembers(herald.store, options.sandbox, id, {
         limit: Number(options.limit),
         offset: Number(options.offset),
@@ -155,7 +171,7 @@ const history = newCommand("history", "A segment's evaluations, newest first")
   .option("--json", "print JSON")
   .action((id: string, options: Json) =>
     withHerald(options, async (herald) => {
-      await getSegment(herald.store, options.sandbox, id);
+      await getStoredSegment(herald.store, options.sandbox, id);
       const items = await segmentHistory(herald.store, options.sandbox, id);
       if (options.json) return printJson(items);
       for (const e of items)

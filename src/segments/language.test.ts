@@ -377,6 +377,10 @@ describe("segment language: errors name line, column and the problem", () => {
     ["person.birthDate = 2026-02-30", "line 1, column 20: 2026-02-30 is not a calendar date"],
     ["loyalty.tier = null", "compare with null using 'is null' or 'exists'"],
     ['loyalty.tier containz "a"', "did you mean contains?"],
+    // The AST schema's limits hold for text too: every load parses the stored AST with it.
+    ["loyalty.points = 1e999", "line 1, column 18: condition.value.value: Invalid input"],
+    ["count(_x) > 1", "line 1, column 7: condition.operand.event.type: must be a dotted field path"],
+    ["birthday(person.birthDate) within next 400 days", "line 1, column 1: condition.days: Too big"],
   ])("%s", (text, message) => {
     expect(errorOf(() => parse(text))).toContain(message);
   });

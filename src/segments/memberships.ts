@@ -73,8 +73,7 @@ export async function evaluateSegments(
   now: Date = new Date(),
 ): Promise<SegmentEvaluation[]> {
   const unique = [...new Set(segmentIds)];
-  const resolve = await segmentResolver(store, sandbox);
-  for (const id of unique) if (!resolve(id)) throw notFound("segment", id);
+  const resolve = await segmentResolver(store, sandbox, unique);
   // One pass per group of segments: a query with hundreds of segments would only grow the plan.
   const evaluations: SegmentEvaluation[] = [];
   for (let i = 0; i < unique.length; i += SEGMENTS_PER_PASS) {

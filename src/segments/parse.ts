@@ -10,6 +10,7 @@ import {
   type Operand,
   type SegmentAst,
   type SequenceStep,
+  segmentAstSchema,
   type TimePoint,
   type Window,
 } from "./ast.ts";
@@ -629,9 +630,33 @@ class Parser {
   }
 }
 
-/** Text → AST. Throws a validation HeraldError naming line, column and the problem. */
+/** The position of the innermost node with a span on `path` from the root. */
+function spanOnPath(root: object, path: readonly PropertyKey[], spans: Spans): Position | undefined {
+  let node: unknown = root;
+  let at = spans.get(root);
+  for (const key of path) {
+    if (typeof node !== "object" || node === null) break;
+    node = Reflect.get(node, key);
+    if (typeof node === "object" && node !== null) at = spans.get(node) ?? at;
+  }
+  return at;
+}
+
+/**
+ * Text → AST. Throws a validation HeraldError naming line, column and the problem. The AST is held
+ * to the schema's limits as one given as JSON is (list lengths, finite numbers, names): every load
+ * parses stored ASTs with that schema, so text must not save what it refuses.
+ */
 export function parseSegment(text: string, options: ParseOptions = {}): Parsed {
   const parser = new Parser(text, options);
   const ast = parser.parseSegment();
+  const checked = segmentAstSchema.safeParse(ast);
+  const [issue] = checked.error?.issues ?? [];
+  if (issue) {
+    throw definitionError(
+      spanOnPath(ast, issue.path, parser.spans),
+      `${issue.path.join(".")}: ${issue.message}`,
+    );
+  }
   return { ast, spans: parser.spans };
 }

@@ -4,6 +4,19 @@ import { migrate, type Store } from "../store/index.ts";
 import { createEvaluationScheduler, createSegment, latestDailyInstant, segmentMigrations } from "./index.ts";
 import { prepareSandbox } from "./test-fixtures.ts";
 
+/** A sandbox `test` with one segment, `adults`. */
+async function storeWithAdults(): Promise<Store> {
+  const store = await freshStore("duckdb");
+  await prepareSandbox(store, "test");
+  await migrate(store, store.engine, "segments", segmentMigrations);
+  await createSegment(store, "test", {
+    id: "adults",
+    name: "Adults",
+    definition: "age(person.birthDate) > 17",
+  });
+  return store;
+}
+
 describe("daily evaluation", () => {
   let store: Store | undefined;
   afterEach(async () => store?.close());
@@ -18,14 +31,7 @@ describe("daily evaluation", () => {
   });
 
   it("evaluates each segment once per day, catching up after downtime, and tells activation", async () => {
-    store = await freshStore("duckdb");
-    await prepareSandbox(store, "test");
-    await migrate(store, store.engine, "segments", segmentMigrations);
-    await createSegment(store, "test", {
-      id: "adults",
-      name: "Adults",
-      definition: "age(person.birthDate) > 17",
-    });
+    store = await storeWithAdults();
     const created = new Date();
     let clock = new Date(created.getTime() + 60_000);
     const told: string[][] = [];
@@ -44,5 +50,29 @@ describe("daily evaluation", () => {
     expect((await scheduler.tick()).map((e) => e.segmentId)).toEqual(["adults"]);
     expect(await scheduler.tick()).toEqual([]);
     expect(told).toEqual([["test", "adults"]]);
+  });
+
+  it("leaves out a segment whose stored AST is invalid, reporting it by name once a day", async () => {
+    store = await storeWithAdults();
+    const created = new Date();
+    const broken = { version: 1, condition: { kind: "birthday", path: "person.birthDate", days: 400 } };
+    await store.query(
+      "test",
+      `INSERT INTO segments (sandbox, id, name, description, definition, ast, created_at, updated_at)
+       VALUES ($sandbox, 'birthdays', 'Birthdays', NULL, '(as stored)', $1, $2, $2)`,
+      [JSON.stringify(broken), created],
+    );
+    const errors: string[] = [];
+    const clock = new Date(created.getTime() + 86_400_000);
+    const scheduler = createEvaluationScheduler(store, {
+      time: "02:00",
+      now: () => clock,
+      onError: (error, { segmentId }) => errors.push(`${segmentId}: ${(error as Error).message}`),
+    });
+    expect((await scheduler.tick()).map((e) => e.segmentId)).toEqual(["adults"]);
+    await scheduler.tick(); // the next minute's tick: reported already today
+    expect(errors).toEqual([
+      "birthdays: Segment 'birthdays' cannot be evaluated: its stored definition is invalid (ast.condition.days: Too big: expected number to be <=366); give it a new definition or delete it",
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { loadSchema } from "../schema/index.ts";
 import { listSandboxes, type Store } from "../store/index.ts";
 import { evaluateSegments, type SegmentEvaluation } from "./memberships.ts";
-import { listSegments } from "./segments.ts";
+import { invalidSegmentError, isInvalidSegment, listStoredSegments } from "./segments.ts";
 
 /** Told after each segment's evaluation (activation starts its "after evaluation" exports). */
 export type EvaluationListener = (segmentId: string) => unknown;
@@ -59,21 +59,29 @@ export function createEvaluationScheduler(store: Store, options: EvaluationSched
   const now = options.now ?? (() => new Date());
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> | undefined;
+  /** The daily instant each invalid segment was last reported for: once a day, not every tick. */
+  const reportedInvalid = new Map<string, number>();
 
   async function tick(): Promise<SegmentEvaluation[]> {
     const at = now();
     const instant = latestDailyInstant(options.time, at);
     const done: SegmentEvaluation[] = [];
     for (const { name: sandbox } of await listSandboxes(store)) {
-      const due = (await listSegments(store, sandbox)).filter(
+      const due = (await listStoredSegments(store, sandbox)).filter(
         (s) => (s.lastEvaluatedAt ?? s.createdAt).getTime() < instant.getTime(),
       );
+      for (const s of due.filter(isInvalidSegment)) {
+        const key = JSON.stringify([sandbox, s.id]);
+        if (reportedInvalid.get(key) === instant.getTime()) continue;
+        reportedInvalid.set(key, instant.getTime());
+        options.onError?.(invalidSegmentError(s.id, s.invalid), { sandbox, segmentId: s.id });
+      }
       try {
         done.push(
           ...(await evaluateAndNotify(
             store,
             sandbox,
-            due.map((s) => s.id),
+            due.filter((s) => !isInvalidSegment(s)).map((s) => s.id),
             {
               onEvaluated: (segmentId) => options.onEvaluated?.(sandbox, segmentId),
               onError: (error, segmentId) => options.onError?.(error, { sandbox, segmentId }),

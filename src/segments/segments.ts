@@ -65,6 +65,27 @@ export interface Segment {
   lastEvaluatedAt?: Date;
 }
 
+/**
+ * A stored segment whose definition cannot be evaluated: its AST no longer passes the schema
+ * (saved before a check existed, or changed by hand), or it refers to such a segment. It is listed
+ * with the problem and left out of evaluation until given a new definition or deleted.
+ */
+export interface InvalidSegment extends Omit<Segment, "ast" | "streaming"> {
+  invalid: string;
+}
+
+/** A segment as stored: usable, or invalid with the reason. */
+export type StoredSegment = Segment | InvalidSegment;
+
+export const isInvalidSegment = (s: StoredSegment): s is InvalidSegment => "invalid" in s;
+
+/** Why a stored segment cannot be evaluated: named in logs, and in answers to a request for it. */
+export const invalidSegmentError = (id: string, problem: string) =>
+  conflict(
+    "segment_definition_invalid",
+    `Segment '${id}' cannot be evaluated: its stored definition is invalid (${problem}); give it a new definition or delete it`,
+  );
+
 interface SegmentRow {
   sandbox: string;
   id: string;
@@ -89,34 +110,118 @@ function invalid(error: z.ZodError, prefix = ""): HeraldError {
   return validationError(`Invalid segment: ${issues.map((i) => i.message).join("; ")}`, issues);
 }
 
-/** Every stored segment's AST, to resolve inSegment(...) references. */
-async function loadDefinitions(db: Executor, sandbox: string): Promise<Map<string, SegmentAst>> {
+/** A stored segment's AST when it passes the schema, and the problem when it cannot be evaluated. */
+interface StoredDefinition {
+  ast?: SegmentAst;
+  problem?: string;
+}
+
+function readStoredAst(json: string): StoredDefinition {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return { problem: "ast: not JSON" };
+  }
+  const parsed = segmentAstSchema.safeParse(value);
+  if (parsed.success) return { ast: parsed.data };
+  return {
+    problem: zodIssues(parsed.error, "ast")
+      .map((i) => i.message)
+      .join("; "),
+  };
+}
+
+/** The first segment reachable through inSegment(...) from `id` that has no usable AST. */
+function unusableReference(
+  id: string,
+  stored: ReadonlyMap<string, StoredDefinition>,
+  seen = new Set([id]),
+): string | undefined {
+  const ast = stored.get(id)?.ast;
+  for (const next of ast ? referencedSegments(ast.condition) : []) {
+    if (seen.has(next)) continue;
+    seen.add(next);
+    if (!stored.get(next)?.ast) return next;
+    const deeper = unusableReference(next, stored, seen);
+    if (deeper) return deeper;
+  }
+  return undefined;
+}
+
+/**
+ * Every stored segment's definition by id. One that fails the schema, or refers to one that does
+ * (its compiled query would fail, and with it every segment evaluated in the same pass), carries
+ * the problem instead of taking the sandbox's listing and evaluation down.
+ */
+function definitionsOf(rows: readonly { id: string; ast: string }[]): Map<string, StoredDefinition> {
+  const stored = new Map(rows.map((r) => [r.id, readStoredAst(r.ast)]));
+  return new Map(
+    [...stored].map(([id, definition]) => {
+      const reference = definition.ast && unusableReference(id, stored);
+      if (!reference) return [id, definition];
+      return [
+        id,
+        { ...definition, problem: `inSegment("${reference}") refers to a segment that cannot be evaluated` },
+      ];
+    }),
+  );
+}
+
+async function loadDefinitions(db: Executor, sandbox: string): Promise<Map<string, StoredDefinition>> {
   const rows = await db.query<{ id: string; ast: string }>(
     sandbox,
     "SELECT id, ast FROM segments WHERE sandbox = $sandbox",
   );
-  return new Map(rows.map((r) => [r.id, segmentAstSchema.parse(JSON.parse(r.ast))]));
+  return definitionsOf(rows);
 }
 
-export async function segmentResolver(db: Executor, sandbox: string): Promise<SegmentResolver> {
+/** The definitions that can be evaluated, by id. */
+function usable(definitions: ReadonlyMap<string, StoredDefinition>): Map<string, SegmentAst> {
+  return new Map([...definitions].flatMap(([id, d]) => (d.ast && !d.problem ? [[id, d.ast] as const] : [])));
+}
+
+function resolverOf(definitions: ReadonlyMap<string, StoredDefinition>): SegmentResolver {
+  const resolvable = usable(definitions);
+  return (id) => resolvable.get(id);
+}
+
+/**
+ * Resolves inSegment(...) references to the sandbox's usable segments. `required` segments must
+ * exist and be usable (those about to be evaluated): not found, or a conflict naming the problem.
+ */
+export async function segmentResolver(
+  db: Executor,
+  sandbox: string,
+  required: readonly string[] = [],
+): Promise<SegmentResolver> {
   const definitions = await loadDefinitions(db, sandbox);
-  return (id) => definitions.get(id);
+  for (const id of required) {
+    const definition = definitions.get(id);
+    if (!definition) throw notFound("segment", id);
+    if (definition.problem) throw invalidSegmentError(id, definition.problem);
+  }
+  return resolverOf(definitions);
 }
 
-function toSegment(row: SegmentRow, resolve: SegmentResolver): Segment {
-  const ast = segmentAstSchema.parse(JSON.parse(row.ast));
-  return {
+function toSegment(
+  row: SegmentRow,
+  definitions: ReadonlyMap<string, StoredDefinition>,
+  resolve: SegmentResolver,
+): StoredSegment {
+  const common = {
     id: row.id,
     sandbox: row.sandbox,
     name: row.name,
     ...(row.description ? { description: row.description } : {}),
     definition: row.definition,
-    ast,
-    streaming: streamingEligibility(ast, { resolve, segmentId: row.id }),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     ...(row.last_evaluated_at ? { lastEvaluatedAt: row.last_evaluated_at } : {}),
   };
+  const { ast, problem } = definitions.get(row.id) ?? readStoredAst(row.ast);
+  if (!ast || problem) return { ...common, invalid: problem ?? "no definition" };
+  return { ...common, ast, streaming: streamingEligibility(ast, { resolve, segmentId: row.id }) };
 }
 
 /**
@@ -186,7 +291,8 @@ function slug(name: string): string {
   return /^[a-z]/.test(base) ? base : `segment-${base || randomUUID().slice(0, 8)}`;
 }
 
-export async function getSegment(db: Executor, sandbox: string, id: string): Promise<Segment> {
+/** A segment as stored, usable or not (see InvalidSegment). */
+export async function getStoredSegment(db: Executor, sandbox: string, id: string): Promise<StoredSegment> {
   const rows = await db.query<SegmentRow>(
     sandbox,
     "SELECT * FROM segments WHERE sandbox = $sandbox AND id = $1",
@@ -194,17 +300,44 @@ export async function getSegment(db: Executor, sandbox: string, id: string): Pro
   );
   const row = rows[0];
   if (!row) throw notFound("segment", id);
-  return toSegment(row, await segmentResolver(db, sandbox));
+  const definitions = await loadDefinitions(db, sandbox);
+  return toSegment(row, definitions, resolverOf(definitions));
 }
 
-export async function listSegments(db: Executor, sandbox: string): Promise<Segment[]> {
+/** A segment that can be evaluated: not found, or a conflict naming why its definition cannot be used. */
+export async function getSegment(db: Executor, sandbox: string, id: string): Promise<Segment> {
+  const segment = await getStoredSegment(db, sandbox, id);
+  if (isInvalidSegment(segment)) throw invalidSegmentError(id, segment.invalid);
+  return segment;
+}
+
+/** Every segment as stored, by name, the invalid ones with their problem. */
+export async function listStoredSegments(db: Executor, sandbox: string): Promise<StoredSegment[]> {
   const rows = await db.query<SegmentRow>(
     sandbox,
     "SELECT * FROM segments WHERE sandbox = $sandbox ORDER BY name, id",
   );
-  const definitions = new Map(rows.map((r) => [r.id, segmentAstSchema.parse(JSON.parse(r.ast))]));
-  const resolve: SegmentResolver = (id) => definitions.get(id);
-  return rows.map((r) => toSegment(r, resolve));
+  const definitions = definitionsOf(rows);
+  const resolve = resolverOf(definitions);
+  return rows.map((r) => toSegment(r, definitions, resolve));
+}
+
+/** The segments that can be evaluated, by name; listStoredSegments also gives the invalid ones. */
+export async function listSegments(db: Executor, sandbox: string): Promise<Segment[]> {
+  return (await listStoredSegments(db, sandbox)).filter((s): s is Segment => !isInvalidSegment(s));
+}
+
+/**
+ * What "evaluate every segment" evaluates: the usable segments' ids, and the invalid ones it
+ * leaves out, for the caller to report (one invalid segment must not fail the others' pass).
+ */
+export async function segmentsToEvaluate(
+  db: Executor,
+  sandbox: string,
+): Promise<{ ids: string[]; invalid: InvalidSegment[] }> {
+  const segments = await listStoredSegments(db, sandbox);
+  const invalid = segments.filter(isInvalidSegment);
+  return { ids: segments.filter((s) => !isInvalidSegment(s)).map((s) => s.id), invalid };
 }
 
 /** Validates and saves a new segment. The id defaults to a slug of the name, made unique. */
@@ -222,7 +355,7 @@ export async function createSegment(store: Store, sandbox: string, input: Segmen
       id = base;
       for (let n = 2; definitions.has(id); n++) id = `${base}-${n}`;
     }
-    const { definition, ast } = validateDefinition(parsed.data, schema, id, definitions);
+    const { definition, ast } = validateDefinition(parsed.data, schema, id, usable(definitions));
     await tx.query(
       sandbox,
       `INSERT INTO segments (sandbox, id, name, description, definition, ast, created_at, updated_at)
@@ -251,10 +384,11 @@ export async function updateSegment(
     if (!current) throw notFound("segment", id);
     let definition = current.definition;
     let ast = current.ast;
+    const definitions = await loadDefinitions(tx, sandbox);
     if (parsed.data.definition !== undefined || parsed.data.ast !== undefined) {
-      const definitions = await loadDefinitions(tx, sandbox);
-      definitions.delete(id);
-      const checked = validateDefinition(parsed.data, schema, id, definitions);
+      const others = usable(definitions);
+      others.delete(id);
+      const checked = validateDefinition(parsed.data, schema, id, others);
       definition = checked.definition;
       ast = JSON.stringify(checked.ast);
       // The streaming path's recheck times were computed under the old definitions (this segment's
@@ -263,6 +397,10 @@ export async function updateSegment(
         sandbox,
         "UPDATE segment_memberships SET recheck_at = NULL WHERE sandbox = $sandbox AND recheck_at IS NOT NULL",
       );
+    } else {
+      // Only a new definition makes an invalid segment usable again.
+      const problem = definitions.get(id)?.problem;
+      if (problem) throw invalidSegmentError(id, problem);
     }
     const description = parsed.data.description === undefined ? current.description : parsed.data.description;
     await tx.query(
@@ -281,7 +419,7 @@ export async function deleteSegment(store: Store, sandbox: string, id: string): 
     const definitions = await loadDefinitions(tx, sandbox);
     if (!definitions.has(id)) throw notFound("segment", id);
     const users = [...definitions].filter(
-      ([other, ast]) => other !== id && referencedSegments(ast.condition).includes(id),
+      ([other, { ast }]) => other !== id && ast && referencedSegments(ast.condition).includes(id),
     );
     if (users.length) {
       throw conflict(

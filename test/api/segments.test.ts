@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Store } from "../../src/store/index.ts";
+import { DEFAULT_SANDBOX, type Store } from "../../src/store/index.ts";
 import { apiFor } from "../support/api.ts";
 import { storeWithDefaultSchema } from "../support/herald-store.ts";
 import { engines } from "../support/stores.ts";
@@ -80,6 +80,83 @@ describe.each(engines)("segments API on %s", (engine) => {
     const both = await post("/v1/segments", { name: "x", definition: "loyalty.points > 1", ast });
     expect(both.statusCode).toBe(400);
     expect(both.json().error.message).toMatch(/exactly one of definition/);
+  });
+
+  it("refuses a text definition beyond the AST's limits, naming its position and part", async () => {
+    await start();
+    const cities = Array.from({ length: 1001 }, (_, i) => `"City ${i}"`).join(", ");
+    const response = await post("/v1/segments", {
+      name: "Cities",
+      definition: `homeAddress.city in [${cities}]`,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.issues).toEqual([
+      {
+        field: "definition",
+        message: "line 1, column 1: condition.values: Too big: expected array to have <=1000 items",
+      },
+    ]);
+    const list = await app.inject("/v1/segments");
+    expect(list.statusCode).toBe(200);
+    expect(list.json().items).toEqual([]);
+  });
+
+  it("lists a stored segment whose AST no longer validates, skips it in evaluation and deletes it", async () => {
+    await start();
+    await post("/v1/segments", { id: "gold", name: "Gold", definition: 'loyalty.tier = "gold"' });
+    // As saved before text was held to the AST schema: 1,001 values; and a segment referring to it.
+    const values = Array.from({ length: 1001 }, (_, i) => ({ type: "string", value: `City ${i}` }));
+    const tooLong = {
+      kind: "in",
+      operand: { kind: "field", path: "homeAddress.city" },
+      values,
+      negated: false,
+    };
+    const insert = (id: string, condition: object) =>
+      store.query(
+        DEFAULT_SANDBOX,
+        `INSERT INTO segments (sandbox, id, name, description, definition, ast, created_at, updated_at)
+         VALUES ($sandbox, $1, $2, NULL, '(as stored)', $3, $4, $4)`,
+        [id, `Cities ${id}`, JSON.stringify({ version: 1, condition }), new Date()],
+      );
+    await insert("cities", tooLong);
+    await insert("cities-ref", { kind: "inSegment", segment: "cities" });
+
+    const list = await app.inject("/v1/segments");
+    expect(list.statusCode).toBe(200);
+    expect(list.json().items).toEqual([
+      expect.objectContaining({
+        id: "cities",
+        invalid: "ast.condition.values: Too big: expected array to have <=1000 items",
+      }),
+      expect.objectContaining({
+        id: "cities-ref",
+        invalid: 'inSegment("cities") refers to a segment that cannot be evaluated',
+      }),
+      expect.objectContaining({ id: "gold", ast: expect.any(Object) }),
+    ]);
+    expect((await app.inject("/v1/segments/cities")).json()).toMatchObject({ id: "cities" });
+
+    const all = await post("/v1/segments/evaluate");
+    expect(all.statusCode).toBe(200);
+    expect(all.json()).toEqual({
+      items: [expect.objectContaining({ segmentId: "gold", size: 2 })],
+      skipped: [
+        { segmentId: "cities", invalid: expect.stringContaining("ast.condition.values") },
+        { segmentId: "cities-ref", invalid: expect.stringContaining('inSegment("cities")') },
+      ],
+    });
+    const one = await post("/v1/segments/cities/evaluate");
+    expect(one.statusCode).toBe(409);
+    expect(one.json().error.message).toContain("Segment 'cities' cannot be evaluated");
+
+    const remove = (id: string) => app.inject({ method: "DELETE", url: `/v1/segments/${id}` });
+    expect((await remove("cities")).statusCode).toBe(409); // cities-ref refers to it
+    expect((await remove("cities-ref")).statusCode).toBe(204);
+    expect((await remove("cities")).statusCode).toBe(204);
+    expect((await app.inject("/v1/segments")).json().items.map((s: { id: string }) => s.id)).toEqual([
+      "gold",
+    ]);
   });
 
   it("deletes a segment", async () => {

@@ -7,14 +7,15 @@ import {
   deleteSegment,
   estimateSegment,
   evaluateAndNotify,
-  getSegment,
+  getStoredSegment,
   listMembers,
-  listSegments,
+  listStoredSegments,
   parseDefinition,
   segmentAstSchema,
   segmentHistory,
   segmentInputSchema,
   segmentPatchSchema,
+  segmentsToEvaluate,
   updateSegment,
 } from "../../segments/index.ts";
 import type { ApiDeps } from "../deps.ts";
@@ -47,9 +48,10 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     method: "GET",
     url: "/v1/segments",
     permission: "View Segments",
-    summary: "Segments with their definitions, streaming eligibility and last evaluation",
+    summary:
+      "Segments with their definitions, streaming eligibility and last evaluation; one whose stored definition cannot be evaluated has `invalid` (the problem) instead of `ast`",
     tags: ["segments"],
-    handler: async ({ sandbox }) => ({ items: await listSegments(deps.store, sandbox) }),
+    handler: async ({ sandbox }) => ({ items: await listStoredSegments(deps.store, sandbox) }),
   });
   registerRoute(app, deps, {
     method: "POST",
@@ -82,13 +84,17 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     method: "POST",
     url: "/v1/segments/evaluate",
     permission: "Manage Segments",
-    summary: "Evaluate every segment of the sandbox now (one shared pass)",
+    summary:
+      "Evaluate every segment of the sandbox now (one shared pass); those whose stored definition is invalid are skipped and listed",
     tags: ["segments"],
     handler: async ({ sandbox, actor }) => {
-      const ids = (await listSegments(deps.store, sandbox)).map((s) => s.id);
+      const { ids, invalid } = await segmentsToEvaluate(deps.store, sandbox);
+      const skipped = invalid.map((s) => ({ segmentId: s.id, invalid: s.invalid }));
+      for (const s of skipped)
+        deps.logger.warn({ sandbox, ...s }, "segment skipped: its definition is invalid");
       const items = await evaluate(sandbox, ids);
       await audit(sandbox, actor.id, "evaluate", "*", { segments: ids.length });
-      return { items };
+      return { items, skipped };
     },
   });
   registerRoute(app, deps, {
@@ -98,7 +104,7 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     summary: "One segment",
     tags: ["segments"],
     params: idParams,
-    handler: async ({ params, sandbox }) => getSegment(deps.store, sandbox, params.id),
+    handler: async ({ params, sandbox }) => getStoredSegment(deps.store, sandbox, params.id),
   });
   registerRoute(app, deps, {
     method: "PATCH",
@@ -159,7 +165,7 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
         .pipe(z.array(z.enum(["realized", "existing", "exited"])).optional()),
     }),
     handler: async ({ params, query, sandbox }) => {
-      await getSegment(deps.store, sandbox, params.id);
+      await getStoredSegment(deps.store, sandbox, params.id);
       return listMembers(deps.store, sandbox, params.id, {
         limit: query.limit,
         offset: query.offset,
@@ -176,7 +182,7 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     params: idParams,
     query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }),
     handler: async ({ params, query, sandbox }) => {
-      await getSegment(deps.store, sandbox, params.id);
+      await getStoredSegment(deps.store, sandbox, params.id);
       return { items: await segmentHistory(deps.store, sandbox, params.id, query.limit) };
     },
   });
