@@ -5,8 +5,9 @@ import type { DestinationDefinition } from "../types.ts";
 /**
  * Catalog entries for email marketing and advertising. They deliver through the connectors above
  * (their connection and details fields are the connector's own); what they add is the category and
- * the presets a dataflow of theirs starts from: the identity every exported profile must have, and
- * whether it is sent SHA-256-hashed after trimming and lower-casing.
+ * the presets every dataflow of theirs is held to when saved (applyPresets): the identity every
+ * exported profile must have, and whether identities are sent SHA-256-hashed after trimming and
+ * lower-casing.
  */
 export const emailMarketingSftpDestination: DestinationDefinition = {
   ...sftpDestination,
