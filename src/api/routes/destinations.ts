@@ -17,7 +17,6 @@ import { registerRoute } from "../route.ts";
 
 const categories = ["cloud_storage", "streaming", "email_marketing", "advertising"] as const;
 
-/** A catalog entry as clients see it: the forms come from the connector's own schemas. */
 /** An account's creation in the audit log, whether connected alone or on a dataflow's way. */
 export function auditAccountCreated(deps: ApiDeps, sandbox: string, actor: Actor, account: Account) {
   return recordAudit(deps.store, {
@@ -30,6 +29,7 @@ export function auditAccountCreated(deps: ApiDeps, sandbox: string, actor: Actor
   });
 }
 
+/** A catalog entry as clients see it: the forms come from the connector's own schemas. */
 export function describeDestination(d: DestinationDefinition) {
   const connection = z.toJSONSchema(d.connectionSchema, { unrepresentable: "any" }) as Record<
     string,
