@@ -14,6 +14,8 @@ export interface ApiDeps {
   keys: KeyProvider;
   /** Names of the dataflows using an account (activation answers; none until it is wired). */
   accountUsers?: (sandbox: string, accountId: string) => Promise<string[]>;
+  /** Names of the dataflows exporting a segment (activation answers; none until it is wired). */
+  segmentUsers?: (sandbox: string, segmentId: string) => Promise<string[]>;
   /** File exports: scheduler and "export now". */
   activation?: ActivationService;
 }

@@ -5,6 +5,7 @@ import {
   activationMigrations,
   createActivationService,
   dataflowsUsingAccount,
+  listDataflows,
 } from "../activation/index.ts";
 import type { Config } from "../config/index.ts";
 import { loadOrCreateLocalKey, localKeyProvider } from "../crypto/index.ts";
@@ -97,6 +98,10 @@ export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "k
     evaluations,
     streaming,
     accountUsers: (sandbox: string, accountId: string) => dataflowsUsingAccount(store, sandbox, accountId),
+    segmentUsers: async (sandbox: string, segmentId: string) =>
+      (await listDataflows(store, sandbox))
+        .filter((d) => d.segments.some((s) => s.segmentId === segmentId))
+        .map((d) => d.name),
   };
 }
 

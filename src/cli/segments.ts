@@ -181,11 +181,16 @@ const history = newCommand("history", "A segment's evaluations, newest first")
     }),
   );
 
-const remove = newCommand("delete", "Delete a segment (refused while another references it)")
+const remove = newCommand(
+  "delete",
+  "Delete a segment (refused while another references it or a dataflow exports it)",
+)
   .argument("<id>", "segment id")
   .action((id: string, options: GlobalOptions) =>
     withHerald(options, async (herald) => {
-      await deleteSegment(herald.store, options.sandbox, id);
+      await deleteSegment(herald.store, options.sandbox, id, (segmentId) =>
+        herald.segmentUsers ? herald.segmentUsers(options.sandbox, segmentId) : Promise.resolve([]),
+      );
       await recordAudit(herald.store, {
         sandbox: options.sandbox,
         actor: "cli",

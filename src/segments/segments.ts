@@ -413,11 +413,26 @@ export async function updateSegment(
   return getSegment(store, sandbox, id);
 }
 
-/** Deletes a segment with its memberships and history; refused while another segment refers to it. */
-export async function deleteSegment(store: Store, sandbox: string, id: string): Promise<void> {
+/**
+ * Deletes a segment with its memberships and history; refused while another segment refers to it,
+ * or while a dataflow exports it: `usedBy` names those dataflows (activation answers, given at wiring).
+ */
+export async function deleteSegment(
+  store: Store,
+  sandbox: string,
+  id: string,
+  usedBy: (segmentId: string) => Promise<string[]> = async () => [],
+): Promise<void> {
+  const dataflows = await usedBy(id);
   await store.transaction(async (tx) => {
     const definitions = await loadDefinitions(tx, sandbox);
     if (!definitions.has(id)) throw notFound("segment", id);
+    if (dataflows.length) {
+      throw conflict(
+        "segment_in_use",
+        `Segment '${id}' is exported by dataflow${dataflows.length > 1 ? "s" : ""} ${dataflows.map((d) => `'${d}'`).join(", ")}; remove it from them or delete them first`,
+      );
+    }
     const users = [...definitions].filter(
       ([other, { ast }]) => other !== id && ast && referencedSegments(ast.condition).includes(id),
     );

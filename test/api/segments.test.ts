@@ -1,6 +1,10 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_SANDBOX, type Store } from "../../src/store/index.ts";
+import { dataflowFor, FRENCH } from "../support/activation.ts";
 import { apiFor } from "../support/api.ts";
 import { storeWithDefaultSchema } from "../support/herald-store.ts";
 import { engines } from "../support/stores.ts";
@@ -157,6 +161,31 @@ describe.each(engines)("segments API on %s", (engine) => {
     expect((await app.inject("/v1/segments")).json().items.map((s: { id: string }) => s.id)).toEqual([
       "gold",
     ]);
+  });
+
+  it("refuses to delete a segment a dataflow exports, naming the dataflow", async () => {
+    await start();
+    await post("/v1/segments", { id: FRENCH, name: "French", definition: 'homeAddress.countryCode = "FR"' });
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-segments-"));
+    try {
+      const account = await post("/v1/accounts", {
+        destination: "local",
+        name: "drop",
+        connection: { root },
+      });
+      const dataflow = await post("/v1/dataflows", { ...dataflowFor(account.json().id), status: "draft" });
+      expect(dataflow.statusCode).toBe(201);
+
+      const refused = await app.inject({ method: "DELETE", url: `/v1/segments/${FRENCH}` });
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json().error.message).toContain("dataflow 'French customers to the agency'");
+      expect((await app.inject(`/v1/segments/${FRENCH}`)).statusCode).toBe(200);
+
+      await app.inject({ method: "DELETE", url: `/v1/dataflows/${dataflow.json().id}` });
+      expect((await app.inject({ method: "DELETE", url: `/v1/segments/${FRENCH}` })).statusCode).toBe(204);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it("deletes a segment", async () => {

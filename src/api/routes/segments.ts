@@ -124,12 +124,17 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     method: "DELETE",
     url: "/v1/segments/:id",
     permission: "Manage Segments",
-    summary: "Delete a segment (refused while another segment references it)",
+    summary: "Delete a segment (refused while another segment references it or a dataflow exports it)",
     tags: ["segments"],
     params: idParams,
     status: 204,
     handler: async ({ params, sandbox, actor, reply }) => {
-      await deleteSegment(deps.store, sandbox, params.id);
+      await deleteSegment(
+        deps.store,
+        sandbox,
+        params.id,
+        (id) => deps.segmentUsers?.(sandbox, id) ?? Promise.resolve([]),
+      );
       await audit(sandbox, actor.id, "delete", params.id);
       reply.status(204).send();
     },
