@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { unsharedRegexConstruct } from "./regex.ts";
 
 /**
  * The segment AST: one zod schema, from which the TypeScript types, API validation and the UI
@@ -138,7 +139,18 @@ export const conditionSchema: z.ZodType<Condition> = z.lazy(() =>
     z.object({
       kind: z.literal("matches"),
       operand: operandSchema,
-      pattern: z.string().max(1000),
+      pattern: z
+        .string()
+        .max(1000)
+        .superRefine((pattern, ctx) => {
+          const construct = unsharedRegexConstruct(pattern);
+          if (construct) {
+            ctx.addIssue({
+              code: "custom",
+              message: `${construct}: DuckDB's regular expressions (RE2) do not support it; keep to anchors, classes, ., *, +, ?, {n,m}, plain groups and alternation`,
+            });
+          }
+        }),
       ignoreCase,
     }),
     z.object({ kind: z.literal("between"), operand: operandSchema, low: literalSchema, high: literalSchema }),

@@ -386,6 +386,38 @@ describe("segment language: errors name line, column and the problem", () => {
   });
 });
 
+describe("regular expressions keep to what JavaScript, RE2 (DuckDB) and PostgreSQL share", () => {
+  const matches = (pattern: string) => `mobilePhone.number matches ${JSON.stringify(pattern)}`;
+  it.each([
+    ["^(?=33)", "lookahead (?=...) at character 2"],
+    ["^(?!33)", "negative lookahead (?!...) at character 2"],
+    ["(?<=\\+)33", "lookbehind (?<=...) at character 1"],
+    ["(?<!0)33", "negative lookbehind (?<!...) at character 1"],
+    ["^(?<cc>[0-9]{2})", "named group (?<name>...) at character 2"],
+    ["^([0-9])\\1", "backreference \\1 at character 9"],
+    ["^([0-9])\\k<cc>", "named backreference \\k<name> at character 9"],
+  ])("refuses %s", (pattern, construct) => {
+    expect(errorOf(() => check(matches(pattern)))).toContain(
+      `line 1, column 1: condition.pattern: ${construct} of the pattern: DuckDB's regular expressions (RE2) do not support it`,
+    );
+  });
+
+  it("accepts ordinary patterns, and the same characters escaped or inside a class", () => {
+    for (const pattern of ["^\\+33[0-9]{9}$", "^(06|07)", "[(?=]\\\\1", "\\(\\?=x"]) {
+      expect(check(matches(pattern)).condition).toMatchObject({ kind: "matches", pattern });
+    }
+  });
+
+  it("refuses the same in an AST given as JSON, by its path", () => {
+    const ast = parse(matches("^[0-9]+$"));
+    const parsed = segmentAstSchema.safeParse({ ...ast, condition: { ...ast.condition, pattern: "a(?=b)" } });
+    expect(parsed.error?.issues[0]).toMatchObject({
+      path: ["condition", "pattern"],
+      message: expect.stringContaining("lookahead (?=...) at character 2 of the pattern"),
+    });
+  });
+});
+
 describe("segment type checking", () => {
   it.each([
     ["person.age > 50", "line 1, column 1: person.age is not a field; did you mean age(person.birthDate)?"],
