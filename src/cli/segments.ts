@@ -17,22 +17,31 @@ import {
   type StoredSegment,
   segmentHistory,
   segmentsToEvaluate,
+  updateSegment,
 } from "../segments/index.ts";
 import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
 
 type Json = GlobalOptions & { json?: boolean };
 
-/** A definition from --definition, or from --file (text, or JSON with an `ast`). */
-function definitionFrom(options: {
-  definition?: string;
-  file?: string;
-}): { definition: string } | { ast: SegmentAst } {
+type DefinitionOptions = { definition?: string; file?: string };
+
+/** A definition from --definition, or from --file (text, or a .json AST); none when neither is given. */
+function givenDefinition(
+  options: DefinitionOptions,
+): { definition: string } | { ast: SegmentAst } | undefined {
   if (options.definition && options.file) throw new Error("give --definition or --file, not both");
   if (options.definition) return { definition: options.definition };
-  if (!options.file) throw new Error("give the segment with --definition '<rule>' or --file <path>");
+  if (!options.file) return undefined;
   const text = fs.readFileSync(options.file, "utf8");
-  if (options.file.endsWith(".json")) return { ast: JSON.parse(text) as SegmentAst }; // validated by createSegment
+  // Validated on save, as the API's body is.
+  if (options.file.endsWith(".json")) return { ast: JSON.parse(text) as SegmentAst };
   return { definition: text };
+}
+
+function definitionFrom(options: DefinitionOptions): { definition: string } | { ast: SegmentAst } {
+  const given = givenDefinition(options);
+  if (!given) throw new Error("give the segment with --definition '<rule>' or --file <path>");
+  return given;
 }
 
 function printSegment(s: StoredSegment) {
@@ -82,6 +91,34 @@ const create = newCommand("create", "Create a segment (validated against the sch
           sandbox: options.sandbox,
           actor: "cli",
           action: "create",
+          resource: "segment",
+          resourceId: segment.id,
+          details: { name: segment.name },
+        });
+        printSegment(segment);
+      }),
+  );
+
+const update = newCommand("update", "Change a segment's name, description or definition (validated on save)")
+  .argument("<id>", "segment id")
+  .option("--name <name>", "new name")
+  .option("--description <text>", "new description")
+  .option("--definition <rule>", "new rule in the text language")
+  .option("--file <path>", "a file with the new rule in the text language, or a .json AST")
+  .action(
+    (id: string, options: GlobalOptions & { name?: string; description?: string } & DefinitionOptions) =>
+      withHerald(options, async (herald) => {
+        const patch = {
+          ...(options.name !== undefined ? { name: options.name } : {}),
+          ...(options.description !== undefined ? { description: options.description } : {}),
+          ...givenDefinition(options),
+        };
+        if (!Object.keys(patch).length) throw new Error("give --name, --description, --definition or --file");
+        const segment = await updateSegment(herald.store, options.sandbox, id, patch);
+        await recordAudit(herald.store, {
+          sandbox: options.sandbox,
+          actor: "cli",
+          action: "update",
           resource: "segment",
           resourceId: segment.id,
           details: { name: segment.name },
@@ -207,6 +244,7 @@ export const segmentsCommand = new Command("segments")
   .description("Segments: define, evaluate, estimate, members, history")
   .addCommand(list)
   .addCommand(create)
+  .addCommand(update)
   .addCommand(show)
   .addCommand(evaluate)
   .addCommand(estimate)

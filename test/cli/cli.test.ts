@@ -154,4 +154,39 @@ describe("the herald command", { timeout: 180_000 }, () => {
     expect(vague.code).toBe(1);
     expect(vague.stderr).toMatch(/--since: expected an ISO 8601 time.*--limit: /s);
   });
+
+  it("updates a segment's name, description and definition, as text or a JSON AST", async () => {
+    const segments = (...args: string[]) => herald(dataDir, "segments", ...args);
+    const created = await segments(
+      ...["create", "--id", "gold", "--name", "Gold"],
+      "--definition",
+      "loyalty.points > 1",
+    );
+    expect(created.code).toBe(0);
+    const renamed = await segments(
+      ...["update", "gold", "--name", "Gold and platinum", "--description", "Top tiers"],
+      ...["--definition", 'loyalty.tier in ["gold", "platinum"]'],
+    );
+    expect(renamed.stdout).toMatch(
+      /^gold\s+Gold and platinum .*\n\s+loyalty\.tier in \["gold", "platinum"\]\n$/,
+    );
+
+    const file = path.join(work, "gold.json");
+    const points = { kind: "field", path: "loyalty.points" };
+    const ast = {
+      version: 1,
+      condition: { kind: "compare", operand: points, op: ">", value: { type: "number", value: 100 } },
+    };
+    fs.writeFileSync(file, JSON.stringify(ast));
+    expect((await segments("update", "gold", "--file", file)).code).toBe(0);
+    expect(JSON.parse((await segments("show", "gold")).stdout)).toMatchObject({
+      name: "Gold and platinum",
+      description: "Top tiers",
+      definition: "loyalty.points > 100",
+    });
+
+    const invalid = await segments("update", "gold", "--definition", 'loyalty.points > "many"');
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/line 1, column 18: cannot compare an integer with a string/);
+  });
 });
