@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import type { AccountDeps } from "../destinations/index.ts";
-import { createAccount, getAccount, type NewAccount, newAccountSchema } from "../destinations/index.ts";
+import {
+  checkNewAccount,
+  getAccount,
+  type NewAccount,
+  newAccountSchema,
+  openAccountConnection,
+} from "../destinations/index.ts";
 import { conflict, type Issue, notFound, parseInput, validationError } from "../errors/index.ts";
 import { loadSchema } from "../schema/index.ts";
 import type { Executor } from "../store/index.ts";
@@ -251,8 +258,9 @@ export async function listDataflows(
 
 /**
  * Checks the parts that live elsewhere: the account exists (or, given inline, its destination
- * does) and the details, schedules and mapping fit its destination. An inline account is created
- * last, by `saveAccount`, once everything else holds: a refused dataflow leaves no account behind.
+ * does) and the details, schedules and mapping fit its destination; last, the details are tried
+ * against the service with the account's connection. An inline account is checked on the way but
+ * saved only by `saveAccount`, once everything else holds: a refused dataflow leaves no account.
  */
 async function checkReferences(
   deps: AccountDeps,
@@ -262,14 +270,6 @@ async function checkReferences(
   const existing = input.accountId ? await getAccount(deps, sandbox, input.accountId) : undefined;
   const inline = input.account as NewAccount;
   const definition = deps.catalog.get(existing?.destinationId ?? inline.destination);
-  const saveAccount = async () =>
-    existing ??
-    createAccount(deps, sandbox, {
-      destinationId: definition.id,
-      name: inline.name,
-      connection: inline.connection,
-      details: inline.details,
-    });
   const details = parseInput(
     definition.detailsSchema,
     input.details,
@@ -295,7 +295,23 @@ async function checkReferences(
   const mapping = applyPresets(input.mapping, definition.presets, definition.name);
   // The mapping is checked against the schema now, not at the first export.
   resolveMapping(mapping, await loadSchema(deps.store, sandbox), deps.store.dialect);
-  return { saveAccount, definition, details: details as Record<string, unknown>, mapping };
+  const account = existing
+    ? {
+        connection: (await openAccountConnection(deps, sandbox, existing.id)).connection,
+        details: undefined,
+        save: async () => existing,
+      }
+    : await checkNewAccount(deps, sandbox, {
+        destinationId: definition.id,
+        name: inline.name,
+        connection: inline.connection,
+        details: inline.details,
+      });
+  // A typo'd bucket, folder or stream is refused now, naming it, rather than at the first run (or
+  // in the dead letters). A new account checked with these very details needs no second try.
+  if (!isDeepStrictEqual(account.details, details))
+    await definition.connector.validate(account.connection as never, details as never);
+  return { saveAccount: account.save, definition, details: details as Record<string, unknown>, mapping };
 }
 
 /**

@@ -41,6 +41,14 @@ export const newAccountSchema = z.object({
 });
 export type NewAccount = z.infer<typeof newAccountSchema>;
 
+/** An account to create, as `createAccount` takes it: connection and details are checked by it. */
+export interface AccountInput {
+  destinationId: string;
+  name: string;
+  connection: unknown;
+  details?: unknown;
+}
+
 export interface AccountDeps {
   store: Store;
   catalog: Catalog;
@@ -94,15 +102,11 @@ function toAccount(
 const sealContext = (sandbox: string, id: string) => `account:${sandbox}:${id}`;
 
 /**
- * Creates an account after checking its credentials against the real service: a wrong password,
- * unknown host or missing folder is an error here and nothing is saved. Secret fields are sealed;
- * the details checked with (not secret: bucket, container, stream) are kept for re-validation.
+ * Checks a new account's credentials against the real service: a wrong password, unknown host or
+ * missing folder is an error here. Nothing is saved until `save`, so a caller can check more with
+ * the `connection` first (a dataflow's details) and still leave no account when that is refused.
  */
-export async function createAccount(
-  deps: AccountDeps,
-  sandbox: string,
-  input: { destinationId: string; name: string; connection: unknown; details?: unknown },
-): Promise<Account> {
+export async function checkNewAccount(deps: AccountDeps, sandbox: string, input: AccountInput) {
   const definition = deps.catalog.get(input.destinationId);
   if (!input.name.trim())
     throw validationError("name: an account needs a name", [{ field: "name", message: "required" }]);
@@ -114,24 +118,40 @@ export async function createAccount(
   );
   const details = parseWith<unknown>(definition, definition.detailsSchema, input.details ?? {}, "details");
   await definition.connector.validate(connection as never, details as never);
-  const id = randomUUID();
-  const { visible, secrets } = splitSecrets(definition, connection);
-  const now = new Date();
-  await deps.store.query(
-    sandbox,
-    `INSERT INTO accounts (id, sandbox, destination_id, name, connection_public, connection_sealed, validation_details, created_at, updated_at, validated_at)
-     VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7, $7, $7)`,
-    [
-      id,
-      definition.id,
-      input.name.trim(),
-      JSON.stringify(visible),
-      await seal(deps.keys, JSON.stringify(secrets), sealContext(sandbox, id)),
-      JSON.stringify(details),
-      now,
-    ],
-  );
-  return getAccount(deps, sandbox, id);
+  const save = async (): Promise<Account> => {
+    const id = randomUUID();
+    const { visible, secrets } = splitSecrets(definition, connection);
+    const now = new Date();
+    await deps.store.query(
+      sandbox,
+      `INSERT INTO accounts (id, sandbox, destination_id, name, connection_public, connection_sealed, validation_details, created_at, updated_at, validated_at)
+       VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7, $7, $7)`,
+      [
+        id,
+        definition.id,
+        input.name.trim(),
+        JSON.stringify(visible),
+        await seal(deps.keys, JSON.stringify(secrets), sealContext(sandbox, id)),
+        JSON.stringify(details),
+        now,
+      ],
+    );
+    return getAccount(deps, sandbox, id);
+  };
+  return { definition, connection, details, save };
+}
+
+/**
+ * Creates an account after checking its credentials against the real service (`checkNewAccount`):
+ * refused, nothing is saved. Secret fields are sealed; the details checked with (not secret:
+ * bucket, container, stream) are kept for re-validation.
+ */
+export async function createAccount(
+  deps: AccountDeps,
+  sandbox: string,
+  input: AccountInput,
+): Promise<Account> {
+  return (await checkNewAccount(deps, sandbox, input)).save();
 }
 
 async function getRow(deps: AccountDeps, sandbox: string, id: string): Promise<AccountRow> {

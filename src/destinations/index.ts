@@ -1,6 +1,7 @@
 export {
   type Account,
   type AccountDeps,
+  checkNewAccount,
   createAccount,
   deleteAccount,
   getAccount,

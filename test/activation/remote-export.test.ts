@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createDataflow,
   type FileOptionsInput,
+  listDataflows,
   type Run,
   runSegmentExport,
 } from "../../src/activation/index.ts";
@@ -77,22 +78,16 @@ afterAll(async () => {
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Creates the account (validated live), the dataflow, runs one export and opens a session to read back. */
-async function exportTo(
+/** The dataflow every test exports: the loyal customers' email, name, city, points and birth date. */
+function loyalCustomersTo(
   destinationId: string,
-  connection: Record<string, unknown>,
+  accountId: string,
   details: Record<string, unknown>,
   fileOptions: FileOptionsInput,
-): Promise<{ run: Run; session: FileSession; read: () => Promise<Buffer[]> }> {
-  const account = await createAccount(fixture.deps, sandbox, {
-    destinationId,
-    name: destinationId,
-    connection,
-    details,
-  });
-  const dataflow = await createDataflow(fixture.deps, sandbox, {
+) {
+  return {
     name: `Loyal customers to ${destinationId}`,
-    accountId: account.id,
+    accountId,
     details,
     segments: [
       {
@@ -112,7 +107,27 @@ async function exportTo(
     },
     fileOptions,
     status: "enabled",
+  };
+}
+
+/** Creates the account (validated live), the dataflow, runs one export and opens a session to read back. */
+async function exportTo(
+  destinationId: string,
+  connection: Record<string, unknown>,
+  details: Record<string, unknown>,
+  fileOptions: FileOptionsInput,
+): Promise<{ run: Run; session: FileSession; read: () => Promise<Buffer[]> }> {
+  const account = await createAccount(fixture.deps, sandbox, {
+    destinationId,
+    name: destinationId,
+    connection,
+    details,
   });
+  const dataflow = await createDataflow(
+    fixture.deps,
+    sandbox,
+    loyalCustomersTo(destinationId, account.id, details, fileOptions),
+  );
   const run = await runSegmentExport(fixture.deps, sandbox, {
     dataflowId: dataflow.id,
     segmentId: SEGMENT,
@@ -202,17 +217,18 @@ describe("export of demo data to Amazon S3 (s3rver) as JSON Lines", () => {
     s3 = await startS3rver();
   });
   afterAll(async () => s3?.stop());
+  const connectionToS3rver = () => ({
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: s3.secretAccessKey,
+    region: s3.region,
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+  });
 
   it("delivers gzipped JSON Lines files equal, row for row, to the audience", async () => {
     const { run, session, read } = await exportTo(
       "amazon-s3",
-      {
-        accessKeyId: s3.accessKeyId,
-        secretAccessKey: s3.secretAccessKey,
-        region: s3.region,
-        endpoint: s3.endpoint,
-        forcePathStyle: true,
-      },
+      connectionToS3rver(),
       { bucket: s3.bucket, folderPath: "audiences/loyal" },
       { format: "jsonl", compression: "gzip", maxRowsPerFile: 200, maxFiles: 5 },
     );
@@ -230,6 +246,23 @@ describe("export of demo data to Amazon S3 (s3rver) as JSON Lines", () => {
     );
     expect(await session.listFiles()).toEqual(expect.arrayContaining(run.files.map((f) => f.name)));
     await session.close();
+  });
+
+  it("refuses a dataflow whose bucket does not exist, naming it, and saves none", async () => {
+    const account = await createAccount(fixture.deps, sandbox, {
+      destinationId: "amazon-s3",
+      name: "S3 for a typo",
+      connection: connectionToS3rver(),
+      details: { bucket: s3.bucket },
+    });
+    const before = await listDataflows(store, sandbox);
+    const typo = loyalCustomersTo("amazon-s3", account.id, { bucket: `${s3.bucket}-typo` }, {});
+    await expect(createDataflow(fixture.deps, sandbox, typo)).rejects.toMatchObject({
+      kind: "not_found",
+      message: expect.stringContaining(`'${s3.bucket}-typo'`),
+      issues: [{ field: "details.bucket", message: "does not exist" }],
+    });
+    expect(await listDataflows(store, sandbox)).toEqual(before);
   });
 });
 

@@ -264,6 +264,41 @@ describe("dataflows and runs API", () => {
     expect(response.json().error.message).toMatch(/'person\.shoeSize' is not a profile field/);
   });
 
+  it("tries the details against the destination when saved: a missing folder is refused and nothing saved", async () => {
+    const account = await apiWithLocalAccount();
+    const save = (method: "POST" | "PUT", url: string, payload: object) =>
+      app.inject({ method, url, payload });
+    const typo = { details: { folderPath: "exprots" } };
+
+    const refused = await save("POST", "/v1/dataflows", dataflowFor(account.json().id, typo));
+    expect(refused.statusCode).toBe(404);
+    expect(refused.json().error.message).toMatch(/^folderPath 'exprots' \(in root '.*'\) does not exist$/);
+    expect((await app.inject("/v1/dataflows")).json().items).toEqual([]);
+
+    // An account created on the way is checked, then the dataflow's folder: refused, neither is saved.
+    const { accountId: _none, ...withoutAccount } = dataflowFor("", typo);
+    const inline = await save("POST", "/v1/dataflows", {
+      ...withoutAccount,
+      account: { destination: "local", name: "drop 2", connection: { root } },
+    });
+    expect(inline.statusCode).toBe(404);
+    expect(inline.json().error.message).toMatch(/folderPath 'exprots'/);
+    expect((await app.inject("/v1/accounts")).json().items).toHaveLength(1);
+
+    fs.mkdirSync(path.join(root, "exports"));
+    const created = await save(
+      "POST",
+      "/v1/dataflows",
+      dataflowFor(account.json().id, { details: { folderPath: "exports" } }),
+    );
+    expect(created.statusCode).toBe(201);
+    const id = created.json().id as string;
+    const edited = await save("PUT", `/v1/dataflows/${id}`, dataflowFor(account.json().id, typo));
+    expect(edited.statusCode).toBe(404);
+    expect(edited.json().error.message).toMatch(/folderPath 'exprots'/);
+    expect((await app.inject(`/v1/dataflows/${id}`)).json().details).toEqual({ folderPath: "exports" });
+  });
+
   it("refuses a streaming schedule for a file destination, naming the segment's field", async () => {
     const account = await apiWithLocalAccount();
     const base = dataflowFor(account.json().id);
