@@ -292,9 +292,10 @@ async function checkReferences(
         ],
   );
   if (misfits.length) throw validationError(misfits.map((m) => m.message).join("; "), misfits);
-  const mapping = applyPresets(input.mapping, definition.presets, definition.name);
   // The mapping is checked against the schema now, not at the first export.
-  resolveMapping(mapping, await loadSchema(deps.store, sandbox), deps.store.dialect);
+  const schema = await loadSchema(deps.store, sandbox);
+  const mapping = applyPresets(input.mapping, definition.presets, definition.name, schema);
+  resolveMapping(mapping, schema, deps.store.dialect);
   const account = existing
     ? {
         connection: (await openAccountConnection(deps, sandbox, existing.id)).connection,

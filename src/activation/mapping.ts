@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { validationError } from "../errors/index.ts";
-import type { SchemaSnapshot } from "../schema/index.ts";
+import type { Field, SchemaSnapshot } from "../schema/index.ts";
 import type { Dialect } from "../store/index.ts";
 
 /**
@@ -133,6 +133,7 @@ export function applyPresets(
   mapping: Mapping,
   presets: MappingPresets | undefined,
   destination: string,
+  schema: { identities: ReadonlyMap<string, Pick<Field, "path">> },
 ): Mapping {
   if (!presets) return mapping;
   const required = presets.requiredIdentity;
@@ -145,6 +146,7 @@ export function applyPresets(
       [{ field: "mapping.columns", message: `missing the '${required}' identity` }],
     );
   }
+  if (presets.identityHashing) refuseIdentitiesInClear(mapping, destination, schema.identities);
   return {
     ...mapping,
     columns: mapping.columns.map((column) => {
@@ -156,4 +158,29 @@ export function applyPresets(
       };
     }),
   };
+}
+
+/**
+ * Where identities go out hashed, an attribute column reading an identity's field would send the
+ * same value in clear beside its hash: refused, pointing to the identity column instead.
+ */
+function refuseIdentitiesInClear(
+  mapping: Mapping,
+  destination: string,
+  identities: ReadonlyMap<string, Pick<Field, "path">>,
+) {
+  const namespaceOf = new Map([...identities].map(([namespace, field]) => [field.path, namespace]));
+  const issues = mapping.columns.flatMap((column, i) => {
+    if (column.source.kind !== "attribute") return [];
+    const namespace = namespaceOf.get(column.source.path);
+    if (!namespace) return [];
+    const field = `mapping.columns.${i}.source.path`;
+    return [
+      {
+        field,
+        message: `mapping.columns.${i}: '${column.source.path}' holds the '${namespace}' identity, which ${destination} receives hashed, and would go in clear as an attribute; export the identity instead: {"source": {"kind": "identity", "namespace": "${namespace}"}} (hashed)`,
+      },
+    ];
+  });
+  if (issues.length) throw validationError(issues.map((i) => i.message).join("; "), issues);
 }
