@@ -266,6 +266,7 @@ async function checkReferences(
   deps: AccountDeps,
   sandbox: string,
   input: z.infer<typeof dataflowInputSchema>,
+  saved?: Pick<Dataflow, "accountId" | "details">,
 ) {
   const existing = input.accountId ? await getAccount(deps, sandbox, input.accountId) : undefined;
   const inline = input.account as NewAccount;
@@ -299,7 +300,9 @@ async function checkReferences(
   const account = existing
     ? {
         connection: (await openAccountConnection(deps, sandbox, existing.id)).connection,
-        details: undefined,
+        // An edit keeping the account and details tried when saved needs no new try (a rename
+        // while the destination is down still goes through).
+        details: saved?.accountId === existing.id ? saved.details : undefined,
         save: async () => existing,
       }
     : await checkNewAccount(deps, sandbox, {
@@ -410,7 +413,7 @@ export async function updateDataflow(
   const existing = await getDataflow(deps.store, sandbox, id);
   const parsed = parseDataflowInput(input);
   refuseIssues(schedulesWithoutRuns(parsed.segments, existing.segments, now));
-  const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed);
+  const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed, existing);
   const account = await saveAccount();
   const status = parsed.status ?? existing.status;
   await deps.store.transaction(async (tx) => {

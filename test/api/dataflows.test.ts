@@ -297,6 +297,13 @@ describe("dataflows and runs API", () => {
     expect(edited.statusCode).toBe(404);
     expect(edited.json().error.message).toMatch(/folderPath 'exprots'/);
     expect((await app.inject(`/v1/dataflows/${id}`)).json().details).toEqual({ folderPath: "exports" });
+    // Details already tried are not tried again: a rename goes through while the folder is gone.
+    fs.rmSync(path.join(root, "exports"), { recursive: true });
+    const renamed = await save("PUT", `/v1/dataflows/${id}`, {
+      ...dataflowFor(account.json().id, { details: { folderPath: "exports" } }),
+      name: "Renamed",
+    });
+    expect(renamed.statusCode).toBe(200);
   });
 
   it("refuses a streaming schedule for a file destination, naming the segment's field", async () => {
