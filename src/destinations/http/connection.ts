@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { withQueryHidden } from "../shown-url.ts";
+import { urlWithoutCredentials, withQueryHidden } from "../shown-url.ts";
 
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -25,16 +25,6 @@ export const headersSchema = z.preprocess(
   ),
 );
 
-/**
- * An http(s) URL without a user name or password in it (`user:pw@host`): those are secrets, and
- * belong in the authentication fields, which are sealed.
- */
-const endpointUrl = (credentialsGoIn: string) =>
-  z.url({ protocol: /^https?$/ }).refine((value) => {
-    const url = new URL(value);
-    return !url.username && !url.password;
-  }, `must not hold a user name or password (user:password@host): give them in ${credentialsGoIn}`);
-
 export const authTypes = ["none", "basic", "bearer", "oauth2"] as const;
 
 export const DEFAULT_HTTP_BATCH_SIZE = 100;
@@ -47,7 +37,7 @@ export const DEFAULT_HTTP_TIMEOUT_SECONDS = 10;
  */
 export const httpConnectionSchema = z
   .object({
-    url: endpointUrl("authType basic (username, password) or bearer (token)").describe(
+    url: urlWithoutCredentials("authType basic (username, password) or bearer (token)").describe(
       "Endpoint URL; a query string (e.g. an API key) is sealed and never shown",
     ),
     method: z
@@ -65,7 +55,9 @@ export const httpConnectionSchema = z
     username: z.string().min(1).optional().describe("basic: user name"),
     password: z.string().min(1).optional().describe("basic: password"),
     token: z.string().min(1).optional().describe("bearer: the token"),
-    tokenUrl: endpointUrl("clientId and clientSecret").optional().describe("oauth2: the token endpoint"),
+    tokenUrl: urlWithoutCredentials("clientId and clientSecret")
+      .optional()
+      .describe("oauth2: the token endpoint"),
     clientId: z.string().min(1).optional().describe("oauth2: client id"),
     clientSecret: z.string().min(1).optional().describe("oauth2: client secret"),
     scope: z.string().min(1).optional().describe("oauth2: scope to request, space-separated"),

@@ -1,6 +1,7 @@
 import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { z } from "zod";
+import { urlWithoutCredentials } from "../shown-url.ts";
 
 /** Credentials and endpoint of an Amazon Kinesis account. */
 export const kinesisConnectionSchema = z.object({
@@ -10,8 +11,7 @@ export const kinesisConnectionSchema = z.object({
     .describe("AWS region of the stream, e.g. eu-west-1"),
   accessKeyId: z.string().min(16).max(128).describe("Access key id of an IAM user or role"),
   secretAccessKey: z.string().min(1).describe("Secret access key"),
-  endpoint: z
-    .url({ protocol: /^https?$/ })
+  endpoint: urlWithoutCredentials("accessKeyId and secretAccessKey")
     .optional()
     .describe("Custom endpoint (VPC endpoint, LocalStack, kinesalite); the AWS endpoint when empty"),
 });

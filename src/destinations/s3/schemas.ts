@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { urlWithoutCredentials } from "../shown-url.ts";
 
 export const s3ConnectionSchema = z.object({
   accessKeyId: z
@@ -17,8 +18,7 @@ export const s3ConnectionSchema = z.object({
     .trim()
     .regex(/^[a-z0-9-]+$/, "must be a region name such as eu-west-1 (lower-case letters, digits, hyphens)")
     .describe("Region of the bucket, e.g. eu-west-1; for S3-compatible stores, the region they expect"),
-  endpoint: z
-    .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
+  endpoint: urlWithoutCredentials("accessKeyId and secretAccessKey")
     .optional()
     .describe("Endpoint of an S3-compatible store (MinIO, Ceph, ...), e.g. https://minio.example.com:9000"),
   forcePathStyle: z
