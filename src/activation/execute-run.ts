@@ -14,10 +14,12 @@ import {
   manifestFileName,
   renderFileName,
 } from "./export/index.ts";
+import type { ExportSlots } from "./export-slots.ts";
 import { resolveMapping } from "./mapping.ts";
 import {
   finishRun,
   getRun,
+  markRunning,
   type Run,
   type RunTrigger,
   recordExpectedRows,
@@ -34,6 +36,8 @@ export interface SegmentDirectory {
 
 export interface ActivationDeps extends AccountDeps {
   segments: SegmentDirectory;
+  /** Exports running at once; without, every export starts at once (one-off calls, tests). */
+  slots?: ExportSlots;
   /** Where what a run shrugs off goes (a failed clean-up of old temporaries); silent without. */
   logger?: Pick<Logger, "warn">;
   /** Attempts of a segment export when the destination fails transiently (default 3). */
@@ -142,7 +146,10 @@ export async function beginSegmentExport(
       "segment_not_in_dataflow",
       `Segment '${input.segmentId}' is not part of dataflow '${dataflow.name}'`,
     );
-  const run = await startRun(deps.store, sandbox, input);
+  const run = await startRun(deps.store, sandbox, {
+    ...input,
+    queued: deps.slots ? !deps.slots.free() : false,
+  });
   return { run, completion: completeSegmentExport(deps, sandbox, dataflow, segment, run, input.signal) };
 }
 
@@ -169,7 +176,6 @@ async function completeSegmentExport(
   run: Run,
   signal?: AbortSignal,
 ): Promise<Run> {
-  const started = Date.now();
   // Heartbeats (other processes and a restart see the run is alive) and progress write the run's
   // row while the export goes on: one after the other, and all done before the final write, since
   // DuckDB fails one of two concurrent updates of a row (the run would stay "running").
@@ -187,9 +193,13 @@ async function completeSegmentExport(
   );
   heartbeat.unref();
   let outcome: Parameters<typeof finishRun>[3];
+  // A queued run heartbeats while it waits for its slot, so no pass takes it for abandoned.
+  const release = await deps.slots?.acquire();
   try {
-    outcome = await exportWithRetries(deps, sandbox, dataflow, segment, run, started, report, signal);
+    if (run.status === "queued") write(() => markRunning(deps.store, sandbox, run.id));
+    outcome = await exportWithRetries(deps, sandbox, dataflow, segment, run, Date.now(), report, signal);
   } finally {
+    release?.();
     clearInterval(heartbeat);
     await rowWrites;
   }

@@ -93,7 +93,15 @@ export async function runsInFlight(
 export async function startRun(
   store: Store,
   sandbox: string,
-  input: { dataflowId: string; segmentId: string; trigger: RunTrigger; scheduledFor: Date; now?: Date },
+  input: {
+    dataflowId: string;
+    segmentId: string;
+    trigger: RunTrigger;
+    scheduledFor: Date;
+    now?: Date;
+    /** Waiting for an export slot (export-slots.ts): `queued` until it starts. */
+    queued?: boolean;
+  },
 ): Promise<Run> {
   const now = input.now ?? new Date();
   const id = randomUUID();
@@ -117,11 +125,28 @@ export async function startRun(
     await tx.query(
       sandbox,
       `INSERT INTO runs (id, sandbox, dataflow_id, segment_id, run_trigger, scheduled_for, status, started_at, heartbeat_at)
-       VALUES ($1, $sandbox, $2, $3, $4, $5, 'running', $6, $6)`,
-      [id, input.dataflowId, input.segmentId, input.trigger, input.scheduledFor, now],
+       VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7, $7)`,
+      [
+        id,
+        input.dataflowId,
+        input.segmentId,
+        input.trigger,
+        input.scheduledFor,
+        input.queued ? "queued" : "running",
+        now,
+      ],
     );
   });
   return getRun(store, sandbox, id);
+}
+
+/** A queued run's export starts: from now on its duration counts. */
+export async function markRunning(db: Executor, sandbox: string, runId: string) {
+  await db.query(
+    sandbox,
+    "UPDATE runs SET status = 'running', started_at = $1, heartbeat_at = $1 WHERE sandbox = $sandbox AND id = $2 AND status = 'queued'",
+    [new Date(), runId],
+  );
 }
 
 /** Records the rows a run expects to write, once its audience is counted. */

@@ -3,6 +3,7 @@ import { conflict, HeraldError, isHeraldError } from "../errors/index.ts";
 import { listSandboxes } from "../store/index.ts";
 import { type Dataflow, getDataflow, listDataflows } from "./dataflows.ts";
 import { type ActivationDeps, beginSegmentExport } from "./execute-run.ts";
+import { exportSlots } from "./export-slots.ts";
 import { failAbandonedRuns, getRun, type Run, type RunTrigger, runsInFlight } from "./runs.ts";
 import { dueRuns, type Schedule } from "./schedule/index.ts";
 import { epochDayAt, epochDayOfIsoDate } from "./schedule/zoned-time.ts";
@@ -26,6 +27,8 @@ export interface ActivationServiceOptions {
    * runs heartbeat every 10 s, so several heartbeats were missed).
    */
   staleAfterMs?: number;
+  /** Exports running at once; the others wait as `queued` (default 2: one per core here). */
+  maxConcurrentExports?: number;
 }
 
 /**
@@ -37,6 +40,11 @@ export interface ActivationServiceOptions {
 export function createActivationService(deps: ActivationDeps, options: ActivationServiceOptions) {
   const now = options.now ?? (() => new Date());
   const inFlight = new Set<Promise<Run>>();
+  const runDeps: ActivationDeps = {
+    logger: options.logger,
+    slots: exportSlots(options.maxConcurrentExports ?? 2),
+    ...deps,
+  };
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
 
@@ -58,7 +66,7 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     trigger: RunTrigger,
     scheduledFor: Date,
   ) {
-    const { run, completion } = await beginSegmentExport({ logger: options.logger, ...deps }, sandbox, {
+    const { run, completion } = await beginSegmentExport(runDeps, sandbox, {
       dataflowId: dataflow.id,
       segmentId,
       trigger,

@@ -76,7 +76,10 @@ export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "k
   const { config, store, logger, keys } = base;
   const catalog = createCatalog(destinationDefinitions);
   const segments = segmentDirectory(store);
-  const activation = createActivationService({ store, catalog, keys, segments }, { logger });
+  const activation = createActivationService(
+    { store, catalog, keys, segments },
+    { logger, maxConcurrentExports: config.maxConcurrentExports },
+  );
   const evaluations = createEvaluationScheduler(store, {
     time: config.evaluationTime,
     onEvaluated: (sandbox, segmentId) => activation.onSegmentEvaluated(sandbox, segmentId),

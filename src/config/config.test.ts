@@ -4,9 +4,13 @@ import { describeSettings, loadConfig } from "./index.ts";
 
 describe("configuration", () => {
   it("takes flags over the environment over the defaults", () => {
-    const config = loadConfig({ port: 9090 }, { HERALD_PORT: "7070", HERALD_STREAMING_MAX_ATTEMPTS: "3" });
+    const config = loadConfig(
+      { port: 9090 },
+      { HERALD_PORT: "7070", HERALD_STREAMING_MAX_ATTEMPTS: "3", HERALD_MAX_CONCURRENT_EXPORTS: "4" },
+    );
     expect(config).toMatchObject({
       port: 9090,
+      maxConcurrentExports: 4,
       streamingMaxAttempts: 3,
       streamingRecordsPerSecond: 50_000,
       evaluationTime: "02:00",

@@ -43,6 +43,12 @@ export const configSchema = z.object({
     .string()
     .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM (24-hour, UTC)")
     .describe("Daily batch evaluation of every segment, HH:MM in UTC (HERALD_EVALUATION_TIME)"),
+  maxConcurrentExports: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .describe("File exports running at once; the others wait as queued (HERALD_MAX_CONCURRENT_EXPORTS)"),
   streamingMaxAttempts: z.coerce
     .number()
     .int()
@@ -79,6 +85,7 @@ const envNames: Record<keyof Config, string> = {
   threads: "HERALD_THREADS",
   maxBodyBytes: "HERALD_MAX_BODY_BYTES",
   evaluationTime: "HERALD_EVALUATION_TIME",
+  maxConcurrentExports: "HERALD_MAX_CONCURRENT_EXPORTS",
   streamingMaxAttempts: "HERALD_STREAMING_MAX_ATTEMPTS",
   streamingRecordsPerSecond: "HERALD_STREAMING_RECORDS_PER_SECOND",
   secretKey: "HERALD_SECRET_KEY",
@@ -96,6 +103,8 @@ const defaults = {
   memoryLimit: "448MB",
   evaluationTime: "02:00",
   maxBodyBytes: 16 * 1024 * 1024,
+  // Two exports keep two cores busy; more share them and add their buffers together.
+  maxConcurrentExports: 2,
   streamingMaxAttempts: 8,
   streamingRecordsPerSecond: 50_000,
 } satisfies Partial<Record<keyof Config, unknown>>;

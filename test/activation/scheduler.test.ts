@@ -76,7 +76,12 @@ describe("scheduler on a controllable clock", () => {
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 
-  async function setup(schedule: Record<string, unknown>, createdAt: string, status = "enabled") {
+  async function setup(
+    schedule: Record<string, unknown>,
+    createdAt: string,
+    status = "enabled",
+    serviceOptions: { maxConcurrentExports?: number } = {},
+  ) {
     const fixture = await activationFixture("duckdb", 20);
     store = fixture.store;
     root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-schedule-"));
@@ -98,7 +103,8 @@ describe("scheduler on a controllable clock", () => {
       new Date(createdAt),
     );
     let clock = new Date(createdAt);
-    const service = () => createActivationService(fixture.deps, { logger: silent, now: () => clock });
+    const service = () =>
+      createActivationService(fixture.deps, { logger: silent, now: () => clock, ...serviceOptions });
     let current = service();
     /** Moves the clock, runs one scheduler pass, waits for the exports; returns their scheduled times. */
     const tickAt = async (iso: string) => {
@@ -116,6 +122,9 @@ describe("scheduler on a controllable clock", () => {
         return current;
       },
       service: () => current,
+      setClock: (iso: string) => {
+        clock = new Date(iso);
+      },
       createGermanSegment: () =>
         createSegment(fixture.store, sandbox, {
           id: GERMAN,
@@ -343,6 +352,24 @@ describe("scheduler on a controllable clock", () => {
     const started = await s.tickAt("2026-11-02T12:00:10Z");
     expect(started).toHaveLength(1);
     expect(await s.tickAt("2026-11-03T06:00:05Z")).toEqual([]);
+  });
+
+  it("queues the exports due at once beyond the concurrency limit and runs them one after another", async () => {
+    const daily = { frequency: "daily", time: "06:00", timezone: "UTC" };
+    const s = await setup(daily, "2026-11-01T12:00:00Z", "enabled", { maxConcurrentExports: 1 });
+    await s.addDataflow(daily);
+    await s.addDataflow(daily);
+    s.setClock("2026-11-02T06:00:05Z");
+    const started = await s.service().tick();
+    expect(started.map((r) => r.status)).toEqual(["running", "queued", "queued"]);
+    await s.service().idle();
+    const runs = await Promise.all(started.map((r) => getRun(s.store, sandbox, r.id)));
+    expect(runs.map((r) => r.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
+    // One at a time: each started once the one before had finished.
+    for (const [i, run] of runs.entries()) {
+      if (i > 0)
+        expect(run.startedAt.getTime()).toBeGreaterThanOrEqual(runs[i - 1]?.finishedAt?.getTime() ?? 0);
+    }
   });
 
   it("starts a due occurrence once when two ticks overlap (two Herald processes on one database)", async () => {
