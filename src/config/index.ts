@@ -1,6 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
-import { validationError } from "../errors/index.ts";
+import { parseInput } from "../errors/index.ts";
 
 /**
  * Herald's settings, read once at start from flags and the environment (flags win) and validated.
@@ -121,19 +121,15 @@ export function loadConfig(
     const fromFlag = flags[key];
     if (fromFlag !== undefined && fromFlag !== "") raw[key] = fromFlag;
   }
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => {
-      const key = String(issue.path[0]) as keyof Config;
-      return { field: envNames[key] ?? key, message: `${envNames[key] ?? key}: ${issue.message}` };
-    });
-    throw validationError(
-      `Invalid configuration: ${issues.map((i) => i.message).join("; ")}`,
-      issues,
-      "invalid_config",
-    );
-  }
-  return { ...parsed.data, dataDir: path.resolve(parsed.data.dataDir) };
+  // Settings are named by their environment variables, as users set them.
+  const config = parseInput(
+    configSchema,
+    raw,
+    "configuration",
+    (path) => envNames[String(path[0]) as keyof Config] ?? String(path[0]),
+    "invalid_config",
+  );
+  return { ...config, dataDir: path.resolve(config.dataDir) };
 }
 
 /** The settings and their environment variables, for the README and `herald config`. */

@@ -42,6 +42,17 @@ export class HeraldError extends Error {
 export const validationError = (message: string, issues: Issue[] = [], code = "invalid_input") =>
   new HeraldError("validation", code, message, issues);
 
+type FieldOf = (path: readonly PropertyKey[]) => string;
+const dotted: FieldOf = (path) => path.map(String).join(".");
+
+/** A zod failure's issues, each naming its field as `fieldOf` spells a path for the caller. */
+export function issuesOf(error: z.ZodError, fieldOf: FieldOf = dotted): Issue[] {
+  return error.issues.map((issue) => {
+    const field = fieldOf(issue.path);
+    return { field, message: `${field}: ${issue.message}` };
+  });
+}
+
 /**
  * Parses input with its zod schema; on failure, a validation error naming each faulty field, as
  * `fieldOf` spells a path for the caller (dotted by default; the CLI names its options).
@@ -50,15 +61,13 @@ export function parseInput<S extends z.ZodType>(
   schema: S,
   value: unknown,
   what: string,
-  fieldOf: (path: readonly PropertyKey[]) => string = (path) => path.map(String).join("."),
+  fieldOf: FieldOf = dotted,
+  code = "invalid_input",
 ): z.infer<S> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((issue) => {
-    const field = fieldOf(issue.path);
-    return { field, message: `${field}: ${issue.message}` };
-  });
-  throw validationError(`Invalid ${what}: ${issues.map((i) => i.message).join("; ")}`, issues);
+  const issues = issuesOf(parsed.error, fieldOf);
+  throw validationError(`Invalid ${what}: ${issues.map((i) => i.message).join("; ")}`, issues, code);
 }
 
 export const notFound = (what: string, id: string) =>

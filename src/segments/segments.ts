@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { conflict, type HeraldError, notFound, validationError } from "../errors/index.ts";
+import { conflict, issuesOf, notFound, parseInput, validationError } from "../errors/index.ts";
 import { loadSchema, type SchemaSnapshot } from "../schema/index.ts";
 import type { Executor, Store } from "../store/index.ts";
 import { type SegmentAst, segmentAstSchema } from "./ast.ts";
@@ -98,18 +98,6 @@ interface SegmentRow {
   last_evaluated_at: Date | null;
 }
 
-function zodIssues(error: z.ZodError, prefix = "") {
-  return error.issues.map((i) => {
-    const field = [prefix, ...i.path.map(String)].filter(Boolean).join(".");
-    return { field, message: `${field}: ${i.message}` };
-  });
-}
-
-function invalid(error: z.ZodError, prefix = ""): HeraldError {
-  const issues = zodIssues(error, prefix);
-  return validationError(`Invalid segment: ${issues.map((i) => i.message).join("; ")}`, issues);
-}
-
 /** A stored segment's AST when it passes the schema, and the problem when it cannot be evaluated. */
 interface StoredDefinition {
   ast?: SegmentAst;
@@ -126,7 +114,7 @@ function readStoredAst(json: string): StoredDefinition {
   const parsed = segmentAstSchema.safeParse(value);
   if (parsed.success) return { ast: parsed.data };
   return {
-    problem: zodIssues(parsed.error, "ast")
+    problem: issuesOf(parsed.error, (path) => ["ast", ...path.map(String)].join("."))
       .map((i) => i.message)
       .join("; "),
   };
@@ -342,25 +330,24 @@ export async function segmentsToEvaluate(
 
 /** Validates and saves a new segment. The id defaults to a slug of the name, made unique. */
 export async function createSegment(store: Store, sandbox: string, input: SegmentInput): Promise<Segment> {
-  const parsed = segmentInputSchema.safeParse(input);
-  if (!parsed.success) throw invalid(parsed.error);
+  const segment = parseInput(segmentInputSchema, input, "segment");
   const schema = await loadSchema(store, sandbox);
   const now = new Date();
   const id = await store.transaction(async (tx) => {
     const definitions = await loadDefinitions(tx, sandbox);
-    let id = parsed.data.id;
+    let id = segment.id;
     if (id && definitions.has(id)) throw conflict("segment_exists", `Segment '${id}' already exists`);
     if (!id) {
-      const base = slug(parsed.data.name);
+      const base = slug(segment.name);
       id = base;
       for (let n = 2; definitions.has(id); n++) id = `${base}-${n}`;
     }
-    const { definition, ast } = validateDefinition(parsed.data, schema, id, usable(definitions));
+    const { definition, ast } = validateDefinition(segment, schema, id, usable(definitions));
     await tx.query(
       sandbox,
       `INSERT INTO segments (sandbox, id, name, description, definition, ast, created_at, updated_at)
        VALUES ($sandbox, $1, $2, $3, $4, $5, $6, $7)`,
-      [id, parsed.data.name, parsed.data.description ?? null, definition, JSON.stringify(ast), now, now],
+      [id, segment.name, segment.description ?? null, definition, JSON.stringify(ast), now, now],
     );
     return id;
   });
@@ -374,8 +361,7 @@ export async function updateSegment(
   id: string,
   patch: SegmentPatch,
 ): Promise<Segment> {
-  const parsed = segmentPatchSchema.safeParse(patch);
-  if (!parsed.success) throw invalid(parsed.error);
+  const changes = parseInput(segmentPatchSchema, patch, "segment");
   const schema = await loadSchema(store, sandbox);
   await store.transaction(async (tx) => {
     const current = (
@@ -385,10 +371,10 @@ export async function updateSegment(
     let definition = current.definition;
     let ast = current.ast;
     const definitions = await loadDefinitions(tx, sandbox);
-    if (parsed.data.definition !== undefined || parsed.data.ast !== undefined) {
+    if (changes.definition !== undefined || changes.ast !== undefined) {
       const others = usable(definitions);
       others.delete(id);
-      const checked = validateDefinition(parsed.data, schema, id, others);
+      const checked = validateDefinition(changes, schema, id, others);
       definition = checked.definition;
       ast = JSON.stringify(checked.ast);
       // The streaming path's recheck times were computed under the old definitions (this segment's
@@ -402,12 +388,12 @@ export async function updateSegment(
       const problem = definitions.get(id)?.problem;
       if (problem) throw invalidSegmentError(id, problem);
     }
-    const description = parsed.data.description === undefined ? current.description : parsed.data.description;
+    const description = changes.description === undefined ? current.description : changes.description;
     await tx.query(
       sandbox,
       `UPDATE segments SET name = $1, description = $2, definition = $3, ast = $4, updated_at = $5
        WHERE sandbox = $sandbox AND id = $6`,
-      [parsed.data.name ?? current.name, description, definition, ast, new Date(), id],
+      [changes.name ?? current.name, description, definition, ast, new Date(), id],
     );
   });
   return getSegment(store, sandbox, id);
