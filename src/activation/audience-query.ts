@@ -15,6 +15,8 @@ export interface AudienceQuery {
   /** SELECT of the mapped columns, output names as aliases. */
   sql: string;
   params: unknown[];
+  /** The output columns' names, in order. */
+  columnNames: string[];
   /**
    * SELECT count(*) AS received, and of those the profiles lacking a mandatory column
    * (missing_mandatory), over the same audience. Duplicates are counted by `deduplication`.
@@ -186,6 +188,7 @@ export function buildAudienceQuery(input: {
   return {
     sql,
     params,
+    columnNames: columns.map((c) => c.target),
     countsSql,
     excludes: mandatory.length > 0 || dedup !== undefined,
     membersSql: `SELECT count(*) AS n FROM ${members}`,

@@ -15,7 +15,6 @@ import {
   renderFileName,
 } from "./export/index.ts";
 import type { ExportSlots } from "./export-slots.ts";
-import { resolveMapping } from "./mapping.ts";
 import {
   finishRun,
   getRun,
@@ -304,8 +303,7 @@ async function exportOnce(
     mode: segment.mode,
     ...(segment.mode === "incremental" && segment.lastSuccessAt ? { since: segment.lastSuccessAt } : {}),
   });
-  const columns = resolveMapping(dataflow.mapping, schema, deps.store.dialect).map((c) => c.target);
-  await refuseUnquotableValues(deps.store, sandbox, query, columns, dataflow.fileOptions);
+  await refuseUnquotableValues(deps.store, sandbox, query, dataflow.fileOptions);
   const before = await rowsBeforeExport(deps, sandbox, query, dataflow.fileOptions);
   // Without exclusions counted, the rows to write are all the profiles received, as far as known.
   progress.counts = before.counts ?? { received: before.rows, missingMandatory: 0, duplicates: 0 };

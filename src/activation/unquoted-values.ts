@@ -13,9 +13,9 @@ export async function refuseUnquotableValues(
   store: Store,
   sandbox: string,
   query: AudienceQuery,
-  columns: readonly string[],
   options: FileOptions,
 ): Promise<void> {
+  const columns = query.columnNames;
   if (options.format !== "csv" || options.csv.quote !== "" || !columns.length) return;
   const delimiter = `$${query.params.length + 1}`;
   const breaks = columns.map((name) => {
