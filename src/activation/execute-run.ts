@@ -259,12 +259,14 @@ async function exportWithRetries(
       await sleep((deps.backoffMs ?? 1000) * 2 ** (attempt - 1));
     }
   }
-  // A failed run lists every file it left at the destination, earlier attempts' included.
+  // A failed run lists every file it left at the destination, earlier attempts' included; with
+  // any, the destination holds part of the audience (complete files, no manifest, which goes
+  // last): partially succeeded.
   const files = exported ?? [...progress.delivered.values()];
   const activated = files.reduce((sum, f) => sum + f.rows, 0);
   const { counts } = progress;
   return {
-    status: exported ? "succeeded" : "failed",
+    status: exported ? "succeeded" : files.length ? "partially_succeeded" : "failed",
     received: counts.received,
     activated,
     excluded: { missingMandatory: counts.missingMandatory, duplicate: counts.duplicates },

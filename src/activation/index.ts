@@ -30,4 +30,9 @@ export {
   type RunTrigger,
   startRun,
 } from "./runs.ts";
-export { type ActivationService, type ActivationServiceOptions, createActivationService } from "./service.ts";
+export {
+  type ActivationService,
+  type ActivationServiceOptions,
+  createActivationService,
+  runsStartedBefore,
+} from "./service.ts";

@@ -160,8 +160,7 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     /** "Export now": one extra export of each segment (or one), without moving the schedule. */
     async triggerNow(sandbox: string, dataflowId: string, segmentId?: string): Promise<Run[]> {
       const dataflow = await getDataflow(deps.store, sandbox, dataflowId);
-      if (dataflow.status === "draft")
-        throw conflict("dataflow_draft", `Dataflow '${dataflow.name}' is a draft; activate it first`);
+      refuseUnlessExportable(dataflow);
       const segments = dataflow.segments.filter((s) => !segmentId || s.segmentId === segmentId);
       if (!segments.length)
         throw conflict(
@@ -180,13 +179,7 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
         } catch (error) {
           // Another process started a segment since the check: the caller learns what did start.
           if (!runs.length || !isHeraldError(error)) throw error;
-          const started = runs.map((r) => `run ${r.id} of segment '${r.segmentId}'`).join(", ");
-          throw new HeraldError(
-            error.kind,
-            error.code,
-            `${error.message}; already started: ${started}`,
-            error.issues,
-          );
+          throw new PartialStartError(error, runs);
         }
       }
       return runs;
@@ -198,6 +191,7 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     async rerun(sandbox: string, runId: string): Promise<Run> {
       const previous = await getRun(deps.store, sandbox, runId);
       const dataflow = await getDataflow(deps.store, sandbox, previous.dataflowId);
+      refuseUnlessExportable(dataflow);
       return begin(sandbox, dataflow, previous.segmentId, "manual", previous.scheduledFor);
     },
     /** Called by segmentation when a segment's evaluation has written its memberships. */
@@ -246,3 +240,37 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
 }
 
 export type ActivationService = ReturnType<typeof createActivationService>;
+
+/**
+ * Export now refused part-way (another process started a later segment meanwhile): the runs it
+ * did start go on, named in the message and given to the caller, which audits them.
+ */
+export class PartialStartError extends HeraldError {
+  readonly started: readonly Run[];
+  constructor(cause: HeraldError, started: readonly Run[]) {
+    const names = started.map((r) => `run ${r.id} of segment '${r.segmentId}'`).join(", ");
+    super(cause.kind, cause.code, `${cause.message}; already started: ${names}`, cause.issues);
+    this.started = started;
+  }
+}
+
+/** The runs an export now started before it failed (none for any other error). */
+export const runsStartedBefore = (error: unknown): readonly Run[] =>
+  error instanceof PartialStartError ? error.started : [];
+
+/**
+ * An export on demand (export now, a rerun) goes out only where the scheduler would send one: a
+ * draft or a paused dataflow sends nothing until it is activated or resumed, and a streaming one
+ * sends its changes as they happen, not files.
+ */
+function refuseUnlessExportable(dataflow: Dataflow): void {
+  if (dataflow.status === "draft")
+    throw conflict("dataflow_draft", `Dataflow '${dataflow.name}' is a draft; activate it first`);
+  if (dataflow.status === "disabled")
+    throw conflict("dataflow_disabled", `Dataflow '${dataflow.name}' is paused (disabled); resume it first`);
+  if (dataflow.segments.some((s) => s.schedule.frequency === "streaming"))
+    throw conflict(
+      "dataflow_streaming",
+      `Dataflow '${dataflow.name}' streams membership changes as they happen; it has no files to export now`,
+    );
+}

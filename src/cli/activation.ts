@@ -11,6 +11,7 @@ import {
   parseRunFilter,
   type Run,
   runStatuses,
+  runsStartedBefore,
   setDataflowStatus,
   updateDataflow,
 } from "../activation/index.ts";
@@ -166,7 +167,7 @@ async function follow(herald: Herald, sandbox: string, runs: Run[]) {
   for (const r of runs) {
     const done = await getRun(herald.store, sandbox, r.id);
     printRun(done);
-    failed ||= done.status === "failed";
+    failed ||= done.status !== "succeeded";
   }
   if (failed) process.exitCode = 1;
 }
@@ -179,7 +180,17 @@ const trigger = newCommand(
   .option("--segment <id>", "only this segment")
   .action((dataflowId: string, options: GlobalOptions & { segment?: string }) =>
     withHerald(options, async (herald) => {
-      const runs = await herald.activation.triggerNow(options.sandbox, dataflowId, options.segment);
+      const audit = (runs: readonly Run[]) =>
+        auditDataflow(herald, options.sandbox, "trigger", dataflowId, { runs: runs.map((r) => r.id) });
+      let runs: Run[];
+      try {
+        runs = await herald.activation.triggerNow(options.sandbox, dataflowId, options.segment);
+      } catch (error) {
+        const started = runsStartedBefore(error);
+        if (started.length) await audit(started);
+        throw error;
+      }
+      await audit(runs);
       await follow(herald, options.sandbox, runs);
     }),
   );
@@ -188,7 +199,16 @@ const rerun = newCommand("rerun", "Run a past run again for its scheduled time (
   .argument("<run>", "run id")
   .action((runId: string, options: GlobalOptions) =>
     withHerald(options, async (herald) => {
-      await follow(herald, options.sandbox, [await herald.activation.rerun(options.sandbox, runId)]);
+      const run = await herald.activation.rerun(options.sandbox, runId);
+      await recordAudit(herald.store, {
+        sandbox: options.sandbox,
+        actor: "cli",
+        action: "rerun",
+        resource: "run",
+        resourceId: runId,
+        details: { run: run.id },
+      });
+      await follow(herald, options.sandbox, [run]);
     }),
   );
 

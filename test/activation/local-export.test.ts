@@ -508,7 +508,7 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     });
   });
 
-  it("records what a run that fails part-way delivered: the files left at the destination and the profiles not sent", async () => {
+  it("records a run that fails part-way as partially succeeded: the files left at the destination and the profiles not sent", async () => {
     const refused = new HeraldError("auth_failed", "bad_credentials", "The pickup folder refused the login");
     const { run, delivered, attempted } = await setup(
       { compression: "none", maxRowsPerFile: 30 },
@@ -516,7 +516,7 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
       new Map([[2, refused]]),
     );
     const result = await run();
-    expect(result.status).toBe("failed");
+    expect(result.status).toBe("partially_succeeded");
     expect(result.errors).toEqual(["attempt 1: The pickup folder refused the login"]);
     expect(attempted).toEqual(["French-customers_20261120.csv", "French-customers_20261120_2.csv"]);
     // Part 1 stays at the destination, recorded as it is on disk; parts 2 and 3 never arrived.
@@ -534,7 +534,7 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
       excluded: { missingMandatory: 15, duplicate: 0 },
     });
     expect(await getRun(store as Store, sandbox, result.id)).toMatchObject({
-      status: "failed",
+      status: "partially_succeeded",
       activated: 30,
       failed: 55,
       files: result.files,

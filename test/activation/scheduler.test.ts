@@ -9,6 +9,7 @@ import {
   getRun,
   listRuns,
   type Run,
+  runsStartedBefore,
   setDataflowStatus,
   startRun,
   updateDataflow,
@@ -268,6 +269,25 @@ describe("scheduler on a controllable clock", () => {
     expect((await listRuns(s.store, sandbox)).map((r) => r.id)).toEqual([busy.id]);
   });
 
+  it("refuses export now and a rerun on a paused dataflow, naming it, until it resumes", async () => {
+    const s = await setup({ frequency: "daily", time: "06:00", timezone: "UTC" }, "2026-11-01T12:00:00Z");
+    const [earlier] = await s.service().triggerNow(sandbox, s.dataflow.id);
+    await s.service().idle();
+    await s.setStatus("disabled", "2026-11-01T13:00:00Z");
+    const refusal = {
+      kind: "conflict",
+      code: "dataflow_disabled",
+      message: expect.stringMatching(/is paused/),
+    };
+    await expect(s.service().triggerNow(sandbox, s.dataflow.id)).rejects.toMatchObject(refusal);
+    await expect(s.service().rerun(sandbox, earlier?.id ?? "")).rejects.toMatchObject(refusal);
+    expect(await listRuns(s.store, sandbox)).toHaveLength(1);
+    await s.setStatus("enabled", "2026-11-01T14:00:00Z");
+    const [resumed] = await s.service().triggerNow(sandbox, s.dataflow.id);
+    await s.service().idle();
+    expect((await getRun(s.store, sandbox, resumed?.id ?? "")).status).toBe("succeeded");
+  });
+
   it("names the runs export now started when another process starts a later segment meanwhile", async () => {
     const s = await dailyFrenchAndGerman();
     const store = racingStore(s.store, () => s.leftRunningSince("2026-11-01T12:00:00Z", GERMAN));
@@ -277,6 +297,9 @@ describe("scheduler on a controllable clock", () => {
     await service.idle();
     const french = (await listRuns(s.store, sandbox)).find((r) => r.segmentId === FRENCH);
     await expect(failure).rejects.toThrow(`already started: run ${french?.id} of segment '${FRENCH}'`);
+    // The caller (API, CLI) gets the started runs to audit them.
+    const error = await failure.catch((e: unknown) => e);
+    expect(runsStartedBefore(error).map((r) => r.id)).toEqual([french?.id]);
   });
 
   it("fails a run whose heartbeat stopped at the next tick, not only at start, so its segment exports again", async () => {

@@ -4,6 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config/index.ts";
+import { openStore } from "../../src/store/index.ts";
 
 const run = promisify(execFile);
 const main = path.resolve("src/cli/main.ts");
@@ -144,10 +146,28 @@ describe("the herald command", { timeout: 180_000 }, () => {
     expect(triggered.code).toBe(0);
     expect(triggered.stdout).toMatch(/ succeeded .* received 1, activated 1/);
     expect(fs.readdirSync(work).filter((f) => f.endsWith(".csv"))).toHaveLength(1);
+    const runId = /^(\S+) +succeeded/m.exec(triggered.stdout)?.[1];
+    const rerun = await herald(dataDir, "runs", "rerun", runId ?? "");
+    expect(rerun.stdout).toMatch(/ succeeded .* received 1, activated 1/);
+    // Exports started from the CLI are audited as the API's are, with the actor "cli".
+    const { store } = await openStore(loadConfig({ dataDir }));
+    const audited = await store
+      .query<{ action: string; resource_id: string }>(
+        "prod",
+        "SELECT action, resource_id FROM audit_log WHERE sandbox = $sandbox AND actor = 'cli' AND action IN ('trigger', 'rerun') ORDER BY occurred_at",
+      )
+      .finally(() => store.close());
+    expect(audited).toEqual([
+      { action: "trigger", resource_id: id },
+      { action: "rerun", resource_id: runId },
+    ]);
 
     const today = new Date().toISOString().slice(0, 10);
     const listed = await herald(dataDir, "runs", "list", "--status", "succeeded", "--since", today, "--json");
-    expect((JSON.parse(listed.stdout) as { dataflowId: string }[]).map((r) => r.dataflowId)).toEqual([id]);
+    expect((JSON.parse(listed.stdout) as { dataflowId: string }[]).map((r) => r.dataflowId)).toEqual([
+      id,
+      id,
+    ]);
     const none = await herald(dataDir, "runs", "list", "--until", today, "--json");
     expect(JSON.parse(none.stdout)).toEqual([]);
     const vague = await herald(dataDir, "runs", "list", "--since", "yesterday", "--limit", "0");

@@ -9,7 +9,9 @@ import {
   getRun,
   listDataflows,
   listRuns,
+  type Run,
   runFilterSchema,
+  runsStartedBefore,
   setDataflowStatus,
   updateDataflow,
 } from "../../activation/index.ts";
@@ -145,16 +147,25 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     status: 202,
     handler: async ({ params, body, sandbox, actor }) => {
       if (!deps.activation) throw new Error("activation is not wired");
-      const runs = await deps.activation.triggerNow(sandbox, params.id, body?.segmentId);
-      await recordAudit(deps.store, {
-        sandbox,
-        actor: actor.id,
-        action: "trigger",
-        resource: "dataflow",
-        resourceId: params.id,
-        details: { runs: runs.map((r) => r.id) },
-      });
-      return { items: runs };
+      const audit = (runs: readonly Run[]) =>
+        recordAudit(deps.store, {
+          sandbox,
+          actor: actor.id,
+          action: "trigger",
+          resource: "dataflow",
+          resourceId: params.id,
+          details: { runs: runs.map((r) => r.id) },
+        });
+      try {
+        const runs = await deps.activation.triggerNow(sandbox, params.id, body?.segmentId);
+        await audit(runs);
+        return { items: runs };
+      } catch (error) {
+        // Refused part-way: the runs that did start are exports all the same.
+        const started = runsStartedBefore(error);
+        if (started.length) await audit(started);
+        throw error;
+      }
     },
   });
   registerRoute(app, deps, {
