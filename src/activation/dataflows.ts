@@ -12,6 +12,7 @@ import {
 import { conflict, type Issue, notFound, parseInput, validationError } from "../errors/index.ts";
 import { loadSchema } from "../schema/index.ts";
 import type { Executor } from "../store/index.ts";
+import { segmentIssues } from "./dataflow-segments.ts";
 import { DEFAULT_FILE_NAME_TEMPLATE, fileOptionsSchema, validateFileNameTemplate } from "./export/index.ts";
 import { applyPresets, mappingSchema, resolveMapping } from "./mapping.ts";
 import { runsInFlight } from "./runs.ts";
@@ -293,6 +294,7 @@ async function checkReferences(
         ],
   );
   if (misfits.length) throw validationError(misfits.map((m) => m.message).join("; "), misfits);
+  refuseIssues(await segmentIssues(deps.store, sandbox, input.segments));
   // The mapping is checked against the schema now, not at the first export.
   const schema = await loadSchema(deps.store, sandbox);
   const mapping = applyPresets(input.mapping, definition.presets, definition.name, schema);

@@ -34,7 +34,7 @@ export interface StreamingServiceOptions {
  */
 export function createStreamingService(deps: AccountDeps, options: StreamingServiceOptions = {}) {
   const metrics = createStreamingMetrics();
-  const plans = createPlanCache();
+  const plans = createPlanCache(options.logger);
   const dispatcher = createDispatcher({
     ...deps,
     metrics,

@@ -1,9 +1,12 @@
+import type { Logger } from "pino";
 import { type Dataflow, listDataflows, type Mapping } from "../activation/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import {
   compileEvaluator,
+  isInvalidSegment,
   lastWindows,
-  listSegments,
+  listStoredSegments,
+  type Segment,
   type SegmentAst,
   type SegmentEvaluator,
   type SegmentResolver,
@@ -44,6 +47,12 @@ export interface StreamingPlan {
   sandbox: string;
   segments: StreamingSegment[];
   dataflows: StreamingDataflow[];
+  /**
+   * Segments an enabled dataflow streams that the real-time path leaves out, with why: a stored
+   * definition that became invalid, or an edit that made the segment batch-only (dataflows are
+   * refused such segments when saved, but the segment can change after).
+   */
+  leftOut: { id: string; reason: string }[];
 }
 
 /** The AST, with every segment it references, as text: enough to see which node kinds it uses. */
@@ -94,9 +103,15 @@ export async function loadStreamingPlan(
     .map(toStreamingDataflow)
     .filter((d): d is StreamingDataflow => d !== undefined);
   const streamed = new Set(dataflows.flatMap((d) => [...d.segmentIds]));
-  const all = await listSegments(db, sandbox);
+  const stored = await listStoredSegments(db, sandbox);
+  const all = stored.filter((s): s is Segment => !isInvalidSegment(s));
   const definitions = new Map(all.map((s) => [s.id, s.ast]));
   const resolve: SegmentResolver = (id) => definitions.get(id);
+  const leftOut = stored.flatMap((s) => {
+    if (!streamed.has(s.id)) return [];
+    if (isInvalidSegment(s)) return [{ id: s.id, reason: `its stored definition is invalid (${s.invalid})` }];
+    return s.streaming.eligible ? [] : [{ id: s.id, reason: `it is batch-only (${s.streaming.reason})` }];
+  });
   const segments = all
     .filter((s) => s.streaming.eligible && streamed.has(s.id))
     .map((s): StreamingSegment => {
@@ -110,7 +125,7 @@ export async function loadStreamingPlan(
         timeDependent: /"window":|"kind":"age"|"kind":"birthday"/.test(text),
       };
     });
-  return { sandbox, segments, dataflows };
+  return { sandbox, segments, dataflows, leftOut };
 }
 
 /**
@@ -136,7 +151,7 @@ export class PlanChanged extends Error {
  * checks the stamp in its own read instead (one round trip fewer) and retries with `planFor` if
  * it changed.
  */
-export function createPlanCache() {
+export function createPlanCache(logger?: Pick<Logger, "warn">) {
   const cache = new Map<string, { key: string; stamp: string; plan: StreamingPlan }>();
   const keyOf = (stamp: string, schema: SchemaSnapshot) =>
     `${stamp}#${schema.profileFields.size}|${schema.eventFields.size}`;
@@ -148,6 +163,12 @@ export function createPlanCache() {
       const cached = cache.get(sandbox);
       if (cached?.key === key) return cached.plan;
       const plan = await loadStreamingPlan(db, sandbox, schema);
+      // Said once per plan: the dataflows streaming these segments send nothing for them.
+      if (plan.leftOut.length)
+        logger?.warn(
+          { sandbox, leftOut: plan.leftOut },
+          "streamed segments left out of the real-time path; their dataflows send nothing for them",
+        );
       cache.set(sandbox, { key, stamp, plan });
       return plan;
     },

@@ -5,7 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { startRun } from "../../src/activation/index.ts";
 import type { Store } from "../../src/store/index.ts";
-import { dataflowFor, FRENCH, fixtureProfile } from "../support/activation.ts";
+import { createFrenchSegment, dataflowFor, FRENCH, fixtureProfile } from "../support/activation.ts";
 import { apiFor } from "../support/api.ts";
 import { storeWithDefaultSchema } from "../support/herald-store.ts";
 
@@ -24,6 +24,7 @@ describe("dataflows and runs API", () => {
   async function apiWithLocalAccount() {
     ({ store } = await storeWithDefaultSchema("duckdb"));
     ({ app } = await apiFor(store));
+    await createFrenchSegment(store);
     root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-api-export-"));
     return app.inject({
       method: "POST",
@@ -131,6 +132,7 @@ describe("dataflows and runs API", () => {
   it("rejects an invalid dataflow naming the field", async () => {
     ({ store } = await storeWithDefaultSchema("duckdb"));
     ({ app } = await apiFor(store));
+    await createFrenchSegment(store);
     const response = await app.inject({
       method: "POST",
       url: "/v1/dataflows",
@@ -147,6 +149,7 @@ describe("dataflows and runs API", () => {
   it("refuses segments whose files would overwrite each other, and incremental files without the status", async () => {
     ({ store } = await storeWithDefaultSchema("duckdb"));
     ({ app } = await apiFor(store));
+    await createFrenchSegment(store);
     const base = dataflowFor("no-such-account");
     const segment = { ...base.segments[0], fileNameTemplate: "audience_%DATETIME%" };
     const shared = await app.inject({
@@ -182,6 +185,7 @@ describe("dataflows and runs API", () => {
   it("connects a new account on the way, checked before anything is saved", async () => {
     ({ store } = await storeWithDefaultSchema("duckdb"));
     ({ app } = await apiFor(store));
+    await createFrenchSegment(store);
     root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-api-export-"));
     const { accountId: _none, ...definition } = dataflowFor("");
     const create = (payload: object) => app.inject({ method: "POST", url: "/v1/dataflows", payload });
@@ -304,6 +308,24 @@ describe("dataflows and runs API", () => {
       name: "Renamed",
     });
     expect(renamed.statusCode).toBe(200);
+  });
+
+  it("refuses a segment id that names no segment of the sandbox, naming the field", async () => {
+    const account = await apiWithLocalAccount();
+    const base = dataflowFor(account.json().id);
+    const response = await app.inject({
+      method: "POST",
+      url: "/v1/dataflows",
+      payload: { ...base, segments: [{ ...base.segments[0], segmentId: "frnech" }] },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.issues).toEqual([
+      {
+        field: "segments.0.segmentId",
+        message: "segments.0.segmentId: no segment with id 'frnech' in this sandbox",
+      },
+    ]);
+    expect((await app.inject("/v1/dataflows")).json().items).toEqual([]);
   });
 
   it("refuses a streaming schedule for a file destination, naming the segment's field", async () => {

@@ -47,6 +47,7 @@ describe.each(engines)("streaming re-evaluation in the caller's transaction on %
           segmentIds: new Set(["gold"]),
         },
       ],
+      leftOut: [],
     };
   }
 

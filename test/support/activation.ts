@@ -37,6 +37,15 @@ export function fixtureProfile(i: number) {
 
 export const FRENCH = "french";
 
+/** The segment `dataflowFor` exports (a dataflow is refused a segment the sandbox lacks). */
+export function createFrenchSegment(store: Store) {
+  return createSegment(store, sandbox, {
+    id: FRENCH,
+    name: "French customers",
+    definition: 'homeAddress.countryCode = "FR"',
+  });
+}
+
 /** A store with the default schema, every part migrated and wired, `count` fixture profiles and the evaluated segment. */
 export async function activationFixture(engine: Engine, count = 200) {
   const { store } = await storeWithDefaultSchema(engine);
@@ -57,11 +66,7 @@ export async function activationFixture(engine: Engine, count = 200) {
     Array.from({ length: count }, (_, i) => fixtureProfile(i)),
   );
   if (report.rejected) throw new Error(`fixture rejected: ${JSON.stringify(report.issues)}`);
-  await createSegment(store, sandbox, {
-    id: FRENCH,
-    name: "French customers",
-    definition: 'homeAddress.countryCode = "FR"',
-  });
+  await createFrenchSegment(store);
   await evaluateSegments(store, sandbox, schema, [FRENCH]);
   return { store, deps, schema };
 }
