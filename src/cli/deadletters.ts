@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { recordAudit } from "../access/index.ts";
+import { validationError } from "../errors/index.ts";
 import { discardDeadLetters, listDeadLetters, replayDeadLetters } from "../streaming/index.ts";
 import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
 
@@ -23,13 +24,18 @@ function selection(ids: string[], options: SelectionOptions) {
 
 const list = newCommand("list", "Streaming messages that ran out of attempts, oldest first")
   .option("--dataflow <id>", "only this dataflow's")
-  .option("--limit <n>", "at most this many", "100")
+  .option("--limit <n>", "at most this many (1-10000)", "100")
   .option("--json", "print JSON")
   .action((options: SelectionOptions & { limit: string; json?: boolean }) =>
     withHerald(options, async (herald) => {
+      const limit = Number(options.limit);
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000)
+        throw validationError(`--limit: expected a whole number from 1 to 10000, got '${options.limit}'`, [
+          { field: "--limit", message: "expected a whole number from 1 to 10000" },
+        ]);
       const page = await listDeadLetters(herald.store, options.sandbox, {
         ...(options.dataflow ? { dataflowId: options.dataflow } : {}),
-        limit: Number(options.limit),
+        limit,
       });
       if (options.json) return printJson(page);
       process.stdout.write(`${page.total} dead letter${page.total === 1 ? "" : "s"}\n`);
@@ -49,7 +55,7 @@ function action(name: "replay" | "discard", description: string) {
     .action((ids: string[], options: SelectionOptions) =>
       withHerald(options, async (herald) => {
         const chosen = selection(ids, options);
-        const count =
+        const result =
           name === "replay"
             ? await replayDeadLetters(herald.store, options.sandbox, chosen)
             : await discardDeadLetters(herald.store, options.sandbox, chosen);
@@ -58,10 +64,19 @@ function action(name: "replay" | "discard", description: string) {
           actor: "cli",
           action: `deadletters.${name}`,
           resource: "deadletters",
-          details: { ...chosen, count },
+          details: { ...chosen, ...result },
         });
+        const { count, notTaken } = result;
         const verb = name === "replay" ? "queued again (sent by the running server)" : "discarded";
         process.stdout.write(`${count} dead letter${count === 1 ? "" : "s"} ${verb}\n`);
+        if (notTaken.length) {
+          const why =
+            name === "replay"
+              ? "not dead letters of this sandbox, or of a deleted dataflow"
+              : "not dead letters of this sandbox";
+          process.stderr.write(`left alone (${why}): ${notTaken.join(", ")}\n`);
+          process.exitCode = 1;
+        }
       }),
     );
 }

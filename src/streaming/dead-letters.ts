@@ -89,26 +89,46 @@ function requireSelection(selection: DeadLetterSelection, all: boolean | undefin
 }
 
 /**
+ * What a replay or discard did: how many dead letters it took, and the ids asked for that it did
+ * not take (not a dead letter of this sandbox: unknown, discarded, already replayed, or, for a
+ * replay, of a dataflow deleted since, which could only fail again).
+ */
+export interface DeadLetterOutcome {
+  count: number;
+  notTaken: number[];
+}
+
+function outcome(
+  selection: DeadLetterSelection,
+  taken: readonly { id: number | bigint }[],
+): DeadLetterOutcome {
+  const ids = new Set(taken.map((r) => Number(r.id)));
+  return { count: ids.size, notTaken: (selection.ids ?? []).filter((id) => !ids.has(id)) };
+}
+
+/**
  * Puts dead letters back in the outbox with fresh attempts, sent at the next dispatch. A replayed
  * message may arrive after newer messages of the same profile that were delivered meanwhile.
+ * Letters of a deleted dataflow stay dead (discard them): they have nowhere to go.
  */
 export async function replayDeadLetters(
   store: Store,
   sandbox: string,
   selection: DeadLetterSelection & { all?: boolean },
   now = new Date(),
-): Promise<number> {
+): Promise<DeadLetterOutcome> {
   requireSelection(selection, selection.all);
   const filter = where(store, selection, 2);
   const rows = await store.transaction((tx) =>
     tx.query<{ id: number }>(
       sandbox,
       `UPDATE streaming_outbox SET state = 'pending', attempts = 0, next_attempt_at = CAST($1 AS TIMESTAMPTZ), dead_at = NULL
-        WHERE ${filter.sql} RETURNING id`,
+        WHERE ${filter.sql}
+          AND dataflow_id IN (SELECT id FROM dataflows WHERE sandbox = $sandbox) RETURNING id`,
       [now, ...filter.params],
     ),
   );
-  return rows.length;
+  return outcome(selection, rows);
 }
 
 /** Deletes dead letters for good. */
@@ -116,7 +136,7 @@ export async function discardDeadLetters(
   store: Store,
   sandbox: string,
   selection: DeadLetterSelection & { all?: boolean },
-): Promise<number> {
+): Promise<DeadLetterOutcome> {
   requireSelection(selection, selection.all);
   const filter = where(store, selection, 1);
   const rows = await store.transaction((tx) =>
@@ -126,5 +146,5 @@ export async function discardDeadLetters(
       filter.params,
     ),
   );
-  return rows.length;
+  return outcome(selection, rows);
 }

@@ -19,12 +19,24 @@ async function herald(...args: string[]) {
   return stdout;
 }
 
+/** A command expected to fail: its exit code and what it said. */
+async function failing(...args: string[]) {
+  return herald(...args).then(
+    (stdout) => ({ code: 0, stdout, stderr: "" }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+}
+
 afterAll(() => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe("herald deadletters", { timeout: 120_000 }, () => {
-  it("lists, replays and discards dead letters", async () => {
+  it("lists, replays and discards dead letters, naming the ids it left alone", async () => {
     // Two messages that ran out of attempts, as the dispatcher leaves them.
     const h = await openHerald(loadConfig({ dataDir, logLevel: "silent" }, {}));
     try {
@@ -48,8 +60,21 @@ describe("herald deadletters", { timeout: 120_000 }, () => {
     expect(listed.items[0]).toMatchObject({ attempts: 8, lastError: "HTTP 503 from the endpoint" });
     const [ann, bob] = listed.items as { id: number }[];
     expect(await herald("deadletters", "discard", String(bob?.id))).toBe("1 dead letter discarded\n");
-    expect(await herald("deadletters", "replay", "--all")).toMatch(/^1 dead letter queued again/);
-    expect(await herald("deadletters", "list")).toBe("0 dead letters\n");
+    // bob's again, and an id that never was: nothing to discard, both named.
+    const again = await failing("deadletters", "discard", String(bob?.id), "999999");
+    expect(again).toMatchObject({ code: 1, stdout: "0 dead letters discarded\n" });
+    expect(again.stderr).toBe(`left alone (not dead letters of this sandbox): ${bob?.id}, 999999\n`);
+    // Their dataflow 'flow-1' does not exist (deleted): replaying would only fail again.
+    const orphan = await failing("deadletters", "replay", String(ann?.id));
+    expect(orphan).toMatchObject({
+      code: 1,
+      stdout: "0 dead letters queued again (sent by the running server)\n",
+    });
+    expect(orphan.stderr).toMatch(new RegExp(`of a deleted dataflow\\): ${ann?.id}\\n$`));
+    expect(await herald("deadletters", "list")).toMatch(/^1 dead letter\n/);
+    const limit = await failing("deadletters", "list", "--limit", "abc");
+    expect(limit.code).toBe(1);
+    expect(limit.stderr).toMatch(/--limit: expected a whole number from 1 to 10000, got 'abc'/);
 
     const after = await openHerald(loadConfig({ dataDir, logLevel: "silent" }, {}));
     try {
@@ -57,7 +82,7 @@ describe("herald deadletters", { timeout: 120_000 }, () => {
         "SELECT id, state, attempts FROM streaming_outbox",
       );
       expect(rows.map((r) => ({ ...r, id: Number(r.id) }))).toEqual([
-        { id: ann?.id, state: "pending", attempts: 0 },
+        { id: ann?.id, state: "dead", attempts: 8 },
       ]);
     } finally {
       await after.close();

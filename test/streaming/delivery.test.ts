@@ -230,8 +230,15 @@ describe.each(engines)("real-time activation on %s", (engine) => {
         if (destination.up) await destination.up();
         else destination.outage(0);
         const bob = dead.items.find((d: { profileId: string }) => d.profileId === "bob@example.com");
-        expect(await h.post("/v1/deadletters/discard", { ids: [bob.id] })).toEqual({ count: 1 });
-        expect(await h.post("/v1/deadletters/replay", { all: true })).toEqual({ count: 1 });
+        expect(await h.post("/v1/deadletters/discard", { ids: [bob.id] })).toEqual({
+          count: 1,
+          notTaken: [],
+        });
+        // bob's is gone: asked again, it is named as not taken.
+        expect(await h.post("/v1/deadletters/replay", { ids: [bob.id, dead.items[0].id] })).toEqual({
+          count: 1,
+          notTaken: [bob.id],
+        });
         const received = await eventually(destination.received, (r) => r.length >= 1);
         expect(received.map((r) => r.key)).toEqual(["ann@example.com"]);
         expect((await h.app.inject("/v1/deadletters")).json().total).toBe(0);

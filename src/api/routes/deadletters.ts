@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { recordAudit } from "../../access/index.ts";
+import { recordAudit, requirePermission } from "../../access/index.ts";
 import { discardDeadLetters, listDeadLetters, replayDeadLetters } from "../../streaming/index.ts";
 import type { ApiDeps } from "../deps.ts";
 import { registerRoute } from "../route.ts";
@@ -23,14 +23,18 @@ export function deadLetterRoutes(app: FastifyInstance, deps: ApiDeps & Streaming
     method: "GET",
     url: "/v1/deadletters",
     permission: "View Destinations",
-    summary: "Dead letters: streaming messages that ran out of attempts, oldest first, with the last error",
+    summary:
+      "Dead letters: streaming messages that ran out of attempts, oldest first, with the last error (their payloads hold profile data: needs View Profiles too)",
     tags: ["streaming"],
     query: z.object({
       dataflowId: z.string().min(1).optional(),
       limit: z.coerce.number().int().min(1).max(10_000).default(100),
       offset: z.coerce.number().int().min(0).default(0),
     }),
-    handler: async ({ query, sandbox }) => listDeadLetters(deps.store, sandbox, query),
+    handler: async ({ query, sandbox, actor }) => {
+      requirePermission(actor, "View Profiles");
+      return listDeadLetters(deps.store, sandbox, query);
+    },
   });
 
   for (const action of ["replay", "discard"] as const) {
@@ -44,9 +48,16 @@ export function deadLetterRoutes(app: FastifyInstance, deps: ApiDeps & Streaming
           : "Delete dead letters for good",
       tags: ["streaming"],
       body: selectionSchema,
-      response: z.object({ count: z.number() }),
+      response: z.object({
+        count: z.number().describe("dead letters replayed or discarded"),
+        notTaken: z
+          .array(z.number())
+          .describe(
+            "ids asked for that are not dead letters of this sandbox (unknown, discarded, already replayed), or, for a replay, whose dataflow was deleted",
+          ),
+      }),
       handler: async ({ body, sandbox, actor }) => {
-        const count =
+        const result =
           action === "replay"
             ? await replayDeadLetters(deps.store, sandbox, body)
             : await discardDeadLetters(deps.store, sandbox, body);
@@ -56,9 +67,9 @@ export function deadLetterRoutes(app: FastifyInstance, deps: ApiDeps & Streaming
           actor: actor.id,
           action: `deadletters.${action}`,
           resource: "deadletters",
-          details: { ...body, count },
+          details: { ...body, ...result },
         });
-        return { count };
+        return result;
       },
     });
   }
