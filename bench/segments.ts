@@ -10,6 +10,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { profileMigrations } from "../src/profiles/index.ts";
 import { addField, defaultSchema, loadSchema } from "../src/schema/index.ts";
 import {
   compileEvaluator,
@@ -53,6 +54,7 @@ async function bestOf(work: () => Promise<number>): Promise<{ count: number; ms:
 
 try {
   await store.transaction((tx) => migrate(tx, store.engine));
+  await store.transaction((tx) => migrate(tx, store.engine, "profiles", profileMigrations));
   await store.transaction((tx) => migrate(tx, store.engine, "segments", segmentMigrations));
   await createSandbox(store, SANDBOX);
   for (const field of defaultSchema) await addField(store, SANDBOX, field);

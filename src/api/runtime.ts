@@ -10,6 +10,7 @@ import {
 import type { Config } from "../config/index.ts";
 import { loadOrCreateLocalKey, localKeyProvider } from "../crypto/index.ts";
 import { createCatalog, destinationDefinitions, destinationMigrations } from "../destinations/index.ts";
+import { profileMigrations } from "../profiles/index.ts";
 import { installDefaultSchema } from "../schema/index.ts";
 import {
   createEvaluationScheduler,
@@ -23,6 +24,7 @@ import type { ApiDeps } from "./deps.ts";
 
 /** Each part's own tables, migrated at start after the store's shared ones. */
 export const partMigrations: [part: string, migrations: Migration[]][] = [
+  ["profiles", profileMigrations],
   ["destinations", destinationMigrations],
   ["segments", segmentMigrations],
   ["activation", activationMigrations],

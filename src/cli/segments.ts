@@ -44,6 +44,11 @@ function definitionFrom(options: DefinitionOptions): { definition: string } | { 
   return given;
 }
 
+/** Warnings go to stderr, one a line: the segment was saved (or estimated) all the same. */
+function printWarnings(warnings: readonly string[]) {
+  for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+}
+
 function printSegment(s: StoredSegment) {
   if (isInvalidSegment(s)) {
     process.stdout.write(`${s.id.padEnd(24)} ${s.name}  (INVALID: ${s.invalid})\n    ${s.definition}\n`);
@@ -96,6 +101,7 @@ const create = newCommand("create", "Create a segment (validated against the sch
           details: { name: segment.name },
         });
         printSegment(segment);
+        printWarnings(segment.warnings);
       }),
   );
 
@@ -124,6 +130,7 @@ const update = newCommand("update", "Change a segment's name, description or def
           details: { name: segment.name },
         });
         printSegment(segment);
+        printWarnings(segment.warnings);
       }),
   );
 
@@ -179,6 +186,7 @@ const estimate = newCommand("estimate", "Estimate a draft segment's size without
       process.stdout.write(
         `${e.estimate} of ${e.totalProfiles} profiles${range}, ${Math.round(e.durationMs)} ms\n`,
       );
+      printWarnings(e.warnings);
     }),
   );
 

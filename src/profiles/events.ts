@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Issue } from "../errors/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Dialect, Executor, Statement, Store } from "../store/index.ts";
+import type { KnownEventTypes } from "./event-types.ts";
 import { suggestField } from "./suggest.ts";
 import { createProfilesStatement } from "./upsert.ts";
 import { coerceValue, type FieldValue, parseTimestamp, valueToText } from "./values.ts";
@@ -202,19 +203,25 @@ export interface InsertedEvents {
 
 /** What writing a group of resolved events takes: its statements, and what they will have written. */
 export interface EventWrites extends InsertedEvents {
-  /** Creating the new profiles, then appending the events: for `writeAll`, or one after the other. */
+  /**
+   * Creating the new profiles, appending the events, then recording event types the sandbox had
+   * not stored before: for `writeAll` (so all or none of them commit), or one after the other in
+   * a transaction.
+   */
   statements: Statement[];
 }
 
 /**
  * Resolves events to their profiles (see resolveProfiles) and prepares their writes without running
  * them: the caller runs the statements, alone or with writes of its own in one `writeAll`.
- * `lookedUp`: primary identities the caller has just read, so they are not looked up again.
+ * `knownTypes`: the store's (knownEventTypes). `lookedUp`: primary identities the caller has just
+ * read, so they are not looked up again.
  */
 export async function prepareEventWrites(
   store: Pick<Store, "dialect"> & Executor,
   schema: SchemaSnapshot,
   events: readonly { write: EventWrite; row: number }[],
+  knownTypes: KnownEventTypes,
   now = new Date(),
   lookedUp?: LookedUp,
 ): Promise<EventWrites> {
@@ -224,7 +231,13 @@ export async function prepareEventWrites(
   const statements: Statement[] = [];
   if (created.length) statements.push(createProfilesStatement(store.dialect, schema, created, now));
   const kept = events.map((e, i) => ({ ...e, profileId: ids[i] })).filter((e) => e.profileId !== undefined);
-  if (kept.length) statements.push(eventsStatement(store.dialect, schema, kept, now));
+  if (kept.length) {
+    statements.push(eventsStatement(store.dialect, schema, kept, now));
+    const types = new Set<string>();
+    for (const e of kept) types.add(e.write.type);
+    const recording = await knownTypes.recordingStatement(store, schema.sandbox, types, now);
+    if (recording) statements.push(recording);
+  }
   return {
     inserted: kept.length,
     issues,
@@ -240,10 +253,18 @@ export async function insertEvents(
   store: Pick<Store, "dialect"> & Executor,
   schema: SchemaSnapshot,
   events: readonly { write: EventWrite; row: number }[],
+  knownTypes: KnownEventTypes,
   now = new Date(),
   lookedUp?: LookedUp,
 ): Promise<InsertedEvents> {
-  const { statements, ...inserted } = await prepareEventWrites(store, schema, events, now, lookedUp);
+  const { statements, ...inserted } = await prepareEventWrites(
+    store,
+    schema,
+    events,
+    knownTypes,
+    now,
+    lookedUp,
+  );
   await store.writeAll(schema.sandbox, statements);
   return inserted;
 }

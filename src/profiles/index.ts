@@ -1,3 +1,4 @@
+export { type KnownEventTypes, knownEventTypes, listStoredEventTypes } from "./event-types.ts";
 export {
   type EventWrite,
   type EventWrites,
@@ -17,6 +18,7 @@ export {
   validateProfiles,
 } from "./ingest-records.ts";
 export { lookupProfile, type ProfileView, parseIdentity } from "./lookup.ts";
+export { profileMigrations } from "./migrations.ts";
 export { flattenByPath, nestByPath, type ProfileWrite, validateProfile } from "./records.ts";
 export { editDistance, suggestField } from "./suggest.ts";
 export { upsertProfiles } from "./upsert.ts";

@@ -1,6 +1,7 @@
 import type { Issue } from "../errors/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Store } from "../store/index.ts";
+import { knownEventTypes } from "./event-types.ts";
 import { type EventWrite, insertEvents, validateEvent } from "./events.ts";
 import { type ProfileWrite, validateProfile } from "./records.ts";
 import { upsertProfiles } from "./upsert.ts";
@@ -72,7 +73,7 @@ export async function ingestEventRecords(
 ): Promise<IngestReport> {
   const { events: valid, issues } = validateEvents(schema, records, firstRow);
   const inserted = await store.transaction((tx) =>
-    insertEvents({ ...tx, dialect: store.dialect }, schema, valid, now),
+    insertEvents({ ...tx, dialect: store.dialect }, schema, valid, knownEventTypes(store), now),
   );
   issues.push(...inserted.issues);
   const rejectedRows = new Set(issues.map((i) => i.row));

@@ -2,6 +2,7 @@ import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Store } from "../store/index.ts";
 import type { SegmentAst } from "./ast.ts";
 import { compileSampleToSql, compileSegmentToSql } from "./compile-sql/index.ts";
+import { eventTypeWarnings } from "./event-type-warnings.ts";
 import { segmentResolver } from "./segments.ts";
 import { typecheckSegment } from "./typecheck.ts";
 
@@ -16,22 +17,38 @@ export interface SegmentEstimate {
   sampleFraction: number;
   totalProfiles: number;
   durationMs: number;
+  /** Event types the draft reads that the sandbox has never stored (see eventTypeWarnings). */
+  warnings: string[];
 }
 
 const BUCKETS = 10_000;
 
+type EstimateOptions = { now?: Date; sampleSize?: number; exactBelow?: number };
+
 /**
  * The size of a draft segment. Up to `exactBelow` profiles it is counted exactly; above, on a
  * deterministic hash sample of about `sampleSize` profiles (their events only), scaled up, with a
- * binomial 95% interval (finite-population corrected).
+ * binomial 95% interval (finite-population corrected). Warns, as saving would, about event types
+ * the sandbox has never stored.
  */
 export async function estimateSegment(
   store: Store,
   sandbox: string,
   schema: SchemaSnapshot,
   ast: SegmentAst,
-  options: { now?: Date; sampleSize?: number; exactBelow?: number } = {},
+  options: EstimateOptions = {},
 ): Promise<SegmentEstimate> {
+  const size = await estimateSize(store, sandbox, schema, ast, options);
+  return { ...size, warnings: await eventTypeWarnings(store, sandbox, ast) };
+}
+
+async function estimateSize(
+  store: Store,
+  sandbox: string,
+  schema: SchemaSnapshot,
+  ast: SegmentAst,
+  options: EstimateOptions,
+): Promise<Omit<SegmentEstimate, "warnings">> {
   const started = performance.now();
   typecheckSegment(ast, schema);
   const now = options.now ?? new Date();

@@ -29,6 +29,7 @@ export {
   type ProfileRecord,
   type SegmentEvaluator,
 } from "./evaluate.ts";
+export { eventTypeWarnings } from "./event-type-warnings.ts";
 export {
   type MembershipState,
   type MembershipWrite,
@@ -68,6 +69,7 @@ export {
   listSegments,
   listStoredSegments,
   parseDefinition,
+  type SavedSegment,
   type Segment,
   type SegmentInput,
   type SegmentPatch,

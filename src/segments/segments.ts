@@ -4,6 +4,7 @@ import { conflict, issuesOf, notFound, parseInput, validationError } from "../er
 import { loadSchema, type SchemaSnapshot } from "../schema/index.ts";
 import type { Executor, Store } from "../store/index.ts";
 import { type SegmentAst, segmentAstSchema } from "./ast.ts";
+import { eventTypeWarnings } from "./event-type-warnings.ts";
 import { parseSegment } from "./parse.ts";
 import { printSegment } from "./print.ts";
 import { findCycle, type SegmentResolver } from "./references.ts";
@@ -63,6 +64,14 @@ export interface Segment {
   createdAt: Date;
   updatedAt: Date;
   lastEvaluatedAt?: Date;
+}
+
+/**
+ * A segment as just saved, with what its author should know though it did not stop the save:
+ * event types it reads that the sandbox has never stored (see eventTypeWarnings).
+ */
+export interface SavedSegment extends Segment {
+  warnings: string[];
 }
 
 /**
@@ -328,8 +337,15 @@ export async function segmentsToEvaluate(
   return { ids: segments.filter((s) => !isInvalidSegment(s)).map((s) => s.id), invalid };
 }
 
-/** Validates and saves a new segment. The id defaults to a slug of the name, made unique. */
-export async function createSegment(store: Store, sandbox: string, input: SegmentInput): Promise<Segment> {
+/**
+ * Validates and saves a new segment. The id defaults to a slug of the name, made unique. Event
+ * types the sandbox has never stored are warned about, not refused.
+ */
+export async function createSegment(
+  store: Store,
+  sandbox: string,
+  input: SegmentInput,
+): Promise<SavedSegment> {
   const segment = parseInput(segmentInputSchema, input, "segment");
   const schema = await loadSchema(store, sandbox);
   const now = new Date();
@@ -351,16 +367,25 @@ export async function createSegment(store: Store, sandbox: string, input: Segmen
     );
     return id;
   });
-  return getSegment(store, sandbox, id);
+  return withWarnings(store, sandbox, id);
 }
 
-/** Changes a segment's name, description or definition; a new definition is validated as on create. */
+/** The segment as stored, with its warnings (see SavedSegment). */
+async function withWarnings(store: Store, sandbox: string, id: string): Promise<SavedSegment> {
+  const segment = await getSegment(store, sandbox, id);
+  return { ...segment, warnings: await eventTypeWarnings(store, sandbox, segment.ast) };
+}
+
+/**
+ * Changes a segment's name, description or definition; a new definition is validated as on create,
+ * and the saved one warned about as on create.
+ */
 export async function updateSegment(
   store: Store,
   sandbox: string,
   id: string,
   patch: SegmentPatch,
-): Promise<Segment> {
+): Promise<SavedSegment> {
   const changes = parseInput(segmentPatchSchema, patch, "segment");
   const schema = await loadSchema(store, sandbox);
   await store.transaction(async (tx) => {
@@ -396,7 +421,7 @@ export async function updateSegment(
       [changes.name ?? current.name, description, definition, ast, new Date(), id],
     );
   });
-  return getSegment(store, sandbox, id);
+  return withWarnings(store, sandbox, id);
 }
 
 /**

@@ -220,6 +220,11 @@ export function streamingEventReach(ast: SegmentAst, options: StreamingOptions =
   return reach;
 }
 
+/** Every event type a segment's own definition reads (not those of the segments it refers to). */
+export function eventTypesRead(ast: SegmentAst): string[] {
+  return [...new Set(timeUse(ast, {}).selectors.map((s) => s.event.type))];
+}
+
 /**
  * The lengths (ms) of the `within last` windows of each event type, when those windows are all the
  * segment's result depends on in time; undefined otherwise (other windows, ages, birthdays, windows

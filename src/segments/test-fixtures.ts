@@ -1,3 +1,4 @@
+import { profileMigrations } from "../profiles/index.ts";
 import {
   addField,
   defaultSchema,
@@ -268,9 +269,13 @@ export async function insertScenario(
   );
 }
 
-/** A store with the test schema installed in `sandbox` (the registry adds the typed columns). */
+/**
+ * A store with the test schema installed in `sandbox` (the registry adds the typed columns), and
+ * the profiles part's tables (saving a segment reads the event types stored).
+ */
 export async function prepareSandbox(store: Store, sandbox = "test"): Promise<SchemaSnapshot> {
   await store.transaction((tx) => migrate(tx, store.engine));
+  await store.transaction((tx) => migrate(tx, store.engine, "profiles", profileMigrations));
   await createSandbox(store, sandbox);
   for (const field of testFields) await addField(store, sandbox, field);
   return loadSchema(store, sandbox);

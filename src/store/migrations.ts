@@ -10,6 +10,11 @@ export interface Migration {
   version: number;
   name: string;
   statements: (engine: Engine) => string[];
+  /**
+   * Data to move once the statements have run, in the same transaction: for what one fixed
+   * statement cannot reach, such as every sandbox's own tables (a backfill from their events).
+   */
+  backfill?: (db: Executor, engine: Engine) => Promise<void>;
 }
 
 export const storeMigrations: Migration[] = [
@@ -70,6 +75,7 @@ export async function migrate(
   for (const migration of migrations) {
     if (done.has(migration.version)) continue;
     for (const statement of migration.statements(engine)) await db.queryGlobal(statement);
+    await migration.backfill?.(db, engine);
     await db.queryGlobal(
       "INSERT INTO herald_migrations (part, version, name, applied_at) VALUES ($1, $2, $3, $4)",
       [part, migration.version, migration.name, new Date()],

@@ -1,5 +1,11 @@
 import type { Issue } from "../errors/index.ts";
-import { type EventWrite, type ProfileWrite, prepareEventWrites, upsertProfiles } from "../profiles/index.ts";
+import {
+  type EventWrite,
+  type KnownEventTypes,
+  type ProfileWrite,
+  prepareEventWrites,
+  upsertProfiles,
+} from "../profiles/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Dialect, Executor, Row, Statement } from "../store/index.ts";
 import { type ProfileState, profileStateReader } from "./profile-state.ts";
@@ -14,6 +20,8 @@ export interface GroupRecords {
   profiles: readonly ProfileWrite[];
   /** Events with their row in the group (issues name it). */
   events: readonly { write: EventWrite; row: number }[];
+  /** The event types known stored in the store (knownEventTypes): a new one is recorded with the events. */
+  knownTypes: KnownEventTypes;
   /** Profiles to re-evaluate without a write (the sweep's time-based exits). */
   reevaluate: readonly string[];
   now: Date;
@@ -59,12 +67,12 @@ export async function commitRecords(
   db: Executor & { dialect: Dialect },
   group: GroupRecords,
 ): Promise<CommittedRecords> {
-  const { schema, plan, events, now, sandbox } = group;
+  const { schema, plan, events, knownTypes, now, sandbox } = group;
   if (group.profiles.length) await upsertProfiles(db, schema, group.profiles, now);
   const touched = new Set([...group.profiles.map((w) => w.id), ...group.reevaluate]);
   if (!plan.segments.length) {
     // Nothing streamed in this sandbox: store the records, evaluate nothing.
-    const { statements, ...inserted } = await prepareEventWrites(db, schema, events, now);
+    const { statements, ...inserted } = await prepareEventWrites(db, schema, events, knownTypes, now);
     await db.writeAll(sandbox, [...(group.alsoWrite?.(inserted.issues) ?? []), ...statements]);
     for (const id of inserted.profileIds) touched.add(id);
     return { result: nothingEvaluated, issues: inserted.issues, profileIds: [...touched] };
@@ -88,7 +96,7 @@ export async function commitRecords(
   const states = new Map<string, ProfileState>();
   for (const state of read.states) states.set(state.profile._id as string, state);
 
-  const eventWrites = await prepareEventWrites(db, schema, events, now, {
+  const eventWrites = await prepareEventWrites(db, schema, events, knownTypes, now, {
     ids: read.found ? new Set([...named, ...others]) : named,
     found: new Set([...states.keys(), ...(read.found ?? [])]),
   });

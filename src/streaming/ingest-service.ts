@@ -3,6 +3,7 @@ import type { Issue } from "../errors/index.ts";
 import {
   type EventWrite,
   type IngestReport,
+  knownEventTypes,
   type ProfileWrite,
   validateEvents,
   validateProfiles,
@@ -105,6 +106,7 @@ function recordsOf(job: Job): number {
  */
 export function createStreamingIngest(options: StreamingIngestOptions) {
   const { store, plans, metrics } = options;
+  const knownTypes = knownEventTypes(store);
   const clock = options.now ?? (() => new Date());
   const lookbackMs = options.lookbackMs ?? 30 * DAY;
   const primary = (job: Job) => job.schema.primaryIdentity.namespace;
@@ -212,6 +214,7 @@ export function createStreamingIngest(options: StreamingIngestOptions) {
           : { plan: await plans.planFor(db, sandbox, schema) }),
         profiles,
         events,
+        knownTypes,
         reevaluate: jobs.flatMap((j) => (j.kind === "reevaluate" ? j.profileIds : [])),
         now,
         ingestedAt,

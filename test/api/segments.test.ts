@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
+import { ingestFile } from "../../src/profiles/index.ts";
+import { loadSchema } from "../../src/schema/index.ts";
 import { DEFAULT_SANDBOX, type Store } from "../../src/store/index.ts";
 import { dataflowFor, FRENCH } from "../support/activation.ts";
 import { apiFor } from "../support/api.ts";
@@ -68,6 +70,113 @@ describe.each(engines)("segments API on %s", (engine) => {
     expect(estimate.statusCode).toBe(200);
     expect(estimate.json()).toMatchObject({ estimate: 2, low: 2, high: 2, sampled: false, totalProfiles: 3 });
     expect((await app.inject("/v1/segments")).json().items).toEqual([]);
+  });
+
+  const PURCHASE_TYPO =
+    "commerce.purchase: no event of this type has been stored in this sandbox; did you mean commerce.purchases?";
+  const purchasedOnce = (type: string) => `count(${type} within last 30 days) > 0`;
+
+  it("saves a segment reading an event type never stored, with a warning naming the closest stored one", async () => {
+    await start();
+    // No event stored yet: nothing to compare with, no warning.
+    const early = await post("/v1/segments", {
+      id: "early",
+      name: "Early",
+      definition: purchasedOnce("commerce.purchase"),
+    });
+    expect(early.statusCode).toBe(201);
+    expect(early.json().warnings).toEqual([]);
+
+    const purchase = {
+      type: "commerce.purchases",
+      timestamp: new Date().toISOString(),
+      properties: { priceTotal: 30 },
+    };
+    const stored = await post("/v1/events", [{ ...purchase, identity: { email: "ann@example.com" } }]);
+    expect(stored.json()).toMatchObject({ stored: 1, rejected: 0 });
+
+    const typo = await post("/v1/segments", {
+      id: "buyers",
+      name: "Buyers",
+      definition: purchasedOnce("commerce.purchase"),
+    });
+    expect(typo.statusCode).toBe(201);
+    expect(typo.json()).toMatchObject({ id: "buyers", warnings: [PURCHASE_TYPO] });
+    expect((await app.inject("/v1/segments/buyers")).statusCode).toBe(200);
+    const estimate = await post("/v1/segments/estimate", { definition: purchasedOnce("commerce.purchase") });
+    expect(estimate.json()).toMatchObject({ estimate: 0, warnings: [PURCHASE_TYPO] });
+
+    const fixed = await app.inject({
+      method: "PATCH",
+      url: "/v1/segments/buyers",
+      payload: { definition: purchasedOnce("commerce.purchases") },
+    });
+    expect(fixed.statusCode).toBe(200);
+    expect(fixed.json().warnings).toEqual([]);
+    const right = await post("/v1/segments/estimate", { definition: purchasedOnce("commerce.purchases") });
+    expect(right.json()).toMatchObject({ estimate: 1, warnings: [] });
+  });
+
+  it("drops the warning on the next save once the type is stored, and reads only the segment's own selectors", async () => {
+    await start();
+    const at = new Date().toISOString();
+    await post("/v1/events", {
+      type: "commerce.purchases",
+      timestamp: at,
+      identity: { email: "ann@example.com" },
+    });
+    // Every kind of selector: aggregates, exists, latest, sequence steps; inSegment's are the other segment's.
+    const definition = [
+      "exists(web.pageView within last 7 days)",
+      'latest(web.pageView.page) = "pricing"',
+      "web.pageView then commerce.purchases within 7 days",
+      "sum(commerce.purchases.priceTotal) > 10",
+    ].join(" and ");
+    const created = await post("/v1/segments", { id: "viewers", name: "Viewers", definition });
+    expect(created.json().warnings).toEqual([
+      "web.pageView: no event of this type has been stored in this sandbox",
+    ]);
+    const referring = await post("/v1/segments", {
+      name: "Referring",
+      definition: 'inSegment("viewers") and loyalty.tier = "gold"',
+    });
+    expect(referring.json().warnings).toEqual([]);
+
+    await post("/v1/events", { type: "web.pageView", timestamp: at, identity: { email: "bob@example.com" } });
+    const renamed = await app.inject({
+      method: "PATCH",
+      url: "/v1/segments/viewers",
+      payload: { name: "Viewers!" },
+    });
+    expect(renamed.statusCode).toBe(200);
+    expect(renamed.json().warnings).toEqual([]);
+  });
+
+  it("compares with the event types a file load stored", async () => {
+    await start();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "herald-segment-types-"));
+    try {
+      const file = path.join(dir, "events.csv");
+      fs.writeFileSync(
+        file,
+        `type,timestamp,identity.email,priceTotal\ncommerce.purchases,${new Date().toISOString()},cid@example.com,12.5\n`,
+      );
+      // On DuckDB a CSV file takes the bulk path.
+      const schema = await loadSchema(store, DEFAULT_SANDBOX);
+      expect(await ingestFile(store, schema, { path: file, kind: "events" })).toMatchObject({ stored: 1 });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const typo = await post("/v1/segments", {
+      name: "Buyers",
+      definition: purchasedOnce("commerce.purchase"),
+    });
+    expect(typo.json().warnings).toEqual([PURCHASE_TYPO]);
+    const right = await post("/v1/segments", {
+      name: "Buyers 2",
+      definition: purchasedOnce("commerce.purchases"),
+    });
+    expect(right.json().warnings).toEqual([]);
   });
 
   it("rejects an invalid definition with the line, column and a suggestion", async () => {

@@ -57,7 +57,8 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     method: "POST",
     url: "/v1/segments",
     permission: "Manage Segments",
-    summary: "Create a segment from its text definition or its AST (validated against the schema)",
+    summary:
+      "Create a segment from its text definition or its AST (validated against the schema); `warnings` names event types it reads that the sandbox has never stored",
     tags: ["segments"],
     body: segmentInputSchema,
     status: 201,
@@ -71,7 +72,8 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     method: "POST",
     url: "/v1/segments/estimate",
     permission: "View Segments",
-    summary: "Estimate a draft segment's audience size (sampled above 200,000 profiles, with a 95% interval)",
+    summary:
+      "Estimate a draft segment's audience size (sampled above 200,000 profiles, with a 95% interval), with `warnings` as on save",
     tags: ["segments"],
     body: draftSchema,
     handler: async ({ body, sandbox }) => {
@@ -110,7 +112,8 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     method: "PATCH",
     url: "/v1/segments/:id",
     permission: "Manage Segments",
-    summary: "Change a segment's name, description or definition (validated on save)",
+    summary:
+      "Change a segment's name, description or definition (validated on save), with `warnings` as on create",
     tags: ["segments"],
     params: idParams,
     body: segmentPatchSchema,

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Issue } from "../../errors/index.ts";
 import type { Executor } from "../../store/index.ts";
+import { recordLoadedTypesSql } from "../event-types.ts";
 import { validateEvent } from "../events.ts";
 import { blankSql, cellSql } from "./cells.ts";
 import { eventColumns, profileColumns } from "./columns.ts";
@@ -578,6 +579,15 @@ export async function bulkLoadEvents(context: LoadContext, source: BulkSource): 
         `INSERT INTO {events} (_id, _profile_id, _type, _ts, _ingested_at${propertyNames.map((p) => `, ${p}`).join("")})
          SELECT CAST(uuid() AS VARCHAR), r._pid, s._type, s._ts, ${at}${properties.map((c) => `, s.v${c.index}`).join("")}
          FROM ${stage.table} s JOIN ${resolved} r ON r.g = s.rowid WHERE r._pid IS NOT NULL`,
+        [now],
+      );
+      // Recorded once the events are in (each statement here commits on its own): a failed load
+      // records no type.
+      await tx.query(
+        schema.sandbox,
+        recordLoadedTypesSql(
+          `SELECT s._type FROM ${stage.table} s JOIN ${resolved} r ON r.g = s.rowid WHERE r._pid IS NOT NULL`,
+        ),
         [now],
       );
       const stored = Number(
