@@ -39,43 +39,54 @@ function sha256Normalized(value: unknown): unknown {
   return createHash("sha256").update(value.replace(HASH_TRIM_PATTERN, "").toLowerCase()).digest("hex");
 }
 
+/** A mapping row's value for the profile: undefined for a membership row, or a value it lacks. */
+function mappedValue(row: Mapping["columns"][number], schema: SchemaSnapshot, profile: Row): unknown {
+  const { source } = row;
+  switch (source.kind) {
+    case "attribute":
+      return profile[source.path] ?? undefined;
+    case "identity": {
+      const field = schema.identities.get(source.namespace);
+      return field ? (profile[field.path] ?? undefined) : undefined;
+    }
+    case "membership":
+      return undefined;
+    default:
+      return assertNever(source, "mapping source");
+  }
+}
+
 /**
- * Builds a dataflow's message for one profile, or undefined when a mandatory mapped value is
- * missing (the profile is excluded, as in file exports). Identity rows of the mapping choose the
- * identities sent (hashed when asked); without any, every identity of the profile is sent.
- * Membership rows of the mapping are carried by `segmentMembership`.
+ * Whether a `mandatory` attribute or identity row of the mapping has no value for the profile: its
+ * entries are then excluded (as in file exports), not its exits.
+ */
+export function lacksMandatoryValue(mapping: Mapping, schema: SchemaSnapshot, profile: Row): boolean {
+  return mapping.columns.some(
+    (row) =>
+      row.mandatory && row.source.kind !== "membership" && mappedValue(row, schema, profile) === undefined,
+  );
+}
+
+/**
+ * Builds a dataflow's message for one profile, with the mapped values it has (whether to send it
+ * when a mandatory one is missing is the caller's: `lacksMandatoryValue`). Identity rows of the
+ * mapping choose the identities sent (hashed when asked); without any, every identity of the
+ * profile is sent. Membership rows of the mapping are carried by `segmentMembership`.
  */
 export function buildProfileMessage(
   mapping: Mapping,
   schema: SchemaSnapshot,
   profile: Row,
   changes: readonly MembershipChange[],
-): ProfileMessage | undefined {
+): ProfileMessage {
   const identities: Record<string, unknown> = {};
   const attributes: Record<string, unknown> = {};
   let identityRows = 0;
   for (const row of mapping.columns) {
     const { source } = row;
-    let value: unknown;
-    switch (source.kind) {
-      case "attribute":
-        value = profile[source.path];
-        break;
-      case "identity": {
-        identityRows++;
-        const field = schema.identities.get(source.namespace);
-        value = field ? profile[field.path] : undefined;
-        break;
-      }
-      case "membership":
-        continue;
-      default:
-        return assertNever(source, "mapping source");
-    }
-    if (value === null || value === undefined) {
-      if (row.mandatory) return undefined;
-      continue;
-    }
+    if (source.kind === "identity") identityRows++;
+    const value = mappedValue(row, schema, profile);
+    if (value === undefined) continue;
     const out = row.hash === "sha256" ? sha256Normalized(value) : jsonValue(value);
     if (source.kind === "identity") identities[row.target ?? source.namespace] = out;
     else attributes[row.target ?? defaultTarget(row)] = out;

@@ -8,7 +8,7 @@ import {
 import type { Dialect, Executor, Row, Statement } from "../store/index.ts";
 
 import { type OutboxMessage, outboxWrite } from "./outbox.ts";
-import { buildProfileMessage, type MembershipChange } from "./payload.ts";
+import { buildProfileMessage, lacksMandatoryValue, type MembershipChange } from "./payload.ts";
 import { type ProfileState, profileStateReader } from "./profile-state.ts";
 import type { StreamingPlan, StreamingSegment } from "./streaming-plan.ts";
 
@@ -33,7 +33,7 @@ export interface ReevaluationResult {
   changes: MembershipChange[];
   /** The outbox messages written, to hand to the dispatcher once committed. */
   queued: OutboxMessage[];
-  /** Messages not written because a mandatory mapped value was missing. */
+  /** Messages whose entries were left out because a mandatory mapped value was missing. */
   excluded: number;
 }
 
@@ -115,11 +115,14 @@ export function evaluateStates(dialect: Dialect, input: EvaluationInput): Evalua
     for (const dataflow of plan.dataflows) {
       const relevant = changes.filter((c) => dataflow.segmentIds.has(c.segmentId));
       if (!relevant.length) continue;
-      const message = buildProfileMessage(dataflow.mapping, schema, profile, relevant);
-      if (!message) {
-        excluded++;
-        continue;
-      }
+      // A profile lacking a mandatory value is not sent as an entry (as in file exports), but its
+      // exit always goes, with the values it has: otherwise the destination keeps it for good.
+      const sent = lacksMandatoryValue(dataflow.mapping, schema, profile)
+        ? relevant.filter((c) => c.status === "exited")
+        : relevant;
+      if (sent.length < relevant.length) excluded++;
+      if (!sent.length) continue;
+      const message = buildProfileMessage(dataflow.mapping, schema, profile, sent);
       outbox.push({ dataflowId: dataflow.id, profileId, payload: JSON.stringify(message) });
     }
   }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll } from "vitest";
-import { createDataflow } from "../../src/activation/index.ts";
+import { createDataflow, type DataflowInput } from "../../src/activation/index.ts";
 import { migrateParts } from "../../src/api/index.ts";
 import { localKeyProvider } from "../../src/crypto/index.ts";
 import { httpDestination } from "../../src/destinations/http/index.ts";
@@ -11,6 +11,7 @@ import {
   createAccount,
   createCatalog,
   type DestinationDefinition,
+  destinationDefinitions,
 } from "../../src/destinations/index.ts";
 import { createSegment } from "../../src/segments/index.ts";
 import type { Engine, Store } from "../../src/store/index.ts";
@@ -105,24 +106,40 @@ export async function storeStreamingTo(engine: Engine, url: string, segments: Re
   }
   const deps: AccountDeps = {
     store,
-    catalog: createCatalog([httpDestination as never]),
+    catalog: createCatalog(destinationDefinitions),
     keys: localKeyProvider(randomBytes(32)),
   };
-  const account = await createAccount(deps, "prod", {
-    destinationId: httpDestination.id,
-    name: "Recorder",
-    connection: { url },
-    details: {},
-  });
-  const dataflow = await createDataflow(deps, "prod", {
+  const dataflow = await streamingDataflowTo(deps, url, {
     name: "Stream",
-    accountId: account.id,
-    details: {},
-    status: "enabled",
-    segments: Object.keys(segments).map((segmentId) => ({ segmentId, schedule: { frequency: "streaming" } })),
+    segmentIds: Object.keys(segments),
     mapping: { columns: [{ source: { kind: "identity", namespace: "email" } }] },
   });
   return { store, schema, deps, dataflow };
+}
+
+/**
+ * An enabled dataflow streaming `segmentIds` to an HTTP endpoint, with an account of its own on
+ * `destinationId`: the HTTP connector (the default) or a preset delivering through it.
+ */
+export async function streamingDataflowTo(
+  deps: AccountDeps,
+  url: string,
+  input: { name: string; segmentIds: string[]; mapping: DataflowInput["mapping"]; destinationId?: string },
+) {
+  const account = await createAccount(deps, "prod", {
+    destinationId: input.destinationId ?? httpDestination.id,
+    name: input.name,
+    connection: { url },
+    details: {},
+  });
+  return createDataflow(deps, "prod", {
+    name: input.name,
+    accountId: account.id,
+    details: {},
+    status: "enabled",
+    segments: input.segmentIds.map((segmentId) => ({ segmentId, schedule: { frequency: "streaming" } })),
+    mapping: input.mapping,
+  });
 }
 
 /**
@@ -152,11 +169,13 @@ export function streamingStores(engine: Engine) {
       opened = created.store;
       return created;
     },
+    /** The endpoint's address for `path`. */
+    url: (path: string) => `${started().url}/${path}`,
     /** The records `path` received, in order. */
     received: (path: string) =>
       started()
         .requests.filter((r) => r.path === `/${path}`)
-        .flatMap((r) => (r.body as { records: { profileId: string }[] }).records),
+        .flatMap((r) => (r.body as { records: Received["payload"][] }).records),
   };
 }
 

@@ -1,0 +1,69 @@
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { createStreamingService } from "../../src/streaming/index.ts";
+import { engines } from "../support/stores.ts";
+import { streamingDataflowTo, streamingStores } from "./harness.ts";
+
+const T0 = new Date("2026-03-10T12:00:00.000Z").getTime();
+
+// What a streamed message carries, as the destination receives it: ingested through the real
+// path (group commit, evaluation, outbox, dispatcher) to an HTTP endpoint.
+describe.each(engines)("streamed messages on %s", (engine) => {
+  const stores = streamingStores(engine);
+
+  async function herald(path: string, segments: Record<string, string>) {
+    const opened = await stores.open(path, segments);
+    const streaming = createStreamingService(opened.deps, {
+      logger: pino({ level: "silent" }),
+      now: () => new Date(T0),
+      lingerMs: 0,
+    });
+    const profiles = async (records: Record<string, unknown>[]) => {
+      await streaming.ingest.ingestProfiles("prod", opened.schema, records);
+      await streaming.dispatcher.dispatchNow();
+    };
+    return { ...opened, streaming, profiles };
+  }
+
+  it("sends the exit of a profile that lost a mandatory mapped value; its entries stay excluded", async () => {
+    const { deps, streaming, profiles } = await herald("unused", {
+      loyal: 'loyalty.tier = "gold" or loyalty.points >= 100',
+    });
+    const path = `mandatory-${engine}`;
+    await streamingDataflowTo(deps, stores.url(path), {
+      name: "Tier required",
+      segmentIds: ["loyal"],
+      mapping: {
+        columns: [
+          { source: { kind: "identity", namespace: "email" } },
+          { source: { kind: "attribute", path: "loyalty.tier" }, mandatory: true },
+        ],
+      },
+    });
+    const statuses = () =>
+      stores
+        .received(path)
+        .map((m) => [m.profileId, m.segmentMembership.herald.loyal?.status, m.attributes.loyalty_tier]);
+
+    await profiles([
+      { personalEmail: { address: "ann@example.com" }, loyalty: { tier: "gold" } },
+      // Qualifies by points, but has no tier: excluded, as from a file export.
+      { personalEmail: { address: "bob@example.com" }, loyalty: { points: 150 } },
+    ]);
+    expect(statuses()).toEqual([["ann@example.com", "realized", "gold"]]);
+    expect((await streaming.metricsJson()).excluded).toBe(1);
+
+    // Ann's tier is cleared: she leaves the segment, and the destination hears it without a tier.
+    await profiles([{ personalEmail: { address: "ann@example.com" }, loyalty: { tier: null } }]);
+    // Bob drops below 100 points: his exit goes too (the destination may not know him).
+    await profiles([{ personalEmail: { address: "bob@example.com" }, loyalty: { points: 20 } }]);
+    expect(statuses()).toEqual([
+      ["ann@example.com", "realized", "gold"],
+      ["ann@example.com", "exited", undefined],
+      ["bob@example.com", "exited", undefined],
+    ]);
+    expect(stores.received(path)[1]?.identities).toEqual({ email: "ann@example.com" });
+    expect((await streaming.metricsJson()).excluded).toBe(1);
+    await streaming.stop();
+  });
+});
