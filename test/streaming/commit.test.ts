@@ -162,13 +162,19 @@ describe.each(engines)("a group commit's evaluation on %s", (engine) => {
   });
 
   it.each([
-    ["with streamed segments", { buyers: "exists(commerce.purchases within last 7 days)" }],
-    // A window longer than the streaming look-back: evaluated in batch, so nothing is streamed.
-    ["without any", { "long-window": "exists(commerce.purchases within last 90 days)" }],
+    ["with streamed segments", { buyers: "exists(commerce.purchases within last 7 days)" }, undefined],
+    // Edited after its dataflow was saved to a window longer than the streaming look-back: evaluated
+    // in batch, so nothing is streamed (a dataflow is refused such a segment when saved).
+    [
+      "without any",
+      { "long-window": "exists(commerce.purchases within last 7 days)" },
+      "exists(commerce.purchases within last 90 days)",
+    ],
   ])(
     "commits each request's own statement (its audit entry) with its records, given what they came to, %s",
-    async (_, segments) => {
+    async (_, segments, batchOnly) => {
       const { ingest } = await setUp(segments);
+      if (batchOnly) await updateSegment(store, "prod", "long-window", { definition: batchOnly });
       const audited = (actor: string) => (report: RecordsReport) =>
         report.stored > 0
           ? auditStatement({
