@@ -127,7 +127,10 @@ async function load(request: LoadRequest) {
       };
     });
     const sendTime = Date.now();
-    for (const e of events) if (e.type === "commerce.purchases") sentAt.set(e.identity.email, sendTime);
+    // A profile's first purchase realizes it; a later one (fewer profiles than events) changes nothing.
+    for (const e of events)
+      if (e.type === "commerce.purchases" && !sentAt.has(e.identity.email))
+        sentAt.set(e.identity.email, sendTime);
     inFlight++;
     post(JSON.stringify(events), (ok) => {
       if (ok) acknowledged += batch;
