@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { type Dataflow, listDataflows, type Mapping } from "../activation/index.ts";
+import { assertNever } from "../errors/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import {
   compileEvaluator,
@@ -30,7 +31,10 @@ export interface StreamingSegment {
   lastWindows?: ReadonlyMap<string, readonly number[]>;
 }
 
-/** An enabled dataflow with at least one segment on the `streaming` schedule. */
+/**
+ * An enabled or paused (`disabled`) dataflow with at least one segment on the `streaming` schedule.
+ * A paused one gets its messages like an enabled one; the dispatcher keeps them until it is resumed.
+ */
 export interface StreamingDataflow {
   id: string;
   name: string;
@@ -48,7 +52,7 @@ export interface StreamingPlan {
   segments: StreamingSegment[];
   dataflows: StreamingDataflow[];
   /**
-   * Segments an enabled dataflow streams that the real-time path leaves out, with why: a stored
+   * Segments a dataflow streams that the real-time path leaves out, with why: a stored
    * definition that became invalid, or an edit that made the segment batch-only (dataflows are
    * refused such segments when saved, but the segment can change after).
    */
@@ -71,7 +75,17 @@ function expandedText(ast: SegmentAst, resolve: SegmentResolver, seen = new Set<
 const windowsOf = (windows: Map<string, number[]> | undefined) => (windows ? { lastWindows: windows } : {});
 
 export function toStreamingDataflow(dataflow: Dataflow): StreamingDataflow | undefined {
-  if (dataflow.status !== "enabled") return undefined;
+  switch (dataflow.status) {
+    case "enabled":
+    // Changes made while a dataflow is paused are queued for it, to go out in order on resume.
+    case "disabled":
+      break;
+    // A draft has sent nothing yet: once enabled, it gets the changes from then on.
+    case "draft":
+      return undefined;
+    default:
+      return assertNever(dataflow.status, "dataflow status");
+  }
   const segmentIds = dataflow.segments
     .filter((s) => s.schedule.frequency === "streaming")
     .map((s) => s.segmentId);
@@ -89,10 +103,10 @@ export function toStreamingDataflow(dataflow: Dataflow): StreamingDataflow | und
 
 /**
  * Reads the sandbox's streaming dataflows and the segments they stream. Only segments that an
- * enabled dataflow streams (schedule `streaming`) and that are streaming-eligible are evaluated on
- * the real-time path: the others keep the batch evaluation's semantics (their realized / existing
- * statuses and counts come from the scheduled evaluation), and the cost of each commit grows with
- * what is actually streamed, not with every segment defined.
+ * enabled or paused dataflow streams (schedule `streaming`) and that are streaming-eligible are
+ * evaluated on the real-time path: the others keep the batch evaluation's semantics (their
+ * realized / existing statuses and counts come from the scheduled evaluation), and the cost of each
+ * commit grows with what is actually streamed, not with every segment defined.
  */
 export async function loadStreamingPlan(
   db: Executor,
