@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import { loadSchema } from "../schema/index.ts";
+import { isHeraldError } from "../errors/index.ts";
+import { loadSchema, type SchemaSnapshot } from "../schema/index.ts";
 import { listSandboxes, type Store } from "../store/index.ts";
 import type { StreamingIngest } from "./ingest-service.ts";
 import type { PlanCache } from "./streaming-plan.ts";
@@ -34,7 +35,14 @@ export function createSweeper(options: SweepOptions) {
   let sweeping: Promise<number> | undefined;
 
   async function sweepSandbox(sandbox: string): Promise<number> {
-    const schema = await loadSchema(options.store, sandbox);
+    let schema: SchemaSnapshot;
+    try {
+      schema = await loadSchema(options.store, sandbox);
+    } catch (error) {
+      // A sandbox created without a schema yet (no primary identity) holds no profiles to sweep.
+      if (isHeraldError(error) && error.code === "no_primary_identity") return 0;
+      throw error;
+    }
     const plan = await options.plans.planFor(options.store, sandbox, schema);
     const segmentIds = plan.segments.filter((s) => s.timeDependent).map((s) => s.id);
     if (!segmentIds.length) return 0;
@@ -64,12 +72,25 @@ export function createSweeper(options: SweepOptions) {
 
   async function sweepAll(): Promise<number> {
     let changes = 0;
-    for (const { name } of await listSandboxes(options.store)) changes += await sweepSandbox(name);
+    for (const { name } of await listSandboxes(options.store)) {
+      try {
+        changes += await sweepSandbox(name);
+      } catch (error) {
+        // One sandbox's failure must not hold back the time-based exits of the others.
+        options.logger?.error(
+          { err: error, sandbox: name },
+          `time-based exit sweep of sandbox '${name}' failed; the other sandboxes are swept`,
+        );
+      }
+    }
     return changes;
   }
 
   return {
-    /** One sweep of every sandbox now; resolves with the number of membership changes it made. */
+    /**
+     * One sweep of every sandbox now; resolves with the number of membership changes it made. A
+     * sandbox whose sweep fails is logged, with its name, and the others are swept all the same.
+     */
     sweepNow(): Promise<number> {
       sweeping ??= sweepAll().finally(() => {
         sweeping = undefined;

@@ -1,5 +1,8 @@
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { installDefaultSchema } from "../../src/schema/index.ts";
 import { recordMembership } from "../../src/segments/index.ts";
+import { createSandbox } from "../../src/store/index.ts";
 import {
   createStreamingIngest,
   createStreamingMetrics,
@@ -57,6 +60,52 @@ describe.each(engines)("the time-based exit sweep on %s", (engine) => {
     // Two days and a bit after the purchases, both windows have closed.
     clock.now = T0 + 49 * HOUR;
     expect(await sweeper.sweepNow()).toBe(2);
+    await ingest.close();
+  });
+
+  it("sweeps every sandbox even when one fails, logging that one by name", async () => {
+    const { store, schema } = await stores.open("sweep-sandboxes", {
+      buyers: "exists(commerce.purchases within last 2 days)",
+    });
+    // Listed before 'prod': a sandbox whose stored dataflow cannot be read, and one created
+    // without a schema yet (no primary identity: no profiles, nothing to sweep).
+    await createSandbox(store, "a_broken");
+    await installDefaultSchema(store, "a_broken");
+    await store.query(
+      "a_broken",
+      `INSERT INTO dataflows (id, sandbox, name, account_id, destination_id, details, marketing_actions,
+         mapping, file_options, status, created_at, updated_at)
+       VALUES ('corrupt', $sandbox, 'Corrupt', 'acc', 'http', '{', '[]', '{', '{}', 'enabled', $1, $1)`,
+      [new Date(T0)],
+    );
+    await createSandbox(store, "b_empty");
+    const clock = { now: T0 };
+    const now = () => new Date(clock.now);
+    const plans = createPlanCache();
+    const ingest = createStreamingIngest({
+      store,
+      plans,
+      metrics: createStreamingMetrics(),
+      now,
+      lingerMs: 0,
+    });
+    const logged: { sandbox?: string; msg: string }[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => logged.push(JSON.parse(line)) });
+    const sweeper = createSweeper({ store, ingest, plans, now, logger });
+    await ingest.ingestEvents(schema.sandbox, schema, [
+      {
+        type: "commerce.purchases",
+        timestamp: new Date(T0).toISOString(),
+        identity: { email: "ann@example.com" },
+        properties: { priceTotal: 10 },
+      },
+    ]);
+
+    clock.now = T0 + 49 * HOUR;
+    expect(await sweeper.sweepNow()).toBe(1);
+    expect(logged.map((l) => [l.sandbox, l.msg])).toEqual([
+      ["a_broken", "time-based exit sweep of sandbox 'a_broken' failed; the other sandboxes are swept"],
+    ]);
     await ingest.close();
   });
 });
