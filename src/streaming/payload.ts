@@ -1,8 +1,9 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { defaultTarget, type Mapping } from "../activation/index.ts";
 import { assertNever } from "../errors/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import { HASH_TRIM_PATTERN, type Row } from "../store/index.ts";
+import type { StreamingDataflow } from "./streaming-plan.ts";
 
 /** Namespace of Herald's segments in `segmentMembership` (Adobe's messages use `ups`). */
 export const MEMBERSHIP_NAMESPACE = "herald";
@@ -15,6 +16,7 @@ export interface MembershipChange {
 
 /** One streaming message: a profile's identities, mapped attributes and changed memberships. */
 export interface ProfileMessage {
+  /** The profile id when the message sends the primary identity in clear, else its pseudonym. */
   profileId: string;
   identities: Record<string, unknown>;
   attributes: Record<string, unknown>;
@@ -68,13 +70,26 @@ export function lacksMandatoryValue(mapping: Mapping, schema: SchemaSnapshot, pr
 }
 
 /**
+ * The id a dataflow's messages carry for a profile that does not reveal it: the hex HMAC-SHA256 of
+ * the profile id keyed by the dataflow's id. Stable for the profile within the dataflow; unlike a
+ * plain SHA-256 of an email, it cannot be matched against lists of hashed emails (what advertising
+ * platforms hold) without the dataflow's id, which messages do not carry; two dataflows' ids for
+ * one profile differ.
+ */
+function profilePseudonym(dataflowId: string, profileId: string): string {
+  return createHmac("sha256", dataflowId).update(profileId).digest("hex");
+}
+
+/**
  * Builds a dataflow's message for one profile, with the mapped values it has (whether to send it
  * when a mandatory one is missing is the caller's: `lacksMandatoryValue`). Identity rows of the
  * mapping choose the identities sent (hashed when asked); without any, every identity of the
- * profile is sent. Membership rows of the mapping are carried by `segmentMembership`.
+ * profile is sent. Membership rows of the mapping are carried by `segmentMembership`. The profile
+ * id (the primary identity's value) is carried as it is only when the message sends that identity
+ * in clear anyway; otherwise its `profilePseudonym` is.
  */
 export function buildProfileMessage(
-  mapping: Mapping,
+  dataflow: Pick<StreamingDataflow, "id" | "mapping">,
   schema: SchemaSnapshot,
   profile: Row,
   changes: readonly MembershipChange[],
@@ -82,9 +97,13 @@ export function buildProfileMessage(
   const identities: Record<string, unknown> = {};
   const attributes: Record<string, unknown> = {};
   let identityRows = 0;
-  for (const row of mapping.columns) {
+  let primaryInClear = false;
+  for (const row of dataflow.mapping.columns) {
     const { source } = row;
-    if (source.kind === "identity") identityRows++;
+    if (source.kind === "identity") {
+      identityRows++;
+      if (source.namespace === schema.primaryIdentity.namespace && !row.hash) primaryInClear = true;
+    }
     const value = mappedValue(row, schema, profile);
     if (value === undefined) continue;
     const out = row.hash === "sha256" ? sha256Normalized(value) : jsonValue(value);
@@ -92,6 +111,8 @@ export function buildProfileMessage(
     else attributes[row.target ?? defaultTarget(row)] = out;
   }
   if (!identityRows) {
+    // Without identity rows every identity goes as it is, the primary one among them.
+    primaryInClear = true;
     for (const [namespace, field] of schema.identities) {
       const value = profile[field.path];
       if (value !== null && value !== undefined) identities[namespace] = jsonValue(value);
@@ -106,8 +127,9 @@ export function buildProfileMessage(
     };
     latest = Math.max(latest, change.changedAt.getTime());
   }
+  const profileId = String(profile._id);
   return {
-    profileId: String(profile._id),
+    profileId: primaryInClear ? profileId : profilePseudonym(dataflow.id, profileId),
     identities,
     attributes,
     segmentMembership: { [MEMBERSHIP_NAMESPACE]: memberships },

@@ -122,7 +122,7 @@ export function evaluateStates(dialect: Dialect, input: EvaluationInput): Evalua
         : relevant;
       if (sent.length < relevant.length) excluded++;
       if (!sent.length) continue;
-      const message = buildProfileMessage(dataflow.mapping, schema, profile, sent);
+      const message = buildProfileMessage(dataflow, schema, profile, sent);
       outbox.push({ dataflowId: dataflow.id, profileId, payload: JSON.stringify(message) });
     }
   }

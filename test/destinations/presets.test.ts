@@ -51,7 +51,12 @@ describe("email-marketing and advertising presets", () => {
     const { store, schema } = await storeWithDefaultSchema("duckdb");
     stores.push(store);
     const message = buildProfileMessage(
-      { columns: [{ source: { kind: "identity", namespace: "email" }, mandatory: true, hash: "sha256" }] },
+      {
+        id: "flow-1",
+        mapping: {
+          columns: [{ source: { kind: "identity", namespace: "email" }, mandatory: true, hash: "sha256" }],
+        },
+      },
       schema,
       { _id: "p-1", "personalEmail.address": "\t Ann@Example.COM \r\n" },
       [{ segmentId: "s-1", status: "realized", changedAt: new Date("2026-01-02T03:04:05Z") }],

@@ -1,3 +1,4 @@
+import { createHash, createHmac } from "node:crypto";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createStreamingService } from "../../src/streaming/index.ts";
@@ -26,7 +27,7 @@ describe.each(engines)("streamed messages on %s", (engine) => {
   }
 
   it("sends the exit of a profile that lost a mandatory mapped value; its entries stay excluded", async () => {
-    const { deps, streaming, profiles } = await herald("unused", {
+    const { deps, streaming, profiles } = await herald(`plain-${engine}`, {
       loyal: 'loyalty.tier = "gold" or loyalty.points >= 100',
     });
     const path = `mandatory-${engine}`;
@@ -64,6 +65,55 @@ describe.each(engines)("streamed messages on %s", (engine) => {
     ]);
     expect(stores.received(path)[1]?.identities).toEqual({ email: "ann@example.com" });
     expect((await streaming.metricsJson()).excluded).toBe(1);
+    await streaming.stop();
+  });
+
+  it("carries the profile id in clear only where the mapping sends the primary identity in clear", async () => {
+    const clear = `clear-${engine}`;
+    const { deps, streaming, profiles } = await herald(clear, { gold: 'loyalty.tier = "gold"' });
+    // The advertising preset hashes every identity (email, the primary one, is required).
+    const hashed = `hashed-${engine}`;
+    const hashedFlow = await streamingDataflowTo(deps, stores.url(hashed), {
+      name: "Ads",
+      destinationId: "advertising-audience",
+      segmentIds: ["gold"],
+      mapping: { columns: [{ source: { kind: "identity", namespace: "email" } }] },
+    });
+    // Sends the CRM id only: the email is not the destination's to know.
+    const unmapped = `unmapped-${engine}`;
+    const unmappedFlow = await streamingDataflowTo(deps, stores.url(unmapped), {
+      name: "CRM",
+      segmentIds: ["gold"],
+      mapping: { columns: [{ source: { kind: "identity", namespace: "crmId" } }] },
+    });
+
+    await profiles([
+      { personalEmail: { address: "ann@example.com" }, crmId: "CRM-7", loyalty: { tier: "gold" } },
+    ]);
+    await profiles([{ personalEmail: { address: "ann@example.com" }, loyalty: { tier: "silver" } }]);
+
+    const sent = (path: string) =>
+      stores.received(path).map((m) => [m.profileId, m.segmentMembership.herald.gold?.status, m.identities]);
+    expect(sent(clear)).toEqual([
+      ["ann@example.com", "realized", { email: "ann@example.com" }],
+      ["ann@example.com", "exited", { email: "ann@example.com" }],
+    ]);
+    // The documented pseudonym: hex HMAC-SHA256 of the profile id, keyed by the dataflow's id.
+    const pseudonym = (dataflowId: string) =>
+      createHmac("sha256", dataflowId).update("ann@example.com").digest("hex");
+    const emailHash = createHash("sha256").update("ann@example.com").digest("hex");
+    expect(sent(hashed)).toEqual([
+      [pseudonym(hashedFlow.id), "realized", { email: emailHash }],
+      [pseudonym(hashedFlow.id), "exited", { email: emailHash }],
+    ]);
+    expect(sent(unmapped)).toEqual([
+      [pseudonym(unmappedFlow.id), "realized", { crmId: "CRM-7" }],
+      [pseudonym(unmappedFlow.id), "exited", { crmId: "CRM-7" }],
+    ]);
+    expect(pseudonym(hashedFlow.id)).not.toBe(emailHash);
+    for (const path of [hashed, unmapped]) {
+      expect(JSON.stringify(stores.received(path))).not.toContain("ann@example.com");
+    }
     await streaming.stop();
   });
 });

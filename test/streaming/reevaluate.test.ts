@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { migrateParts } from "../../src/api/index.ts";
 import { upsertProfiles } from "../../src/profiles/index.ts";
@@ -100,7 +100,8 @@ describe.each(engines)("streaming re-evaluation in the caller's transaction on %
     expect(rows).toHaveLength(2);
     const [first, second] = rows.map((r) => JSON.parse(r.payload));
     expect(first).toEqual({
-      profileId: "Ann@Example.com",
+      // The mapping hashes the primary identity: the profile id is replaced by its pseudonym.
+      profileId: createHmac("sha256", "flow-1").update("Ann@Example.com").digest("hex"),
       // Hashed as ad platforms expect: trimmed, lower-cased, hex SHA-256.
       identities: { email: createHash("sha256").update("ann@example.com").digest("hex") },
       attributes: { loyalty_tier: "gold" },
