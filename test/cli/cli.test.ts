@@ -1,31 +1,10 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config/index.ts";
 import { openStore } from "../../src/store/index.ts";
-
-const run = promisify(execFile);
-const main = path.resolve("src/cli/main.ts");
-
-/** The `herald` command as users run it: a child process on the embedded store, stdin not a terminal. */
-async function herald(
-  dataDir: string,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [main, ...args, "--data-dir", dataDir], {
-      env: { ...process.env, HERALD_LOG_LEVEL: "silent" },
-      timeout: 60_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-  }
-}
+import { herald } from "../support/herald-cli.ts";
 
 // Each command opens the store in its own process: a few seconds each on a loaded machine.
 describe("the herald command", { timeout: 180_000 }, () => {
