@@ -1,20 +1,28 @@
+import fs from "node:fs";
 import { input, password } from "@inquirer/prompts";
 import { Command } from "commander";
 import type { z } from "zod";
 import { recordAudit } from "../access/index.ts";
-import { openHerald } from "../api/index.ts";
+import { type Herald, openHerald } from "../api/index.ts";
 import {
+  type AccountPatch,
+  accountUpdateAuditDetails,
   askForMissingFields,
   createAccount,
   type DestinationDefinition,
   deleteAccount,
+  type FieldToAsk,
   fieldsOf,
+  fieldsToAsk,
   getAccount,
   listAccounts,
-  renameAccount,
+  openAccountConnection,
+  recordsPerSecondSchema,
   revalidateAccount,
   typedAnswer,
+  updateAccount,
 } from "../destinations/index.ts";
+import { parseInput } from "../errors/index.ts";
 import { configFrom, type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
 
 const list = newCommand("list", "The destination catalog")
@@ -82,12 +90,58 @@ async function completeFields(
       );
     return values;
   }
-  return askForMissingFields(schema, values, (field) => {
+  return askForMissingFields(schema, values, promptFor(definition));
+}
+
+/** Asks for one field on the terminal: a secret without echo; an alternative may be skipped. */
+function promptFor(definition: DestinationDefinition) {
+  return (field: FieldToAsk): Promise<string> => {
     const message = field.required ? `${field.name}:` : `${field.name} (${field.why}; empty to skip):`;
     return definition.secretFields.includes(field.name)
       ? password({ message, mask: "*", validate: (value) => !field.required || value !== "" || "required" })
       : input({ message, required: field.required });
-  });
+  };
+}
+
+/**
+ * A new connection for an account: its current fields without its secrets, `given` over them, and
+ * the secrets its destination needs asked for on a terminal as `accounts create` asks. Off a
+ * terminal, the fields still wanted are an error naming them.
+ */
+async function newConnection(
+  herald: Herald,
+  sandbox: string,
+  id: string,
+  given: Record<string, string>,
+): Promise<Record<string, unknown>> {
+  const { definition, connection } = await openAccountConnection(herald, sandbox, id);
+  const schema = definition.connectionSchema;
+  const values = {
+    ...Object.fromEntries(
+      Object.entries(connection).filter(([key]) => !definition.secretFields.includes(key)),
+    ),
+    ...typedFlags(schema, given),
+  };
+  if (process.stdin.isTTY) return askForMissingFields(schema, values, promptFor(definition));
+  const missing = fieldsToAsk(schema, values);
+  if (missing.length)
+    throw new Error(
+      `missing connection field${missing.length > 1 ? "s" : ""} for ${definition.name}: ${missing.map((f) => (f.why ? `${f.name} (${f.why})` : f.name)).join(", ")} (pass --field name=value or --connection-file; not prompting because standard input is not a terminal)`,
+    );
+  return values;
+}
+
+/** A JSON file's object: a whole connection, secrets included (kept out of the shell's history). */
+function connectionFromFile(file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new Error(`--connection-file ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new Error(`--connection-file ${file}: expected a JSON object of connection fields`);
+  return parsed as Record<string, unknown>;
 }
 
 const create = newCommand("create", "Connect an account; its credentials are checked before it is saved")
@@ -152,7 +206,10 @@ const listAccountsCommand = newCommand("list", "Saved accounts (secrets are neve
     try {
       const accounts = await listAccounts(herald, options.sandbox);
       if (options.json) return printJson(accounts);
-      for (const a of accounts) process.stdout.write(`${a.id}  ${a.destinationId.padEnd(20)} ${a.name}\n`);
+      for (const a of accounts) {
+        const rate = a.recordsPerSecond === null ? "" : `  (${a.recordsPerSecond} records/s)`;
+        process.stdout.write(`${a.id}  ${a.destinationId.padEnd(20)} ${a.name}${rate}\n`);
+      }
     } finally {
       await herald.close();
     }
@@ -180,22 +237,91 @@ const remove = newCommand("delete", "Delete an account (refused while a dataflow
     }
   });
 
-const rename = newCommand("rename", "Give an account a new name")
+const rename = newCommand("rename", "Give an account a new name (as accounts update --name)")
   .argument("<id>")
   .argument("<name>")
   .action((id: string, name: string, options: GlobalOptions) =>
     withHerald(options, async (herald) => {
-      const account = await renameAccount(herald, options.sandbox, id, name);
-      await recordAudit(herald.store, {
-        sandbox: options.sandbox,
-        actor: "cli",
-        action: "rename",
-        resource: "account",
-        resourceId: id,
-        details: { name: account.name },
-      });
+      const { account } = await updateAndAudit(herald, options.sandbox, id, { name });
       process.stdout.write(`account ${id} is now '${account.name}'\n`);
     }),
+  );
+
+/** `--records-per-second <n>` as a rate, `--no-records-per-second` (false) as none. */
+function rateOption(value: string | false): number | null {
+  if (value === false) return null;
+  if (!/^\d+$/.test(value))
+    throw new Error(`--records-per-second: expected a whole number of records per second, got '${value}'`);
+  return parseInput(
+    recordsPerSecondSchema,
+    Number(value),
+    "--records-per-second",
+    () => "--records-per-second",
+  );
+}
+
+async function updateAndAudit(herald: Herald, sandbox: string, id: string, patch: AccountPatch) {
+  const update = await updateAccount(herald, sandbox, id, patch);
+  await recordAudit(herald.store, {
+    sandbox,
+    actor: "cli",
+    action: "update",
+    resource: "account",
+    resourceId: id,
+    details: accountUpdateAuditDetails(update),
+  });
+  return update;
+}
+
+const update = newCommand(
+  "update",
+  "Rename an account, give it new credentials (checked before they are saved) or its own streaming rate",
+)
+  .argument("<id>")
+  .option("--name <name>", "a new name")
+  .option("--records-per-second <n>", "streamed records per second at most to this account")
+  .option("--no-records-per-second", "drop the account's own rate: the global one applies")
+  .option("--connection-file <file>", "a JSON file holding the whole new connection, secrets included")
+  .option("--new-credentials", "ask on a terminal for the connection's secrets (the other fields are kept)")
+  .option(
+    "--field <key=value>",
+    "a connection field to change (repeat); the secrets are asked for as with --new-credentials",
+    collect,
+  )
+  .action(
+    (
+      id: string,
+      options: GlobalOptions & {
+        name?: string;
+        recordsPerSecond?: string | false;
+        connectionFile?: string;
+        newCredentials?: boolean;
+        field?: Record<string, string>;
+      },
+    ) =>
+      withHerald(options, async (herald) => {
+        const prompted = options.newCredentials || options.field !== undefined;
+        if (options.connectionFile && prompted)
+          throw new Error("give --connection-file or --new-credentials/--field, not both");
+        const patch: AccountPatch = {
+          ...(options.name !== undefined ? { name: options.name } : {}),
+          ...(options.recordsPerSecond !== undefined
+            ? { recordsPerSecond: rateOption(options.recordsPerSecond) }
+            : {}),
+          ...(options.connectionFile ? { connection: connectionFromFile(options.connectionFile) } : {}),
+          ...(prompted
+            ? { connection: await newConnection(herald, options.sandbox, id, options.field ?? {}) }
+            : {}),
+        };
+        if (Object.keys(patch).length === 0)
+          throw new Error(
+            "nothing to change: give --name, --records-per-second, --no-records-per-second, --connection-file, --new-credentials or --field",
+          );
+        const { account, changed } = await updateAndAudit(herald, options.sandbox, id, patch);
+        process.stdout.write(
+          `account ${id} (${account.name}): ${changed.length ? `changed ${changed.join(", ")}` : "nothing changed"}${account.recordsPerSecond === null ? "" : `; ${account.recordsPerSecond} records/s`}\n`,
+        );
+      }),
   );
 
 const validate = newCommand("validate", "Check an account's stored credentials again against the service")
@@ -219,6 +345,7 @@ export const accountsCommand = new Command("accounts")
   .description("Destination accounts")
   .addCommand(create)
   .addCommand(listAccountsCommand)
+  .addCommand(update)
   .addCommand(rename)
   .addCommand(validate)
   .addCommand(remove);

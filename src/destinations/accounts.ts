@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { type KeyProvider, seal, unseal } from "../crypto/index.ts";
-import { conflict, notFound, parseInput, validationError } from "../errors/index.ts";
+import { conflict, isHeraldError, notFound, parseInput, validationError } from "../errors/index.ts";
 import type { Store } from "../store/index.ts";
 import type { Catalog } from "./catalog.ts";
 import type { DestinationDefinition } from "./types.ts";
@@ -15,6 +15,8 @@ export interface Account {
   secretsSet: string[];
   /** The destination details (bucket, container, stream, ...) the credentials were last checked with. */
   validationDetails: Record<string, unknown>;
+  /** Streamed records per second at most for this account (streaming destinations); null: the global rate. */
+  recordsPerSecond: number | null;
   createdAt: Date;
   updatedAt: Date;
   validatedAt: Date | null;
@@ -27,6 +29,7 @@ interface AccountRow {
   connection_public: string;
   connection_sealed: string;
   validation_details: string | null;
+  records_per_second: number | null;
   created_at: Date;
   updated_at: Date;
   validated_at: Date | null;
@@ -40,6 +43,42 @@ export const newAccountSchema = z.object({
   details: z.record(z.string(), z.unknown()).optional(),
 });
 export type NewAccount = z.infer<typeof newAccountSchema>;
+
+/** The most an INTEGER column holds: a rate above it means "no limit" anyway. */
+const MAX_RECORDS_PER_SECOND = 2_147_483_647;
+
+/** An account's own rate for streamed records; null clears it (the global rate applies again). */
+export const recordsPerSecondSchema = z.number().int().min(1).max(MAX_RECORDS_PER_SECOND).nullable();
+
+/**
+ * A change to an account, as the API, the CLI and `updateAccount` take it. `connection` is a whole
+ * new connection, checked as at creation: fields left out are gone, secrets included.
+ */
+export const accountPatchSchema = z
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    connection: z.record(z.string(), z.unknown()).optional(),
+    recordsPerSecond: recordsPerSecondSchema.optional(),
+  })
+  .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
+    message: "give at least one of name, connection, recordsPerSecond",
+  });
+export type AccountPatch = z.infer<typeof accountPatchSchema>;
+
+/** An updated account and what changed: `name`, `recordsPerSecond`, `connection.<field>` (names only). */
+export interface AccountUpdate {
+  account: Account;
+  changed: string[];
+}
+
+/** What an update changed, for the audit log: field names, and only values that are never secrets. */
+export function accountUpdateAuditDetails({ account, changed }: AccountUpdate): Record<string, unknown> {
+  return {
+    changed,
+    name: account.name,
+    ...(changed.includes("recordsPerSecond") ? { recordsPerSecond: account.recordsPerSecond } : {}),
+  };
+}
 
 /** An account to create, as `createAccount` takes it: connection and details are checked by it. */
 export interface AccountInput {
@@ -93,6 +132,7 @@ function toAccount(
     // The sealed full values of redacted fields are not secrets the API lists: their view is shown.
     secretsSet: secretKeys.filter((key) => definition?.secretFields.includes(key)),
     validationDetails: JSON.parse(row.validation_details ?? "{}") as Record<string, unknown>,
+    recordsPerSecond: row.records_per_second ?? null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     validatedAt: row.validated_at,
@@ -200,30 +240,111 @@ async function fullConnection(deps: AccountDeps, sandbox: string, row: AccountRo
   return { ...(JSON.parse(row.connection_public) as Record<string, unknown>), ...secrets };
 }
 
-/** The full connection, secrets included: for connectors only, never for a response or a log. */
+/**
+ * The full connection, secrets included: for connectors only, never for a response or a log. With
+ * it, what a sender needs to follow the account: its own rate (undefined: the global one) and
+ * `updatedAt`, which moves on every change (new credentials: reopen a session opened before).
+ */
 export async function openAccountConnection(deps: AccountDeps, sandbox: string, id: string) {
   const row = await getRow(deps, sandbox, id);
   return {
     definition: deps.catalog.get(row.destination_id),
     connection: await fullConnection(deps, sandbox, row),
+    recordsPerSecond: row.records_per_second ?? undefined,
+    updatedAt: row.updated_at,
   };
 }
 
-export async function renameAccount(
+/**
+ * The details an account was last validated with, to check new credentials against. Accounts made
+ * before details were kept have none, which a bucket or a stream needs: re-validating with them
+ * keeps them (`revalidateAccount`).
+ */
+function lastValidatedDetails(definition: DestinationDefinition, row: AccountRow): unknown {
+  try {
+    return parseWith<unknown>(
+      definition,
+      definition.detailsSchema,
+      JSON.parse(row.validation_details ?? "{}"),
+      "details",
+    );
+  } catch (error) {
+    if (!isHeraldError(error)) throw error;
+    throw validationError(
+      `${error.message} (the details new credentials are checked with: re-validate the account with them first)`,
+      error.issues,
+    );
+  }
+}
+
+/** The connection fields whose values differ, by name (a secret's value is compared, never shown). */
+function changedFields(before: Record<string, unknown>, after: Record<string, unknown>): string[] {
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  return names.filter((name) => JSON.stringify(before[name]) !== JSON.stringify(after[name]));
+}
+
+/**
+ * Changes an account's name, credentials or rate. New credentials (a whole connection, parsed and
+ * sealed as at creation) are checked against the service first, with the details the account was
+ * last validated with: refused, nothing changes. A rate is for streaming destinations only.
+ * `updated_at` moves on every change, so a streaming session opened before is reopened.
+ *
+ * @example updateAccount(deps, "prod", id, { connection: { ...publicFields, password: "new" } })
+ */
+export async function updateAccount(
   deps: AccountDeps,
   sandbox: string,
   id: string,
-  name: string,
-): Promise<Account> {
-  if (!name.trim())
+  patch: unknown,
+): Promise<AccountUpdate> {
+  const { name, connection, recordsPerSecond } = parseInput(accountPatchSchema, patch, "account change");
+  if (name !== undefined && !name.trim())
     throw validationError("name: an account needs a name", [{ field: "name", message: "required" }]);
-  await getRow(deps, sandbox, id);
+  const row = await getRow(deps, sandbox, id);
+  const definition = deps.catalog.get(row.destination_id);
+  if (typeof recordsPerSecond === "number" && definition.connector.kind !== "stream") {
+    const message = `recordsPerSecond: ${definition.name} receives files on a schedule; a rate applies to streaming destinations only`;
+    throw validationError(message, [{ field: "recordsPerSecond", message }]);
+  }
+  const changed: string[] = [];
+  const sets: string[] = [];
+  const values: unknown[] = [];
+  const set = (column: string, value: unknown) => {
+    values.push(value);
+    sets.push(`${column} = $${values.length}`);
+  };
+  if (name !== undefined) {
+    if (name.trim() !== row.name) changed.push("name");
+    set("name", name.trim());
+  }
+  if (recordsPerSecond !== undefined) {
+    if (recordsPerSecond !== row.records_per_second) changed.push("recordsPerSecond");
+    set("records_per_second", recordsPerSecond);
+  }
+  if (connection !== undefined) {
+    const parsed = parseWith<Record<string, unknown>>(
+      definition,
+      definition.connectionSchema,
+      connection,
+      "connection",
+    );
+    await definition.connector.validate(parsed as never, lastValidatedDetails(definition, row) as never);
+    changed.push(
+      ...changedFields(await fullConnection(deps, sandbox, row), parsed).map((f) => `connection.${f}`),
+    );
+    const { visible, secrets } = splitSecrets(definition, parsed);
+    set("connection_public", JSON.stringify(visible));
+    set("connection_sealed", await seal(deps.keys, JSON.stringify(secrets), sealContext(sandbox, id)));
+    set("validated_at", new Date());
+  }
+  set("updated_at", new Date());
+  values.push(id);
   await deps.store.query(
     sandbox,
-    "UPDATE accounts SET name = $1, updated_at = $2 WHERE sandbox = $sandbox AND id = $3",
-    [name.trim(), new Date(), id],
+    `UPDATE accounts SET ${sets.join(", ")} WHERE sandbox = $sandbox AND id = $${values.length}`,
+    values,
   );
-  return getAccount(deps, sandbox, id);
+  return { account: await getAccount(deps, sandbox, id), changed };
 }
 
 /**

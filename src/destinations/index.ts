@@ -1,6 +1,10 @@
 export {
   type Account,
   type AccountDeps,
+  type AccountPatch,
+  type AccountUpdate,
+  accountPatchSchema,
+  accountUpdateAuditDetails,
   checkNewAccount,
   createAccount,
   deleteAccount,
@@ -9,8 +13,9 @@ export {
   type NewAccount,
   newAccountSchema,
   openAccountConnection,
-  renameAccount,
+  recordsPerSecondSchema,
   revalidateAccount,
+  updateAccount,
 } from "./accounts.ts";
 export { type Catalog, createCatalog } from "./catalog.ts";
 export { withDeadline } from "./deadline.ts";

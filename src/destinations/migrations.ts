@@ -24,4 +24,10 @@ export const destinationMigrations: Migration[] = [
     // Accounts from before have none ('{}'): re-validating one that needs details asks for them once.
     statements: () => ["ALTER TABLE accounts ADD COLUMN validation_details TEXT DEFAULT '{}'"],
   },
+  {
+    version: 3,
+    name: "accounts may have their own rate for streamed records",
+    // NULL: the process-wide rate (HERALD_STREAMING_RECORDS_PER_SECOND) applies, as before.
+    statements: () => ["ALTER TABLE accounts ADD COLUMN records_per_second INTEGER"],
+  },
 ];

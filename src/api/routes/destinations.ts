@@ -3,14 +3,16 @@ import { z } from "zod";
 import { type Actor, recordAudit } from "../../access/index.ts";
 import {
   type Account,
+  accountPatchSchema,
+  accountUpdateAuditDetails,
   createAccount,
   type DestinationDefinition,
   deleteAccount,
   getAccount,
   listAccounts,
   newAccountSchema,
-  renameAccount,
   revalidateAccount,
+  updateAccount,
 } from "../../destinations/index.ts";
 import type { ApiDeps } from "../deps.ts";
 import { registerRoute } from "../route.ts";
@@ -111,21 +113,22 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
     method: "PATCH",
     url: "/v1/accounts/:id",
     permission: "Manage Destinations",
-    summary: "Rename an account",
+    summary:
+      "Rename an account, give it new credentials (checked against the service before they are saved) or its own rate for streamed records",
     tags: ["accounts"],
     params: idParams,
-    body: z.object({ name: z.string().min(1).max(200) }),
+    body: accountPatchSchema,
     handler: async ({ params, body, sandbox, actor }) => {
-      const account = await renameAccount(deps, sandbox, params.id, body.name);
+      const update = await updateAccount(deps, sandbox, params.id, body);
       await recordAudit(deps.store, {
         sandbox,
         actor: actor.id,
-        action: "rename",
+        action: "update",
         resource: "account",
-        resourceId: account.id,
-        details: { name: account.name },
+        resourceId: params.id,
+        details: accountUpdateAuditDetails(update),
       });
-      return account;
+      return update.account;
     },
   });
   registerRoute(app, deps, {
