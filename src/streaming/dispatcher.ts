@@ -19,9 +19,12 @@ import {
 } from "./backoff.ts";
 import type { StreamingMetrics } from "./metrics.ts";
 import {
+  type DataflowRef,
+  type DataflowToRead,
   type FailedAttempt,
   type OutboxMessage,
-  readPending,
+  pendingDataflows,
+  readSendable,
   recordOutcome,
   vacuumOutbox,
 } from "./outbox.ts";
@@ -39,7 +42,7 @@ export interface DispatcherOptions extends AccountDeps {
    * each read that finds only handed-over messages doubles the wait from `pollMs` up to this.
    */
   quietPollMs?: number;
-  /** Messages read per round (default 5,000). */
+  /** Messages read per round (default 5,000), shared among the dataflows that may be sent to. */
   readLimit?: number;
   /** One batch's time to be acknowledged before it counts as failed (default 10 s). */
   sendTimeoutMs?: number;
@@ -60,11 +63,17 @@ export interface DispatcherOptions extends AccountDeps {
   vacuumMinIntervalMs?: number;
 }
 
-interface Target {
-  dataflow: Dataflow;
+/** A dataflow as last loaded (undefined: deleted), reloaded after TARGET_TTL_MS. */
+interface KnownDataflow {
+  dataflow: Dataflow | undefined;
+  loadedAt: number;
+}
+
+/** An open session to a dataflow's destination, reopened when the dataflow changed. */
+interface OpenSession {
   session: StreamSession;
   limits: StreamLimits;
-  loadedAt: number;
+  updatedAt: number;
 }
 
 interface RoundResult {
@@ -75,6 +84,8 @@ interface RoundResult {
 }
 
 const TARGET_TTL_MS = 2_000;
+
+const keyOf = (m: DataflowRef) => `${m.sandbox}\n${m.dataflowId}`;
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -109,12 +120,14 @@ async function withConcurrency<T>(items: readonly T[], limit: number, work: (ite
 }
 
 /**
- * Delivers the outbox to each streaming dataflow's destination. Each round reads the oldest pending
- * messages, keeps only the first of each (dataflow, profile) — so a profile's messages arrive in
- * order, one at a time — batches them per destination within the connector's limits and rate, and
- * sends. A message leaves the outbox only after its destination acknowledged it; a failed one is
- * retried with exponential backoff and jitter, and after the last attempt (or at once, for an error
- * no retry can fix) it becomes a dead letter. A crash at any point resends, never loses.
+ * Delivers the outbox to each streaming dataflow's destination. Each round takes the messages that
+ * may go now — of each (dataflow, profile) the oldest pending message, when due, of the dataflows
+ * that are enabled — so a profile's messages arrive in order, one at a time, and a dataflow that
+ * cannot be sent to holds up no other. It batches them per destination within the connector's
+ * limits and rate, and sends. A message leaves the outbox only after its destination acknowledged
+ * it; a failed one is retried with exponential backoff and jitter, and after the last attempt (or at
+ * once, for an error no retry can fix) it becomes a dead letter. A crash at any point resends,
+ * never loses.
  */
 export function createDispatcher(options: DispatcherOptions) {
   const policy: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
@@ -126,21 +139,28 @@ export function createDispatcher(options: DispatcherOptions) {
     typeof options.recordsPerSecond === "function"
       ? options.recordsPerSecond(accountId)
       : (options.recordsPerSecond ?? 50_000);
-  const targets = new Map<string, Target>();
+  const known = new Map<string, KnownDataflow>();
+  const sessions = new Map<string, OpenSession>();
   const limiters = new Map<string, RateLimiter>();
   let stopped = true;
   let loop: Promise<void> | undefined;
   let wakeUp: (() => void) | undefined;
   let woken = false;
-  // Messages committed in this process since the last read of the outbox, in commit order. While
-  // `clean` (the last read found nothing it did not deliver), a round sends these instead of
-  // reading the outbox again; the outbox is still read every `pollMs`, and after anything else
-  // (a failure, a message left for later, a replay), for what other processes wrote.
+  // Messages committed in this process since the last read of the outbox, in commit order. A round
+  // sends these instead of reading the outbox again, for each dataflow that is not `behind`; the
+  // outbox is still read every `pollMs` (up to `quietPollMs`) for what other processes wrote.
   let fresh: OutboxMessage[] = [];
-  let clean = false;
-  // The wait between reads while clean: a read of the outbox costs more the more messages were
-  // delivered (their deleted rows' index entries until vacuum), and finds nothing new while the
-  // hand-over brings everything; one that finds a message not handed over starts again at pollMs.
+  // Dataflows with pending messages in the outbox that this process does not hold in memory: left
+  // by the last read (more than it took, a message not due, a later message of a profile), by a
+  // round (a failure, the rate limit), or paused. Their handed-over messages stay in the outbox, to
+  // go in order through a read once the dataflow may be sent to again.
+  let behind = new Set<string>();
+  // Where each dataflow's next read goes on among its profiles (see `readSendable`).
+  const cursors = new Map<string, string>();
+  // The wait between reads while nothing is behind: a read of the outbox costs more the more
+  // messages were delivered (their deleted rows' index entries until vacuum), and finds nothing new
+  // while the hand-over brings everything; one that finds a message not handed over starts again at
+  // pollMs.
   let readEveryMs = pollMs;
   let mustRead = true;
   let lastRead = Number.NEGATIVE_INFINITY;
@@ -203,33 +223,48 @@ export function createDispatcher(options: DispatcherOptions) {
     }
   }
 
-  async function closeTarget(key: string) {
-    const target = targets.get(key);
-    targets.delete(key);
-    await target?.session.close().catch(() => {});
+  /** The dataflow, loaded at most TARGET_TTL_MS ago; undefined once it was deleted. */
+  async function lookUp(ref: DataflowRef): Promise<Dataflow | undefined> {
+    const key = keyOf(ref);
+    const cached = known.get(key);
+    if (cached && performance.now() - cached.loadedAt < TARGET_TTL_MS) return cached.dataflow;
+    let dataflow: Dataflow | undefined;
+    try {
+      dataflow = await getDataflow(options.store, ref.sandbox, ref.dataflowId);
+    } catch (error) {
+      if (!(isHeraldError(error) && error.kind === "not_found")) throw error;
+    }
+    known.set(key, { dataflow, loadedAt: performance.now() });
+    return dataflow;
   }
 
-  /** The dataflow and an open session to its destination, reopened when the dataflow changed. */
-  async function targetFor(sandbox: string, dataflowId: string): Promise<Target> {
-    const key = `${sandbox}\n${dataflowId}`;
-    const cached = targets.get(key);
-    if (cached && performance.now() - cached.loadedAt < TARGET_TTL_MS) return cached;
-    const dataflow = await getDataflow(options.store, sandbox, dataflowId);
-    if (cached && cached.dataflow.updatedAt.getTime() === dataflow.updatedAt.getTime()) {
-      cached.loadedAt = performance.now();
-      cached.dataflow = dataflow;
-      return cached;
-    }
-    await closeTarget(key);
+  /** Whether the dataflow was enabled when last loaded (or was never loaded: a send will tell). */
+  const enabledAsKnown = (key: string) => {
+    const cached = known.get(key);
+    return !cached?.dataflow || cached.dataflow.status === "enabled";
+  };
+
+  async function closeSession(key: string) {
+    const open = sessions.get(key);
+    sessions.delete(key);
+    await open?.session.close().catch(() => {});
+  }
+
+  /** An open session to the dataflow's destination, reopened when the dataflow changed. */
+  async function sessionFor(sandbox: string, dataflow: Dataflow): Promise<OpenSession> {
+    const key = keyOf({ sandbox, dataflowId: dataflow.id });
+    const open = sessions.get(key);
+    if (open && open.updatedAt === dataflow.updatedAt.getTime()) return open;
+    await closeSession(key);
     const { definition, connection } = await openAccountConnection(options, sandbox, dataflow.accountId);
     const { connector } = definition;
     if (connector.kind !== "stream") {
       throw new Error(`destination '${definition.id}' does not accept streamed records`);
     }
     const session = await connector.open(connection as never, dataflow.details as never);
-    const target = { dataflow, session, limits: connector.limits, loadedAt: performance.now() };
-    targets.set(key, target);
-    return target;
+    const opened = { session, limits: connector.limits, updatedAt: dataflow.updatedAt.getTime() };
+    sessions.set(key, opened);
+    return opened;
   }
 
   function limiterFor(accountId: string): RateLimiter {
@@ -255,29 +290,42 @@ export function createDispatcher(options: DispatcherOptions) {
     return { id: message.id, attempts, error };
   }
 
+  /** What a round did with its messages; `left` stay pending, untouched, for a later round. */
+  interface Outcome {
+    delivered: number[];
+    failed: FailedAttempt[];
+    left: OutboxMessage[];
+  }
+
   async function sendGroup(
-    sandbox: string,
-    dataflowId: string,
+    ref: DataflowRef,
     messages: OutboxMessage[],
-    delivered: number[],
-    failed: FailedAttempt[],
+    outcome: Outcome,
   ): Promise<{ waitMs: number }> {
-    let target: Target;
+    let dataflow: Dataflow | undefined;
+    let open: OpenSession;
     try {
-      target = await targetFor(sandbox, dataflowId);
+      dataflow = await lookUp(ref);
+      if (dataflow?.status !== "enabled") {
+        // Deleted: they can never be delivered. Paused: they wait, in order, for it to resume.
+        if (dataflow) outcome.left.push(...messages);
+        else
+          for (const m of messages)
+            outcome.failed.push(failure(m, "the dataflow was deleted", false, Date.now()));
+        return { waitMs: 0 };
+      }
+      open = await sessionFor(ref.sandbox, dataflow);
     } catch (error) {
+      // A destination down at open may recover.
       const now = Date.now();
-      // A deleted dataflow can never be delivered; anything else (a destination down at open) may recover.
-      const permanent = isHeraldError(error) && error.kind === "not_found";
-      for (const m of messages) failed.push(failure(m, describe(error), !permanent, now));
+      for (const m of messages) outcome.failed.push(failure(m, describe(error), true, now));
       return { waitMs: 0 };
     }
-    if (target.dataflow.status !== "enabled") return { waitMs: pollMs };
-    const { limits, session } = target;
+    const { limits, session } = open;
     const sendable: OutboxMessage[] = [];
     for (const m of messages) {
       if (Buffer.byteLength(m.payload) > limits.maxRecordBytes) {
-        failed.push(
+        outcome.failed.push(
           failure(
             m,
             `message of ${Buffer.byteLength(m.payload)} bytes exceeds the destination's ${limits.maxRecordBytes}`,
@@ -287,89 +335,135 @@ export function createDispatcher(options: DispatcherOptions) {
         );
       } else sendable.push(m);
     }
-    const limiter = limiterFor(target.dataflow.accountId);
+    const limiter = limiterFor(dataflow.accountId);
     const granted = limiter.take(sendable.length);
-    const now = sendable.slice(0, granted);
-    await withConcurrency(batchesOf(now, limits), limits.maxConcurrency, async (batch) => {
-      const records: OutboundRecord[] = batch.map((m) => ({ key: m.profileId, json: m.payload }));
-      try {
-        const result = await withDeadline(sendTimeoutMs, undefined, (deadline) =>
-          session.sendBatch(records, deadline),
-        );
-        const ackedAt = Date.now();
-        const failedAt = new Map(result.failed.map((f) => [f.index, f]));
-        batch.forEach((m, i) => {
-          const f = failedAt.get(i);
-          if (f) failed.push(failure(m, f.error, f.retryable, ackedAt));
-          else {
-            delivered.push(m.id);
-            options.metrics.latency.observe((ackedAt - m.ingestedAt.getTime()) / 1000);
-          }
-        });
-      } catch (error) {
-        // Network faults and unknown errors may pass; a HeraldError says whether it can.
-        const retryable = !isHeraldError(error) || isRetryable(error);
-        const at = Date.now();
-        const after = retryAfterMsOf(error);
-        for (const m of batch) failed.push(failure(m, describe(error), retryable, at, after));
-        await closeTarget(`${sandbox}\n${dataflowId}`);
-      }
-    });
+    outcome.left.push(...sendable.slice(granted));
+    await withConcurrency(
+      batchesOf(sendable.slice(0, granted), limits),
+      limits.maxConcurrency,
+      async (batch) => {
+        const records: OutboundRecord[] = batch.map((m) => ({ key: m.profileId, json: m.payload }));
+        try {
+          const result = await withDeadline(sendTimeoutMs, undefined, (deadline) =>
+            session.sendBatch(records, deadline),
+          );
+          const ackedAt = Date.now();
+          const failedAt = new Map(result.failed.map((f) => [f.index, f]));
+          batch.forEach((m, i) => {
+            const f = failedAt.get(i);
+            if (f) outcome.failed.push(failure(m, f.error, f.retryable, ackedAt));
+            else {
+              outcome.delivered.push(m.id);
+              options.metrics.latency.observe((ackedAt - m.ingestedAt.getTime()) / 1000);
+            }
+          });
+        } catch (error) {
+          // Network faults and unknown errors may pass; a HeraldError says whether it can.
+          const retryable = !isHeraldError(error) || isRetryable(error);
+          const at = Date.now();
+          const after = retryAfterMsOf(error);
+          for (const m of batch) outcome.failed.push(failure(m, describe(error), retryable, at, after));
+          await closeSession(keyOf(ref));
+        }
+      },
+    );
     return { waitMs: granted < sendable.length ? limiter.waitMs() : 0 };
   }
 
-  /** The messages to consider this round: the hand-over while clean, else the outbox's oldest. */
-  async function pendingMessages(): Promise<{ pending: OutboxMessage[]; read: boolean }> {
-    if (clean && !mustRead && performance.now() - lastRead < readEveryMs) {
-      const pending = fresh;
+  /**
+   * Why the next round reads the outbox rather than sending only what it was handed: `time` for the
+   * periodic read, `left` for what the outbox holds that the hand-over cannot send.
+   */
+  function readDue(): "left" | "time" | undefined {
+    if (mustRead) return "left";
+    // A dataflow left behind that may be sent to: only a read takes its messages in order.
+    for (const key of behind) if (enabledAsKnown(key)) return "left";
+    return performance.now() - lastRead >= readEveryMs ? "time" : undefined;
+  }
+
+  /**
+   * The messages to consider this round: the hand-over's, of dataflows not behind, or else what the
+   * outbox holds that may be sent now (`full`: more may be, at once).
+   */
+  async function pendingMessages(): Promise<{ pending: OutboxMessage[]; full: boolean }> {
+    const reason = readDue();
+    if (!reason) {
+      const pending: OutboxMessage[] = [];
+      for (const m of fresh) {
+        // Behind (or paused): the message waits in the outbox for a read, after the older ones.
+        if (behind.has(keyOf(m)) || !enabledAsKnown(keyOf(m))) behind.add(keyOf(m));
+        else pending.push(m);
+      }
       fresh = [];
-      return { pending, read: false };
+      return { pending, full: false };
     }
-    const safetyRead = clean && !mustRead;
     mustRead = false;
     await deleteDelivered();
     lastRead = performance.now();
-    const pending = await readPending(options.store, readLimit);
+    // Handed over before the read: committed before it, so the read sees each of them, or leaves it
+    // (and its dataflow behind) for a later one. What is handed over while it runs stays in `fresh`.
     const handedOver = new Set(fresh.map((m) => m.id));
-    const quiet = safetyRead && pending.every((m) => handedOver.has(m.id));
+    fresh = [];
+    const listed = await pendingDataflows(options.store);
+    const nextBehind = new Set<string>();
+    const sendable: DataflowToRead[] = [];
+    for (const ref of listed) {
+      const dataflow = await lookUp(ref);
+      // Paused: its messages stay pending, untouched, and go in order once it resumes.
+      if (dataflow && dataflow.status !== "enabled") nextBehind.add(keyOf(ref));
+      else sendable.push({ ...ref, cursor: cursors.get(keyOf(ref)) ?? "" });
+    }
+    const perDataflow = Math.ceil(readLimit / Math.max(1, sendable.length));
+    const queues = await readSendable(options.store, sendable, perDataflow, new Date());
+    cursors.clear();
+    for (const queue of queues) {
+      if (queue.cursor) cursors.set(keyOf(queue), queue.cursor);
+      if (!queue.complete) nextBehind.add(keyOf(queue));
+    }
+    behind = nextBehind;
+    const pending = queues.flatMap((q) => q.messages).sort((a, b) => a.id - b.id);
+    const quiet = reason === "time" && pending.every((m) => handedOver.has(m.id));
     readEveryMs = quiet ? Math.min(readEveryMs * 2, quietPollMs) : pollMs;
     // What the read returned is handled now; what was committed after it stays for the next round.
     const read = new Set(pending.map((m) => m.id));
     recentlyRead = [read, ...recentlyRead.slice(0, 1)];
     fresh = fresh.filter((m) => !read.has(m.id));
-    return { pending, read: true };
+    const full = queues.some((q) => q.limited);
+    return { pending, full };
   }
 
-  /** One round: read, pick, send, record. */
+  /** One round: read, pick, send, record. After a round that failed, the next one reads. */
   async function round(): Promise<RoundResult> {
-    const { pending, read } = await pendingMessages();
-    clean = false;
-    const now = Date.now();
-    const seen = new Set<string>();
+    try {
+      return await sendPending();
+    } catch (error) {
+      mustRead = true;
+      throw error;
+    }
+  }
+
+  async function sendPending(): Promise<RoundResult> {
+    const { pending, full } = await pendingMessages();
     const groups = new Map<string, OutboxMessage[]>();
-    let waitMs = pollMs;
+    const outcome: Outcome = { delivered: [], failed: [], left: [] };
+    const seen = new Set<string>();
     for (const m of pending) {
-      const key = `${m.sandbox}\n${m.dataflowId}\n${m.profileId}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const due = m.nextAttemptAt.getTime() - now;
-      if (due > 0) {
-        waitMs = Math.min(waitMs, due);
+      // Handed-over messages may hold two of one profile: the later waits for the earlier.
+      const profile = `${keyOf(m)}\n${m.profileId}`;
+      if (seen.has(profile)) {
+        outcome.left.push(m);
         continue;
       }
-      const group = `${m.sandbox}\n${m.dataflowId}`;
-      const list = groups.get(group);
+      seen.add(profile);
+      const list = groups.get(keyOf(m));
       if (list) list.push(m);
-      else groups.set(group, [m]);
+      else groups.set(keyOf(m), [m]);
     }
-    const delivered: number[] = [];
-    const failed: FailedAttempt[] = [];
     const waits = await Promise.all(
-      [...groups].map(([group, messages]) => {
-        const [sandbox, dataflowId] = group.split("\n") as [string, string];
-        return sendGroup(sandbox, dataflowId, messages, delivered, failed);
-      }),
+      [...groups.values()].map((messages) => sendGroup(messages[0] as OutboxMessage, messages, outcome)),
     );
+    const { delivered, failed, left } = outcome;
+    let waitMs = pollMs;
     for (const w of waits) if (w.waitMs > 0) waitMs = Math.min(waitMs, w.waitMs);
     if (failed.length) {
       // A failure's attempt is counted at once; the delivered go with it.
@@ -382,6 +476,10 @@ export function createDispatcher(options: DispatcherOptions) {
       undeleted.push(...delivered);
       if (performance.now() - lastDelete >= deleteEveryMs || undeleted.length >= readLimit) startDelete();
     }
+    // What was not delivered stays in the outbox: its dataflow's next messages go through a read.
+    const failedIds = new Set(failed.map((f) => f.id));
+    for (const m of pending) if (failedIds.has(m.id)) behind.add(keyOf(m));
+    for (const m of left) behind.add(keyOf(m));
     options.metrics.delivered.inc(delivered.length);
     const retried = failed.filter((f) => f.retryAt).length;
     options.metrics.retried.inc(retried);
@@ -389,9 +487,8 @@ export function createDispatcher(options: DispatcherOptions) {
     for (const f of failed.filter((x) => !x.retryAt)) {
       options.logger?.warn({ outboxId: f.id, attempts: f.attempts, error: f.error }, "message dead-lettered");
     }
-    // Clean when nothing this round considered is left in the outbox (and the read saw it all).
-    clean = delivered.length === pending.length && (!read || pending.length < readLimit);
-    const more = pending.length >= readLimit || delivered.length > 0 || failed.length > 0 || fresh.length > 0;
+    // Nothing sendable found: wait (a message not due, a paused dataflow, the rate limit).
+    const more = full || delivered.length > 0 || failed.length > 0 || fresh.length > 0;
     return { delivered: delivered.length, waitMs, more };
   }
 
@@ -463,7 +560,7 @@ export function createDispatcher(options: DispatcherOptions) {
       await deleteDelivered();
       await vacuuming;
       loop = undefined;
-      for (const key of [...targets.keys()]) await closeTarget(key);
+      for (const key of [...sessions.keys()]) await closeSession(key);
     },
   };
 }

@@ -36,4 +36,23 @@ export const streamingMigrations: Migration[] = [
         : []),
     ],
   },
+  {
+    version: 2,
+    name: "outbox read per dataflow and profile",
+    // The dispatcher reads, per dataflow it may send to, the oldest pending message of each profile
+    // (`readSendable`): PostgreSQL walks a dataflow's queue in commit order on the first index and
+    // checks each message is its profile's oldest on the second, so a paused dataflow's backlog is
+    // never stepped over. The first replaces (state, id), which the dead letters (state 'dead' of a
+    // sandbox, or of a dataflow) use as well. DuckDB reads the outbox with one scan and hash
+    // aggregates, which its indexes would not speed up (see migration 1 for why it keeps none).
+    statements: (engine) =>
+      engine === "postgres"
+        ? [
+            "CREATE INDEX streaming_outbox_dataflow_queue ON streaming_outbox (state, sandbox, dataflow_id, id)",
+            `CREATE INDEX streaming_outbox_profile_queue ON streaming_outbox (sandbox, dataflow_id, profile_id, id)
+               WHERE state = 'pending'`,
+            "DROP INDEX streaming_outbox_state",
+          ]
+        : [],
+  },
 ];

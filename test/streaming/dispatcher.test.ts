@@ -1,7 +1,11 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDataflow, setDataflowStatus } from "../../src/activation/index.ts";
+import { httpDestination } from "../../src/destinations/http/index.ts";
+import { type AccountDeps, createAccount } from "../../src/destinations/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { createDispatcher, createStreamingMetrics } from "../../src/streaming/index.ts";
 import { queueMessages } from "../../src/streaming/outbox.ts";
+import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { engines } from "../support/stores.ts";
 import { eventually, streamingStores } from "./harness.ts";
 
@@ -267,5 +271,196 @@ describe("the dispatcher's vacuum of the outbox on postgres", () => {
     });
     expect(received).toEqual(["a", "b", "c", "d"]);
     expect(vacuums).toBe(1);
+  });
+});
+
+/** Another enabled dataflow of the store's segment `gold`, streaming to `url`. */
+async function dataflowTo(deps: AccountDeps, url: string, name: string) {
+  const account = await createAccount(deps, "prod", {
+    destinationId: httpDestination.id,
+    name,
+    connection: { url },
+    details: {},
+  });
+  return createDataflow(deps, "prod", {
+    name,
+    accountId: account.id,
+    details: {},
+    status: "enabled",
+    segments: [{ segmentId: "gold", schedule: { frequency: "streaming" } }],
+    mapping: { columns: [{ source: { kind: "identity", namespace: "email" } }] },
+  });
+}
+
+/** The (profile, seq) pairs an endpoint received, in arrival order. */
+function receivedBy(recorder: HttpRecorder): { profileId: string; seq: number }[] {
+  return recorder.requests.flatMap(
+    (r) => (r.body as { records: { profileId: string; seq: number }[] }).records,
+  );
+}
+
+/** Whether each profile's messages arrived in the order they were committed (seq ascending). */
+function inOrderPerProfile(received: readonly { profileId: string; seq: number }[]): boolean {
+  const last = new Map<string, number>();
+  for (const { profileId, seq } of received) {
+    if ((last.get(profileId) ?? -1) >= seq) return false;
+    last.set(profileId, seq);
+  }
+  return true;
+}
+
+// A dataflow that cannot be sent to (paused, or its destination down) holds up no other, however
+// many messages it has waiting: each read takes only what may be sent now, and a round that finds
+// nothing sendable waits instead of reading the same messages again.
+describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on %s", (engine) => {
+  const stores = streamingStores(engine);
+  let stuck: HttpRecorder;
+  beforeAll(async () => {
+    stuck = await startHttpRecorder();
+  });
+  afterAll(async () => {
+    await stuck.close();
+  });
+
+  /**
+   * A store with two dataflows: `stuck`, to its own endpoint, with a backlog of three messages for
+   * each of ten profiles (30, three times the read limit of 10), older than everything else; and
+   * `open`, to the shared recorder's `path`.
+   */
+  async function setUp(path: string) {
+    stuck.requests.length = 0;
+    const created = await stores.open(path, { gold: 'loyalty.tier = "gold"' });
+    const { store, deps } = created;
+    const blocked = await dataflowTo(deps, `${stuck.url}/${path}`, "Stuck");
+    const queue = (dataflowId: string, profileId: string, seq: number) =>
+      store.transaction((tx) =>
+        queueMessages(
+          { ...tx, dialect: store.dialect },
+          "prod",
+          [{ dataflowId, profileId, payload: JSON.stringify({ profileId, seq }) }],
+          new Date(),
+        ),
+      );
+    for (let seq = 0; seq < 3; seq++) for (let p = 0; p < 10; p++) await queue(blocked.id, `p${p}`, seq);
+    let reads = 0;
+    const counting: Store = {
+      ...store,
+      queryGlobal: (sql, params) => {
+        if (sql.includes("FROM streaming_outbox WHERE state")) reads++;
+        return store.queryGlobal(sql, params);
+      },
+    };
+    const dispatcher = createDispatcher({
+      ...deps,
+      store: counting,
+      metrics: createStreamingMetrics(),
+      pollMs: 20,
+      readLimit: 10,
+      retry: { baseDelayMs: 20, maxDelayMs: 200 },
+    });
+    const pendingOf = (dataflowId: string) =>
+      store.queryGlobal<{ attempts: number; state: string }>(
+        "SELECT attempts, state FROM streaming_outbox WHERE dataflow_id = $1",
+        [dataflowId],
+      );
+    const received = () => stores.received(path).map((m) => m.profileId);
+    return {
+      store,
+      dispatcher,
+      blocked,
+      reads: () => reads,
+      pendingOf,
+      /** Three messages of the other dataflow: delivered promptly, whatever the stuck one holds. */
+      async othersDelivered() {
+        for (const name of ["ann", "bob", "cid"]) await queue(created.dataflow.id, name, 0);
+        await eventually(
+          async () => received(),
+          (names) => names.length === 3,
+          3_000,
+        );
+        expect(received()).toEqual(["ann", "bob", "cid"]);
+      },
+      /** Once it can be sent to, the stuck dataflow's backlog arrives whole, in order per profile. */
+      async backlogDelivered() {
+        const delivered = await eventually(
+          async () => receivedBy(stuck),
+          (got) => got.length >= 30,
+          10_000,
+        );
+        await dispatcher.stop();
+        expect(delivered).toHaveLength(30);
+        expect(inOrderPerProfile(delivered)).toBe(true);
+        expect(await pendingOf(blocked.id)).toEqual([]);
+      },
+    };
+  }
+
+  it("keeps a paused dataflow's messages untouched, delivers the others meanwhile without reading in a loop, and the paused one's in order once it resumes", async () => {
+    const t = await setUp(`paused-${engine}`);
+    await setDataflowStatus(t.store, "prod", t.blocked.id, "disabled");
+    t.dispatcher.start();
+    await t.othersDelivered();
+    // Nothing is sendable: a read every pollMs (20 ms) at most, not one after the other.
+    const readsBefore = t.reads();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(t.reads() - readsBefore).toBeLessThanOrEqual(30);
+    expect(receivedBy(stuck)).toEqual([]);
+    const waiting = await t.pendingOf(t.blocked.id);
+    expect(waiting).toHaveLength(30);
+    expect(waiting.every((m) => m.state === "pending" && Number(m.attempts) === 0)).toBe(true);
+
+    await setDataflowStatus(t.store, "prod", t.blocked.id, "enabled");
+    await t.backlogDelivered();
+  });
+
+  it("sends each profile's oldest message in the first round, whatever another profile's backlog or a message waiting for its backoff", async () => {
+    const path = `heads-${engine}`;
+    const created = await stores.open(path, { gold: 'loyalty.tier = "gold"' });
+    const { store, dataflow } = created;
+    const queue = (profileId: string) =>
+      store.transaction((tx) =>
+        queueMessages(
+          { ...tx, dialect: store.dialect },
+          "prod",
+          [{ dataflowId: dataflow.id, profileId, payload: JSON.stringify({ profileId }) }],
+          new Date(),
+        ),
+      );
+    // Ann's message waits an hour for its next attempt; Heavy has 25, older than Bob's one.
+    const [ann] = await queue("ann");
+    await store.queryGlobal(
+      "UPDATE streaming_outbox SET attempts = 3, next_attempt_at = CAST($1 AS TIMESTAMPTZ) WHERE id = $2",
+      [new Date(Date.now() + 3_600_000), ann?.id],
+    );
+    for (let i = 0; i < 25; i++) await queue("heavy");
+    await queue("bob");
+    const dispatcher = createDispatcher({
+      ...created.deps,
+      metrics: createStreamingMetrics(),
+      pollMs: 20,
+      readLimit: 10,
+    });
+    expect(await dispatcher.dispatchNow()).toBe(26);
+    await dispatcher.stop();
+    // Bob's goes with Heavy's first, then one of Heavy's a round; Ann's waits.
+    expect(stores.received(path).map((m) => m.profileId)).toEqual([
+      "heavy",
+      "bob",
+      ...Array.from({ length: 24 }, () => "heavy"),
+    ]);
+  });
+
+  it("delivers to the other dataflows while one's destination is down with a backlog, and the backlog in order once it is back", async () => {
+    const t = await setUp(`down-${engine}`);
+    await stuck.stop();
+    t.dispatcher.start();
+    await eventually(
+      async () => (await t.pendingOf(t.blocked.id)).some((m) => Number(m.attempts) > 0),
+      (failed) => failed,
+      3_000,
+    );
+    await t.othersDelivered();
+    await stuck.start();
+    await t.backlogDelivered();
   });
 });
