@@ -105,7 +105,8 @@ const defaults = {
   maxBodyBytes: 16 * 1024 * 1024,
   // Two exports keep two cores busy; more share them and add their buffers together.
   maxConcurrentExports: 2,
-  streamingMaxAttempts: 8,
+  // The streaming dispatcher's default (defaultRetryPolicy): with its backoff, an hour of outage.
+  streamingMaxAttempts: 35,
   streamingRecordsPerSecond: 50_000,
 } satisfies Partial<Record<keyof Config, unknown>>;
 

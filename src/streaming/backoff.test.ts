@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { createRateLimiter, defaultRetryPolicy, retryAt, retryDelayMs } from "./backoff.ts";
+import {
+  createDataflowHolds,
+  createRateLimiter,
+  defaultRetryPolicy,
+  retryAt,
+  retryDelayMs,
+  retrySpanMs,
+} from "./backoff.ts";
 
 describe("retry timing", () => {
   it("doubles the delay with half of it random, up to the cap", () => {
@@ -7,7 +14,13 @@ describe("retry timing", () => {
     const high = () => 1;
     expect([1, 2, 3].map((n) => retryDelayMs(defaultRetryPolicy, n, low))).toEqual([125, 250, 500]);
     expect([1, 2, 3].map((n) => retryDelayMs(defaultRetryPolicy, n, high))).toEqual([250, 500, 1000]);
-    expect(retryDelayMs(defaultRetryPolicy, 30, high)).toBe(60_000);
+    expect(retryDelayMs(defaultRetryPolicy, 30, high)).toBe(300_000);
+  });
+
+  it("holds a message through an hour of outage at least by default, two at most", () => {
+    const { shortest, longest } = retrySpanMs(defaultRetryPolicy);
+    expect(shortest).toBeGreaterThanOrEqual(3_600_000);
+    expect(longest).toBeLessThanOrEqual(2.1 * 3_600_000);
   });
 
   it("waits at least as long as the destination asked (Retry-After)", () => {
@@ -18,6 +31,22 @@ describe("retry timing", () => {
     expect(retryAt(defaultRetryPolicy, 1, now, undefined, () => 1).toISOString()).toBe(
       "2026-11-26T10:00:00.250Z",
     );
+  });
+});
+
+describe("a dataflow's hold after a failed send", () => {
+  it("grows with the consecutive failures, never ends before Retry-After, and ends once the destination answers", () => {
+    const holds = createDataflowHolds(defaultRetryPolicy, () => 1);
+    expect(holds.heldUntil("df", 0)).toBeUndefined();
+    expect(holds.failed("df", 0)).toBe(250);
+    expect(holds.heldUntil("df", 100)).toBe(250);
+    expect(holds.heldUntil("df", 250)).toBeUndefined();
+    expect(holds.failed("df", 1_000)).toBe(1_500);
+    expect(holds.failed("df", 2_000, 30_000)).toBe(32_000);
+    expect(holds.nextEnd(2_000)).toBe(32_000);
+    holds.answered("df");
+    expect(holds.heldUntil("df", 2_000)).toBeUndefined();
+    expect(holds.failed("df", 40_000)).toBe(40_250);
   });
 });
 

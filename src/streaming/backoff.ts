@@ -1,14 +1,18 @@
-/** Retry policy of the dispatcher: exponential backoff with jitter, then the dead letters. */
+/**
+ * Retry policy of the dispatcher: exponential backoff with jitter, then the dead letters. The
+ * default holds a message through an outage of an hour at least (`retrySpanMs`: 62 minutes with
+ * the jitter at its lowest, 2 hours 4 minutes at its highest) before it becomes a dead letter.
+ */
 export interface RetryPolicy {
-  /** Attempts before a message is dead-lettered (default 8). */
+  /** Attempts before a message is dead-lettered (default 35). */
   maxAttempts: number;
   /** Delay before the second attempt (default 250 ms); doubles each time. */
   baseDelayMs: number;
-  /** Longest delay between two attempts (default 60 s). */
+  /** Longest delay between two attempts (default 5 minutes). */
   maxDelayMs: number;
 }
 
-export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 8, baseDelayMs: 250, maxDelayMs: 60_000 };
+export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 35, baseDelayMs: 250, maxDelayMs: 300_000 };
 
 /**
  * Delay before the next attempt after `attempts` failed ones: base × 2^(attempts−1), capped, with
@@ -33,6 +37,57 @@ export function retryAt(
 ): Date {
   return new Date(now + Math.max(retryDelayMs(policy, attempts, random), retryAfterMs));
 }
+
+/**
+ * How long a destination may stay down before a message that was tried all along becomes a dead
+ * letter: the delays between its `maxAttempts` attempts, with the jitter at its lowest and highest.
+ */
+export function retrySpanMs(policy: RetryPolicy): { shortest: number; longest: number } {
+  let longest = 0;
+  for (let attempts = 1; attempts < policy.maxAttempts; attempts++) {
+    longest += Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempts - 1));
+  }
+  return { shortest: longest / 2, longest };
+}
+
+/**
+ * The dataflows held back after a send failed whole (the destination unreachable, failing,
+ * throttling or refusing the credentials): none of a held dataflow's messages is tried before its
+ * hold ends, so a dead endpoint gets one batch per backoff, not every profile's message one after
+ * the other. The hold grows with the dataflow's consecutive failed sends as a message's backoff
+ * grows with its attempts, and never ends before the destination asked (`Retry-After`). A send that
+ * is answered, even with some records refused, ends it.
+ */
+export function createDataflowHolds(policy: RetryPolicy, random = Math.random) {
+  const holds = new Map<string, { failures: number; until: number }>();
+  return {
+    /** When the dataflow's hold ends (epoch ms), if it is held at `now`. */
+    heldUntil(dataflow: string, now: number): number | undefined {
+      const hold = holds.get(dataflow);
+      return hold && hold.until > now ? hold.until : undefined;
+    },
+    /** A send of the dataflow failed whole: holds it, longer than last time; returns the end. */
+    failed(dataflow: string, now: number, retryAfterMs = 0): number {
+      const failures = (holds.get(dataflow)?.failures ?? 0) + 1;
+      const until = now + Math.max(retryDelayMs(policy, failures, random), retryAfterMs);
+      holds.set(dataflow, { failures, until });
+      return until;
+    },
+    /** The destination answered: the next failure starts from the base delay again. */
+    answered(dataflow: string) {
+      holds.delete(dataflow);
+    },
+    /** The earliest end of a hold after `now`, if any dataflow is held. */
+    nextEnd(now: number): number | undefined {
+      let next: number | undefined;
+      for (const { until } of holds.values())
+        if (until > now && (next === undefined || until < next)) next = until;
+      return next;
+    },
+  };
+}
+
+export type DataflowHolds = ReturnType<typeof createDataflowHolds>;
 
 /**
  * A token bucket: `perSecond` records a second on average, bursts up to one second's worth.

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { type Dataflow, getDataflow } from "../activation/index.ts";
 import {
   type AccountDeps,
+  type BatchResult,
   type OutboundRecord,
   openAccountConnection,
   retryAfterMsOf,
@@ -9,8 +10,9 @@ import {
   type StreamSession,
   withDeadline,
 } from "../destinations/index.ts";
-import { isHeraldError, isRetryable } from "../errors/index.ts";
+import { isHeraldError } from "../errors/index.ts";
 import {
+  createDataflowHolds,
   createRateLimiter,
   defaultRetryPolicy,
   type RateLimiter,
@@ -44,7 +46,7 @@ export interface DispatcherOptions extends AccountDeps {
   quietPollMs?: number;
   /** Messages read per round (default 5,000), shared among the dataflows that may be sent to. */
   readLimit?: number;
-  /** One batch's time to be acknowledged before it counts as failed (default 10 s). */
+  /** One batch's time to be acknowledged before it counts as a failed send (default 10 s). */
   sendTimeoutMs?: number;
   /**
    * How long delivered messages may wait to be deleted from the outbox together (default 100 ms).
@@ -125,9 +127,9 @@ async function withConcurrency<T>(items: readonly T[], limit: number, work: (ite
  * that are enabled — so a profile's messages arrive in order, one at a time, and a dataflow that
  * cannot be sent to holds up no other. It batches them per destination within the connector's
  * limits and rate, and sends. A message leaves the outbox only after its destination acknowledged
- * it; a failed one is retried with exponential backoff and jitter, and after the last attempt (or at
- * once, for an error no retry can fix) it becomes a dead letter. A crash at any point resends,
- * never loses.
+ * it. A send that fails whole holds its dataflow (exponential backoff with jitter) and counts an
+ * attempt for each of its messages; a record the destination refused is a dead letter at once; after
+ * the last attempt a message becomes a dead letter. A crash at any point resends, never loses.
  */
 export function createDispatcher(options: DispatcherOptions) {
   const policy: RetryPolicy = { ...defaultRetryPolicy, ...options.retry };
@@ -155,6 +157,10 @@ export function createDispatcher(options: DispatcherOptions) {
   // round (a failure, the rate limit), or paused. Their handed-over messages stay in the outbox, to
   // go in order through a read once the dataflow may be sent to again.
   let behind = new Set<string>();
+  // Dataflows whose last send failed whole: not tried before their hold ends.
+  const holds = createDataflowHolds(policy);
+  // Messages refused in a request of several, each sent alone next (see `refusedRecords`).
+  const alone = new Set<number>();
   // Where each dataflow's next read goes on among its profiles (see `readSendable`).
   const cursors = new Map<string, string>();
   // The wait between reads while nothing is behind: a read of the outbox costs more the more
@@ -238,8 +244,12 @@ export function createDispatcher(options: DispatcherOptions) {
     return dataflow;
   }
 
-  /** Whether the dataflow was enabled when last loaded (or was never loaded: a send will tell). */
-  const enabledAsKnown = (key: string) => {
+  /**
+   * Whether the dataflow may be sent to, as far as known: not held, and enabled when last loaded
+   * (or never loaded: a send will tell).
+   */
+  const sendableAsKnown = (key: string) => {
+    if (holds.heldUntil(key, Date.now()) !== undefined) return false;
     const cached = known.get(key);
     return !cached?.dataflow || cached.dataflow.status === "enabled";
   };
@@ -276,98 +286,138 @@ export function createDispatcher(options: DispatcherOptions) {
     return limiter;
   }
 
-  function failure(
-    message: OutboxMessage,
-    error: string,
-    retryable: boolean,
-    now: number,
-    retryAfterMs?: number,
-  ): FailedAttempt {
-    const attempts = message.attempts + 1;
-    if (retryable && attempts < policy.maxAttempts) {
-      return { id: message.id, attempts, error, retryAt: retryAt(policy, attempts, now, retryAfterMs) };
-    }
-    return { id: message.id, attempts, error };
-  }
-
-  /** What a round did with its messages; `left` stay pending, untouched, for a later round. */
+  /**
+   * What a round did with its messages: `left` stay pending, untouched, for a later round;
+   * `waitMs`, how long until the rate limit lets the next record through.
+   */
   interface Outcome {
     delivered: number[];
     failed: FailedAttempt[];
     left: OutboxMessage[];
+    waitMs: number;
   }
 
-  async function sendGroup(
-    ref: DataflowRef,
-    messages: OutboxMessage[],
+  /**
+   * One more attempt of `message`, failed: tried again at `retryAt` while attempts remain, a dead
+   * letter after the last one (or at once, without `retryAt`).
+   */
+  function failedAttempt(message: OutboxMessage, error: string, retryAt?: Date): FailedAttempt {
+    const attempts = message.attempts + 1;
+    if (retryAt && attempts < policy.maxAttempts) return { id: message.id, attempts, error, retryAt };
+    return { id: message.id, attempts, error };
+  }
+
+  /**
+   * The records a destination answered for but did not take. Refused retryably (that record
+   * throttled, its partition busy): tried again after its own backoff. Refused all alike in a
+   * request of several (an HTTP 400 or 413 for the request): one of them may be at fault, so each
+   * goes again alone, the next round. Otherwise the destination refused that record (a 400, 413 or
+   * 422 for a request of one, a record too large): a dead letter at once, since no wait changes it.
+   */
+  function refusedRecords(
+    batch: readonly OutboxMessage[],
+    result: BatchResult,
+    at: number,
     outcome: Outcome,
-  ): Promise<{ waitMs: number }> {
-    let dataflow: Dataflow | undefined;
+  ) {
+    const refused = new Map(result.failed.map((f) => [f.index, f]));
+    const first = result.failed[0];
+    const requestRefused =
+      batch.length > 1 &&
+      result.failed.length === batch.length &&
+      result.failed.every((f) => !f.retryable && f.error === first?.error);
+    batch.forEach((m, i) => {
+      const f = refused.get(i);
+      if (!f) {
+        outcome.delivered.push(m.id);
+        alone.delete(m.id);
+        options.metrics.latency.observe((at - m.ingestedAt.getTime()) / 1000);
+      } else if (f.retryable) {
+        outcome.failed.push(failedAttempt(m, f.error, retryAt(policy, m.attempts + 1, at)));
+      } else if (requestRefused) {
+        alone.add(m.id);
+        outcome.failed.push(failedAttempt(m, f.error, new Date(at)));
+      } else {
+        alone.delete(m.id);
+        outcome.failed.push(failedAttempt(m, f.error));
+      }
+    });
+  }
+
+  /**
+   * A dataflow's messages this round, sent in batches within its destination's limits and rate.
+   * A send that fails whole (no answer, a timeout, 5xx, throttling, credentials refused: whatever
+   * the destination or its settings may fix while the messages wait) holds the dataflow (see
+   * `createDataflowHolds`): each message of the batch counts an attempt and waits for the hold's
+   * end, the batches not yet sent stay as they were, and no message of the dataflow is tried before
+   * the hold ends. Only what the destination refused record by record skips the wait.
+   */
+  async function sendGroup(ref: DataflowRef, messages: OutboxMessage[], outcome: Outcome): Promise<void> {
+    const key = keyOf(ref);
+    const dataflow = await lookUp(ref);
+    if (dataflow?.status !== "enabled") {
+      // Deleted: they can never be delivered. Paused: they wait, in order, for it to resume.
+      if (dataflow) outcome.left.push(...messages);
+      else for (const m of messages) outcome.failed.push(failedAttempt(m, "the dataflow was deleted"));
+      return;
+    }
+    if (holds.heldUntil(key, Date.now()) !== undefined) {
+      outcome.left.push(...messages);
+      return;
+    }
+    let heldUntil: Date | undefined;
+    const hold = async (batch: readonly OutboxMessage[], error: unknown) => {
+      heldUntil ??= new Date(holds.failed(key, Date.now(), retryAfterMsOf(error)));
+      for (const m of batch) outcome.failed.push(failedAttempt(m, describe(error), heldUntil));
+      await closeSession(key);
+    };
     let open: OpenSession;
     try {
-      dataflow = await lookUp(ref);
-      if (dataflow?.status !== "enabled") {
-        // Deleted: they can never be delivered. Paused: they wait, in order, for it to resume.
-        if (dataflow) outcome.left.push(...messages);
-        else
-          for (const m of messages)
-            outcome.failed.push(failure(m, "the dataflow was deleted", false, Date.now()));
-        return { waitMs: 0 };
-      }
       open = await sessionFor(ref.sandbox, dataflow);
     } catch (error) {
-      // A destination down at open may recover.
-      const now = Date.now();
-      for (const m of messages) outcome.failed.push(failure(m, describe(error), true, now));
-      return { waitMs: 0 };
+      await hold(messages, error);
+      return;
     }
     const { limits, session } = open;
     const sendable: OutboxMessage[] = [];
     for (const m of messages) {
-      if (Buffer.byteLength(m.payload) > limits.maxRecordBytes) {
+      const bytes = Buffer.byteLength(m.payload);
+      if (bytes > limits.maxRecordBytes) {
         outcome.failed.push(
-          failure(
-            m,
-            `message of ${Buffer.byteLength(m.payload)} bytes exceeds the destination's ${limits.maxRecordBytes}`,
-            false,
-            Date.now(),
-          ),
+          failedAttempt(m, `message of ${bytes} bytes exceeds the destination's ${limits.maxRecordBytes}`),
         );
       } else sendable.push(m);
     }
     const limiter = limiterFor(dataflow.accountId);
     const granted = limiter.take(sendable.length);
     outcome.left.push(...sendable.slice(granted));
-    await withConcurrency(
-      batchesOf(sendable.slice(0, granted), limits),
-      limits.maxConcurrency,
-      async (batch) => {
-        const records: OutboundRecord[] = batch.map((m) => ({ key: m.profileId, json: m.payload }));
-        try {
-          const result = await withDeadline(sendTimeoutMs, undefined, (deadline) =>
-            session.sendBatch(records, deadline),
-          );
-          const ackedAt = Date.now();
-          const failedAt = new Map(result.failed.map((f) => [f.index, f]));
-          batch.forEach((m, i) => {
-            const f = failedAt.get(i);
-            if (f) outcome.failed.push(failure(m, f.error, f.retryable, ackedAt));
-            else {
-              outcome.delivered.push(m.id);
-              options.metrics.latency.observe((ackedAt - m.ingestedAt.getTime()) / 1000);
-            }
-          });
-        } catch (error) {
-          // Network faults and unknown errors may pass; a HeraldError says whether it can.
-          const retryable = !isHeraldError(error) || isRetryable(error);
-          const at = Date.now();
-          const after = retryAfterMsOf(error);
-          for (const m of batch) outcome.failed.push(failure(m, describe(error), retryable, at, after));
-          await closeSession(keyOf(ref));
-        }
-      },
-    );
-    return { waitMs: granted < sendable.length ? limiter.waitMs() : 0 };
+    if (granted < sendable.length) outcome.waitMs = Math.min(outcome.waitMs, limiter.waitMs());
+    const now = sendable.slice(0, granted);
+    const batches = [
+      ...batchesOf(
+        now.filter((m) => !alone.has(m.id)),
+        limits,
+      ),
+      ...now.filter((m) => alone.has(m.id)).map((m) => [m]),
+    ];
+    await withConcurrency(batches, limits.maxConcurrency, async (batch) => {
+      if (heldUntil) {
+        outcome.left.push(...batch);
+        return;
+      }
+      const records: OutboundRecord[] = batch.map((m) => ({ key: m.profileId, json: m.payload }));
+      let result: BatchResult;
+      try {
+        result = await withDeadline(sendTimeoutMs, undefined, (deadline) =>
+          session.sendBatch(records, deadline),
+        );
+      } catch (error) {
+        await hold(batch, error);
+        return;
+      }
+      holds.answered(key);
+      refusedRecords(batch, result, Date.now(), outcome);
+    });
   }
 
   /**
@@ -377,7 +427,7 @@ export function createDispatcher(options: DispatcherOptions) {
   function readDue(): "left" | "time" | undefined {
     if (mustRead) return "left";
     // A dataflow left behind that may be sent to: only a read takes its messages in order.
-    for (const key of behind) if (enabledAsKnown(key)) return "left";
+    for (const key of behind) if (sendableAsKnown(key)) return "left";
     return performance.now() - lastRead >= readEveryMs ? "time" : undefined;
   }
 
@@ -390,8 +440,8 @@ export function createDispatcher(options: DispatcherOptions) {
     if (!reason) {
       const pending: OutboxMessage[] = [];
       for (const m of fresh) {
-        // Behind (or paused): the message waits in the outbox for a read, after the older ones.
-        if (behind.has(keyOf(m)) || !enabledAsKnown(keyOf(m))) behind.add(keyOf(m));
+        // Behind (or paused, held): the message waits in the outbox for a read, after the older ones.
+        if (behind.has(keyOf(m)) || !sendableAsKnown(keyOf(m))) behind.add(keyOf(m));
         else pending.push(m);
       }
       fresh = [];
@@ -408,9 +458,10 @@ export function createDispatcher(options: DispatcherOptions) {
     const nextBehind = new Set<string>();
     const sendable: DataflowToRead[] = [];
     for (const ref of listed) {
-      const dataflow = await lookUp(ref);
-      // Paused: its messages stay pending, untouched, and go in order once it resumes.
-      if (dataflow && dataflow.status !== "enabled") nextBehind.add(keyOf(ref));
+      // Held or paused: its messages stay pending, untouched, and go in order once it may be sent to.
+      const held = holds.heldUntil(keyOf(ref), Date.now()) !== undefined;
+      const dataflow = held ? undefined : await lookUp(ref);
+      if (held || (dataflow && dataflow.status !== "enabled")) nextBehind.add(keyOf(ref));
       else sendable.push({ ...ref, cursor: cursors.get(keyOf(ref)) ?? "" });
     }
     const perDataflow = Math.ceil(readLimit / Math.max(1, sendable.length));
@@ -445,7 +496,7 @@ export function createDispatcher(options: DispatcherOptions) {
   async function sendPending(): Promise<RoundResult> {
     const { pending, full } = await pendingMessages();
     const groups = new Map<string, OutboxMessage[]>();
-    const outcome: Outcome = { delivered: [], failed: [], left: [] };
+    const outcome: Outcome = { delivered: [], failed: [], left: [], waitMs: pollMs };
     const seen = new Set<string>();
     for (const m of pending) {
       // Handed-over messages may hold two of one profile: the later waits for the earlier.
@@ -459,12 +510,13 @@ export function createDispatcher(options: DispatcherOptions) {
       if (list) list.push(m);
       else groups.set(keyOf(m), [m]);
     }
-    const waits = await Promise.all(
+    await Promise.all(
       [...groups.values()].map((messages) => sendGroup(messages[0] as OutboxMessage, messages, outcome)),
     );
     const { delivered, failed, left } = outcome;
-    let waitMs = pollMs;
-    for (const w of waits) if (w.waitMs > 0) waitMs = Math.min(waitMs, w.waitMs);
+    // Waking when the rate limit or a dataflow's hold lets something through, if before pollMs.
+    const holdEnd = holds.nextEnd(Date.now());
+    const waitMs = Math.min(outcome.waitMs, holdEnd === undefined ? pollMs : holdEnd - Date.now());
     if (failed.length) {
       // A failure's attempt is counted at once; the delivered go with it.
       const deleted = [...undeleted, ...delivered];
@@ -487,7 +539,7 @@ export function createDispatcher(options: DispatcherOptions) {
     for (const f of failed.filter((x) => !x.retryAt)) {
       options.logger?.warn({ outboxId: f.id, attempts: f.attempts, error: f.error }, "message dead-lettered");
     }
-    // Nothing sendable found: wait (a message not due, a paused dataflow, the rate limit).
+    // Nothing sendable found: wait (a message not due, a dataflow paused or held, the rate limit).
     const more = full || delivered.length > 0 || failed.length > 0 || fresh.length > 0;
     return { delivered: delivered.length, waitMs, more };
   }

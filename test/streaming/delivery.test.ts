@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventHubsDestination } from "../../src/destinations/event-hubs/index.ts";
 import { httpDestination } from "../../src/destinations/http/index.ts";
 import { kinesisDestination } from "../../src/destinations/kinesis/index.ts";
+import { defaultRetryPolicy } from "../../src/streaming/index.ts";
 import { type EventHubsTestServer, startEventHubs } from "../servers/event-hubs.ts";
 import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { type KinesisTestServer, startKinesis } from "../servers/kinesalite.ts";
@@ -66,9 +67,14 @@ const recorders: HttpRecorder[] = [];
 async function httpDestinationUnderTest(): Promise<DestinationUnderTest> {
   const recorder = await startHttpRecorder({ auth: { type: "bearer", token: "herald-test-token" } });
   recorders.push(recorder);
+  return httpDestinationOn(recorder, "herald-test-token");
+}
+
+/** An HTTP destination on a recorder that takes `token`. */
+function httpDestinationOn(recorder: HttpRecorder, token: string): DestinationUnderTest {
   return {
     definition: httpDestination as DestinationUnderTest["definition"],
-    connection: { url: `${recorder.url}/audiences`, authType: "bearer", token: "herald-test-token" },
+    connection: { url: `${recorder.url}/audiences`, authType: "bearer", token },
     details: { batchSize: 50 },
     received: async () =>
       recorder.requests.flatMap((r) =>
@@ -105,6 +111,26 @@ const destinations = [
   { name: "Amazon Kinesis (kinesalite)", start: kinesisDestinationUnderTest, deadLetters: false },
   { name: "Azure Event Hubs (AMQP test endpoint)", start: eventHubsDestinationUnderTest, deadLetters: false },
 ];
+
+/** Each person buys, then goes gold, silver, gold, silver, gold: five membership changes each. */
+async function qualifyAndFlap(h: HeraldUnderTest, people: readonly string[]) {
+  for (const email of people) {
+    await h.purchase(email);
+    for (const tier of ["gold", "silver", "gold", "silver", "gold"]) await h.tier(email, tier);
+  }
+}
+
+/** Waits for each person's five changes at the destination, and checks they arrived in order. */
+async function flapsReceivedInOrder(destination: DestinationUnderTest, people: readonly string[]) {
+  const received = await eventually(
+    destination.received,
+    (r) => people.every((p) => statusesOf(r, p).length >= 5),
+    20_000,
+  );
+  for (const email of people) {
+    expect(statusesOf(received, email)).toEqual(["realized", "exited", "realized", "exited", "realized"]);
+  }
+}
 
 /** Registers a test only where it applies: tests the matrix leaves out are not listed as skipped. */
 const onlyWhen = (condition: boolean): typeof it =>
@@ -173,22 +199,12 @@ describe.each(engines)("real-time activation on %s", (engine) => {
       // Down for real (port closed) where the server can, else refusing its next sends.
       if (destination.down) await destination.down();
       else destination.outage(6);
-      for (const email of people) {
-        await h.purchase(email);
-        for (const tier of ["gold", "silver", "gold", "silver", "gold"]) await h.tier(email, tier);
-      }
+      await qualifyAndFlap(h, people);
       if (destination.up) {
         await eventually(h.streaming.metricsJson, (m) => m.retried >= 2);
         await destination.up();
       }
-      const received = await eventually(
-        destination.received,
-        (r) => people.every((p) => statusesOf(r, p).length >= 5),
-        20_000,
-      );
-      for (const email of people) {
-        expect(statusesOf(received, email)).toEqual(["realized", "exited", "realized", "exited", "realized"]);
-      }
+      await flapsReceivedInOrder(destination, people);
       const metrics = await eventually(h.streaming.metricsJson, (m) => m.delivered >= 20);
       expect(metrics.retried).toBeGreaterThan(0);
       expect(metrics.deadLettered).toBe(0);
@@ -289,6 +305,62 @@ describe.each(engines)("real-time activation on %s", (engine) => {
         const json = await h.app.inject({ method: "POST", url: "/v1/events/stream", payload: { a: 1 } });
         expect(json.statusCode).toBe(415);
       },
+    );
+  });
+});
+
+// With the default policy's shape (its attempts, and its cap as many times its base), scaled down
+// 250 times: the span a message is held through is the default's hour at least, in 15 s.
+const scaledDefaultPolicy = {
+  maxAttempts: defaultRetryPolicy.maxAttempts,
+  baseDelayMs: 1,
+  maxDelayMs: defaultRetryPolicy.maxDelayMs / defaultRetryPolicy.baseDelayMs,
+};
+
+// A destination that fails for a while, whatever the failure (5xx, then refusing the credentials
+// while someone fixes them), gets everything once it recovers, in order per profile: the dataflow
+// waits, as a whole, rather than turning the stream into dead letters.
+describe.each(engines)("a failing destination on %s", (engine) => {
+  let herald: HeraldUnderTest | undefined;
+  afterEach(async () => {
+    await herald?.close();
+    herald = undefined;
+  });
+
+  it("holds the stream through a while of 503s then 401s, trying the dataflow as a whole, and delivers everything in order when it recovers", async () => {
+    const token = "herald-test-token";
+    const recorder = await startHttpRecorder({ auth: { type: "bearer", token } });
+    recorders.push(recorder);
+    const destination = await httpDestinationOn(recorder, token);
+    herald = await streamingHerald(engine, destination, scaledDefaultPolicy);
+    const h = herald;
+    // Five 503s, then 401s: the token was rotated at the endpoint and not yet in Herald.
+    recorder.respondWith({ status: 503 }, 5);
+    recorder.setAuth({ type: "bearer", token: "rotated-token" });
+    const people = ["a", "b", "c", "d"].map((p) => `${p}@example.com`);
+    await qualifyAndFlap(h, people);
+    const ingested = recorder.requests.length;
+    await eventually(
+      async () => recorder.requests.length,
+      (n) => n >= Math.max(ingested, 5) + 4,
+      10_000,
+    );
+    // Every profile's first message waits; every retry carries them all (the dataflow is retried
+    // as a whole, not profile by profile); none is a dead letter.
+    // (The first may have left before the last profile's message was committed.)
+    const retries = recorder.requests.slice(ingested + 1);
+    for (const r of retries) {
+      expect(
+        new Set((r.body as { records: { profileId: string }[] }).records.map((m) => m.profileId)),
+      ).toEqual(new Set(people));
+    }
+    expect((await h.streaming.metricsJson()).deadLettered).toBe(0);
+    recorder.setAuth({ type: "bearer", token });
+    await flapsReceivedInOrder(destination, people);
+    expect((await h.streaming.metricsJson()).deadLettered).toBe(0);
+    await eventually(
+      () => h.store.queryGlobal("SELECT id FROM streaming_outbox"),
+      (rows) => rows.length === 0,
     );
   });
 });

@@ -464,3 +464,65 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
     await t.backlogDelivered();
   });
 });
+
+// What a destination refuses record by record dead-letters at once (no wait changes it); a request
+// of several refused as a whole for its content is sent again one record at a time, so that one
+// bad record does not take the others down with it.
+describe.each(engines)("the dispatcher's record-level refusals on %s", (engine) => {
+  let recorder: HttpRecorder;
+  beforeAll(async () => {
+    recorder = await startHttpRecorder();
+  });
+  afterAll(async () => {
+    await recorder.close();
+  });
+  const stores = streamingStores(engine);
+
+  it("resends alone each record of a request refused whole, and dead-letters at once a record refused alone", async () => {
+    const created = await stores.open(`refusals-${engine}`, { gold: 'loyalty.tier = "gold"' });
+    const { store } = created;
+    const dataflow = await dataflowTo(created.deps, `${recorder.url}/refusals-${engine}`, "Refusing");
+    const dispatcher = createDispatcher({ ...created.deps, metrics: createStreamingMetrics(), pollMs: 20 });
+    const queue = (names: string[]) =>
+      store.transaction((tx) =>
+        queueMessages(
+          { ...tx, dialect: store.dialect },
+          "prod",
+          names.map((profileId) => ({
+            dataflowId: dataflow.id,
+            profileId,
+            payload: JSON.stringify({ profileId, seq: 0 }),
+          })),
+          new Date(),
+        ),
+      );
+    const outbox = () =>
+      store.queryGlobal<{ profile_id: string; state: string; attempts: number; last_error: string }>(
+        "SELECT profile_id, state, attempts, last_error FROM streaming_outbox WHERE dataflow_id = $1",
+        [dataflow.id],
+      );
+    recorder.requests.length = 0;
+    dispatcher.offer(await queue(["ann", "bob", "cid"]));
+    recorder.respondWith({ status: 400, body: { error: "one record is malformed" } });
+    expect(await dispatcher.dispatchNow()).toBe(3);
+    const sent = recorder.requests.map((r) =>
+      (r.body as { records: { profileId: string }[] }).records.map((m) => m.profileId),
+    );
+    expect(sent[0]).toEqual(["ann", "bob", "cid"]);
+    expect(sent.slice(1).sort()).toEqual([["ann"], ["bob"], ["cid"]]);
+    expect(await outbox()).toEqual([]);
+
+    dispatcher.offer(await queue(["dan"]));
+    recorder.respondWith({ status: 422, body: { error: "unknown segment" } });
+    expect(await dispatcher.dispatchNow()).toBe(0);
+    await dispatcher.stop();
+    expect(await outbox()).toEqual([
+      expect.objectContaining({
+        profile_id: "dan",
+        state: "dead",
+        attempts: 1,
+        last_error: expect.stringMatching(/422/),
+      }),
+    ]);
+  });
+});
