@@ -136,33 +136,38 @@ describe.each(engines)("stored event types on %s", (engine) => {
     expect(await listStoredEventTypes(store, "empty")).toEqual([]);
     expect(await migrate(store, engine, "profiles", profileMigrations)).toEqual([]);
   });
+});
 
-  it.runIf(engine === "postgres")(
-    "keeps one row per type with two processes recording the same new types at once",
-    async () => {
-      const url = await freshPostgresDatabase();
-      const [first, second] = [await openPostgresStore(url), await openPostgresStore(url)];
-      stores.push(first, second);
-      await migrate(first, engine);
-      await migrate(first, engine, "profiles", profileMigrations);
-      await createSandbox(first, DEFAULT_SANDBOX);
-      await installDefaultSchema(first, DEFAULT_SANDBOX);
-      const schema = await loadSchema(first, DEFAULT_SANDBOX);
-      const types = ["a.one", "b.two", "c.three"];
-      const batches = [first, second, first, second].map((store, i) =>
-        ingestEventRecords(
-          store,
-          schema,
-          (i % 2 ? [...types].reverse() : types).map((t) => event(t, `p${i}@example.com`)),
-        ),
-      );
-      for (const report of await Promise.all(batches)) expect(report).toMatchObject({ stored: 3 });
-      const monday = new Date("2026-11-02T10:00:00Z");
-      await ingestEventRecords(first, schema, [event("d.four")], 0, monday);
-      // The second process learns the type the first stored, and keeps when it was first seen.
-      await ingestEventRecords(second, schema, [event("d.four")], 0, new Date("2026-11-09T10:00:00Z"));
-      expect(await listStoredEventTypes(second, DEFAULT_SANDBOX)).toEqual([...types, "d.four"]);
-      expect((await firstSeen(second, DEFAULT_SANDBOX))["d.four"]).toBe(monday.toISOString());
-    },
-  );
+// Two Herald processes on one database: PostgreSQL only (DuckDB's file is one process's).
+describe("stored event types with two processes on one PostgreSQL", () => {
+  const stores: Store[] = [];
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close();
+  });
+
+  it("keeps one row per type with two processes recording the same new types at once", async () => {
+    const url = await freshPostgresDatabase();
+    const [first, second] = [await openPostgresStore(url), await openPostgresStore(url)];
+    stores.push(first, second);
+    await migrate(first, "postgres");
+    await migrate(first, "postgres", "profiles", profileMigrations);
+    await createSandbox(first, DEFAULT_SANDBOX);
+    await installDefaultSchema(first, DEFAULT_SANDBOX);
+    const schema = await loadSchema(first, DEFAULT_SANDBOX);
+    const types = ["a.one", "b.two", "c.three"];
+    const batches = [first, second, first, second].map((store, i) =>
+      ingestEventRecords(
+        store,
+        schema,
+        (i % 2 ? [...types].reverse() : types).map((t) => event(t, `p${i}@example.com`)),
+      ),
+    );
+    for (const report of await Promise.all(batches)) expect(report).toMatchObject({ stored: 3 });
+    const monday = new Date("2026-11-02T10:00:00Z");
+    await ingestEventRecords(first, schema, [event("d.four")], 0, monday);
+    // The second process learns the type the first stored, and keeps when it was first seen.
+    await ingestEventRecords(second, schema, [event("d.four")], 0, new Date("2026-11-09T10:00:00Z"));
+    expect(await listStoredEventTypes(second, DEFAULT_SANDBOX)).toEqual([...types, "d.four"]);
+    expect((await firstSeen(second, DEFAULT_SANDBOX))["d.four"]).toBe(monday.toISOString());
+  });
 });
