@@ -33,7 +33,7 @@ export interface StreamingServiceOptions {
  * it is created; `start` runs the background dispatcher and sweep (`herald start` does).
  */
 export function createStreamingService(deps: AccountDeps, options: StreamingServiceOptions = {}) {
-  const metrics = createStreamingMetrics();
+  const metrics = createStreamingMetrics(deps.store);
   const plans = createPlanCache(options.logger);
   const dispatcher = createDispatcher({
     ...deps,

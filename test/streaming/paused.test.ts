@@ -64,6 +64,19 @@ describe.each(engines)("a paused streaming dataflow on %s", (engine) => {
       { profileId: bob, gold: "exited" },
     ]);
     expect(changes(paused)).toEqual([]);
+    // The backlog shows in the metrics, per dataflow: what waits, and since when.
+    const text = await streaming.metricsText();
+    expect(text).toContain(
+      `herald_streaming_outbox_messages{sandbox="prod",dataflow="${pausedFlow.id}",state="pending"} 5`,
+    );
+    expect(text).toMatch(
+      new RegExp(
+        `herald_streaming_outbox_oldest_pending_seconds\\{sandbox="prod",dataflow="${pausedFlow.id}"\\} \\d`,
+      ),
+    );
+    expect((await streaming.metricsJson()).outbox).toEqual([
+      { sandbox: "prod", dataflowId: pausedFlow.id, pending: 5, dead: 0, oldestPendingAt: expect.any(Date) },
+    ]);
 
     await setDataflowStatus(store, "prod", pausedFlow.id, "enabled");
     const received = await eventually(
@@ -85,6 +98,7 @@ describe.each(engines)("a paused streaming dataflow on %s", (engine) => {
     ]);
     expect(received).toHaveLength(5);
     expect(await store.queryGlobal("SELECT id FROM streaming_outbox")).toEqual([]);
+    expect((await streaming.metricsJson()).outbox).toEqual([]);
     await streaming.stop();
   });
 });
