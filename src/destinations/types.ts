@@ -98,6 +98,12 @@ export interface StreamConnector<Connection, Details> {
 
 export interface StreamSession {
   /**
+   * This session's limits, when its dataflow's details narrow the connector's: the machinery cuts
+   * batches at them, so that a batch is one request and `maxConcurrency` requests go at once (HTTP:
+   * the dataflow's `batchSize`). The connector's `limits` otherwise.
+   */
+  limits?: StreamLimits;
+  /**
    * Sends one batch within `limits`. Resolves with the per-record failures (empty when all were
    * accepted); rejects with a HeraldError only when the whole batch failed (`unavailable`,
    * `rate_limited`, `auth_failed`, ...).

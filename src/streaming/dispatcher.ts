@@ -46,7 +46,10 @@ export interface DispatcherOptions extends AccountDeps {
   quietPollMs?: number;
   /** Messages read per round (default 5,000), shared among the dataflows that may be sent to. */
   readLimit?: number;
-  /** One batch's time to be acknowledged before it counts as a failed send (default 10 s). */
+  /**
+   * One batch's time to be acknowledged before it counts as a failed send (default 10 s): one
+   * request's, where the session's limits make a batch one request (HTTP).
+   */
   sendTimeoutMs?: number;
   /**
    * How long delivered messages may wait to be deleted from the outbox together (default 100 ms).
@@ -272,7 +275,8 @@ export function createDispatcher(options: DispatcherOptions) {
       throw new Error(`destination '${definition.id}' does not accept streamed records`);
     }
     const session = await connector.open(connection as never, dataflow.details as never);
-    const opened = { session, limits: connector.limits, updatedAt: dataflow.updatedAt.getTime() };
+    const limits = session.limits ?? connector.limits;
+    const opened = { session, limits, updatedAt: dataflow.updatedAt.getTime() };
     sessions.set(key, opened);
     return opened;
   }

@@ -3,22 +3,40 @@ import { createDataflow, setDataflowStatus } from "../../src/activation/index.ts
 import { httpDestination } from "../../src/destinations/http/index.ts";
 import { type AccountDeps, createAccount } from "../../src/destinations/index.ts";
 import type { Store } from "../../src/store/index.ts";
-import { createDispatcher, createStreamingMetrics } from "../../src/streaming/index.ts";
+import { createDispatcher, createStreamingMetrics, metricsView } from "../../src/streaming/index.ts";
 import { queueMessages } from "../../src/streaming/outbox.ts";
 import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { engines } from "../support/stores.ts";
 import { eventually, streamingStores } from "./harness.ts";
 
-/** Commits one message for `profileId` to the outbox, as an ingestion commit would. */
-function queueOne(store: Store, dataflowId: string, profileId: string) {
+/** Commits a message for each of `profileIds` to the outbox, as an ingestion commit would. */
+function queueAll(store: Store, dataflowId: string, profileIds: readonly string[], seq = 0) {
   return store.transaction((tx) =>
     queueMessages(
       { ...tx, dialect: store.dialect },
       "prod",
-      [{ dataflowId, profileId, payload: JSON.stringify({ profileId }) }],
+      profileIds.map((profileId) => ({ dataflowId, profileId, payload: JSON.stringify({ profileId, seq }) })),
       new Date(),
     ),
   );
+}
+
+const queueOne = (store: Store, dataflowId: string, profileId: string) =>
+  queueAll(store, dataflowId, [profileId]);
+
+/** An HTTP recorder of the describe block's own, started before its tests and closed after. */
+function ownRecorder(): () => HttpRecorder {
+  let recorder: HttpRecorder | undefined;
+  beforeAll(async () => {
+    recorder = await startHttpRecorder();
+  });
+  afterAll(async () => {
+    await recorder?.close();
+  });
+  return () => {
+    if (!recorder) throw new Error("the recorder starts before the block's tests");
+    return recorder;
+  };
 }
 
 // The ingestion hands the messages it committed to the dispatcher, which sends them without
@@ -314,13 +332,7 @@ function inOrderPerProfile(received: readonly { profileId: string; seq: number }
 // nothing sendable waits instead of reading the same messages again.
 describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on %s", (engine) => {
   const stores = streamingStores(engine);
-  let stuck: HttpRecorder;
-  beforeAll(async () => {
-    stuck = await startHttpRecorder();
-  });
-  afterAll(async () => {
-    await stuck.close();
-  });
+  const stuckRecorder = ownRecorder();
 
   /**
    * A store with two dataflows: `stuck`, to its own endpoint, with a backlog of three messages for
@@ -328,20 +340,14 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
    * `open`, to the shared recorder's `path`.
    */
   async function setUp(path: string) {
+    const stuck = stuckRecorder();
     stuck.requests.length = 0;
     const created = await stores.open(path, { gold: 'loyalty.tier = "gold"' });
     const { store, deps } = created;
     const blocked = await dataflowTo(deps, `${stuck.url}/${path}`, "Stuck");
-    const queue = (dataflowId: string, profileId: string, seq: number) =>
-      store.transaction((tx) =>
-        queueMessages(
-          { ...tx, dialect: store.dialect },
-          "prod",
-          [{ dataflowId, profileId, payload: JSON.stringify({ profileId, seq }) }],
-          new Date(),
-        ),
-      );
-    for (let seq = 0; seq < 3; seq++) for (let p = 0; p < 10; p++) await queue(blocked.id, `p${p}`, seq);
+    for (let seq = 0; seq < 3; seq++) {
+      for (let p = 0; p < 10; p++) await queueAll(store, blocked.id, [`p${p}`], seq);
+    }
     let reads = 0;
     const counting: Store = {
       ...store,
@@ -366,13 +372,14 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
     const received = () => stores.received(path).map((m) => m.profileId);
     return {
       store,
+      stuck,
       dispatcher,
       blocked,
       reads: () => reads,
       pendingOf,
       /** Three messages of the other dataflow: delivered promptly, whatever the stuck one holds. */
       async othersDelivered() {
-        for (const name of ["ann", "bob", "cid"]) await queue(created.dataflow.id, name, 0);
+        for (const name of ["ann", "bob", "cid"]) await queueOne(store, created.dataflow.id, name);
         await eventually(
           async () => received(),
           (names) => names.length === 3,
@@ -404,7 +411,7 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
     const readsBefore = t.reads();
     await new Promise((r) => setTimeout(r, 500));
     expect(t.reads() - readsBefore).toBeLessThanOrEqual(30);
-    expect(receivedBy(stuck)).toEqual([]);
+    expect(receivedBy(t.stuck)).toEqual([]);
     const waiting = await t.pendingOf(t.blocked.id);
     expect(waiting).toHaveLength(30);
     expect(waiting.every((m) => m.state === "pending" && Number(m.attempts) === 0)).toBe(true);
@@ -417,15 +424,7 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
     const path = `heads-${engine}`;
     const created = await stores.open(path, { gold: 'loyalty.tier = "gold"' });
     const { store, dataflow } = created;
-    const queue = (profileId: string) =>
-      store.transaction((tx) =>
-        queueMessages(
-          { ...tx, dialect: store.dialect },
-          "prod",
-          [{ dataflowId: dataflow.id, profileId, payload: JSON.stringify({ profileId }) }],
-          new Date(),
-        ),
-      );
+    const queue = (profileId: string) => queueOne(store, dataflow.id, profileId);
     // Ann's message waits an hour for its next attempt; Heavy has 25, older than Bob's one.
     const [ann] = await queue("ann");
     await store.queryGlobal(
@@ -452,7 +451,7 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
 
   it("delivers to the other dataflows while one's destination is down with a backlog, and the backlog in order once it is back", async () => {
     const t = await setUp(`down-${engine}`);
-    await stuck.stop();
+    await t.stuck.stop();
     t.dispatcher.start();
     await eventually(
       async () => (await t.pendingOf(t.blocked.id)).some((m) => Number(m.attempts) > 0),
@@ -460,7 +459,7 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
       3_000,
     );
     await t.othersDelivered();
-    await stuck.start();
+    await t.stuck.start();
     await t.backlogDelivered();
   });
 });
@@ -469,33 +468,16 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
 // of several refused as a whole for its content is sent again one record at a time, so that one
 // bad record does not take the others down with it.
 describe.each(engines)("the dispatcher's record-level refusals on %s", (engine) => {
-  let recorder: HttpRecorder;
-  beforeAll(async () => {
-    recorder = await startHttpRecorder();
-  });
-  afterAll(async () => {
-    await recorder.close();
-  });
+  const refusing = ownRecorder();
   const stores = streamingStores(engine);
 
   it("resends alone each record of a request refused whole, and dead-letters at once a record refused alone", async () => {
     const created = await stores.open(`refusals-${engine}`, { gold: 'loyalty.tier = "gold"' });
     const { store } = created;
+    const recorder = refusing();
     const dataflow = await dataflowTo(created.deps, `${recorder.url}/refusals-${engine}`, "Refusing");
     const dispatcher = createDispatcher({ ...created.deps, metrics: createStreamingMetrics(), pollMs: 20 });
-    const queue = (names: string[]) =>
-      store.transaction((tx) =>
-        queueMessages(
-          { ...tx, dialect: store.dialect },
-          "prod",
-          names.map((profileId) => ({
-            dataflowId: dataflow.id,
-            profileId,
-            payload: JSON.stringify({ profileId, seq: 0 }),
-          })),
-          new Date(),
-        ),
-      );
+    const queue = (names: string[]) => queueAll(store, dataflow.id, names);
     const outbox = () =>
       store.queryGlobal<{ profile_id: string; state: string; attempts: number; last_error: string }>(
         "SELECT profile_id, state, attempts, last_error FROM streaming_outbox WHERE dataflow_id = $1",
@@ -524,5 +506,41 @@ describe.each(engines)("the dispatcher's record-level refusals on %s", (engine) 
         last_error: expect.stringMatching(/422/),
       }),
     ]);
+  });
+});
+
+// An HTTP dataflow's batches are its requests (batchSize records): up to maxConcurrency (4) go at
+// once, each under its own deadline, so a slow endpoint is not cut off after the first few.
+describe.each(engines)("the dispatcher's HTTP requests on %s", (engine) => {
+  const slowRecorder = ownRecorder();
+  const stores = streamingStores(engine);
+
+  it("sends a round's requests four at once to a slow endpoint, each within the deadline", async () => {
+    const created = await stores.open(`slow-${engine}`, { gold: 'loyalty.tier = "gold"' });
+    const { store } = created;
+    const slow = slowRecorder();
+    const dataflow = await dataflowTo(created.deps, `${slow.url}/slow-${engine}`, "Slow");
+    const metrics = createStreamingMetrics();
+    // Each request answered after 250 ms; a send not acknowledged in 600 ms fails.
+    const dispatcher = createDispatcher({ ...created.deps, metrics, pollMs: 20, sendTimeoutMs: 600 });
+    const names = Array.from({ length: 1_000 }, (_, i) => `p${i}`);
+    const queued = await queueAll(store, dataflow.id, names);
+    slow.requests.length = 0;
+    slow.respondWith({ status: 200, delayMs: 250 }, 10);
+    dispatcher.offer(queued);
+    expect(await dispatcher.dispatchNow()).toBe(1_000);
+    await dispatcher.stop();
+    expect(await metricsView(metrics)).toMatchObject({ delivered: 1_000, retried: 0, deadLettered: 0 });
+    const sent = slow.requests.map((r) => (r.body as { records: { profileId: string }[] }).records);
+    expect(sent.map((records) => records.length)).toEqual(Array.from({ length: 10 }, () => 100));
+    expect(
+      sent
+        .flat()
+        .map((m) => m.profileId)
+        .sort(),
+    ).toEqual([...names].sort());
+    // The first four arrived together, not 250 ms apart.
+    const arrivals = slow.requests.map((r) => r.receivedAt.getTime());
+    expect((arrivals[3] as number) - (arrivals[0] as number)).toBeLessThan(200);
   });
 });

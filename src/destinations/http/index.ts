@@ -9,7 +9,7 @@ import {
   httpRedactedFields,
   httpSecretFields,
 } from "./connection.ts";
-import { httpLimits, httpTarget, postBatches, sendRequest } from "./post-batches.ts";
+import { httpLimits, httpSessionLimits, httpTarget, postBatches, sendRequest } from "./post-batches.ts";
 
 export { parseRetryAfter } from "./http-status.ts";
 
@@ -31,9 +31,10 @@ export const httpConnector: StreamConnector<HttpConnection, HttpDetails> = {
   async open(connection, details) {
     const authorizer = createAuthorizer(connection);
     const target = httpTarget(connection, details);
+    const batchSize = details.batchSize ?? DEFAULT_HTTP_BATCH_SIZE;
     return {
-      sendBatch: (records, signal) =>
-        postBatches(target, authorizer, details.batchSize ?? DEFAULT_HTTP_BATCH_SIZE, records, signal),
+      limits: httpSessionLimits(batchSize),
+      sendBatch: (records, signal) => postBatches(target, authorizer, batchSize, records, signal),
       close: async () => {},
     };
   },

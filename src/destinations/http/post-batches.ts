@@ -23,6 +23,15 @@ export const httpLimits: StreamLimits = {
   maxConcurrency: 4,
 };
 
+/**
+ * A dataflow's session limits: batches of one request each (`batchSize` records, and room left in
+ * the 16 MiB for the comma after each record), so that the machinery sends `maxConcurrency`
+ * requests at once, each under its own deadline, instead of one batch posted request after request.
+ */
+export function httpSessionLimits(batchSize: number): StreamLimits {
+  return { ...httpLimits, maxBatchRecords: batchSize, maxBatchBytes: httpLimits.maxBatchBytes - batchSize };
+}
+
 export interface HttpTarget {
   url: string;
   method: NonNullable<HttpConnection["method"]>;
@@ -91,7 +100,8 @@ export async function sendRequest(
 
 /**
  * Sends records as `{"records": [payload, ...]}`, `batchSize` per request, requests one after the
- * other so a profile's records arrive in order. A request refused for its content (400, 409, 413,
+ * other so a profile's records arrive in order (the streaming machinery hands one request's worth at
+ * a time, see `httpSessionLimits`, and sends several at once, each profile in one of them). A request refused for its content (400, 409, 413,
  * 422, ...) fails its records without retry and the next request goes on. A request that fails for
  * the endpoint's sake (unreachable, 5xx, 429, 401, 403, 404) rejects the whole call when it is the
  * first; after some requests went through, it and every later request are reported failed instead.
