@@ -68,7 +68,11 @@ export interface FileSession {
 }
 
 export interface OutboundRecord {
-  /** Partition / ordering key: the profile id. */
+  /**
+   * Partition and ordering key: the same for every message of a profile in a dataflow, derived from
+   * the profile id without revealing it (a hex SHA-256 with the dataflow's id). Kinesis's partition
+   * key; Event Hubs hashes it to a partition; HTTP keeps a key's records in order.
+   */
   key: string;
   /**
    * The message, as JSON text: the outbox stores each message so, and connectors send these bytes
