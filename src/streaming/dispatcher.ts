@@ -345,7 +345,6 @@ export function createDispatcher(options: DispatcherOptions) {
       const f = refused.get(i);
       if (!f) {
         outcome.delivered.push(m.id);
-        alone.delete(m.id);
         options.metrics.latency.observe((at - m.ingestedAt.getTime()) / 1000);
       } else if (f.retryable) {
         outcome.failed.push(failedAttempt(m, f.error, retryAt(policy, m.attempts + 1, at)));
@@ -353,7 +352,6 @@ export function createDispatcher(options: DispatcherOptions) {
         alone.add(m.id);
         outcome.failed.push(failedAttempt(m, f.error, new Date(at)));
       } else {
-        alone.delete(m.id);
         outcome.failed.push(failedAttempt(m, f.error));
       }
     });
@@ -369,7 +367,15 @@ export function createDispatcher(options: DispatcherOptions) {
    */
   async function sendGroup(ref: DataflowRef, messages: OutboxMessage[], outcome: Outcome): Promise<void> {
     const key = keyOf(ref);
-    const dataflow = await lookUp(ref);
+    let dataflow: Dataflow | undefined;
+    try {
+      dataflow = await lookUp(ref);
+    } catch (error) {
+      // The store, not the destination, failed: no attempt counted; they wait for a later round.
+      options.logger?.warn({ err: error, dataflowId: ref.dataflowId }, "could not load a streaming dataflow");
+      outcome.left.push(...messages);
+      return;
+    }
     if (dataflow?.status !== "enabled") {
       // Deleted: they can never be delivered. Paused: they wait, in order, for it to resume.
       if (dataflow) outcome.left.push(...messages);
@@ -407,13 +413,13 @@ export function createDispatcher(options: DispatcherOptions) {
     const granted = limiter.take(sendable.length);
     outcome.left.push(...sendable.slice(granted));
     if (granted < sendable.length) outcome.waitMs = Math.min(outcome.waitMs, limiter.waitMs());
-    const now = sendable.slice(0, granted);
+    const sendingNow = sendable.slice(0, granted);
     const batches = [
       ...batchesOf(
-        now.filter((m) => !alone.has(m.id)),
+        sendingNow.filter((m) => !alone.has(m.id)),
         limits,
       ),
-      ...now.filter((m) => alone.has(m.id)).map((m) => [m]),
+      ...sendingNow.filter((m) => alone.has(m.id)).map((m) => [m]),
     ];
     await withConcurrency(batches, limits.maxConcurrency, async (batch) => {
       if (heldUntil) {
@@ -542,6 +548,10 @@ export function createDispatcher(options: DispatcherOptions) {
     } else {
       undeleted.push(...delivered);
       if (performance.now() - lastDelete >= deleteEveryMs || undeleted.length >= readLimit) startDelete();
+    }
+    if (alone.size) {
+      for (const id of delivered) alone.delete(id);
+      for (const f of failed) if (!f.retryAt) alone.delete(f.id);
     }
     // What was not delivered stays in the outbox: its dataflow's next messages go through a read.
     const failedIds = new Set(failed.map((f) => f.id));
