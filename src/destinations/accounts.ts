@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { type KeyProvider, seal, unseal } from "../crypto/index.ts";
 import { conflict, isHeraldError, notFound, parseInput, validationError } from "../errors/index.ts";
-import type { Store } from "../store/index.ts";
+import type { Executor, Store } from "../store/index.ts";
 import type { Catalog } from "./catalog.ts";
 import type { DestinationDefinition } from "./types.ts";
 
@@ -252,6 +252,27 @@ export async function openAccountConnection(deps: AccountDeps, sandbox: string, 
     connection: await fullConnection(deps, sandbox, row),
     recordsPerSecond: row.records_per_second ?? undefined,
     updatedAt: row.updated_at,
+  };
+}
+
+/**
+ * What a session to the account depends on, read cheaply (no unsealing): when it last changed (new
+ * credentials, a new rate) and its own rate (undefined: the global one). Undefined once deleted.
+ */
+export async function accountVersion(
+  db: Executor,
+  sandbox: string,
+  id: string,
+): Promise<{ updatedAt: Date; recordsPerSecond: number | undefined } | undefined> {
+  const [row] = await db.query<{ updated_at: Date; records_per_second: number | null }>(
+    sandbox,
+    "SELECT updated_at, records_per_second FROM accounts WHERE sandbox = $sandbox AND id = $1",
+    [id],
+  );
+  if (!row) return undefined;
+  return {
+    updatedAt: new Date(row.updated_at),
+    recordsPerSecond: row.records_per_second === null ? undefined : Number(row.records_per_second),
   };
 }
 

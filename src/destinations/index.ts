@@ -5,6 +5,7 @@ export {
   type AccountUpdate,
   accountPatchSchema,
   accountUpdateAuditDetails,
+  accountVersion,
   checkNewAccount,
   createAccount,
   deleteAccount,

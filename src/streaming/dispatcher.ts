@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { type Dataflow, getDataflow } from "../activation/index.ts";
 import {
   type AccountDeps,
+  accountVersion,
   type BatchResult,
   type OutboundRecord,
   openAccountConnection,
@@ -69,17 +70,22 @@ export interface DispatcherOptions extends AccountDeps {
   vacuumMinIntervalMs?: number;
 }
 
-/** A dataflow as last loaded (undefined: deleted), reloaded after TARGET_TTL_MS. */
+/**
+ * A dataflow as last loaded (undefined: deleted), with its account's version (when it last changed,
+ * its own rate), reloaded after TARGET_TTL_MS.
+ */
 interface KnownDataflow {
   dataflow: Dataflow | undefined;
+  account: Awaited<ReturnType<typeof accountVersion>>;
   loadedAt: number;
 }
 
-/** An open session to a dataflow's destination, reopened when the dataflow changed. */
+/** An open session to a dataflow's destination, reopened when the dataflow or its account changed. */
 interface OpenSession {
   session: StreamSession;
   limits: StreamLimits;
-  updatedAt: number;
+  /** The dataflow's and the account's last changes the session was opened with. */
+  version: string;
 }
 
 interface RoundResult {
@@ -151,13 +157,15 @@ export function createDispatcher(options: DispatcherOptions) {
   const quietPollMs = Math.max(pollMs, options.quietPollMs ?? 2_000);
   const readLimit = options.readLimit ?? 5_000;
   const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
-  const rateOf = (accountId: string) =>
-    typeof options.recordsPerSecond === "function"
+  // The account's own rate when it has one, else the configured one.
+  const rateOf = (accountId: string, own: number | undefined) =>
+    own ??
+    (typeof options.recordsPerSecond === "function"
       ? options.recordsPerSecond(accountId)
-      : (options.recordsPerSecond ?? 50_000);
+      : (options.recordsPerSecond ?? 50_000));
   const known = new Map<string, KnownDataflow>();
   const sessions = new Map<string, OpenSession>();
-  const limiters = new Map<string, RateLimiter>();
+  const limiters = new Map<string, { limiter: RateLimiter; perSecond: number }>();
   let stopped = true;
   let loop: Promise<void> | undefined;
   let wakeUp: (() => void) | undefined;
@@ -254,7 +262,8 @@ export function createDispatcher(options: DispatcherOptions) {
     } catch (error) {
       if (!(isHeraldError(error) && error.kind === "not_found")) throw error;
     }
-    known.set(key, { dataflow, loadedAt: performance.now() });
+    const account = dataflow && (await accountVersion(options.store, ref.sandbox, dataflow.accountId));
+    known.set(key, { dataflow, account, loadedAt: performance.now() });
     return dataflow;
   }
 
@@ -274,11 +283,16 @@ export function createDispatcher(options: DispatcherOptions) {
     await open?.session.close().catch(() => {});
   }
 
-  /** An open session to the dataflow's destination, reopened when the dataflow changed. */
+  /**
+   * An open session to the dataflow's destination, reopened when the dataflow changed or its
+   * account did (new credentials: the next send uses them).
+   */
   async function sessionFor(sandbox: string, dataflow: Dataflow): Promise<OpenSession> {
     const key = keyOf({ sandbox, dataflowId: dataflow.id });
+    const account = known.get(key)?.account;
+    const version = `${dataflow.updatedAt.getTime()}|${account?.updatedAt.getTime() ?? ""}`;
     const open = sessions.get(key);
-    if (open && open.updatedAt === dataflow.updatedAt.getTime()) return open;
+    if (open && open.version === version) return open;
     await closeSession(key);
     const { definition, connection } = await openAccountConnection(options, sandbox, dataflow.accountId);
     const { connector } = definition;
@@ -287,18 +301,20 @@ export function createDispatcher(options: DispatcherOptions) {
     }
     const session = await connector.open(connection as never, dataflow.details as never);
     const limits = session.limits ?? connector.limits;
-    const opened = { session, limits, updatedAt: dataflow.updatedAt.getTime() };
+    const opened = { session, limits, version };
     sessions.set(key, opened);
     return opened;
   }
 
-  function limiterFor(accountId: string): RateLimiter {
-    let limiter = limiters.get(accountId);
-    if (!limiter) {
-      limiter = createRateLimiter(rateOf(accountId));
-      limiters.set(accountId, limiter);
+  /** The account's token bucket, made anew when its rate changed. */
+  function limiterFor(accountId: string, own: number | undefined): RateLimiter {
+    const perSecond = rateOf(accountId, own);
+    let entry = limiters.get(accountId);
+    if (entry?.perSecond !== perSecond) {
+      entry = { limiter: createRateLimiter(perSecond), perSecond };
+      limiters.set(accountId, entry);
     }
-    return limiter;
+    return entry.limiter;
   }
 
   /**
@@ -409,7 +425,7 @@ export function createDispatcher(options: DispatcherOptions) {
         );
       } else sendable.push(m);
     }
-    const limiter = limiterFor(dataflow.accountId);
+    const limiter = limiterFor(dataflow.accountId, known.get(key)?.account?.recordsPerSecond);
     const granted = limiter.take(sendable.length);
     outcome.left.push(...sendable.slice(granted));
     if (granted < sendable.length) outcome.waitMs = Math.min(outcome.waitMs, limiter.waitMs());
