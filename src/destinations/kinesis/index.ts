@@ -56,7 +56,7 @@ export const kinesisConnector: StreamConnector<KinesisConnection, KinesisDetails
   },
 };
 
-/** Amazon Kinesis Data Streams: one record per message, partition key = profile id. */
+/** Amazon Kinesis Data Streams: one record per message, partition key = the message's key (per profile). */
 export const kinesisDestination: DestinationDefinition<KinesisConnection, KinesisDetails> = {
   id: "amazon-kinesis",
   name: "Amazon Kinesis",

@@ -16,7 +16,7 @@ const maxPartitionKeyLength = 256;
 
 /**
  * Sends records with PutRecords, one call per 500 records / 5 MiB, in order. Each record's
- * partition key is its `key` (the profile id), so a profile's records share a shard and keep
+ * partition key is its `key` (one per profile and dataflow), so a profile's records share a shard and keep
  * their order there. Records the service refuses one by one (ProvisionedThroughputExceeded,
  * InternalFailure) come back as retryable failures; when a whole call fails, the batch rejects if
  * nothing was sent yet, otherwise that call's records and every later one are reported failed.
