@@ -15,6 +15,7 @@ import { installDefaultSchema } from "../schema/index.ts";
 import {
   createEvaluationScheduler,
   type EvaluationScheduler,
+  listenToRecordedChanges,
   segmentDirectory,
   segmentMigrations,
 } from "../segments/index.ts";
@@ -95,6 +96,9 @@ export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "k
       recordsPerSecond: config.streamingRecordsPerSecond,
     },
   );
+  // Every batch evaluation through this store (API, CLI, scheduler) queues its changes of streamed
+  // segments in its own transaction.
+  listenToRecordedChanges(store, streaming.batchChanges);
   return {
     ...base,
     catalog,

@@ -31,9 +31,13 @@ export {
 } from "./evaluate.ts";
 export { eventTypeWarnings } from "./event-type-warnings.ts";
 export {
+  listenToRecordedChanges,
   type MembershipState,
   type MembershipWrite,
   membershipStatements,
+  type RecordedChange,
+  type RecordedChanges,
+  type RecordedChangesListener,
 } from "./membership-writes.ts";
 export {
   evaluateSegments,

@@ -4,7 +4,13 @@ import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Dialect, Executor, Store } from "../store/index.ts";
 
 import { compileSegmentsToSql } from "./compile-sql/index.ts";
-import { type MembershipState, membershipStatements } from "./membership-writes.ts";
+import {
+  forEachRecordedPage,
+  type MembershipState,
+  membershipStatements,
+  type RecordedChangesListener,
+  recordedChangesListener,
+} from "./membership-writes.ts";
 import type { SegmentResolver } from "./references.ts";
 import { getSegment, segmentResolver } from "./segments.ts";
 
@@ -102,6 +108,7 @@ async function evaluatePass(
   });
   const compiled = compileSegmentsToSql(segments, { dialect: store.dialect, schema, now, resolve });
   const runId = randomUUID();
+  const listener = recordedChangesListener(store);
   const base = compiled.params.length;
   const run = `CAST($${base + 1} AS TEXT)`;
   // Each segment's qualifying profiles (from the pass, computed once) compared with its stored
@@ -148,16 +155,26 @@ async function evaluatePass(
     await tx.queryGlobal("DELETE FROM segment_membership_changes WHERE run_id = $1", [runId]);
     // After the writes, this run's 'realized' rows entered in it, the other 'realized' rows are
     // members that stayed, and this run's 'exited' rows are the exits.
-    const counts = await tx.query<CountRow>(
-      sandbox,
-      `SELECT m.segment_id,
+    const countsSql = `SELECT m.segment_id,
               count(*) FILTER (WHERE m.status = 'realized' AND m.run_id = $1) AS realized,
               count(*) FILTER (WHERE m.status = 'realized' AND m.run_id IS DISTINCT FROM $1) AS existing,
               count(*) FILTER (WHERE m.status = 'exited' AND m.run_id = $1) AS exited
          FROM segment_memberships m WHERE m.sandbox = $sandbox AND m.segment_id IN (${placeholders(2, ids.length)})
-        GROUP BY m.segment_id`,
+        GROUP BY m.segment_id`;
+    // Without a listener, the statement as it always was: nothing else is read or written.
+    const counts = await tx.query<CountRow & { _probe?: unknown }>(
+      sandbox,
+      listener ? `SELECT c.*, (${listener.probeSql}) AS _probe FROM (${countsSql}) AS c` : countsSql,
       [runId, ...ids],
     );
+    if (listener) {
+      await tellRecorded(listener, { ...tx, dialect: store.dialect }, counts, {
+        sandbox,
+        schema,
+        runId,
+        now,
+      });
+    }
     const durationMs = Math.round(performance.now() - started);
     const byId = new Map(counts.map((c) => [c.segment_id, c]));
     const results = ids.map((segmentId): SegmentEvaluation => {
@@ -191,6 +208,30 @@ async function evaluatePass(
     return results;
   });
   return evaluations;
+}
+
+/** Tells the listener what a pass changed (when it changed anything), inside its transaction. */
+async function tellRecorded(
+  listener: RecordedChangesListener,
+  db: Executor & { dialect: Dialect },
+  counts: readonly (CountRow & { _probe?: unknown })[],
+  run: { sandbox: string; schema: SchemaSnapshot; runId: string; now: Date },
+): Promise<void> {
+  const changed = new Map<string, number>();
+  for (const c of counts) {
+    const n = toNumber(c.realized) + toNumber(c.exited);
+    if (n) changed.set(c.segment_id, n);
+  }
+  if (!changed.size) return;
+  await listener.recorded(db, {
+    sandbox: run.sandbox,
+    schema: run.schema,
+    now: run.now,
+    changed,
+    probe: counts[0]?._probe,
+    forEachPage: (segmentIds, profilesPerPage, visit) =>
+      forEachRecordedPage(db, run, segmentIds, profilesPerPage, visit),
+  });
 }
 
 /**

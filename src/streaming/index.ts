@@ -3,7 +3,9 @@
  * dispatcher → streaming destinations; dead letters, time-based exits and metrics. The only file
  * other parts import.
  */
+
 export { createRateLimiter, defaultRetryPolicy, type RetryPolicy, retryAt, retryDelayMs } from "./backoff.ts";
+export { batchChangesToOutbox } from "./batch-changes.ts";
 export {
   type DeadLetter,
   type DeadLetterSelection,

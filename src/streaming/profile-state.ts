@@ -34,6 +34,36 @@ function storedEvent(row: Row): ProfileEvent {
 }
 
 /**
+ * `p._id` is one of the text-array parameter `$1`: a semi-join on the id list. DuckDB hashes it (its
+ * list_contains would compare every row with every id), PostgreSQL probes its index.
+ */
+function profileIdIn(dialect: Dialect): string {
+  return dialect.engine === "postgres"
+    ? "p._id = ANY(CAST($1 AS TEXT[]))"
+    : "p._id IN (SELECT unnest(CAST($1 AS TEXT[])))";
+}
+
+/** A profile's columns by name (the schema's fields), as every message is built from them. */
+function profileColumns(dialect: Dialect, schema: SchemaSnapshot): string[] {
+  return ["_id", "_created_at", "_updated_at", ...schema.profileFields.keys()].map(dialect.ident);
+}
+
+/** The rows of the profiles that exist among `profileIds` (at most a few thousand), as the evaluation reads them. */
+export async function readProfileRows(
+  db: Executor & { dialect: Dialect },
+  sandbox: string,
+  schema: SchemaSnapshot,
+  profileIds: readonly string[],
+): Promise<Row[]> {
+  const columns = profileColumns(db.dialect, schema).map((c) => `p.${c}`);
+  return db.query<Row>(
+    sandbox,
+    `SELECT ${columns.join(", ")} FROM {profiles} AS p WHERE ${profileIdIn(db.dialect)}`,
+    [profileIds],
+  );
+}
+
+/**
  * Reads the state of profiles for evaluation against a streaming plan: each profile's row, its
  * memberships in the streamed segments and only the events its segments read (their types, each
  * within its reach), in one statement per 2,000 profiles. On PostgreSQL that is one probe per
@@ -51,12 +81,7 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
     }
   }
   const reads = (type: string, ts: number) => ts >= (since.get(type) ?? Number.POSITIVE_INFINITY);
-  // A semi-join on the id list: DuckDB hashes it (its list_contains would compare every row with
-  // every id), PostgreSQL probes its index.
-  const idIn =
-    db.dialect.engine === "postgres"
-      ? "p._id = ANY(CAST($1 AS TEXT[]))"
-      : "p._id IN (SELECT unnest(CAST($1 AS TEXT[])))";
+  const idIn = profileIdIn(db.dialect);
   const events = since.size
     ? `(SELECT ${db.dialect.aggregateRows("e")} FROM {events} AS e
          WHERE e._profile_id = p._id AND e._ts >= $3 AND e._type = ANY(CAST($4 AS TEXT[])))`
@@ -67,11 +92,9 @@ export function profileStateReader(db: Executor & { dialect: Dialect }, options:
     if (since.size) params.push(new Date(Math.min(...since.values())), [...since.keys()]);
     return params;
   };
-  // The profile's columns by name (the schema's fields), so that a second branch can return the
-  // same shape with only the id: which of other profiles exist, in the same statement.
-  const columns = ["_id", "_created_at", "_updated_at", ...options.schema.profileFields.keys()].map(
-    db.dialect.ident,
-  );
+  // By name, so that a second branch can return the same shape with only the id: which of other
+  // profiles exist, in the same statement.
+  const columns = profileColumns(db.dialect, options.schema);
   const nulls = columns.slice(1).map(() => "NULL");
   const stateSelect = (extra: string) => `SELECT ${columns.map((c) => `p.${c}`).join(", ")},
       (SELECT ${db.dialect.aggregateRows("m")} FROM (SELECT segment_id, status, recheck_at FROM segment_memberships

@@ -10,7 +10,7 @@ import type { Dialect, Executor, Row, Statement } from "../store/index.ts";
 import { type OutboxMessage, outboxWrite } from "./outbox.ts";
 import { buildProfileMessage, lacksMandatoryValue, type MembershipChange } from "./payload.ts";
 import { type ProfileState, profileStateReader } from "./profile-state.ts";
-import type { StreamingPlan, StreamingSegment } from "./streaming-plan.ts";
+import type { StreamingDataflow, StreamingPlan, StreamingSegment } from "./streaming-plan.ts";
 
 export interface EvaluationInput {
   sandbox: string;
@@ -77,6 +77,45 @@ export async function reevaluateProfiles(db: Db, input: ReevaluationInput): Prom
   return { ...result, queued: queued(await db.writeAll(input.sandbox, statements)) };
 }
 
+/** An outbox message, before it is written. */
+export interface QueuedMessage {
+  dataflowId: string;
+  profileId: string;
+  payload: string;
+}
+
+/**
+ * A profile's messages for its membership changes: one per dataflow streaming some of the changed
+ * segments, with those segments. A profile lacking a mandatory value is not sent as an entry (as in
+ * file exports), but its exit always goes, with the values it has: otherwise the destination keeps
+ * it for good. `excluded` counts the messages whose entries were left out so.
+ */
+export function profileMessages(
+  dataflows: readonly StreamingDataflow[],
+  schema: SchemaSnapshot,
+  profile: Row,
+  changes: readonly MembershipChange[],
+): { messages: QueuedMessage[]; excluded: number } {
+  const messages: QueuedMessage[] = [];
+  let excluded = 0;
+  for (const dataflow of dataflows) {
+    const relevant = changes.filter((c) => dataflow.segmentIds.has(c.segmentId));
+    if (!relevant.length) continue;
+    const sent = lacksMandatoryValue(dataflow.mapping, schema, profile)
+      ? relevant.filter((c) => c.status === "exited")
+      : relevant;
+    if (sent.length < relevant.length) excluded++;
+    if (!sent.length) continue;
+    const message = buildProfileMessage(dataflow, schema, profile, sent);
+    messages.push({
+      dataflowId: dataflow.id,
+      profileId: String(profile._id),
+      payload: JSON.stringify(message),
+    });
+  }
+  return { messages, excluded };
+}
+
 /**
  * Runs the in-memory evaluators of the streamed segments on profiles whose state was read, and
  * prepares the writes: each membership that changed, and one outbox message per (dataflow, profile)
@@ -86,7 +125,7 @@ export async function reevaluateProfiles(db: Db, input: ReevaluationInput): Prom
 export function evaluateStates(dialect: Dialect, input: EvaluationInput): Evaluation {
   const { sandbox, schema, plan, states, now } = input;
   const allChanges: MembershipChange[] = [];
-  const outbox: { dataflowId: string; profileId: string; payload: string }[] = [];
+  const outbox: QueuedMessage[] = [];
   const writes: MembershipWrite[] = [];
   let evaluations = 0;
   let excluded = 0;
@@ -112,19 +151,9 @@ export function evaluateStates(dialect: Dialect, input: EvaluationInput): Evalua
     }
     if (!changes.length) continue;
     allChanges.push(...changes);
-    for (const dataflow of plan.dataflows) {
-      const relevant = changes.filter((c) => dataflow.segmentIds.has(c.segmentId));
-      if (!relevant.length) continue;
-      // A profile lacking a mandatory value is not sent as an entry (as in file exports), but its
-      // exit always goes, with the values it has: otherwise the destination keeps it for good.
-      const sent = lacksMandatoryValue(dataflow.mapping, schema, profile)
-        ? relevant.filter((c) => c.status === "exited")
-        : relevant;
-      if (sent.length < relevant.length) excluded++;
-      if (!sent.length) continue;
-      const message = buildProfileMessage(dataflow, schema, profile, sent);
-      outbox.push({ dataflowId: dataflow.id, profileId, payload: JSON.stringify(message) });
-    }
+    const built = profileMessages(plan.dataflows, schema, profile, changes);
+    outbox.push(...built.messages);
+    excluded += built.excluded;
   }
   const statements = membershipStatements(dialect, writes, now);
   let queued: Evaluation["queued"] = () => [];

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { AccountDeps } from "../destinations/index.ts";
 import type { RetryPolicy } from "./backoff.ts";
+import { batchChangesToOutbox } from "./batch-changes.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import { createStreamingIngest } from "./ingest-service.ts";
 import { createStreamingMetrics, metricsView } from "./metrics.ts";
@@ -75,6 +76,8 @@ export function createStreamingService(deps: AccountDeps, options: StreamingServ
     dispatcher,
     sweeper,
     metrics,
+    /** Queues the batch evaluation's changes of streamed segments (given to the segments part). */
+    batchChanges: batchChangesToOutbox(plans),
     metricsJson: () => metricsView(metrics),
     metricsText: () => metrics.registry.metrics(),
     metricsContentType: metrics.registry.contentType,
