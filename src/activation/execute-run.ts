@@ -250,8 +250,8 @@ async function exportWithRetries(
   const attempts = deps.attempts ?? 3;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
+      // A success after retries keeps the earlier attempts' errors: what the destination did.
       exported = await exportOnce(deps, sandbox, dataflow, segment, run, progress, report, signal);
-      errors.length = 0;
       break;
     } catch (error) {
       errors.push(`attempt ${attempt}: ${describe(error)}`);

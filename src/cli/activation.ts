@@ -143,7 +143,9 @@ function printRun(run: Run) {
   );
   for (const f of run.files)
     process.stdout.write(`    ${f.location}  ${f.rows} rows  ${f.bytes} bytes  sha256 ${f.sha256}\n`);
-  for (const e of run.errors) process.stdout.write(`    error: ${e}\n`);
+  // A succeeded run's errors are the attempts it retried after.
+  const label = run.status === "succeeded" ? "retried after" : "error";
+  for (const e of run.errors) process.stdout.write(`    ${label}: ${e}\n`);
 }
 
 /** Shows a progress bar until the runs end, prints them, and fails the command if one failed. */

@@ -554,6 +554,11 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     );
     const result = await run();
     expect(result).toMatchObject({ status: "succeeded", received: 100, activated: 85, failed: 0 });
+    // The run says it took three attempts, and why.
+    expect(result.errors).toEqual([
+      "attempt 1: The pickup share is offline",
+      "attempt 2: The pickup share is offline",
+    ]);
     const [first, second, third] = ["", "_2", "_3"].map((suffix) => `French-customers_20261120${suffix}.csv`);
     expect(attempted).toEqual([first, second, first, first, second, third]);
     const files = delivered();
