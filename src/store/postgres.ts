@@ -3,7 +3,7 @@ import { createDialect } from "./dialect.ts";
 import type { ExportFormat } from "./export-format.ts";
 import { postgresExportStream } from "./export-stream.ts";
 import { scopePlan, scopeToSandbox } from "./scoping.ts";
-import type { Executor, ExportPlan, QueryOptions, Row, Statement, Store } from "./types.ts";
+import type { Executor, ExportPlan, HeldLock, QueryOptions, Row, Statement, Store } from "./types.ts";
 
 // The same plain values as the DuckDB engine: safe integers as numbers, dates as `YYYY-MM-DD`.
 const INT8 = 20;
@@ -109,6 +109,66 @@ function executorOn(
   };
 }
 
+/**
+ * A session-level advisory lock on a connection taken from the pool for as long as it is held:
+ * PostgreSQL drops it with the session, so a process that dies (or whose connection breaks) lets
+ * another take it within its next try.
+ */
+async function tryAdvisoryLock(pool: pg.Pool, name: string): Promise<HeldLock | undefined> {
+  const client = await pool.connect();
+  let broken: unknown;
+  let markLost = () => {};
+  const lost = new Promise<void>((resolve) => {
+    markLost = resolve;
+  });
+  const onBreak = (error?: unknown) => {
+    broken ??= error ?? new Error("the lock's connection ended");
+    markLost();
+  };
+  client.on("error", onBreak);
+  client.on("end", onBreak);
+  // A connection that failed is discarded rather than returned to the pool.
+  const forget = (failed = false) => {
+    client.off("error", onBreak);
+    client.off("end", onBreak);
+    client.release(failed);
+  };
+  try {
+    const [row] = (
+      await client.query<{ held: boolean }>("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS held", [
+        name,
+      ])
+    ).rows;
+    if (!row?.held) {
+      forget();
+      return undefined;
+    }
+  } catch (error) {
+    forget(true);
+    throw error;
+  }
+  let released = false;
+  return {
+    lost,
+    async check() {
+      if (broken) throw broken;
+      await client.query("SELECT 1");
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      if (broken) return forget(true);
+      try {
+        await client.query("SELECT pg_advisory_unlock(hashtextextended($1, 0))", [name]);
+        forget();
+      } catch {
+        // Discarded: closing the session drops the lock anyway.
+        forget(true);
+      }
+    },
+  };
+}
+
 export async function openPostgresStore(url: string): Promise<Store & { pool: pg.Pool }> {
   // Connections stay open through pauses of minutes (pg's default closes them after 10 s idle): a
   // new backend prepares every statement again and warms its caches, and under streaming load the
@@ -165,6 +225,7 @@ export async function openPostgresStore(url: string): Promise<Store & { pool: pg
         client.release();
       }
     },
+    tryLock: (name) => tryAdvisoryLock(pool, name),
     close: () => pool.end(),
   };
 }

@@ -75,7 +75,23 @@ export interface Store extends Executor {
   exportPlanFiles(sandbox: string, plan: ExportPlan, format: ExportFormat): AsyncIterable<Readable>;
   /** One transaction on one connection; rolled back if `work` throws. */
   transaction<T>(work: (tx: Executor) => Promise<T>): Promise<T>;
+  /**
+   * Takes the lock `name`, which one session of the database holds at a time, on a connection of
+   * its own kept until `release` (undefined while another session holds it). PostgreSQL only: a
+   * DuckDB store is one process by construction and has nothing to share.
+   */
+  tryLock?(name: string): Promise<HeldLock | undefined>;
   close(): Promise<void>;
+}
+
+/** A lock taken with `Store.tryLock`, held as long as its connection lives. */
+export interface HeldLock {
+  /** Resolves when the connection breaks: the database has dropped the lock. */
+  readonly lost: Promise<void>;
+  /** Runs a round trip on the connection; rejects if it is broken. */
+  check(): Promise<void>;
+  /** Lets the lock go and gives the connection back (or discards it, if broken). */
+  release(): Promise<void>;
 }
 
 /** The small differences between the two engines' SQL, in one place. */

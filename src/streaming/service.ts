@@ -4,6 +4,7 @@ import type { RetryPolicy } from "./backoff.ts";
 import { batchChangesToOutbox } from "./batch-changes.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import { createStreamingIngest } from "./ingest-service.ts";
+import { createLease } from "./lease.ts";
 import { createStreamingMetrics, metricsView } from "./metrics.ts";
 import { createPlanCache } from "./streaming-plan.ts";
 import { createSweeper } from "./sweep.ts";
@@ -26,7 +27,12 @@ export interface StreamingServiceOptions {
   vacuumMinIntervalMs?: number;
   sweepIntervalMs?: number;
   sendTimeoutMs?: number;
+  /** On PostgreSQL, how often a process that does not lead tries to (and the leader checks its lease). */
+  leaseRetryMs?: number;
 }
+
+/** The lock whose holder, one process per database, runs the dispatcher and the sweep. */
+export const DISPATCHER_LEASE = "herald.streaming.dispatcher";
 
 /**
  * The real-time path, assembled: ingestion (commits, evaluation, outbox), the dispatcher and the
@@ -55,7 +61,10 @@ export function createStreamingService(deps: AccountDeps, options: StreamingServ
     store: deps.store,
     plans,
     metrics,
-    onQueued: (messages) => dispatcher.offer(messages),
+    // A standby's commits are sent by the leader, which reads them from the outbox.
+    onQueued: (messages) => {
+      if (!lease.standingBy) dispatcher.offer(messages);
+    },
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.lingerMs !== undefined ? { lingerMs: options.lingerMs } : {}),
@@ -71,6 +80,24 @@ export function createStreamingService(deps: AccountDeps, options: StreamingServ
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.sweepIntervalMs !== undefined ? { intervalMs: options.sweepIntervalMs } : {}),
   });
+  // Two processes on one PostgreSQL store would each send every message, in no common order.
+  const lease = createLease({
+    store: deps.store,
+    name: DISPATCHER_LEASE,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.leaseRetryMs !== undefined ? { retryMs: options.leaseRetryMs } : {}),
+    lead() {
+      // What was handed over before leading may have been sent by the previous leader: the first
+      // round reads the outbox instead.
+      dispatcher.wake();
+      dispatcher.start();
+      sweeper.start();
+    },
+    async standDown() {
+      await sweeper.stop();
+      await dispatcher.stop();
+    },
+  });
   return {
     ingest,
     dispatcher,
@@ -81,14 +108,19 @@ export function createStreamingService(deps: AccountDeps, options: StreamingServ
     metricsJson: () => metricsView(metrics),
     metricsText: () => metrics.registry.metrics(),
     metricsContentType: metrics.registry.contentType,
+    lease,
+    /** Runs the dispatcher and the sweep once this process leads (at once on DuckDB). */
     start() {
-      dispatcher.start();
-      sweeper.start();
+      lease.start();
     },
-    /** Stops the sweep, commits what is queued, then lets the dispatcher finish its round. */
+    /**
+     * Stops the sweep, commits what is queued, lets the dispatcher finish its round, then lets the
+     * lease go to a standby.
+     */
     async stop() {
       await sweeper.stop();
       await ingest.close();
+      await lease.stop();
       await dispatcher.stop();
     },
   };
