@@ -59,7 +59,7 @@ const MAX_FILES = 5;
 const heraldConfig = (dataDir: string) => loadConfig({ dataDir }, process.env);
 
 type Task =
-  | { kind: "herald"; dataDir: string; keyHex: string; dataflowId: string; segmentId: string }
+  | { kind: "herald"; dataDir: string; keyHex: string; dataflowIds: string[]; segmentId: string }
   | {
       kind: "duckdb-copy";
       dataDir: string;
@@ -81,7 +81,11 @@ async function runTask(task: Task): Promise<{ seconds: number; [key: string]: un
   }
 }
 
-/** What users run: the dataflow's segment export, on a store opened with Herald's defaults. */
+/**
+ * What users run: the dataflow's segment export, on a store opened with Herald's defaults; with
+ * several dataflows, their exports at once in one process (as HERALD_MAX_CONCURRENT_EXPORTS lets the
+ * scheduler run them), timed together.
+ */
 async function heraldExport(task: Extract<Task, { kind: "herald" }>) {
   const config = heraldConfig(task.dataDir);
   const { store } = await openStore(config);
@@ -92,7 +96,15 @@ async function heraldExport(task: Extract<Task, { kind: "herald" }>) {
       logger: pino({ level: "silent" }),
       keys: localKeyProvider(Buffer.from(task.keyHex, "hex")),
     });
-    return await timedSegmentExport(deps, SANDBOX, task.dataflowId, task.segmentId);
+    const { value: runs, seconds } = await timed(() =>
+      Promise.all(task.dataflowIds.map((id) => timedSegmentExport(deps, SANDBOX, id, task.segmentId))),
+    );
+    return {
+      seconds,
+      activated: runs.reduce((sum, r) => sum + r.activated, 0),
+      files: runs.reduce((sum, r) => sum + r.files, 0),
+      bytes: runs.reduce((sum, r) => sum + r.bytes, 0),
+    };
   } finally {
     await store.close();
   }
@@ -337,7 +349,7 @@ async function measureScenario(script: string, dir: string, dataDir: string, key
     `\n## ${s.name}: ${s.profiles.toLocaleString("en-US")} profiles, gzip CSV in <= ${MAX_FILES} files`,
   );
   const common = { dataDir, dataflowId: s.dataflowId, segmentId: s.segmentId };
-  const herald = await runChild(script, { kind: "herald", keyHex, ...common });
+  const herald = await runChild(script, { kind: "herald", keyHex, ...common, dataflowIds: [s.dataflowId] });
   const written = fs.readdirSync(s.folder);
   for (const name of written) fs.rmSync(path.join(s.folder, name), { force: true });
   if (herald.activated !== s.profiles)
@@ -397,6 +409,56 @@ async function measureScenario(script: string, dir: string, dataDir: string, key
   };
 }
 
+/**
+ * `--concurrent`: one export, then two of the same audience at once in one process (what the
+ * default HERALD_MAX_CONCURRENT_EXPORTS of 2 allows): their time and the process's peak RSS. No
+ * baselines: the question is the memory of two exports side by side.
+ */
+async function measureConcurrent(
+  script: string,
+  dataDir: string,
+  keyHex: string,
+  s: Scenario,
+  second: string,
+) {
+  const task = { kind: "herald" as const, dataDir, keyHex, segmentId: s.segmentId };
+  const empty = () => {
+    for (const folder of [s.folder, path.join(path.dirname(s.folder), "out2")])
+      for (const name of fs.readdirSync(folder)) fs.rmSync(path.join(folder, name), { force: true });
+  };
+  console.log(`\n## ${s.profiles.toLocaleString("en-US")} profiles, gzip CSV: one export, then two at once`);
+  const one = await runChild(script, { ...task, dataflowIds: [s.dataflowId] });
+  empty();
+  const two = await runChild(script, { ...task, dataflowIds: [s.dataflowId, second] });
+  empty();
+  if (two.activated !== 2 * s.profiles)
+    throw new Error(`exported ${two.activated} rows, expected ${2 * s.profiles}`);
+  printTable(
+    ["", "seconds", "CPU s", "profiles/s", "peak RSS", "time / one export"],
+    [
+      [
+        "one export",
+        one.seconds.toFixed(1),
+        one.cpuSeconds.toFixed(1),
+        perSecond(s.profiles, one.seconds),
+        mib(one.peakRssBytes),
+        "1.00x",
+      ],
+      [
+        "two at once",
+        two.seconds.toFixed(1),
+        two.cpuSeconds.toFixed(1),
+        perSecond(2 * s.profiles, two.seconds),
+        mib(two.peakRssBytes),
+        ratio(two.seconds, one.seconds),
+      ],
+    ],
+  );
+  console.log(
+    `two at once: peak RSS ${mib(two.peakRssBytes)} (${two.peakRssBytes < 1 << 30 ? "under" : "over"} 1024 MiB), ${ratio(two.seconds, 2 * one.seconds)} the time of two one after the other`,
+  );
+}
+
 async function main() {
   const scale = benchScale();
   const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
@@ -437,6 +499,8 @@ async function main() {
     if (process.argv.includes("--generate-only")) return;
     const fixture = await openFixture(dataDir, keyHex);
     const scenarios: Scenario[] = [];
+    // --concurrent: a second dataflow of the same audience to a folder of its own.
+    let secondDataflow = "";
     if (localProfiles) {
       const root = path.join(dir, "local");
       fs.mkdirSync(path.join(root, "out"), { recursive: true });
@@ -447,6 +511,16 @@ async function main() {
         folder: path.join(root, "out"),
         dataflowId: await fixture.dataflow(EVERYONE, profiles, "local", { root }, { folderPath: "out" }),
       });
+      if (process.argv.includes("--concurrent")) {
+        fs.mkdirSync(path.join(root, "out2"));
+        secondDataflow = await fixture.dataflow(
+          EVERYONE,
+          profiles,
+          "local",
+          { root },
+          { folderPath: "out2" },
+        );
+      }
     }
     if (sshd) {
       scenarios.push({
@@ -471,6 +545,12 @@ async function main() {
     } else if (sftpProfiles) console.log(`SFTP skipped: ${sshdProblem}`);
     await fixture.close();
 
+    if (process.argv.includes("--concurrent")) {
+      const local = scenarios.find((sc) => sc.name === "local folder");
+      if (!local) throw new Error("--concurrent measures the local export: leave out --only=sftp");
+      await measureConcurrent(script, dataDir, keyHex, local, secondDataflow);
+      return;
+    }
     const results = [];
     for (const scenario of scenarios)
       results.push(await measureScenario(script, dir, dataDir, keyHex, scenario));
