@@ -42,7 +42,7 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
   const inFlight = new Set<Promise<Run>>();
   const runDeps: ActivationDeps = {
     logger: options.logger,
-    slots: exportSlots(options.maxConcurrentExports ?? 2),
+    slots: exportSlots(options.maxConcurrentExports ?? 1),
     ...deps,
   };
   let timer: NodeJS.Timeout | undefined;

@@ -104,7 +104,9 @@ const defaults = {
   evaluationTime: "02:00",
   maxBodyBytes: 16 * 1024 * 1024,
   // Two exports keep two cores busy; more share them and add their buffers together.
-  maxConcurrentExports: 2,
+  // One: each export's plan is sized for the whole engine budget (two 100 M exports at once at
+  // 448MB: DuckDB out of memory, docs/benchmarks.md), and one export keeps both cores busy.
+  maxConcurrentExports: 1,
   // The streaming dispatcher's default (defaultRetryPolicy): with its backoff, an hour of outage.
   streamingMaxAttempts: 35,
   streamingRecordsPerSecond: 50_000,
