@@ -312,6 +312,7 @@ async function checkReferences(
         name: inline.name,
         connection: inline.connection,
         details: inline.details,
+        recordsPerSecond: inline.recordsPerSecond,
       });
   // A typo'd bucket, folder or stream is refused now, naming it, rather than at the first run (or
   // in the dead letters). A new account checked with these very details needs no second try.

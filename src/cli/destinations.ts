@@ -159,6 +159,10 @@ const create = newCommand("create", "Connect an account; its credentials are che
     collect,
     {},
   )
+  .option(
+    "--records-per-second <n>",
+    "streamed records per second at most to this account (streaming destinations)",
+  )
   .action(
     async (
       destination: string,
@@ -166,6 +170,7 @@ const create = newCommand("create", "Connect an account; its credentials are che
         name: string;
         field: Record<string, string>;
         detail: Record<string, string>;
+        recordsPerSecond?: string;
       },
     ) => {
       const herald = await openHerald(configFrom(options));
@@ -183,6 +188,9 @@ const create = newCommand("create", "Connect an account; its credentials are che
           name: options.name,
           connection,
           details,
+          ...(options.recordsPerSecond !== undefined
+            ? { recordsPerSecond: rateOption(options.recordsPerSecond) }
+            : {}),
         });
         await recordAudit(herald.store, {
           sandbox: options.sandbox,
@@ -190,7 +198,11 @@ const create = newCommand("create", "Connect an account; its credentials are che
           action: "create",
           resource: "account",
           resourceId: account.id,
-          details: { destination, name: account.name },
+          details: {
+            destination,
+            name: account.name,
+            ...(account.recordsPerSecond === null ? {} : { recordsPerSecond: account.recordsPerSecond }),
+          },
         });
         process.stdout.write(`connected account ${account.id} (${account.name}) to ${definition.name}\n`);
       } finally {

@@ -35,20 +35,21 @@ interface AccountRow {
   validated_at: Date | null;
 }
 
+/** The most an INTEGER column holds: a rate above it means "no limit" anyway. */
+const MAX_RECORDS_PER_SECOND = 2_147_483_647;
+
+/** An account's own rate for streamed records; null clears it (the global rate applies again). */
+export const recordsPerSecondSchema = z.number().int().min(1).max(MAX_RECORDS_PER_SECOND).nullable();
+
 /** A new account as the API, the CLI and a dataflow's "connect" step take it. */
 export const newAccountSchema = z.object({
   destination: z.string().min(1),
   name: z.string().min(1).max(200),
   connection: z.record(z.string(), z.unknown()),
   details: z.record(z.string(), z.unknown()).optional(),
+  recordsPerSecond: recordsPerSecondSchema.optional(),
 });
 export type NewAccount = z.infer<typeof newAccountSchema>;
-
-/** The most an INTEGER column holds: a rate above it means "no limit" anyway. */
-const MAX_RECORDS_PER_SECOND = 2_147_483_647;
-
-/** An account's own rate for streamed records; null clears it (the global rate applies again). */
-export const recordsPerSecondSchema = z.number().int().min(1).max(MAX_RECORDS_PER_SECOND).nullable();
 
 /**
  * A change to an account, as the API, the CLI and `updateAccount` take it. `connection` is a whole
@@ -86,6 +87,8 @@ export interface AccountInput {
   name: string;
   connection: unknown;
   details?: unknown;
+  /** Streamed records per second at most (streaming destinations); absent or null: the global rate. */
+  recordsPerSecond?: number | null | undefined;
 }
 
 export interface AccountDeps {
@@ -119,6 +122,32 @@ function splitSecrets(definition: DestinationDefinition, connection: Record<stri
   return { visible, secrets };
 }
 
+/**
+ * The public fields as the API shows them. A redacted field is stored shown already; one saved
+ * before its field was redacted (an HTTP URL with an API key in its query) is shown redacted too.
+ */
+function shownConnection(
+  definition: DestinationDefinition | undefined,
+  visible: Record<string, unknown>,
+): Record<string, unknown> {
+  const shown = { ...visible };
+  for (const [key, redact] of Object.entries(definition?.redactedFields ?? {})) {
+    const value = shown[key];
+    if (typeof value === "string") shown[key] = redact(value);
+  }
+  return shown;
+}
+
+/** A rate is for streaming destinations: a file destination's runs are not paced by one. */
+function requireStreamingForRate(
+  definition: DestinationDefinition,
+  recordsPerSecond: number | null | undefined,
+) {
+  if (typeof recordsPerSecond !== "number" || definition.connector.kind === "stream") return;
+  const message = `recordsPerSecond: ${definition.name} receives files on a schedule; a rate applies to streaming destinations only`;
+  throw validationError(message, [{ field: "recordsPerSecond", message }]);
+}
+
 function toAccount(
   row: AccountRow,
   definition: DestinationDefinition | undefined,
@@ -128,7 +157,7 @@ function toAccount(
     id: row.id,
     destinationId: row.destination_id,
     name: row.name,
-    connection: JSON.parse(row.connection_public) as Record<string, unknown>,
+    connection: shownConnection(definition, JSON.parse(row.connection_public) as Record<string, unknown>),
     // The sealed full values of redacted fields are not secrets the API lists: their view is shown.
     secretsSet: secretKeys.filter((key) => definition?.secretFields.includes(key)),
     validationDetails: JSON.parse(row.validation_details ?? "{}") as Record<string, unknown>,
@@ -157,6 +186,13 @@ export async function checkNewAccount(deps: AccountDeps, sandbox: string, input:
     "connection",
   );
   const details = parseWith<unknown>(definition, definition.detailsSchema, input.details ?? {}, "details");
+  const recordsPerSecond = parseInput(
+    recordsPerSecondSchema.optional(),
+    input.recordsPerSecond,
+    "account",
+    () => "recordsPerSecond",
+  );
+  requireStreamingForRate(definition, recordsPerSecond);
   await definition.connector.validate(connection as never, details as never);
   const save = async (): Promise<Account> => {
     const id = randomUUID();
@@ -164,8 +200,8 @@ export async function checkNewAccount(deps: AccountDeps, sandbox: string, input:
     const now = new Date();
     await deps.store.query(
       sandbox,
-      `INSERT INTO accounts (id, sandbox, destination_id, name, connection_public, connection_sealed, validation_details, created_at, updated_at, validated_at)
-       VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7, $7, $7)`,
+      `INSERT INTO accounts (id, sandbox, destination_id, name, connection_public, connection_sealed, validation_details, records_per_second, created_at, updated_at, validated_at)
+       VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7, $8, $8, $8)`,
       [
         id,
         definition.id,
@@ -173,6 +209,7 @@ export async function checkNewAccount(deps: AccountDeps, sandbox: string, input:
         JSON.stringify(visible),
         await seal(deps.keys, JSON.stringify(secrets), sealContext(sandbox, id)),
         JSON.stringify(details),
+        recordsPerSecond ?? null,
         now,
       ],
     );
@@ -323,10 +360,7 @@ export async function updateAccount(
     throw validationError("name: an account needs a name", [{ field: "name", message: "required" }]);
   const row = await getRow(deps, sandbox, id);
   const definition = deps.catalog.get(row.destination_id);
-  if (typeof recordsPerSecond === "number" && definition.connector.kind !== "stream") {
-    const message = `recordsPerSecond: ${definition.name} receives files on a schedule; a rate applies to streaming destinations only`;
-    throw validationError(message, [{ field: "recordsPerSecond", message }]);
-  }
+  requireStreamingForRate(definition, recordsPerSecond);
   const changed: string[] = [];
   const sets: string[] = [];
   const values: unknown[] = [];

@@ -79,6 +79,69 @@ describe("accounts API: secrets in the HTTP destination's URL", () => {
   });
 });
 
+describe("accounts API: created with a rate, and accounts saved before a field was redacted", () => {
+  it("takes an HTTP account's rate at creation, refuses one for a file destination naming the field and saves nothing", async () => {
+    const created = await post("/v1/accounts", {
+      destination: "http-api",
+      name: "paced",
+      connection: { url: `${recorder.url}/ingest` },
+      recordsPerSecond: 400,
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.json().recordsPerSecond).toBe(400);
+    const { id } = created.json() as { id: string };
+    expect((await openAccountConnection(apiDeps, DEFAULT_SANDBOX, id)).recordsPerSecond).toBe(400);
+    const audit = (await app.inject("/v1/audit?resource=account")).json().items as { details: unknown }[];
+    expect(audit[0]?.details).toMatchObject({ name: "paced", recordsPerSecond: 400 });
+
+    const bad = await post("/v1/accounts", {
+      destination: "http-api",
+      name: "bad",
+      connection: { url: `${recorder.url}/ingest` },
+      recordsPerSecond: 0,
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.issues[0].field).toBe("recordsPerSecond");
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-accounts-rate-"));
+    try {
+      const refused = await post("/v1/accounts", {
+        destination: "local",
+        name: "drop",
+        connection: { root },
+        recordsPerSecond: 100,
+      });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json().error).toMatchObject({
+        message: expect.stringContaining("recordsPerSecond: Local folder receives files on a schedule"),
+        issues: [expect.objectContaining({ field: "recordsPerSecond" })],
+      });
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+    expect((await app.inject("/v1/accounts")).json().items.map((a: { name: string }) => a.name)).toEqual([
+      "paced",
+    ]);
+  });
+
+  it("shows a URL stored in clear before its query was redacted without the query", async () => {
+    const created = await post("/v1/accounts", {
+      destination: "http-api",
+      name: "old",
+      connection: { url: `${recorder.url}/ingest` },
+    });
+    const { id } = created.json() as { id: string };
+    // As an account saved before URLs were redacted: the full URL among the public fields.
+    await store.query(DEFAULT_SANDBOX, "UPDATE accounts SET connection_public = $1 WHERE sandbox = $sandbox AND id = $2", [
+      JSON.stringify({ url: `${recorder.url}/ingest?api_key=s3cret` }),
+      id,
+    ]);
+    for (const answer of [await app.inject(`/v1/accounts/${id}`), await app.inject("/v1/accounts")]) {
+      expect(answer.body).not.toContain("s3cret");
+      expect(answer.body).toContain(`${recorder.url}/ingest?…`);
+    }
+  });
+});
+
 describe("accounts API: rename and re-validate", () => {
   let root = "";
   let s3: S3rverServer;

@@ -27,7 +27,11 @@ export function auditAccountCreated(deps: ApiDeps, sandbox: string, actor: Actor
     action: "create",
     resource: "account",
     resourceId: account.id,
-    details: { destination: account.destinationId, name: account.name },
+    details: {
+      destination: account.destinationId,
+      name: account.name,
+      ...(account.recordsPerSecond === null ? {} : { recordsPerSecond: account.recordsPerSecond }),
+    },
   });
 }
 
@@ -95,6 +99,7 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
         name: body.name,
         connection: body.connection,
         details: body.details,
+        recordsPerSecond: body.recordsPerSecond,
       });
       await auditAccountCreated(deps, sandbox, actor, account);
       return account;
