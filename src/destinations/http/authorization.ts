@@ -1,6 +1,6 @@
 import { assertNever, HeraldError } from "../../errors/index.ts";
 import { withDeadline } from "../deadline.ts";
-import { withoutSecrets } from "../shown-url.ts";
+import { withoutPathSecrets } from "../shown-url.ts";
 import { DEFAULT_HTTP_TIMEOUT_SECONDS, type HttpConnection } from "./connection.ts";
 import { describeRequestFailure, exchange, type HttpAnswer } from "./http-status.ts";
 
@@ -64,7 +64,7 @@ const formEncode = (value: string) => encodeURIComponent(value).replace(/%20/g, 
 
 async function fetchToken(connection: HttpConnection, signal?: AbortSignal): Promise<CachedToken> {
   const tokenUrl = connection.tokenUrl ?? "";
-  const shownTokenUrl = withoutSecrets(tokenUrl);
+  const shownTokenUrl = withoutPathSecrets(tokenUrl);
   const form = new URLSearchParams({ grant_type: "client_credentials" });
   if (connection.scope) form.set("scope", connection.scope);
   const headers: Record<string, string> = {

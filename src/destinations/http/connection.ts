@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { urlWithoutCredentials, withQueryHidden } from "../shown-url.ts";
+import { urlWithoutCredentials, withPathAndQueryHidden } from "../shown-url.ts";
 
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -25,6 +25,27 @@ export const headersSchema = z.preprocess(
   ),
 );
 
+/**
+ * Header names that carry credentials (case-insensitive): `Authorization`, `Cookie`, API keys and
+ * any name ending in `-token`, `-key`, `-secret`, `-signature` or `-password`.
+ */
+const credentialHeaderName =
+  /^(?:authorization|proxy-authorization|cookie|x-api-key|api-key|apikey|x-apikey|.*-(?:token|key|secret|signature|password))$/i;
+
+/**
+ * `headersSchema` for headers stored and shown in clear: a credential header is refused, naming the
+ * header (never its value) and `sealedIn`, the field to give it in instead.
+ */
+const plainHeadersSchema = (sealedIn: string) =>
+  headersSchema.superRefine((headers, ctx) => {
+    for (const name of Object.keys(headers))
+      if (credentialHeaderName.test(name))
+        ctx.addIssue({
+          code: "custom",
+          message: `'${name}' carries a credential: give it in ${sealedIn}, which is sealed`,
+        });
+  });
+
 export const authTypes = ["none", "basic", "bearer", "oauth2"] as const;
 
 export const DEFAULT_HTTP_BATCH_SIZE = 100;
@@ -44,7 +65,11 @@ export const httpConnectionSchema = z
       .enum(["POST", "PUT", "PATCH"])
       .optional()
       .describe("HTTP method of each batch request (POST when empty)"),
-    headers: headersSchema.optional().describe("Extra headers sent with every request (not secret)"),
+    headers: plainHeadersSchema("secretHeaders")
+      .optional()
+      .describe(
+        "Extra headers sent with every request, shown in clear: credentials (Authorization, X-Api-Key, ...) go in secretHeaders",
+      ),
     secretHeaders: headersSchema
       .optional()
       .describe("Headers holding secrets (API keys): sealed at rest like passwords"),
@@ -102,7 +127,11 @@ export const httpDetailsSchema = z.object({
     .regex(/^[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, "URL path characters only")
     .optional()
     .describe("Appended to the URL's path for this dataflow, e.g. /audiences/vip"),
-  headers: headersSchema.optional().describe("Headers added for this dataflow"),
+  headers: plainHeadersSchema("the account's secretHeaders")
+    .optional()
+    .describe(
+      "Headers added for this dataflow, shown in clear: credentials go in the account's secretHeaders",
+    ),
 });
 
 export type HttpConnection = z.infer<typeof httpConnectionSchema>;
@@ -110,8 +139,11 @@ export type HttpDetails = z.infer<typeof httpDetailsSchema>;
 
 export const httpSecretFields = ["password", "token", "clientSecret", "secretHeaders"] as const;
 
-/** The URLs are shown without their query (which may hold an API key); the full URLs are sealed. */
-export const httpRedactedFields = { url: withQueryHidden, tokenUrl: withQueryHidden };
+/**
+ * The URLs are shown without their query (which may hold an API key) and with secret-like path
+ * segments (a webhook's token) as `…`; the full URLs are sealed.
+ */
+export const httpRedactedFields = { url: withPathAndQueryHidden, tokenUrl: withPathAndQueryHidden };
 
 /** The URL a dataflow's batches go to: the connection's URL with the dataflow's path appended. */
 export function targetUrl(connection: HttpConnection, details: HttpDetails): URL {

@@ -1,6 +1,6 @@
 import { request } from "undici";
 import { HeraldError } from "../../errors/index.ts";
-import { withoutSecrets } from "../shown-url.ts";
+import { withoutPathSecrets } from "../shown-url.ts";
 import { RetryLaterError } from "../stream-batching.ts";
 
 /** An endpoint's answer, its body read whole. */
@@ -59,7 +59,7 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 /**
  * What an HTTP answer means for a whole request to `url`. `undefined` for 2xx. The content errors
  * (400, 409, 413, 422 and other 4xx) come back as `reject`: the records, not the endpoint, are at
- * fault. Messages name the URL and a redirect's target without their secrets (`withoutSecrets`).
+ * fault. Messages name the URL and a redirect's target without their secrets (`withoutPathSecrets`).
  */
 export function classifyStatus(
   response: HttpAnswer,
@@ -67,7 +67,7 @@ export function classifyStatus(
 ): { error: HeraldError } | { reject: string } | undefined {
   const status = response.status;
   if (status >= 200 && status < 300) return undefined;
-  const where = `${withoutSecrets(url)} answered ${status}`;
+  const where = `${withoutPathSecrets(url)} answered ${status}`;
   const retryAfter = parseRetryAfter(response.header("retry-after") ?? null);
   if (status === 429) {
     const message = `${where} (too many requests)${retryAfter === undefined ? "" : `; retry after ${Math.round(retryAfter / 1000)} s`}`;
@@ -107,7 +107,8 @@ export function classifyStatus(
   if (status >= 300 && status < 400) {
     // A relative Location is resolved against the request's URL; an unreadable one is not shown.
     const header = response.header("location");
-    const location = header && URL.canParse(header, url) ? withoutSecrets(new URL(header, url)) : undefined;
+    const location =
+      header && URL.canParse(header, url) ? withoutPathSecrets(new URL(header, url)) : undefined;
     return {
       error: new HeraldError(
         "validation",

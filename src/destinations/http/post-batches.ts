@@ -1,6 +1,6 @@
 import { HeraldError } from "../../errors/index.ts";
 import { withDeadline } from "../deadline.ts";
-import { withoutSecrets } from "../shown-url.ts";
+import { withoutPathSecrets } from "../shown-url.ts";
 import { chunkRecords, failChunks, keepKeyOrder } from "../stream-batching.ts";
 import type { BatchResult, OutboundRecord, StreamLimits } from "../types.ts";
 import type { Authorizer } from "./authorization.ts";
@@ -11,6 +11,7 @@ import {
   targetUrl,
 } from "./connection.ts";
 import { classifyStatus, describeRequestFailure, exchange, type HttpAnswer } from "./http-status.ts";
+import { authorizationSecrets, requestSecrets, responseExcerpt } from "./response-excerpt.ts";
 
 /**
  * The machinery may hand up to 10,000 records (the largest `batchSize`); the session cuts them into
@@ -37,11 +38,14 @@ export interface HttpTarget {
   method: NonNullable<HttpConnection["method"]>;
   headers: Record<string, string>;
   timeoutMs: number;
+  /** Values hidden from the excerpt of a refused request's answer (`responseExcerpt`). */
+  secrets: readonly string[];
 }
 
 export function httpTarget(connection: HttpConnection, details: HttpDetails): HttpTarget {
+  const url = targetUrl(connection, details);
   return {
-    url: targetUrl(connection, details).toString(),
+    url: url.toString(),
     method: connection.method ?? "POST",
     headers: {
       ...connection.headers,
@@ -52,6 +56,7 @@ export function httpTarget(connection: HttpConnection, details: HttpDetails): Ht
       "user-agent": "Herald",
     },
     timeoutMs: (connection.timeoutSeconds ?? DEFAULT_HTTP_TIMEOUT_SECONDS) * 1000,
+    secrets: requestSecrets(connection, url),
   };
 }
 
@@ -85,7 +90,7 @@ export async function sendRequest(
         error: new HeraldError(
           "unavailable",
           "http_unreachable",
-          `Cannot reach ${withoutSecrets(target.url)} (${describeRequestFailure(error)})`,
+          `Cannot reach ${withoutPathSecrets(target.url)} (${describeRequestFailure(error)})`,
         ),
       };
     }
@@ -93,7 +98,10 @@ export async function sendRequest(
     const outcome = classifyStatus(response, target.url);
     if (!outcome) return { ok: true };
     if ("error" in outcome) return { ok: false, error: outcome.error };
-    const detail = response.text.trim().slice(0, 300);
+    const detail = responseExcerpt(response.text, [
+      ...target.secrets,
+      ...authorizationSecrets(authorization),
+    ]);
     return { ok: false, reject: detail ? `${outcome.reject}: ${detail}` : outcome.reject };
   }
 }
