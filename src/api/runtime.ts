@@ -9,7 +9,13 @@ import {
 } from "../activation/index.ts";
 import type { Config } from "../config/index.ts";
 import { loadOrCreateLocalKey, localKeyProvider } from "../crypto/index.ts";
-import { createCatalog, destinationDefinitions, destinationMigrations } from "../destinations/index.ts";
+import {
+  createCatalog,
+  type DestinationDefinition,
+  destinationDefinitions,
+  destinationMigrations,
+} from "../destinations/index.ts";
+import { createLocalDestination } from "../destinations/local/index.ts";
 import { profileMigrations } from "../profiles/index.ts";
 import { installDefaultSchema } from "../schema/index.ts";
 import {
@@ -74,10 +80,19 @@ export async function migrateParts(store: Store): Promise<void> {
   }
 }
 
+/**
+ * The catalog as the server offers it: the local folder limited to the configured folders
+ * (HERALD_LOCAL_ROOTS), never the registry's entry, which takes any root.
+ */
+export function serverDestinations(config: Pick<Config, "localRoots">): DestinationDefinition[] {
+  const local = createLocalDestination({ allowedRoots: config.localRoots });
+  return destinationDefinitions.map((definition) => (definition.id === local.id ? local : definition));
+}
+
 /** Connects the parts to each other: the one place that knows who calls whom. */
 export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "keys">) {
   const { config, store, logger, keys } = base;
-  const catalog = createCatalog(destinationDefinitions);
+  const catalog = createCatalog(serverDestinations(config));
   const segments = segmentDirectory(store);
   const activation = createActivationService(
     { store, catalog, keys, segments },

@@ -37,4 +37,20 @@ describe("configuration", () => {
     expect(settings.map((s) => s.env)).toContain("HERALD_STREAMING_RECORDS_PER_SECOND");
     expect(settings.every((s) => s.description.includes(s.env))).toBe(true);
   });
+
+  it("lets local-folder accounts write in <data dir>/exports unless HERALD_LOCAL_ROOTS says otherwise", () => {
+    expect(loadConfig({ dataDir: "/srv/herald" }, {}).localRoots).toEqual([
+      path.join("/srv/herald", "exports"),
+    ]);
+    const roots = ["/srv/pickup", "/mnt/share/herald/"].join(path.delimiter);
+    expect(loadConfig({}, { HERALD_LOCAL_ROOTS: roots }).localRoots).toEqual([
+      "/srv/pickup",
+      "/mnt/share/herald",
+    ]);
+    for (const wrong of ["relative/dir", `/srv/pickup${path.delimiter}exports`, path.delimiter]) {
+      expect(() => loadConfig({}, { HERALD_LOCAL_ROOTS: wrong })).toThrow(
+        expect.objectContaining({ issues: [expect.objectContaining({ field: "HERALD_LOCAL_ROOTS" })] }),
+      );
+    }
+  });
 });

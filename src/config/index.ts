@@ -64,6 +64,18 @@ export const configSchema = z.object({
     .describe(
       "Streamed messages sent per second to each destination account at most (HERALD_STREAMING_RECORDS_PER_SECOND)",
     ),
+  localRoots: z
+    .string()
+    .transform((value) => value.split(path.delimiter).filter(Boolean))
+    .pipe(
+      z
+        .array(z.string().refine((folder) => path.isAbsolute(folder), "each folder must be an absolute path"))
+        .min(1, "must name at least one folder"),
+    )
+    .optional()
+    .describe(
+      `Folders local-folder accounts may write in, separated by '${path.delimiter}'; an account's root must be one of them or inside one (HERALD_LOCAL_ROOTS)`,
+    ),
   secretKey: z
     .string()
     .regex(/^[0-9a-f]{64}$/i, "must be 64 hexadecimal characters (a 256-bit key)")
@@ -73,7 +85,8 @@ export const configSchema = z.object({
     ),
 });
 
-export type Config = z.infer<typeof configSchema>;
+/** The validated settings; `localRoots` is filled in from the data dir when not set. */
+export type Config = Omit<z.infer<typeof configSchema>, "localRoots"> & { localRoots: string[] };
 
 const envNames: Record<keyof Config, string> = {
   dataDir: "HERALD_DATA_DIR",
@@ -88,6 +101,7 @@ const envNames: Record<keyof Config, string> = {
   maxConcurrentExports: "HERALD_MAX_CONCURRENT_EXPORTS",
   streamingMaxAttempts: "HERALD_STREAMING_MAX_ATTEMPTS",
   streamingRecordsPerSecond: "HERALD_STREAMING_RECORDS_PER_SECOND",
+  localRoots: "HERALD_LOCAL_ROOTS",
   secretKey: "HERALD_SECRET_KEY",
 };
 
@@ -132,7 +146,12 @@ export function loadConfig(
     (path) => envNames[String(path[0]) as keyof Config] ?? String(path[0]),
     "invalid_config",
   );
-  return { ...config, dataDir: path.resolve(config.dataDir) };
+  const dataDir = path.resolve(config.dataDir);
+  // The demo's export folder: outside it, local-folder accounts need the setting.
+  const localRoots = (config.localRoots ?? [path.join(dataDir, "exports")]).map((folder) =>
+    path.resolve(folder),
+  );
+  return { ...config, dataDir, localRoots };
 }
 
 /** The settings and their environment variables, for the README and `herald config`. */

@@ -10,6 +10,7 @@ import { loadSchema } from "../../src/schema/index.ts";
 import { createSegment, evaluateSegments } from "../../src/segments/index.ts";
 import { DEFAULT_SANDBOX, type Engine, type Store } from "../../src/store/index.ts";
 import { storeWithDefaultSchema } from "./herald-store.ts";
+import { anyFolder } from "./local-roots.ts";
 
 export const sandbox = DEFAULT_SANDBOX;
 
@@ -52,7 +53,7 @@ export async function activationFixture(engine: Engine, count = 200) {
   await migrateParts(store);
   const deps = {
     ...wireParts({
-      config: loadConfig({}, {}),
+      config: loadConfig({ localRoots: anyFolder }, {}),
       store,
       logger: pino({ level: "silent" }),
       keys: localKeyProvider(randomBytes(32)),

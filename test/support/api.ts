@@ -5,6 +5,7 @@ import { type ApiDeps, buildServer, migrateParts, wireParts } from "../../src/ap
 import { loadConfig } from "../../src/config/index.ts";
 import { localKeyProvider } from "../../src/crypto/index.ts";
 import type { Store } from "../../src/store/index.ts";
+import { anyFolder } from "./local-roots.ts";
 
 /** The API over a given store, wired as `herald start` wires it, with a throwaway local key. */
 export async function apiFor(
@@ -15,7 +16,7 @@ export async function apiFor(
   const { maxBodyBytes = 1024 * 1024, ...rest } = overrides;
   const deps = {
     ...wireParts({
-      config: loadConfig({ maxBodyBytes }, {}),
+      config: loadConfig({ maxBodyBytes, localRoots: anyFolder }, {}),
       store,
       logger: pino({ level: "silent" }),
       keys: localKeyProvider(randomBytes(32)),

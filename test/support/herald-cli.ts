@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
+import { anyFolder } from "./local-roots.ts";
 
 const run = promisify(execFile);
 const main = path.resolve("src/cli/main.ts");
@@ -15,7 +16,7 @@ export async function herald(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [main, ...args, "--data-dir", dataDir], {
-      env: { ...process.env, HERALD_LOG_LEVEL: "silent" },
+      env: { ...process.env, HERALD_LOG_LEVEL: "silent", HERALD_LOCAL_ROOTS: anyFolder },
       timeout: 60_000,
     });
     return { code: 0, stdout, stderr };

@@ -37,13 +37,60 @@ export function fileSystemError(error: unknown, what: string): HeraldError {
 }
 
 /**
- * The absolute, symlink-free path of the configured folder. Throws `not_found` naming `root` or
- * `folderPath` when one is missing, and `forbidden` when a symlink leads the folder out of the root.
+ * The folders an account's root must be in (HERALD_LOCAL_ROOTS, read by src/config), or `"any"`:
+ * every absolute root, for tests and library use that ask for it; the server never does.
+ */
+export type AllowedRoots = readonly string[] | "any";
+
+const isInside = (folder: string, candidate: string) => {
+  const relative = path.relative(folder, candidate);
+  return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative));
+};
+
+/**
+ * The path with every symbolic link and `..` resolved, even when its end does not exist: the
+ * nearest existing ancestor is resolved, the missing rest appended. So `allowed/link/missing` is
+ * judged where the link leads.
+ */
+async function realPathOf(candidate: string): Promise<string> {
+  const absolute = path.resolve(candidate);
+  const missing: string[] = [];
+  for (let at = absolute; ; at = path.dirname(at)) {
+    const real = await fs.realpath(at).catch(() => undefined);
+    if (real !== undefined) return path.join(real, ...missing.reverse());
+    if (path.dirname(at) === at) return absolute;
+    missing.push(path.basename(at));
+  }
+}
+
+/**
+ * Refuses a root outside the allowed folders with one message, before anything else touches it:
+ * the refusal says nothing of whether the path exists, is a file or is readable (Herald may run
+ * as root, and an account must not probe the server's disk).
+ */
+export async function assertAllowedRoot(root: string, allowedRoots: AllowedRoots): Promise<void> {
+  if (allowedRoots === "any") return;
+  const real = await realPathOf(root);
+  for (const folder of allowedRoots) {
+    if (isInside(await realPathOf(folder), real)) return;
+  }
+  const message = "outside the folders Herald may write to (HERALD_LOCAL_ROOTS)";
+  throw new HeraldError("forbidden", "root_not_allowed", `connection.root: ${message}`, [
+    { field: "connection.root", message },
+  ]);
+}
+
+/**
+ * The absolute, symlink-free path of the configured folder. Throws `forbidden` when the root is
+ * outside the allowed folders, `not_found` naming `root` or `folderPath` when one is missing, and
+ * `forbidden` when a symlink leads the folder out of the root.
  */
 export async function resolveFolder(
   connection: LocalConnection,
   details: LocalDetails,
+  allowedRoots: AllowedRoots,
 ): Promise<{ folder: string; what: string }> {
+  await assertAllowedRoot(connection.root, allowedRoots);
   const root = await fs.realpath(connection.root).catch((error: unknown) => {
     throw fileSystemError(error, `root '${connection.root}'`);
   });
@@ -54,8 +101,7 @@ export async function resolveFolder(
   const folder = await fs.realpath(path.resolve(root, folderPath)).catch((error: unknown) => {
     throw fileSystemError(error, what);
   });
-  const relative = path.relative(root, folder);
-  if (relative.startsWith("..") || path.isAbsolute(relative)) {
+  if (!isInside(root, folder)) {
     throw new HeraldError(
       "forbidden",
       "folder_outside_root",

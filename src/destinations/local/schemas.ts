@@ -6,7 +6,9 @@ export const localConnectionSchema = z.object({
     .string()
     .min(1)
     .refine((value) => path.isAbsolute(value), "must be an absolute path, e.g. /srv/herald/exports")
-    .describe("Absolute path of a directory on the Herald server; dataflows write inside it"),
+    .describe(
+      "Absolute path of a directory on the Herald server, one of HERALD_LOCAL_ROOTS or inside one; dataflows write inside it",
+    ),
 });
 export type LocalConnection = z.infer<typeof localConnectionSchema>;
 
