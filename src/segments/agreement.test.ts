@@ -10,7 +10,7 @@ import { parseSegment } from "./parse.ts";
 import { printSegment } from "./print.ts";
 import { insertScenario, prepareSandbox, type ScenarioEvent } from "./test-fixtures.ts";
 import { addDays, localDate, startOfDay } from "./time.ts";
-import { typecheckSegment } from "./typecheck.ts";
+import { betweenMatchesNothing, typecheckSegment } from "./typecheck.ts";
 
 /**
  * The batch path (SQL on DuckDB and on PostgreSQL) and the streaming path (the evaluator) must
@@ -439,10 +439,27 @@ function astArb(domain: Domain): fc.Arbitrary<SegmentAst> {
 
   return fc
     .record({ timezone: fc.constantFrom(...ZONES, undefined), condition })
-    .map(
-      ({ timezone, condition }): SegmentAst =>
-        timezone ? { version: 1, timezone, condition } : { version: 1, condition },
-    );
+    .map(({ timezone, condition }): SegmentAst => {
+      const ordered = boundsInOrder(condition, timezone ?? "UTC");
+      return timezone ? { version: 1, timezone, condition: ordered } : { version: 1, condition: ordered };
+    });
+}
+
+/** Saving refuses a `between` whose bounds are the wrong way round: generate them in order. */
+function boundsInOrder<T>(node: T, timezone: string): T {
+  if (Array.isArray(node)) return node.map((child) => boundsInOrder(child, timezone)) as T;
+  if (typeof node !== "object" || node === null) return node;
+  const copy = Object.fromEntries(
+    Object.entries(node).map(([key, value]) => [key, boundsInOrder(value, timezone)]),
+  ) as T & Partial<{ kind: string; low: Literal; high: Literal }>;
+  if (
+    copy.kind === "between" &&
+    copy.low &&
+    copy.high &&
+    betweenMatchesNothing(copy.low, copy.high, timezone)
+  )
+    return { ...copy, low: copy.high, high: copy.low };
+  return copy;
 }
 
 describe("batch SQL (DuckDB, PostgreSQL) and the streaming evaluator agree", () => {

@@ -471,6 +471,73 @@ describe("segment type checking", () => {
     expect(message).toContain("condition.conditions.1.value: cannot compare an integer with a string");
   });
 
+  describe("a between whose bounds are the wrong way round matches nothing", () => {
+    it.each([
+      [
+        "loyalty.points between 20 and 10",
+        "line 1, column 1: between 20 and 10 matches nothing: the first bound is after the second; write between 10 and 20",
+      ],
+      [
+        'homeAddress.city = "Paris" and\n  age(person.birthDate) between 65 and 18',
+        "line 2, column 3: between 65 and 18 matches nothing",
+      ],
+      ["count(commerce.purchases) between 5 and 2", "between 5 and 2 matches nothing"],
+      [
+        "person.birthDate between 2000-12-31 and 2000-01-01",
+        "between 2000-12-31 and 2000-01-01 matches nothing",
+      ],
+      [
+        "signupDate between 2026-03-02T00:00:00Z and 2026-03-01T23:59:59Z",
+        // Timestamps are shown as stored, in UTC with milliseconds.
+        "between 2026-03-02T00:00:00.000Z and 2026-03-01T23:59:59.000Z matches nothing",
+      ],
+      // A date bound covers its whole day: the timestamp is after that day's end.
+      [
+        "signupDate between 2026-03-02T00:00:00Z and 2026-03-01",
+        "between 2026-03-02T00:00:00.000Z and 2026-03-01 matches nothing",
+      ],
+      // ... in the segment's time zone: Paris's 2 March starts at 1 March 23:00 UTC.
+      [
+        'timezone "Europe/Paris"\nsignupDate between 2026-03-02 and 2026-03-01T22:59:59Z',
+        "line 2, column 1: between 2026-03-02 and 2026-03-01T22:59:59.000Z matches nothing",
+      ],
+    ])("%s", (text, message) => {
+      expect(errorOf(() => check(text))).toContain(message);
+    });
+
+    it("accepts equal bounds (inclusive) and a timestamp inside a date bound's day", () => {
+      for (const text of [
+        "loyalty.points between 10 and 10",
+        "loyalty.points between -5 and 2.5",
+        "person.birthDate between 2000-01-01 and 2000-01-01",
+        "signupDate between 2026-03-01T10:00:00Z and 2026-03-01T10:00:00Z",
+        "signupDate between 2026-03-01 and 2026-03-01T00:00:00Z",
+        "signupDate between 2026-03-01T23:59:59Z and 2026-03-01",
+        'timezone "Europe/Paris"\nsignupDate between 2026-03-02 and 2026-03-01T23:00:00Z',
+      ]) {
+        expect(() => check(text), text).not.toThrow();
+      }
+    });
+
+    it("in an AST given as JSON, by its path", () => {
+      const ast = segmentAstSchema.parse({
+        version: 1,
+        condition: {
+          kind: "not",
+          condition: {
+            kind: "between",
+            operand: { kind: "field", path: "loyalty.points" },
+            low: { type: "number", value: 20 },
+            high: { type: "number", value: 10 },
+          },
+        },
+      });
+      expect(errorOf(() => typecheckSegment(ast, testSchema))).toBe(
+        "condition.condition: between 20 and 10 matches nothing: the first bound is after the second; write between 10 and 20",
+      );
+    });
+  });
+
   it("accepts every construct of the language reference", () => {
     expect(() =>
       check(`timezone "America/New_York"

@@ -3,7 +3,8 @@ import type { Field, FieldType, SchemaSnapshot } from "../schema/index.ts";
 import type { Condition, EventSelector, Literal, Operand, SegmentAst, Window } from "./ast.ts";
 import type { Position } from "./lexer.ts";
 import { closest, type Spans } from "./parse.ts";
-import { isValidTimeZone } from "./time.ts";
+import { printLiteral } from "./print.ts";
+import { betweenInstants, isValidTimeZone } from "./time.ts";
 
 /** The type of a value an operand yields: a schema type, or the integer/number of a function. */
 type ValueType = FieldType;
@@ -17,10 +18,13 @@ class Checker {
   readonly issues: Issue[] = [];
   private readonly schema: SchemaSnapshot;
   private readonly spans: Spans | undefined;
+  /** The segment's time zone: a date bound of a timestamp range covers that local day. */
+  private readonly timezone: string;
 
-  constructor(schema: SchemaSnapshot, spans: Spans | undefined) {
+  constructor(schema: SchemaSnapshot, spans: Spans | undefined, timezone: string) {
     this.schema = schema;
     this.spans = spans;
+    this.timezone = timezone;
   }
 
   private report(node: object, where: string, problem: string): undefined {
@@ -243,8 +247,16 @@ class Checker {
             `between applies to numbers, dates and timestamps, not to ${type} values`,
           );
         }
-        this.literal(c.low, type, c, `${where}.low`);
-        this.literal(c.high, type, c, `${where}.high`);
+        const lowFits = this.literal(c.low, type, c, `${where}.low`);
+        const highFits = this.literal(c.high, type, c, `${where}.high`);
+        if (lowFits && highFits && betweenMatchesNothing(c.low, c.high, this.timezone)) {
+          const range = `between ${printLiteral(c.low)} and ${printLiteral(c.high)}`;
+          this.report(
+            c,
+            where,
+            `${range} matches nothing: the first bound is after the second; write between ${printLiteral(c.high)} and ${printLiteral(c.low)}`,
+          );
+        }
         return;
       }
       case "exists":
@@ -295,13 +307,29 @@ class Checker {
 }
 
 /**
+ * Whether `between low and high` holds for no value at all: its bounds are the wrong way round.
+ * An error rather than a warning, since no data can ever make it match (unlike an event type not
+ * stored yet). Bounds are inclusive; a date bound of a timestamp covers its whole local day.
+ */
+export function betweenMatchesNothing(low: Literal, high: Literal, timezone: string): boolean {
+  if (low.type === "number" && high.type === "number") return low.value > high.value;
+  // YYYY-MM-DD: text order is date order, for a date field as for whole days of a timestamp.
+  if (low.type === "date" && high.type === "date") return low.value > high.value;
+  if (low.type !== "timestamp" && high.type !== "timestamp") return false;
+  const { lower, upper } = betweenInstants(low, high, timezone);
+  if (!lower || !upper) return false;
+  return lower.value > upper.value || (lower.value === upper.value && !upper.inclusive);
+}
+
+/**
  * Checks a segment against the sandbox's schema: fields exist, values have the field's type,
  * operators suit the type. Throws one validation error listing every problem, each with its line
  * and column when the AST came from text (spans), or its JSON path otherwise.
  */
 export function typecheckSegment(ast: SegmentAst, schema: SchemaSnapshot, spans?: Spans): void {
-  const checker = new Checker(schema, spans);
-  if (ast.timezone && !isValidTimeZone(ast.timezone)) {
+  const validZone = !ast.timezone || isValidTimeZone(ast.timezone);
+  const checker = new Checker(schema, spans, validZone ? (ast.timezone ?? "UTC") : "UTC");
+  if (!validZone) {
     checker.issues.push({
       field: "timezone",
       message: `unknown time zone '${ast.timezone}'; use an IANA name such as Europe/Paris`,
