@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { AccountDeps, FileSession } from "../destinations/index.ts";
 import { openAccountConnection } from "../destinations/index.ts";
 import { HeraldError, isHeraldError, isRetryable } from "../errors/index.ts";
+import { scrubSecrets } from "../errors/scrub.ts";
 import { loadSchema } from "../schema/index.ts";
 import { type AudienceQuery, buildAudienceQuery, type MembershipSource } from "./audience-query.ts";
 import { type Dataflow, getDataflow } from "./dataflows.ts";
@@ -46,10 +47,13 @@ export interface ActivationDeps extends AccountDeps {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The message a run records: a HeraldError's own words, anything else by its message only. */
+/**
+ * The message a run records: a HeraldError's own words; anything else (a library's error) by its
+ * message only, without the credentials libraries put in URLs and connection strings.
+ */
 function describe(error: unknown): string {
   if (isHeraldError(error)) return error.message;
-  return error instanceof Error ? error.message : String(error);
+  return scrubSecrets(error instanceof Error ? error.message : String(error));
 }
 
 interface ExclusionCounts {
