@@ -20,6 +20,12 @@ export {
 export * from "./export/index.ts";
 export { defaultTarget, type Mapping, mappingSchema, resolveMapping } from "./mapping.ts";
 export { activationMigrations } from "./migrations.ts";
+export {
+  ACTIVATION_PERMISSIONS,
+  activationPermissions,
+  IDENTITY_EXPORT_RULE,
+  requireActivationPermissions,
+} from "./permissions.ts";
 export { parseRunFilter, type RunFilter, runFilterSchema, runStatuses } from "./run-filter.ts";
 export {
   failAbandonedRuns,

@@ -25,8 +25,13 @@ export interface RouteContext<B, Q, P> {
 export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   url: string;
-  /** `null` only for the public health and documentation routes. */
-  permission: Permission | null;
+  /**
+   * Checked before the handler, every one of them; `null` only for the public health and
+   * documentation routes.
+   */
+  permission: Permission | readonly Permission[] | null;
+  /** What the handler checks beyond `permission`, in words, for the OpenAPI description. */
+  permissionNote?: string;
   summary: string;
   tags: string[];
   body?: B;
@@ -41,6 +46,23 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z
   handler: (context: RouteContext<z.infer<B>, z.infer<Q>, z.infer<P>>) => Promise<unknown>;
 }
 
+/**
+ * Who is calling. Herald has no login yet: without a resolver every caller is the local
+ * administrator; roles (a later issue) supply one, and tests give actors without some permissions.
+ */
+export interface ActorDeps {
+  resolveActor?: (request: FastifyRequest) => Actor;
+}
+
+/**
+ * The OpenAPI description of a route's permissions: every one it checks, joined with `+` as users
+ * know composite rules ("View Destinations + Activate Destinations"), conditional ones in words.
+ */
+export function permissionDescription(permission: Permission | readonly Permission[], note?: string): string {
+  const names = `Requires permission: ${(typeof permission === "string" ? [permission] : permission).join(" + ")}`;
+  return note ? `${names}; ${note}` : names;
+}
+
 const openapi = (schema: z.ZodType) =>
   z.toJSONSchema(schema, { target: "openapi-3.0", unrepresentable: "any" });
 
@@ -51,9 +73,11 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, part:
 
 export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType>(
   app: FastifyInstance,
-  deps: ApiDeps,
+  deps: ApiDeps & ActorDeps,
   spec: RouteSpec<B, Q, P>,
 ) {
+  const permissions =
+    spec.permission === null ? [] : typeof spec.permission === "string" ? [spec.permission] : spec.permission;
   const sandboxed = spec.sandboxed ?? true;
   app.route({
     method: spec.method,
@@ -61,7 +85,9 @@ export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extend
     schema: {
       summary: spec.summary,
       tags: spec.tags,
-      ...(spec.permission ? { description: `Requires permission: ${spec.permission}` } : {}),
+      ...(spec.permission
+        ? { description: permissionDescription(spec.permission, spec.permissionNote) }
+        : {}),
       ...(spec.body ? { body: openapi(spec.body) } : {}),
       ...(spec.query ? { querystring: openapi(spec.query) } : {}),
       ...(spec.params ? { params: openapi(spec.params) } : {}),
@@ -77,8 +103,8 @@ export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extend
       ...(spec.consumes ? { consumes: spec.consumes } : {}),
     },
     handler: async (request, reply) => {
-      const actor = localAdministrator;
-      if (spec.permission) requirePermission(actor, spec.permission);
+      const actor = deps.resolveActor?.(request) ?? localAdministrator;
+      for (const permission of permissions) requirePermission(actor, permission);
       const sandboxHeader = request.headers[SANDBOX_HEADER];
       const sandbox = typeof sandboxHeader === "string" && sandboxHeader ? sandboxHeader : DEFAULT_SANDBOX;
       if (sandboxed) await requireSandbox(deps.store, sandbox);

@@ -2,14 +2,17 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { recordAudit, requirePermission } from "../../access/index.ts";
 import {
+  ACTIVATION_PERMISSIONS,
   createDataflow,
   dataflowInputSchema,
   deleteDataflow,
   getDataflow,
   getRun,
+  IDENTITY_EXPORT_RULE,
   listDataflows,
   listRuns,
   type Run,
+  requireActivationPermissions,
   runFilterSchema,
   runsStartedBefore,
   setDataflowStatus,
@@ -21,6 +24,9 @@ import { registerRoute } from "../route.ts";
 import { auditAccountCreated } from "./destinations.ts";
 
 const idParams = z.object({ id: z.string().min(1) });
+
+/** Saving a definition may connect an account on the way, which POST /v1/accounts guards. */
+const SAVE_NOTE = `${IDENTITY_EXPORT_RULE}; Manage Destinations too with an inline \`account\``;
 
 export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
   registerRoute(app, deps, {
@@ -34,13 +40,15 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
   registerRoute(app, deps, {
     method: "POST",
     url: "/v1/dataflows",
-    permission: "Activate Destinations",
+    permission: ACTIVATION_PERMISSIONS,
+    permissionNote: SAVE_NOTE,
     summary:
       "Create a dataflow: account, details, marketing actions, segments with schedules, mapping, file options",
     tags: ["dataflows"],
     body: dataflowInputSchema,
     status: 201,
     handler: async ({ body, sandbox, actor }) => {
+      await requireActivationPermissions(deps.store, sandbox, actor, body);
       // Connecting an account on the way takes the permission POST /v1/accounts takes.
       if (body.account) requirePermission(actor, "Manage Destinations");
       const dataflow = await createDataflow(deps, sandbox, body);
@@ -70,13 +78,19 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
   registerRoute(app, deps, {
     method: "PUT",
     url: "/v1/dataflows/:id",
-    permission: "Activate Destinations",
+    permission: ACTIVATION_PERMISSIONS,
+    permissionNote: SAVE_NOTE,
     summary: "Replace a dataflow's definition (effective from the next run)",
     tags: ["dataflows"],
     params: idParams,
     body: dataflowInputSchema,
     handler: async ({ params, body, sandbox, actor }) => {
+      await requireActivationPermissions(deps.store, sandbox, actor, body);
+      if (body.account) requirePermission(actor, "Manage Destinations");
       const dataflow = await updateDataflow(deps, sandbox, params.id, body);
+      if (body.account) {
+        await auditAccountCreated(deps, sandbox, actor, await getAccount(deps, sandbox, dataflow.accountId));
+      }
       await recordAudit(deps.store, {
         sandbox,
         actor: actor.id,
@@ -96,11 +110,22 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     registerRoute(app, deps, {
       method: "POST",
       url: `/v1/dataflows/:id/${action}`,
-      permission: "Activate Destinations",
+      // Pausing stops sending; resuming and activating send, so they need what activating needs.
+      ...(action === "pause"
+        ? { permission: "Activate Destinations" as const }
+        : { permission: ACTIVATION_PERMISSIONS, permissionNote: IDENTITY_EXPORT_RULE }),
       summary: `${action[0]?.toUpperCase()}${action.slice(1)} a dataflow`,
       tags: ["dataflows"],
       params: idParams,
       handler: async ({ params, sandbox, actor }) => {
+        if (action !== "pause") {
+          await requireActivationPermissions(
+            deps.store,
+            sandbox,
+            actor,
+            await getDataflow(deps.store, sandbox, params.id),
+          );
+        }
         await setDataflowStatus(deps.store, sandbox, params.id, status);
         await recordAudit(deps.store, {
           sandbox,
@@ -138,7 +163,8 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
   registerRoute(app, deps, {
     method: "POST",
     url: "/v1/dataflows/:id/runs",
-    permission: "Activate Destinations",
+    permission: ACTIVATION_PERMISSIONS,
+    permissionNote: IDENTITY_EXPORT_RULE,
     summary:
       "Export now: one extra export of each segment (or of `segmentId`), full or incremental as the segment's mode says, without changing the schedule",
     tags: ["runs"],
@@ -147,6 +173,12 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     status: 202,
     handler: async ({ params, body, sandbox, actor }) => {
       if (!deps.activation) throw new Error("activation is not wired");
+      await requireActivationPermissions(
+        deps.store,
+        sandbox,
+        actor,
+        await getDataflow(deps.store, sandbox, params.id),
+      );
       const audit = (runs: readonly Run[]) =>
         recordAudit(deps.store, {
           sandbox,
@@ -180,13 +212,21 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
   registerRoute(app, deps, {
     method: "POST",
     url: "/v1/runs/:id/rerun",
-    permission: "Activate Destinations",
+    permission: ACTIVATION_PERMISSIONS,
+    permissionNote: IDENTITY_EXPORT_RULE,
     summary: "Run a past run again for its scheduled time: same file names, replacing the files it delivered",
     tags: ["runs"],
     params: idParams,
     status: 202,
     handler: async ({ params, sandbox, actor }) => {
       if (!deps.activation) throw new Error("activation is not wired");
+      const { dataflowId } = await getRun(deps.store, sandbox, params.id);
+      await requireActivationPermissions(
+        deps.store,
+        sandbox,
+        actor,
+        await getDataflow(deps.store, sandbox, dataflowId),
+      );
       const run = await deps.activation.rerun(sandbox, params.id);
       await recordAudit(deps.store, {
         sandbox,

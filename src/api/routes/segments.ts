@@ -158,7 +158,8 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
   registerRoute(app, deps, {
     method: "GET",
     url: "/v1/segments/:id/members",
-    permission: "View Segments",
+    // Member ids are profile ids, the primary identity's values (an email in the default schema).
+    permission: ["View Segments", "View Profiles"],
     summary: "A page of the segment's members (realized and existing by default), with the total",
     tags: ["segments"],
     params: idParams,
