@@ -1,22 +1,37 @@
 import { recordAudit } from "../access/index.ts";
 import { openHerald } from "../api/index.ts";
-import { ingestFile } from "../profiles/files/index.ts";
-import type { IngestReport } from "../profiles/index.ts";
+import { type FileFormat, type FileIngestReport, ingestFile } from "../profiles/files/index.ts";
 import { loadSchema } from "../schema/index.ts";
 import { configFrom, type GlobalOptions, newCommand, printJson } from "./context.ts";
 import { progressReporter } from "./progress.ts";
 
-export function printReport(file: string, report: IngestReport) {
+const SHOWN_ISSUES = 20;
+const FORMATS: readonly FileFormat[] = ["csv", "jsonl", "parquet"];
+
+/** `--format`'s value, refused naming the flag and the valid values. */
+function fileFormat(format: string | undefined): FileFormat | undefined {
+  if (format === undefined) return undefined;
+  const known = FORMATS.find((f) => f === format);
+  if (!known) throw new Error(`--format must be one of ${FORMATS.join(", ")} (got '${format}')`);
+  return known;
+}
+
+/** The report in a few lines: the counts, the first issues, and how many more there are. */
+export function printReport(file: string, report: FileIngestReport) {
   process.stdout.write(
     `${file}: ${report.received} received, ${report.stored} stored, ${report.rejected} rejected\n`,
   );
-  for (const issue of report.issues.slice(0, 20)) {
+  for (const issue of report.issues.slice(0, SHOWN_ISSUES)) {
     process.stdout.write(
       `  row ${issue.row ?? "?"}${issue.field ? ` ${issue.field}` : ""}: ${issue.message}\n`,
     );
   }
-  if (report.issues.length > 20)
-    process.stdout.write(`  ... and ${report.issues.length - 20} more (use --json for all)\n`);
+  const more = report.issueCount - Math.min(report.issues.length, SHOWN_ISSUES);
+  if (more > 0) {
+    const listed = report.issues.length;
+    const hint = listed < report.issueCount ? `--json lists the first ${listed}` : "use --json for all";
+    process.stdout.write(`  ... and ${more} more (${hint})\n`);
+  }
 }
 
 export const ingestCommand = newCommand(
@@ -35,6 +50,7 @@ export const ingestCommand = newCommand(
     ) => {
       if (options.kind !== "profiles" && options.kind !== "events")
         throw new Error("--kind must be profiles or events");
+      const format = fileFormat(options.format);
       const herald = await openHerald(configFrom(options));
       let failed = false;
       try {
@@ -44,7 +60,7 @@ export const ingestCommand = newCommand(
           const report = await ingestFile(herald.store, schema, {
             path: file,
             kind: options.kind,
-            ...(options.format ? { format: options.format as "csv" | "jsonl" | "parquet" } : {}),
+            ...(format ? { format } : {}),
             ...(options.delimiter
               ? { delimiter: options.delimiter === "\\t" ? "\t" : options.delimiter }
               : {}),
@@ -58,7 +74,14 @@ export const ingestCommand = newCommand(
             resourceId: file,
             details: { received: report.received, stored: report.stored, rejected: report.rejected },
           });
-          if (options.json) printJson({ file, ...report, profileIds: undefined });
+          // The list is capped (MAX_REPORTED_ISSUES); issueCount counts every issue.
+          if (options.json)
+            printJson({
+              file,
+              ...report,
+              issuesTruncated: report.issues.length < report.issueCount,
+              profileIds: undefined,
+            });
           else printReport(file, report);
           if (report.stored === 0 && report.received > 0) failed = true;
         }

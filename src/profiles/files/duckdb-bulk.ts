@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Issue } from "../../errors/index.ts";
+import { HeraldError, type Issue, isHeraldError } from "../../errors/index.ts";
 import type { Executor } from "../../store/index.ts";
 import { recordLoadedTypesSql } from "../event-types.ts";
 import { validateEvent } from "../events.ts";
@@ -7,7 +7,7 @@ import { blankSql, cellSql } from "./cells.ts";
 import { eventColumns, profileColumns } from "./columns.ts";
 import { MAX_ROW_CHARS } from "./csv-tokenizer.ts";
 import { emptyRowNumbers } from "./empty-lines.ts";
-import type { FileInput } from "./input.ts";
+import { type FileInput, gzipDamage } from "./input.ts";
 import { MAX_REPORTED_ISSUES } from "./issues.ts";
 import { eventRowToRecord, type LoadContext, type LoadCounts, profileRowToWrite } from "./load-rows.ts";
 
@@ -30,7 +30,8 @@ export function csvErrorMessage(type: string, message: string, expectedColumns: 
     case "LINE SIZE OVER MAXIMUM":
       return `malformed CSV: the row is longer than ${MAX_ROW_CHARS} characters`;
     case "INVALID UNICODE":
-      return "malformed CSV: invalid UTF-8";
+    case "INVALID ENCODING":
+      return "not UTF-8";
     default:
       return `malformed CSV: ${message.split("\n")[0]}`;
   }
@@ -139,6 +140,18 @@ class Stage {
   }
 
   /**
+   * Rows the first read rejected that read `read` did not: a read that leaves a column out does not
+   * decode it, so only a read of every column rejects a row whose cell there is not UTF-8.
+   */
+  async rejectedOnlyByFirstRead(read: number): Promise<number> {
+    if (this.source.kind !== "csv") return 0;
+    const [counted] = await this.tx.queryGlobal<{ n: number }>(
+      `SELECT count(DISTINCT line) AS n FROM ${this.rejects} WHERE line NOT IN (SELECT line FROM ${this.rejects}_${read})`,
+    );
+    return Number(counted?.n ?? 0);
+  }
+
+  /**
    * The first staged rows matching `where`, with their file row numbers: a staged row's number is
    * its position (`rowid`) plus the rows DuckDB skipped before it (malformed and empty ones).
    */
@@ -227,6 +240,22 @@ async function onOwnConnection<T>(
   });
 }
 
+/**
+ * DuckDB's reader takes a truncated gzip stream for a whole one, so Node reads a gzip file to its
+ * end alongside DuckDB's first read (in zlib's own threads); the load awaits it before it writes
+ * anything, and a damaged file is refused with nothing stored.
+ */
+function gzipCheck(source: BulkSource): () => Promise<void> {
+  const damage =
+    source.kind === "csv" && source.input.gzip ? gzipDamage(source.input) : Promise.resolve(undefined);
+  return async () => {
+    const error = await damage;
+    if (!error) return;
+    if (!isHeraldError(error)) throw error;
+    throw new HeraldError(error.kind, error.code, `${error.message}: nothing was stored`, error.issues);
+  };
+}
+
 /** A profiles file's columns as DuckDB SQL: the typed values, and a row's issue count. */
 function profileSql(context: LoadContext, source: BulkSource) {
   const { schema } = context;
@@ -268,10 +297,14 @@ const AT = "CAST($1 AS TIMESTAMPTZ)";
  */
 export async function bulkLoadProfiles(context: LoadContext, source: BulkSource): Promise<LoadCounts> {
   const sql = profileSql(context, source);
+  const intact = gzipCheck(source);
   const loaded = await onOwnConnection(context, source, (tx, stage) =>
-    loadIntoEmpty(context, sql, tx, stage),
+    loadIntoEmpty(context, sql, tx, stage, intact),
   );
-  return loaded ?? onOwnConnection(context, source, (tx, stage) => stageThenUpsert(context, sql, tx, stage));
+  return (
+    loaded ??
+    onOwnConnection(context, source, (tx, stage) => stageThenUpsert(context, sql, tx, stage, intact))
+  );
 }
 
 /**
@@ -285,6 +318,7 @@ async function loadIntoEmpty(
   sql: ProfileSql,
   tx: Executor,
   stage: Stage,
+  intact: () => Promise<void>,
 ): Promise<LoadCounts | undefined> {
   const { schema, now } = context;
   const [existing] = await tx.query<{ any: boolean }>(
@@ -312,7 +346,9 @@ async function loadIntoEmpty(
        FROM ${all.sql}`,
       all.params,
     );
-    accepted = Number(counted?.n ?? 0);
+    // The count reads only the id: a row the INSERT's reader rejected for a cell that is not UTF-8
+    // was counted there; it is reported with the malformed rows instead.
+    accepted = Number(counted?.n ?? 0) - (await stage.rejectedOnlyByFirstRead(1));
     // Fewer hashes than ids: two rows share an id (or a hash), perhaps a rejected one. The stored
     // rows settle whether good ones do; a collision only costs the slower path.
     let distinct = Number(counted?.ids ?? 0) === Number(counted?.named ?? 0);
@@ -327,6 +363,7 @@ async function loadIntoEmpty(
       await tx.queryGlobal("ROLLBACK");
       return undefined;
     }
+    await intact();
     await tx.queryGlobal("COMMIT");
   } catch (error) {
     await tx.queryGlobal("ROLLBACK").catch(() => {});
@@ -340,7 +377,7 @@ async function loadIntoEmpty(
     const rejected = await rejectedRows(context, sql, stage, 2);
     if (rejected.badRows !== accepted - inserted)
       throw new Error(
-        `${context.file} changed while it was loaded: ${accepted - inserted} rows rejected, then ${rejected.badRows}`,
+        `${context.file} changed while it was loaded: ${accepted - inserted} rows rejected, then ${rejected.badRows} (${inserted} rows were stored)`,
       );
     listed.push(...rejected.issues);
     issueCount = rejected.issueCount;
@@ -352,8 +389,8 @@ async function loadIntoEmpty(
 
 /**
  * Stages the file's rows with their issue counts (in file order) and words the first rejected
- * ones' issues with the row-by-row path's code. A string cell is never at fault: only the other
- * cells and the identity are kept for rejected rows, so DuckDB need not copy the rest of the row.
+ * ones' issues with the row-by-row path's code. Every cell is read, string ones too: DuckDB checks
+ * that a cell is UTF-8 only when it decodes it, and this read must reject the rows the write will.
  */
 async function rejectedRows(context: LoadContext, sql: ProfileSql, stage: Stage, read = 0) {
   const { schema } = context;
@@ -361,7 +398,7 @@ async function rejectedRows(context: LoadContext, sql: ProfileSql, stage: Stage,
     sql.typed,
     sql.issues,
     [`CASE WHEN _issues = 0 THEN hash(${sql.id}) END AS _h`],
-    sql.columns.filter((c) => c.field.type !== "string" || c === sql.primary).map((c) => c.index),
+    undefined,
     read,
   );
   const [totals] = await stage.tx.queryGlobal<{ rows: number; bad: number; issues: number; ids: number }>(
@@ -397,6 +434,7 @@ async function stageThenUpsert(
   sql: ProfileSql,
   tx: Executor,
   stage: Stage,
+  intact: () => Promise<void>,
 ): Promise<LoadCounts> {
   const { schema, now } = context;
   const { columns, typed, issues, v } = sql;
@@ -404,6 +442,7 @@ async function stageThenUpsert(
   const { staged, badRows } = rejected;
   const goodRows = staged - badRows;
   context.onProgress?.(staged);
+  await intact();
   const malformed = await stage.malformed();
   report(context, malformed.count + badRows, malformed.count + rejected.issueCount, [
     ...malformed.issues,
@@ -488,6 +527,7 @@ export async function bulkLoadEvents(context: LoadContext, source: BulkSource): 
   ].join(" + ");
   const primaryNamespace = schema.primaryIdentity.namespace;
   const others = identities.filter((c) => c.namespace !== primaryNamespace);
+  const intact = gzipCheck(source);
 
   return onOwnConnection(context, source, async (tx, stage) => {
     const typedEvents = [
@@ -564,6 +604,7 @@ export async function bulkLoadEvents(context: LoadContext, source: BulkSource): 
         listed,
       );
 
+      await intact();
       const at = "CAST($1 AS TIMESTAMPTZ)";
       // Events often arrive before their profile: an unknown primary identity creates it.
       await tx.query(

@@ -1,4 +1,4 @@
-import type { Issue } from "../../errors/index.ts";
+import { HeraldError, type Issue, isHeraldError } from "../../errors/index.ts";
 import type { SchemaSnapshot } from "../../schema/index.ts";
 import type { Store } from "../../store/index.ts";
 import { ingestEventRecords, ingestProfileRecords } from "../ingest-records.ts";
@@ -122,6 +122,29 @@ function byRow(a: Issue, b: Issue) {
   return (a.row ?? 0) - (b.row ?? 0);
 }
 
+const GZIP_DAMAGE = ["truncated_gzip", "malformed_gzip"];
+
+/**
+ * A file that fails part way (a truncated gzip stream): the whole rows read before are stored, as
+ * earlier batches were, and the error says how many, so that nothing is stored unreported.
+ */
+async function afterDamage(
+  error: unknown,
+  flush: () => Promise<void>,
+  counts: () => LoadCounts,
+  collector: IssueCollector,
+): Promise<unknown> {
+  if (!isHeraldError(error) || !GZIP_DAMAGE.includes(error.code)) return error;
+  await flush();
+  const { received, stored } = counts();
+  return new HeraldError(
+    error.kind,
+    error.code,
+    `${error.message}: the rows before it were read (${received} received, ${stored} stored, ${collector.rejectedRows} rejected); the rest of the file was not`,
+    [...collector.issues, ...error.issues],
+  );
+}
+
 /** Profiles from text rows (CSV, Parquet), row by row, upserted in batches: every engine. */
 export async function loadProfileRows(context: LoadContext, source: TextRows): Promise<LoadCounts> {
   const { store, schema, collector, now } = context;
@@ -139,18 +162,22 @@ export async function loadProfileRows(context: LoadContext, source: TextRows): P
     writes = [];
     context.onProgress?.(received);
   };
-  for await (const batch of source.batches) {
-    for (const row of batch) {
-      received++;
-      if ("error" in row) {
-        collector.reject([{ row: row.row, message: row.error }]);
-        continue;
+  try {
+    for await (const batch of source.batches) {
+      for (const row of batch) {
+        received++;
+        if ("error" in row) {
+          collector.reject([{ row: row.row, message: row.error }]);
+          continue;
+        }
+        const result = profileRowToWrite(schema, columns, row.row, row.cells);
+        if ("write" in result) writes.push(result.write);
+        else collector.reject(result.issues);
       }
-      const result = profileRowToWrite(schema, columns, row.row, row.cells);
-      if ("write" in result) writes.push(result.write);
-      else collector.reject(result.issues);
+      if (writes.length >= WRITE_BATCH) await flush();
     }
-    if (writes.length >= WRITE_BATCH) await flush();
+  } catch (error) {
+    throw await afterDamage(error, flush, () => ({ received, stored }), collector);
   }
   await flush();
   context.onProgress?.(received);
@@ -218,12 +245,16 @@ export async function loadRecords(
     pending = [];
     context.onProgress?.(received);
   };
-  for await (const batch of batches) {
-    for (const record of batch) {
-      received++;
-      pending.push(record);
+  try {
+    for await (const batch of batches) {
+      for (const record of batch) {
+        received++;
+        pending.push(record);
+      }
+      if (pending.length >= WRITE_BATCH) await flush();
     }
-    if (pending.length >= WRITE_BATCH) await flush();
+  } catch (error) {
+    throw await afterDamage(error, flush, () => ({ received, stored }), collector);
   }
   await flush();
   return { received, stored };

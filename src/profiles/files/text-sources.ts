@@ -5,7 +5,7 @@ import { pipeline } from "node:stream/promises";
 import { DuckDBInstance, type DuckDBType, DuckDBTypeId } from "@duckdb/node-api";
 import { validationError } from "../../errors/index.ts";
 import { type CsvRow, CsvTokenizer } from "./csv-tokenizer.ts";
-import { type FileInput, openBytes, openText } from "./input.ts";
+import { type FileInput, hasInvalidUtf8, openBytes, openText, openTextNoting } from "./input.ts";
 
 /** Rows of text cells with their numbers, read in batches: what CSV and Parquet files become. */
 export interface TextRows {
@@ -70,15 +70,31 @@ export async function openCsvRows(input: FileInput, delimiter: string): Promise<
   async function* batches(): AsyncGenerator<CsvRow[]> {
     const tokenizer = checkedTokenizer(delimiter, input.path);
     let rows: CsvRow[] = [];
-    for await (const chunk of openText(input)) {
-      tokenizer.push(chunk, rows);
-      if (rows.length >= BATCH_ROWS) {
-        yield rows;
-        rows = [];
+    let lastRow = 0;
+    // A row holding bytes that are not UTF-8 is rejected on its own, as DuckDB's reader does.
+    const checked = (batch: CsvRow[]) => {
+      lastRow = batch.at(-1)?.row ?? lastRow;
+      return batch.map(
+        (r): CsvRow =>
+          "cells" in r && r.cells.some(hasInvalidUtf8) ? { row: r.row, error: "not UTF-8" } : r,
+      );
+    };
+    try {
+      const place = () => `row ${rows.at(-1)?.row ?? lastRow}`;
+      for await (const chunk of openTextNoting(input, place)) {
+        tokenizer.push(chunk, rows);
+        if (rows.length >= BATCH_ROWS) {
+          yield checked(rows);
+          rows = [];
+        }
       }
+    } catch (error) {
+      // The whole rows read before the damage are stored; the loader reports how many.
+      if (rows.length) yield checked(rows);
+      throw error;
     }
     tokenizer.end(rows);
-    if (rows.length) yield rows;
+    if (rows.length) yield checked(rows);
   }
   return { header, batches: batches(), close: async () => {} };
 }
