@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { AccountDeps, FileSession } from "../destinations/index.ts";
 import { openAccountConnection } from "../destinations/index.ts";
-import { HeraldError, isHeraldError, isRetryable } from "../errors/index.ts";
+import { HeraldError, isRetryable } from "../errors/index.ts";
 import { scrubSecrets } from "../errors/scrub.ts";
 import { loadSchema } from "../schema/index.ts";
 import { type AudienceQuery, buildAudienceQuery, type MembershipSource } from "./audience-query.ts";
@@ -22,6 +22,7 @@ import {
   markRunning,
   type Run,
   type RunTrigger,
+  recordDeliveredFiles,
   recordExpectedRows,
   recordProgress,
   startRun,
@@ -48,11 +49,11 @@ export interface ActivationDeps extends AccountDeps {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The message a run records: a HeraldError's own words; anything else (a library's error) by its
- * message only, without the credentials libraries put in URLs and connection strings.
+ * The message a run records, without the credentials libraries put in URLs and connection strings:
+ * a library's error by its message only, and a HeraldError's too, since some quote a library's
+ * words (an SFTP server's, an SDK's).
  */
 function describe(error: unknown): string {
-  if (isHeraldError(error)) return error.message;
   return scrubSecrets(error instanceof Error ? error.message : String(error));
 }
 
@@ -189,6 +190,7 @@ async function completeSegmentExport(
   const report: RunReporter = {
     rows: (rows) => write(() => recordProgress(deps.store, sandbox, run.id, rows)),
     expected: (rows) => write(() => recordExpectedRows(deps.store, sandbox, run.id, rows)),
+    delivered: (files) => write(() => recordDeliveredFiles(deps.store, sandbox, run.id, files)),
   };
   const heartbeat = setInterval(
     () => write(() => recordProgress(deps.store, sandbox, run.id, 0, false)),
@@ -228,10 +230,14 @@ interface ExportProgress {
   counts: ExclusionCounts;
 }
 
-/** What an export reports on its run as it goes: the rows written so far, and the rows expected. */
+/**
+ * What an export reports on its run as it goes: the rows written so far, the rows expected, and
+ * the files delivered under their final names so far.
+ */
 interface RunReporter {
   rows: (rows: number) => void;
   expected: (rows: number) => void;
+  delivered: (files: readonly ExportedFile[]) => void;
 }
 
 /** Tries the export up to `deps.attempts` times (transient errors only); returns the run's outcome. */
@@ -254,11 +260,13 @@ async function exportWithRetries(
   const attempts = deps.attempts ?? 3;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
+      signal?.throwIfAborted();
       // A success after retries keeps the earlier attempts' errors: what the destination did.
       exported = await exportOnce(deps, sandbox, dataflow, segment, run, progress, report, signal);
       break;
     } catch (error) {
-      errors.push(`attempt ${attempt}: ${describe(error)}`);
+      // Cancelled, the cause is the canceller's (Ctrl-C), not the stream's "operation was aborted".
+      errors.push(`attempt ${attempt}: ${describe(signal?.aborted ? (signal.reason ?? error) : error)}`);
       if (!isRetryable(error) || attempt === attempts || signal?.aborted) break;
       await sleep((deps.backoffMs ?? 1000) * 2 ** (attempt - 1));
     }
@@ -355,7 +363,10 @@ async function exportOnce(
       fileName: (part) => renderFileName(segment.fileNameTemplate, context, part, extension),
       session,
       ...(signal ? { signal } : {}),
-      onFile: (file) => progress.delivered.set(file.name, file),
+      onFile: (file) => {
+        progress.delivered.set(file.name, file);
+        report.delivered([...progress.delivered.values()]);
+      },
       onProgress: (rows) => {
         if (Date.now() - lastReport < 1000) return;
         lastReport = Date.now();

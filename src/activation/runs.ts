@@ -179,6 +179,23 @@ export async function recordProgress(
   );
 }
 
+/**
+ * Records the files a run has delivered under their final names so far (a retry rewrites the same
+ * names): should its process die, the run still tells what reached the destination.
+ */
+export async function recordDeliveredFiles(
+  db: Executor,
+  sandbox: string,
+  runId: string,
+  files: readonly ExportedFile[],
+): Promise<void> {
+  await db.query(sandbox, "UPDATE runs SET files = $1, bytes = $2 WHERE sandbox = $sandbox AND id = $3", [
+    JSON.stringify(files),
+    files.reduce((sum, f) => sum + f.bytes, 0),
+    runId,
+  ]);
+}
+
 export async function finishRun(
   db: Executor,
   sandbox: string,
@@ -244,8 +261,10 @@ export async function listRuns(
 }
 
 /**
- * Runs left `running` by a process that stopped (no heartbeat for `staleAfterMs`) are failed with
- * that cause, so they show up honestly and the next run of their segment can start.
+ * Runs left `running` by a process that stopped (no heartbeat for `staleAfterMs`) are closed with
+ * that cause, so they show up honestly and the next run of their segment can start: `failed`, or
+ * `partially_succeeded` when files it delivered already lie at the destination (complete files
+ * under their final names, without the manifest, which goes last), named in the cause.
  */
 export async function failAbandonedRuns(
   db: Executor,
@@ -254,20 +273,31 @@ export async function failAbandonedRuns(
   now = new Date(),
 ): Promise<string[]> {
   const staleBefore = new Date(now.getTime() - staleAfterMs);
-  const rows = await db.query<{ id: string; heartbeat_at: Date }>(
+  const rows = await db.query<{ id: string; heartbeat_at: Date; files: string }>(
     sandbox,
-    "SELECT id, heartbeat_at FROM runs WHERE sandbox = $sandbox AND status IN ('queued', 'running') AND heartbeat_at < $1",
+    "SELECT id, heartbeat_at, files FROM runs WHERE sandbox = $sandbox AND status IN ('queued', 'running') AND heartbeat_at < $1",
     [staleBefore],
   );
   const failed: string[] = [];
-  for (const { id, heartbeat_at: heartbeat } of rows) {
-    const cause = `The Herald process running this export stopped (its heartbeat stopped at ${heartbeat.toISOString()}); no partial file was made visible`;
+  for (const { id, heartbeat_at: heartbeat, files: filesJson } of rows) {
+    const files = JSON.parse(filesJson) as ExportedFile[];
+    const stopped = `The Herald process running this export stopped (its heartbeat stopped at ${heartbeat.toISOString()})`;
+    const cause = files.length
+      ? `${stopped} after delivering ${files.length} file${files.length > 1 ? "s" : ""} (${files.map((f) => f.name).join(", ")}): they hold part of the audience, with no manifest; the file it was writing was not made visible`
+      : `${stopped}; no partial file was made visible`;
     // Checked again: a run whose heartbeat came in since the SELECT is alive and left alone.
     const updated = await db.query(
       sandbox,
-      `UPDATE runs SET status = 'failed', finished_at = $1, errors = $2
-       WHERE sandbox = $sandbox AND id = $3 AND status IN ('queued', 'running') AND heartbeat_at < $4 RETURNING id`,
-      [now, JSON.stringify([cause]), id, staleBefore],
+      `UPDATE runs SET status = $1, activated = $2, finished_at = $3, errors = $4
+       WHERE sandbox = $sandbox AND id = $5 AND status IN ('queued', 'running') AND heartbeat_at < $6 RETURNING id`,
+      [
+        files.length ? "partially_succeeded" : "failed",
+        files.reduce((sum, f) => sum + f.rows, 0),
+        now,
+        JSON.stringify([cause]),
+        id,
+        staleBefore,
+      ],
     );
     if (updated.length) failed.push(id);
   }

@@ -47,6 +47,8 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
   };
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
+  // Aborts the exports this service started (`cancel`): each run ends failed with the reason.
+  const cancelling = new AbortController();
 
   function track(completion: Promise<Run>) {
     const tracked = completion
@@ -71,6 +73,7 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
       segmentId,
       trigger,
       scheduledFor,
+      signal: cancelling.signal,
     });
     options.logger.info(
       { sandbox, dataflow: dataflow.id, segment: segmentId, run: run.id, trigger },
@@ -105,6 +108,8 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
    * of several segments then starts all of them or none.
    */
   async function refuseBusySegments(sandbox: string, dataflow: Dataflow, segmentIds: readonly string[]) {
+    // A run its process left behind (killed, no heartbeat since) no longer holds its segment.
+    await failAbandoned(sandbox, now());
     const busy = (await runsInFlight(deps.store, sandbox, dataflow.id))
       .filter((run) => segmentIds.includes(run.segmentId))
       .map((run) => `segment '${run.segmentId}' (run ${run.id})`);
@@ -192,6 +197,7 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
       const previous = await getRun(deps.store, sandbox, runId);
       const dataflow = await getDataflow(deps.store, sandbox, previous.dataflowId);
       refuseUnlessExportable(dataflow);
+      await refuseBusySegments(sandbox, dataflow, [previous.segmentId]);
       return begin(sandbox, dataflow, previous.segmentId, "manual", previous.scheduledFor);
     },
     /** Called by segmentation when a segment's evaluation has written its memberships. */
@@ -225,6 +231,13 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
       loop();
       timer = setInterval(loop, options.tickMs ?? 30_000);
       timer.unref();
+    },
+    /**
+     * Stops the exports in flight (e.g. Ctrl-C in `herald runs trigger`): each ends failed with
+     * `reason`, its temporary files removed; the files it had delivered stay, listed on its run.
+     */
+    cancel(reason: string): void {
+      cancelling.abort(new HeraldError("conflict", "export_cancelled", reason));
     },
     /** Resolves when every export in flight has finished. */
     async idle(): Promise<void> {

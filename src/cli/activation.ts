@@ -151,6 +151,14 @@ function printRun(run: Run) {
 /** Shows a progress bar until the runs end, prints them, and fails the command if one failed. */
 async function follow(herald: Herald, sandbox: string, runs: Run[]) {
   const progress = progressReporter("exporting");
+  // Ctrl-C ends the runs failed, naming why, instead of leaving them "running" until a server's
+  // scheduler finds them abandoned; a second Ctrl-C stops at once.
+  const interrupt = () => {
+    process.stderr.write("\ncancelling the export (Ctrl-C again to stop at once)...\n");
+    herald.activation.cancel("cancelled: the herald command was interrupted (Ctrl-C)");
+    process.once("SIGINT", () => process.exit(130));
+  };
+  process.once("SIGINT", interrupt);
   const poll = setInterval(async () => {
     const current = await Promise.all(runs.map((r) => getRun(herald.store, sandbox, r.id)));
     // The total once every run has counted its audience (a bound when exclusions are counted later).
@@ -163,6 +171,7 @@ async function follow(herald: Herald, sandbox: string, runs: Run[]) {
     );
   }, 500);
   await herald.activation.idle();
+  process.removeListener("SIGINT", interrupt);
   clearInterval(poll);
   progress.stop();
   let failed = false;

@@ -13,6 +13,7 @@ import {
   withDeadline,
 } from "../destinations/index.ts";
 import { isHeraldError } from "../errors/index.ts";
+import { scrubSecrets } from "../errors/scrub.ts";
 import {
   createDataflowHolds,
   createRateLimiter,
@@ -332,7 +333,12 @@ export function createDispatcher(options: DispatcherOptions) {
    * One more attempt of `message`, failed: tried again at `retryAt` while attempts remain, a dead
    * letter after the last one (or at once, without `retryAt`).
    */
-  function failedAttempt(message: OutboxMessage, error: string, retryAt?: Date): FailedAttempt {
+  /**
+   * A message's failed attempt, its error kept as dead letters and logs show it: without the
+   * credentials a library or an endpoint's answer may quote (URLs' user:pw@ and queries, keys).
+   */
+  function failedAttempt(message: OutboxMessage, failure: string, retryAt?: Date): FailedAttempt {
+    const error = scrubSecrets(failure);
     const attempts = message.attempts + 1;
     if (retryAt && attempts < policy.maxAttempts) return { id: message.id, attempts, error, retryAt };
     return { id: message.id, attempts, error };

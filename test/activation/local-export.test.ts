@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { createDataflow, getRun, runSegmentExport } from "../../src/activation/index.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createDataflow, getRun, listRuns, type Run, runSegmentExport } from "../../src/activation/index.ts";
 import {
   createAccount,
   createCatalog,
@@ -42,7 +42,11 @@ const phoneDeduplication = {
  * retries included) `failures` maps to an error, before writing anything; `attempted` lists the
  * name of every upload tried.
  */
-function localFolderFailing(failures: Map<number, HeraldError>, cleanupFailure?: HeraldError) {
+function localFolderFailing(
+  failures: Map<number, HeraldError>,
+  cleanupFailure?: HeraldError,
+  beforePut?: (attempt: number) => Promise<void>,
+) {
   const attempted: string[] = [];
   const connector = localDestination.connector as FileConnector<unknown, unknown>;
   const definition: DestinationDefinition = {
@@ -58,6 +62,7 @@ function localFolderFailing(failures: Map<number, HeraldError>, cleanupFailure?:
             : session.cleanupTemporaries,
           async putFile(name, body, options) {
             attempted.push(name);
+            await beforePut?.(attempted.length);
             const failure = failures.get(attempted.length);
             if (!failure) return session.putFile(name, body, options);
             body.destroy();
@@ -86,8 +91,9 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
     extra: Record<string, unknown> = {},
     failures = new Map<number, HeraldError>(),
     cleanupFailure?: HeraldError,
+    beforePut?: (attempt: number) => Promise<void>,
   ) {
-    const local = localFolderFailing(failures, cleanupFailure);
+    const local = localFolderFailing(failures, cleanupFailure, beforePut);
     const base = await activationFixture(engine);
     const fixture = { ...base, deps: { ...base.deps, catalog: createCatalog([local.definition]) } };
     store = fixture.store;
@@ -539,6 +545,41 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
       failed: 55,
       files: result.files,
     });
+  });
+
+  it("records each file on its run once delivered, so a process that dies tells them; cancelled, a run names its canceller", async () => {
+    const controller = new AbortController();
+    let midRun: Run | undefined;
+    const { run, delivered } = await setup(
+      { compression: "none", maxRowsPerFile: 30 },
+      {},
+      new Map(),
+      undefined,
+      async (attempt) => {
+        if (attempt !== 3) return;
+        // Parts 1 and 2 are at the destination: the run's record says so while it goes on (written
+        // by the run's queue of row writes, soon after each file).
+        await vi.waitFor(async () => {
+          [midRun] = await listRuns(store as Store, sandbox);
+          expect(midRun?.files).toHaveLength(2);
+        });
+        controller.abort(
+          new HeraldError(
+            "conflict",
+            "export_cancelled",
+            "cancelled: the herald command was interrupted (Ctrl-C)",
+          ),
+        );
+      },
+    );
+    const result = await run(controller.signal);
+    const names = ["French-customers_20261120.csv", "French-customers_20261120_2.csv"];
+    expect(midRun).toMatchObject({ status: "running", activated: 0 });
+    expect(midRun?.files.map((f) => [f.name, f.rows])).toEqual(names.map((name) => [name, 30]));
+    expect(midRun?.bytes).toBe(delivered().reduce((sum, f) => sum + f.bytes.length, 0));
+    expect(result).toMatchObject({ status: "partially_succeeded", activated: 60, failed: 25 });
+    expect(result.errors).toEqual(["attempt 1: cancelled: the herald command was interrupted (Ctrl-C)"]);
+    expect(delivered().map((f) => f.name)).toEqual(names);
   });
 
   it("retries the segment when the destination fails transiently, rewriting the same names, and delivers every file", async () => {

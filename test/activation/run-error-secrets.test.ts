@@ -16,7 +16,7 @@ function localFolderFailingWith(error: Error): DestinationDefinition {
   const connector = localDestination.connector as FileConnector<unknown, unknown>;
   return {
     ...(localDestination as DestinationDefinition),
-    connector: { ...connector, open: () => Promise.reject(error) },
+    connector: { ...connector, open: (): Promise<never> => Promise.reject(error) },
   };
 }
 

@@ -14,6 +14,7 @@ import {
   startRun,
   updateDataflow,
 } from "../../src/activation/index.ts";
+import { recordDeliveredFiles } from "../../src/activation/runs.ts";
 import { createAccount } from "../../src/destinations/index.ts";
 import type { HeraldError } from "../../src/errors/index.ts";
 import { createSegment } from "../../src/segments/index.ts";
@@ -58,7 +59,7 @@ function racingStore(store: Store, startElsewhere: () => Promise<unknown>) {
     ...store,
     query: async <T>(sandbox: string, sql: string, params?: readonly unknown[]) => {
       const rows = await store.query<T>(sandbox, sql, params);
-      if (sql.includes("status IN ('queued', 'running')") && !raced) {
+      if (sql.includes("SELECT id, segment_id FROM runs") && !raced) {
         raced = true;
         await startElsewhere();
       }
@@ -319,6 +320,34 @@ describe("scheduler on a controllable clock", () => {
         /process running this export stopped \(its heartbeat stopped at 2026-11-02T05:58:00.000Z\)/,
       ),
     ]);
+  });
+
+  it("closes an abandoned run that had delivered files as partially succeeded, naming them; export now frees a segment held by a dead run", async () => {
+    const s = await setup({ frequency: "daily", time: "06:00", timezone: "UTC" }, "2026-11-02T05:59:00Z");
+    // A process killed at 05:10 after delivering one file of the run.
+    const killed = await s.leftRunningSince("2026-11-02T05:10:00Z");
+    const part = {
+      name: "French-customers_1.csv",
+      location: "out/French-customers_1.csv",
+      rows: 30,
+      bytes: 900,
+      sha256: "ab".repeat(32),
+    };
+    await recordDeliveredFiles(s.store, sandbox, killed.id, [part]);
+    // Export now at 05:59 does not wait for the next tick: the dead run no longer holds the segment.
+    const [now] = await s.service().triggerNow(sandbox, s.dataflow.id);
+    await s.service().idle();
+    expect(now?.status).not.toBe("failed");
+    expect(await getRun(s.store, sandbox, killed.id)).toMatchObject({
+      status: "partially_succeeded",
+      activated: 30,
+      files: [part],
+      errors: [
+        expect.stringMatching(
+          /stopped at 2026-11-02T05:10:00.000Z\) after delivering 1 file \(French-customers_1.csv\): they hold part of the audience, with no manifest/,
+        ),
+      ],
+    });
   });
 
   it("starts a dataflow activated after an occurrence at its next occurrence; a once-now export at once", async () => {

@@ -131,10 +131,11 @@ describe("accounts API: created with a rate, and accounts saved before a field w
     });
     const { id } = created.json() as { id: string };
     // As an account saved before URLs were redacted: the full URL among the public fields.
-    await store.query(DEFAULT_SANDBOX, "UPDATE accounts SET connection_public = $1 WHERE sandbox = $sandbox AND id = $2", [
-      JSON.stringify({ url: `${recorder.url}/ingest?api_key=s3cret` }),
-      id,
-    ]);
+    await store.query(
+      DEFAULT_SANDBOX,
+      "UPDATE accounts SET connection_public = $1 WHERE sandbox = $sandbox AND id = $2",
+      [JSON.stringify({ url: `${recorder.url}/ingest?api_key=s3cret` }), id],
+    );
     for (const answer of [await app.inject(`/v1/accounts/${id}`), await app.inject("/v1/accounts")]) {
       expect(answer.body).not.toContain("s3cret");
       expect(answer.body).toContain(`${recorder.url}/ingest?…`);

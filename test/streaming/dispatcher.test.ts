@@ -495,7 +495,12 @@ describe.each(engines)("the dispatcher's record-level refusals on %s", (engine) 
     expect(await outbox()).toEqual([]);
 
     dispatcher.offer(await queue(["dan"]));
-    recorder.respondWith({ status: 422, body: { error: "unknown segment" } });
+    // The answer quotes a credential of the endpoint's own (a debug link): the dead letter keeps
+    // where it points, not the credential.
+    recorder.respondWith({
+      status: 422,
+      body: { error: "unknown segment; see https://ops:pw-hunter2@internal.example/trace?sig=s3cret" },
+    });
     expect(await dispatcher.dispatchNow()).toBe(0);
     await dispatcher.stop();
     expect(await outbox()).toEqual([
@@ -503,9 +508,10 @@ describe.each(engines)("the dispatcher's record-level refusals on %s", (engine) 
         profile_id: "dan",
         state: "dead",
         attempts: 1,
-        last_error: expect.stringMatching(/422/),
+        last_error: expect.stringMatching(/422.*unknown segment; see https:\/\/internal\.example\/trace\?…/),
       }),
     ]);
+    expect(JSON.stringify(await outbox())).not.toMatch(/hunter2|s3cret/);
   });
 });
 
