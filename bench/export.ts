@@ -54,9 +54,11 @@ const TENTH = "tenth";
 const MAX_FILES = 5;
 /**
  * Herald's configuration as a user's environment sets it (HERALD_MEMORY_LIMIT, HERALD_THREADS; by
- * default 1GB and every core), in every export child and baseline alike.
+ * default 448MB and every core), in every export child and baseline alike; local-folder accounts
+ * may write in the work dir's `local` folder, beside the data dir.
  */
-const heraldConfig = (dataDir: string) => loadConfig({ dataDir }, process.env);
+const heraldConfig = (dataDir: string) =>
+  loadConfig({ dataDir, localRoots: path.join(dataDir, "..", "local") }, process.env);
 
 type Task =
   | { kind: "herald"; dataDir: string; keyHex: string; dataflowIds: string[]; segmentId: string }

@@ -37,7 +37,9 @@ import { childTask, mib, reportFromChild, runChild, timed } from "./measure.ts";
 import { timedSegmentExport } from "./segment-export.ts";
 
 const SANDBOX = DEFAULT_SANDBOX;
-const config = (dataDir: string) => loadConfig({ dataDir }, process.env);
+/** Local-folder accounts write in the work dir's `local` folder, beside the data dir. */
+const config = (dataDir: string) =>
+  loadConfig({ dataDir, localRoots: path.join(dataDir, "..", "local") }, process.env);
 
 type Task =
   | { kind: "evaluate"; dataDir: string; segmentIds: string[] }
