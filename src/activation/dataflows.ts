@@ -105,17 +105,10 @@ export function parseDataflowInput(input: unknown): z.infer<typeof dataflowInput
       { field: "segments", message: "duplicate segment" },
     ]);
   }
-  for (const [i, s] of parsed.segments.entries()) {
-    try {
-      validateFileNameTemplate(s.fileNameTemplate);
-    } catch {
-      throw validationError(
-        `segments.${i}.fileNameTemplate: unknown placeholder in '${s.fileNameTemplate}'`,
-        [{ field: `segments.${i}.fileNameTemplate`, message: "unknown placeholder" }],
-      );
-    }
-  }
-  refuseIssues([...sharedFileNames(parsed.segments), ...incrementalWithoutStatus(parsed)]);
+  const templates = parsed.segments.flatMap((s, i) =>
+    validateFileNameTemplate(s.fileNameTemplate, `segments.${i}.fileNameTemplate`),
+  );
+  refuseIssues([...templates, ...sharedFileNames(parsed.segments), ...incrementalWithoutStatus(parsed)]);
   return parsed;
 }
 
