@@ -34,6 +34,10 @@ describe.each(engines)("HTTP API on %s", (engine) => {
       ]),
     );
     expect(openapi.paths["/v1/profiles"].get.description).toBe("Requires permission: View Profiles");
+    // Dead letters' payloads hold profile data.
+    expect(openapi.paths["/v1/deadletters"]?.get.description).toBe(
+      "Requires permission: View Destinations + View Profiles",
+    );
     // Every route but the health check names the permission it checks.
     const unguarded = Object.entries(
       openapi.paths as Record<string, Record<string, { description?: string }>>,

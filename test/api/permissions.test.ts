@@ -194,6 +194,12 @@ describe("permissions of the activation and segment routes", () => {
     expect(members.json().members.length).toBeGreaterThan(0);
   });
 
+  it("needs View Profiles besides View Destinations to list dead letters, whose payloads hold profile data", async () => {
+    expectForbidden(await call(without("View Profiles"), "GET", "/v1/deadletters"), "View Profiles");
+    expectForbidden(await call(without("View Destinations"), "GET", "/v1/deadletters"), "View Destinations");
+    expect((await admin("GET", "/v1/deadletters")).json()).toEqual({ total: 0, items: [] });
+  });
+
   it("documents every permission a route checks in its OpenAPI description", async () => {
     const paths = (await admin("GET", "/openapi.json")).json().paths;
     for (const [url, method] of [
