@@ -161,6 +161,30 @@ describe.each(engines)("segments and memberships on %s", (engine) => {
     expect(await failure(getSegment(store, sandbox, "parisians-2"))).toMatchObject({ kind: "not_found" });
   });
 
+  it("refuses a between whose bounds are the wrong way round on create, update and estimate", async () => {
+    const inverted = "loyalty.points between 20 and 10";
+    const expected = {
+      kind: "validation",
+      code: "invalid_segment",
+      message:
+        "Invalid segment definition: line 1, column 1: between 20 and 10 matches nothing: the first bound is after the second; write between 10 and 20",
+    };
+    expect(await failure(createSegment(store, sandbox, { name: "Inverted", definition: inverted }))).toEqual(
+      expected,
+    );
+    const ordered = await createSegment(store, sandbox, {
+      name: "Ordered",
+      definition: "loyalty.points between 10 and 20",
+    });
+    expect(await failure(updateSegment(store, sandbox, ordered.id, { definition: inverted }))).toEqual(
+      expected,
+    );
+    expect(
+      (await failure(estimateSegment(store, sandbox, schema, parseSegment(inverted).ast))).message,
+    ).toContain("condition: between 20 and 10 matches nothing");
+    await deleteSegment(store, sandbox, ordered.id);
+  });
+
   it("evaluates segments and records realized, existing and exited memberships with their times", async () => {
     await createSegment(store, sandbox, {
       id: "eur-buyers",
