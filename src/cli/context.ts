@@ -30,10 +30,14 @@ export function reportError(error: unknown): number {
   if (isHeraldError(error)) {
     process.stderr.write(`error: ${error.message}\n`);
     for (const issue of error.issues.slice(0, 50)) {
+      // The message of a single issue often is the issue itself: not said twice.
+      if (error.issues.length === 1 && error.message.endsWith(issue.message)) break;
       const where = [issue.row !== undefined ? `row ${issue.row}` : "", issue.field ?? ""]
         .filter(Boolean)
         .join(", ");
-      process.stderr.write(`  - ${where ? `${where}: ` : ""}${issue.message}\n`);
+      // Issues often name their field already ("HERALD_PORT: must be a number").
+      const named = where && !issue.message.startsWith(`${where}: `) ? `${where}: ` : "";
+      process.stderr.write(`  - ${named}${issue.message}\n`);
     }
     return 1;
   }

@@ -26,7 +26,10 @@ describe("configuration", () => {
         code: "invalid_config",
         issues: [
           expect.objectContaining({ field: "HERALD_STREAMING_MAX_ATTEMPTS" }),
-          expect.objectContaining({ field: "HERALD_STREAMING_RECORDS_PER_SECOND" }),
+          expect.objectContaining({
+            field: "HERALD_STREAMING_RECORDS_PER_SECOND",
+            message: "HERALD_STREAMING_RECORDS_PER_SECOND: must be a number",
+          }),
         ],
       }),
     );

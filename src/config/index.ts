@@ -19,7 +19,12 @@ export const configSchema = z.object({
       "PostgreSQL connection URL; when set, Herald uses PostgreSQL instead of DuckDB (HERALD_DATABASE_URL)",
     ),
   host: z.string().min(1).describe("Address the HTTP API listens on (HERALD_HOST, --host)"),
-  port: z.coerce.number().int().min(0).max(65535).describe("HTTP port (HERALD_PORT, --port)"),
+  port: z.coerce
+    .number({ error: "must be a number" })
+    .int()
+    .min(0)
+    .max(65535)
+    .describe("HTTP port (HERALD_PORT, --port)"),
   logLevel: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .describe("Log level (HERALD_LOG_LEVEL)"),
@@ -28,14 +33,14 @@ export const configSchema = z.object({
     .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i, "must look like 512MB or 2GiB")
     .describe("Memory the embedded DuckDB engine may use (HERALD_MEMORY_LIMIT)"),
   threads: z.coerce
-    .number()
+    .number({ error: "must be a number" })
     .int()
     .min(1)
     .max(256)
     .optional()
     .describe("Threads for the embedded engine (HERALD_THREADS)"),
   maxBodyBytes: z.coerce
-    .number()
+    .number({ error: "must be a number" })
     .int()
     .min(1024)
     .describe("Largest accepted request body in bytes (HERALD_MAX_BODY_BYTES)"),
@@ -44,13 +49,13 @@ export const configSchema = z.object({
     .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be HH:MM (24-hour, UTC)")
     .describe("Daily batch evaluation of every segment, HH:MM in UTC (HERALD_EVALUATION_TIME)"),
   maxConcurrentExports: z.coerce
-    .number()
+    .number({ error: "must be a number" })
     .int()
     .min(1)
     .max(64)
     .describe("File exports running at once; the others wait as queued (HERALD_MAX_CONCURRENT_EXPORTS)"),
   streamingMaxAttempts: z.coerce
-    .number()
+    .number({ error: "must be a number" })
     .int()
     .min(1)
     .max(100)
@@ -58,7 +63,7 @@ export const configSchema = z.object({
       "Attempts to deliver a streamed message before it becomes a dead letter (HERALD_STREAMING_MAX_ATTEMPTS)",
     ),
   streamingRecordsPerSecond: z.coerce
-    .number()
+    .number({ error: "must be a number" })
     .int()
     .min(1)
     .describe(
