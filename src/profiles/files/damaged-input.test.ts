@@ -116,6 +116,15 @@ describe.each(engines)("damaged files on %s", (engine) => {
     },
   );
 
+  it("refuses a CSV header that is not UTF-8 before storing anything", async () => {
+    ({ store, schema } = await storeWithDefaultSchema(engine));
+    const file = writeFile("header.csv", latin1("personalEmail.address,prénom\nm1@example.com,Ann\n"));
+    await expect(ingestFile(store, schema, { path: file, kind: "profiles" })).rejects.toThrow(
+      `${file}: the header is not UTF-8`,
+    );
+    expect(await countOf(store, "profiles")).toBe(0);
+  });
+
   it.each([
     ["profiles.csv.gz", "profiles"],
     ["events.csv.gz", "events"],

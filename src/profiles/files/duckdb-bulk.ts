@@ -477,7 +477,7 @@ async function stageThenUpsert(
       // The good rows were read twice; a file changed in between would show here.
       if (!duplicates && Number(inserted?.Count) !== goodRows)
         throw new Error(
-          `${context.file} changed while it was loaded: read ${goodRows} good rows, then ${inserted?.Count}`,
+          `${context.file} changed while it was loaded: read ${goodRows} good rows, then ${inserted?.Count} (those were stored)`,
         );
     } else {
       // Absent cells are NULL here and keep the stored value: a file cannot clear a field.

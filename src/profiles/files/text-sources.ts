@@ -30,6 +30,12 @@ function checkHeader(tokenizer: CsvTokenizer, file: string): string[] {
   const { header } = tokenizer;
   if (!header || (header.length === 1 && header[0] === ""))
     throw validationError(`${file}: the file is empty: the first line must be the header`, [], "empty_file");
+  if (header.some(hasInvalidUtf8))
+    throw validationError(
+      `${file}: the header is not UTF-8`,
+      [{ row: 0, message: "not UTF-8" }],
+      "malformed_header",
+    );
   if (tokenizer.linesBeforeHeader > 0)
     throw validationError(
       `${file}: the first line is empty: it must be the header`,
