@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
+import { DuckDBInstance } from "@duckdb/node-api";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { storeWithDefaultSchema } from "../../../test/support/herald-store.ts";
 import { engines } from "../../../test/support/stores.ts";
@@ -34,7 +35,7 @@ const failureOf = (load: Promise<unknown>) =>
   );
 
 /** A gzip stream of `text` without its last quarter. */
-const truncatedGzip = (text: string) => {
+const truncatedGzip = (text: string | Buffer) => {
   const whole = zlib.gzipSync(text);
   return whole.subarray(0, Math.floor(whole.length * 0.75));
 };
@@ -162,6 +163,23 @@ describe.each(engines)("damaged files on %s", (engine) => {
       }
     },
   );
+
+  it("refuses a truncated .parquet.gz, naming the file, before storing anything", async () => {
+    ({ store, schema } = await storeWithDefaultSchema(engine));
+    const plain = path.join(dir, `${fileCounter++}-whole.parquet`);
+    const instance = await DuckDBInstance.create(":memory:");
+    const connection = await instance.connect();
+    await connection.run(
+      `COPY (SELECT 'p' || i || '@example.com' AS "personalEmail.address" FROM range(3000) t(i)) TO '${plain}' (FORMAT parquet)`,
+    );
+    connection.closeSync();
+    instance.closeSync();
+    const file = writeFile("profiles.parquet.gz", truncatedGzip(fs.readFileSync(plain)));
+    await expect(ingestFile(store, schema, { path: file, kind: "profiles" })).rejects.toThrow(
+      `${file}: gzip stream is truncated`,
+    );
+    expect(await countOf(store, "profiles")).toBe(0);
+  });
 
   it("names the file and the last line of a truncated .jsonl.gz, with the rows it stored", async () => {
     ({ store, schema } = await storeWithDefaultSchema(engine));
