@@ -42,7 +42,9 @@ const span = (first: number, rows: number) =>
 
 /**
  * Reads newline-delimited JSON and ingests it in chunks, with a bounded number of chunks in flight
- * (back-pressure on the body). Rows are 0-based line numbers among the non-empty lines.
+ * (back-pressure on the body). Rows are line numbers from 1, as in a JSON Lines file: a blank line
+ * is skipped but counted (its place in a chunk is left empty, so that `firstRow + i` stays the row
+ * of a chunk's record `i`).
  *
  * If ingesting a chunk fails (the store unreachable), reading stops, the chunks in flight finish,
  * and the report carries an error (`interruption`) saying which rows were not stored (its issues, one per range; rejected rows among
@@ -84,30 +86,34 @@ export async function ingestNdjson(
     inFlight.add(done);
   };
   let chunk: unknown[] = [];
-  let chunkStart = 0;
+  let chunkStart = 1;
   let row = 0;
   let stopped = false;
   for await (const line of ndjsonLines(body, options.maxLineBytes)) {
-    if ("text" in line && !line.text.trim()) continue;
-    totals.received++;
+    row++;
     // A bad line is rejected on its own; the chunk keeps a placeholder, skipped when ingesting.
     const reject = (message: string) => {
       chunk.push(undefined);
       totals.rejected++;
       addIssues([{ row, message }]);
     };
-    if ("tooLongBytes" in line) {
-      reject(
-        `line is ${line.tooLongBytes} bytes, over the ${options.maxLineBytes} a record may take (HERALD_MAX_BODY_BYTES)`,
-      );
-    } else {
-      try {
-        chunk.push(JSON.parse(line.text));
-      } catch (error) {
-        reject(`line is not valid JSON: ${(error as Error).message}`);
+    if ("text" in line && !line.text.trim()) chunk.push(undefined);
+    else {
+      totals.received++;
+      if ("tooLongBytes" in line) {
+        reject(
+          `line is ${line.tooLongBytes} bytes, over the ${options.maxLineBytes} a record may take (HERALD_MAX_BODY_BYTES)`,
+        );
+      } else if ("notUtf8" in line) {
+        reject("not UTF-8");
+      } else {
+        try {
+          chunk.push(JSON.parse(line.text));
+        } catch (error) {
+          reject(`line is not valid JSON: ${(error as Error).message}`);
+        }
       }
     }
-    row++;
     if (chunk.length >= chunkRecords) {
       // After a failure nothing more is sent: the rows from this chunk's first on are left out.
       if (failure) {
@@ -116,7 +122,7 @@ export async function ingestNdjson(
       }
       submit(chunk, chunkStart);
       chunk = [];
-      chunkStart = row;
+      chunkStart = row + 1;
       while (inFlight.size >= CHUNKS_IN_FLIGHT) await Promise.race(inFlight);
     }
   }

@@ -34,4 +34,12 @@ describe("newline-delimited lines", () => {
       { tooLongBytes: 25 },
     ]);
   });
+
+  it("drops a byte-order mark starting the body, and marks a line whose bytes are not UTF-8", async () => {
+    expect(await linesOf(["\ufeff{}\n", Buffer.from([0x7b, 0xe9, 0x7d, 0x0a]), "\ufeff{}"], 100)).toEqual([
+      { text: "{}" },
+      { notUtf8: true },
+      { text: "\ufeff{}" },
+    ]);
+  });
 });

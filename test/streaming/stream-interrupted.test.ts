@@ -60,15 +60,16 @@ describe.each(engines)("a newline-delimited stream whose store fails part-way (%
       /^The stream's ingestion failed at row \d+: internal error \(reference [0-9a-f-]{36}\)/,
     );
     expect(error.message).not.toContain("Connection terminated");
-    expect(error.issues[0]).toEqual({ row: 7, message: expect.stringMatching(/^line is not valid JSON/) });
+    // Rows are line numbers from 1: record n is on line n + 1.
+    expect(error.issues[0]).toEqual({ row: 8, message: expect.stringMatching(/^line is not valid JSON/) });
     // Every row the answer does not name was stored, and no row it names was.
     const notStored = new Set<number>();
     for (const issue of error.issues.slice(1)) {
       const range = /^rows (\d+)-(\d+) not stored/.exec(issue.message);
       const rest = /^rows from (\d+) on/.exec(issue.message);
-      const [from, to] = range ? [Number(range[1]), Number(range[2])] : [Number(rest?.[1]), LINES - 1];
+      const [from, to] = range ? [Number(range[1]), Number(range[2])] : [Number(rest?.[1]), LINES];
       expect(from).toBe(issue.row);
-      for (let n = from; n <= to; n++) notStored.add(n);
+      for (let line = from; line <= to; line++) notStored.add(line - 1);
     }
     expect(notStored.size).toBeGreaterThan(0);
     const rows = await created.store.query<{ page: string }>("prod", "SELECT page FROM {events}");
