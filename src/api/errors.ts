@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
 import { assertNever, type ErrorKind, type Issue, isHeraldError } from "../errors/index.ts";
 
 /** The one place error kinds become HTTP statuses. */
@@ -32,9 +33,28 @@ export function httpStatus(kind: ErrorKind): number {
   }
 }
 
-export interface ErrorBody {
-  error: { code: string; message: string; issues?: Issue[]; reference?: string };
-}
+/** Every error answer's shape: the one schema the OpenAPI document references for 4xx and 5xx. */
+export const errorBodySchema = z.object({
+  error: z.object({
+    code: z.string().describe("stable, machine-readable: invalid_input, segment_not_found, forbidden, ..."),
+    message: z.string().describe("what went wrong, naming the field, row or resource at fault"),
+    issues: z
+      .array(
+        z.object({
+          field: z.string().optional(),
+          row: z.number().optional(),
+          message: z.string(),
+        }) satisfies z.ZodType<Issue>,
+      )
+      .optional()
+      .describe("one entry per faulty field (and row, in a batch)"),
+    reference: z.string().optional().describe("internal errors: the id under which the fault was logged"),
+  }),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/** The id under which the error schema is registered: `components.schemas.Error` in the document. */
+export const ERROR_SCHEMA_ID = "Error";
 
 // Fastify's own client errors (bad JSON, body too large, wrong content type) keep their 4xx status.
 const fastifyClientErrors: Record<string, string> = {

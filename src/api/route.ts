@@ -4,6 +4,7 @@ import { type Actor, localAdministrator, type Permission, requirePermission } fr
 import { parseInput } from "../errors/index.ts";
 import { DEFAULT_SANDBOX, requireSandbox } from "../store/index.ts";
 import type { ApiDeps } from "./deps.ts";
+import { ERROR_SCHEMA_ID } from "./errors.ts";
 
 export const SANDBOX_HEADER = "x-sandbox-name";
 
@@ -37,8 +38,25 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z
   body?: B;
   query?: Q;
   params?: P;
+  /**
+   * The success answer's shape, for the OpenAPI document only: Fastify's serializer is replaced
+   * by JSON.stringify (src/api/server.ts), so a schema never drops a field from an answer.
+   */
   response?: z.ZodType;
+  /** What the success answer is, in words; by default what its status says. */
+  responseDescription?: string;
   status?: number;
+  /** Other success statuses the handler sends itself, with what they mean (207 for partial ingestion). */
+  otherSuccesses?: Readonly<Record<number, string>>;
+  /**
+   * Error statuses beyond those every route may answer: 400 and 500 on all, 403 with a permission,
+   * 404 with a path id or a sandbox, 413 and 415 with a body.
+   */
+  errors?: readonly ErrorStatus[];
+  /** A body read as a stream (NDJSON) rather than parsed here: described in words for the document. */
+  streamedBody?: string;
+  /** The success answer's content type when it is text, not JSON (the Prometheus exposition). */
+  textResponse?: string;
   /** Routes outside any sandbox (health, sandbox administration) set this to false. */
   sandboxed?: boolean;
   /** Extra content types the body accepts (streamed routes); JSON is the default. */
@@ -66,6 +84,63 @@ export function permissionDescription(permission: Permission | readonly Permissi
 const openapi = (schema: z.ZodType) =>
   z.toJSONSchema(schema, { target: "openapi-3.0", unrepresentable: "any" });
 
+/** The error statuses a route may document, each with what it means for every route. */
+const errorDescriptions = {
+  400: "Invalid input: `issues` names each faulty field",
+  403: "The caller lacks a permission the route checks (named in the message)",
+  404: "The sandbox, or the resource the path names, does not exist",
+  409: "Refused in the resource's current state (exists already, in use, running, draft or paused)",
+  413: "The body is larger than HERALD_MAX_BODY_BYTES",
+  415: "The body's content type is not one the route reads",
+  422: "The destination refused the credentials",
+  429: "The destination asked to slow down; try again later",
+  500: "Internal error: logged in full, shown only as a `reference` id",
+  503: "A service the route needs (the destination, the key provider, streaming) is unavailable",
+} as const;
+export type ErrorStatus = keyof typeof errorDescriptions;
+
+const successDescriptions: Record<number, string> = {
+  200: "OK",
+  201: "Created",
+  202: "Accepted: the work goes on in the background",
+  204: "Done; no content",
+};
+
+/** Every status a route may answer, documented: its success with a schema where known, its errors. */
+function documentedResponses<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType>(
+  spec: RouteSpec<B, Q, P>,
+  sandboxed: boolean,
+): Record<number, Record<string, unknown>> {
+  const status = spec.status ?? 200;
+  const description = spec.responseDescription ?? successDescriptions[status] ?? "OK";
+  const success =
+    status === 204
+      ? { type: "null", description }
+      : spec.textResponse
+        ? { description, content: { [spec.textResponse]: { schema: { type: "string" } } } }
+        : spec.response
+          ? { ...openapi(spec.response), "x-response-description": description }
+          : { description };
+  const errors = new Set<ErrorStatus>([400, 500, ...(spec.errors ?? [])]);
+  if (spec.permission) errors.add(403);
+  if (spec.params || sandboxed) errors.add(404);
+  if (spec.body || spec.streamedBody) {
+    errors.add(413);
+    errors.add(415);
+  }
+  return {
+    [status]: success,
+    ...Object.fromEntries(
+      Object.entries(spec.otherSuccesses ?? {}).map(([code, d]) => [code, { description: d }]),
+    ),
+    ...Object.fromEntries(
+      [...errors]
+        .sort((a, b) => a - b)
+        .map((code) => [code, { $ref: `${ERROR_SCHEMA_ID}#`, description: errorDescriptions[code] }]),
+    ),
+  };
+}
+
 function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, part: string): z.infer<T> {
   if (!schema) return value as z.infer<T>;
   return parseInput(schema, value, part, (path) => (path.length ? path.join(".") : part));
@@ -89,6 +164,7 @@ export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extend
         ? { description: permissionDescription(spec.permission, spec.permissionNote) }
         : {}),
       ...(spec.body ? { body: openapi(spec.body) } : {}),
+      ...(spec.streamedBody ? { body: { type: "string", description: spec.streamedBody } } : {}),
       ...(spec.query ? { querystring: openapi(spec.query) } : {}),
       ...(spec.params ? { params: openapi(spec.params) } : {}),
       ...(sandboxed
@@ -99,7 +175,7 @@ export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extend
             },
           }
         : {}),
-      ...(spec.response ? { response: { [spec.status ?? 200]: openapi(spec.response) } } : {}),
+      response: documentedResponses(spec, sandboxed),
       ...(spec.consumes ? { consumes: spec.consumes } : {}),
     },
     handler: async (request, reply) => {

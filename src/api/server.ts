@@ -1,8 +1,9 @@
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { z } from "zod";
 import type { ApiDeps } from "./deps.ts";
-import { sendError } from "./errors.ts";
+import { ERROR_SCHEMA_ID, errorBodySchema, sendError } from "./errors.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { dataflowRoutes } from "./routes/dataflows.ts";
 import { deadLetterRoutes } from "./routes/deadletters.ts";
@@ -46,7 +47,13 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
       .send({ error: { code: "route_not_found", message: `No route ${request.method} ${request.url}` } }),
   );
 
+  // Shared schemas keep their own names in `components.schemas` (not def-0, def-1, ...).
+  app.addSchema({
+    $id: ERROR_SCHEMA_ID,
+    ...z.toJSONSchema(errorBodySchema, { target: "openapi-3.0" }),
+  });
   await app.register(swagger, {
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
     openapi: {
       openapi: "3.0.3",
       info: {

@@ -72,6 +72,40 @@ describe.each(engines)("segments API on %s", (engine) => {
     expect((await app.inject("/v1/segments")).json().items).toEqual([]);
   });
 
+  it("estimates as of `at`, as `herald segments estimate --at` does, and refuses a bad time or an unknown key by name", async () => {
+    await start();
+    await post("/v1/events", {
+      type: "commerce.purchases",
+      timestamp: "2026-06-20T10:00:00Z",
+      identity: { email: "ann@example.com" },
+    });
+    const definition = "count(commerce.purchases within last 30 days) > 0";
+    const estimateAt = async (at?: string) => {
+      const answer = await post("/v1/segments/estimate", { definition, ...(at ? { at } : {}) });
+      expect(answer.statusCode, at).toBe(200);
+      return answer.json().estimate;
+    };
+    expect(await estimateAt("2026-06-30T12:00:00Z")).toBe(1);
+    // The same instant with another offset; and a time the purchase is more than 30 days before.
+    expect(await estimateAt("2026-06-30T14:00:00+02:00")).toBe(1);
+    expect(await estimateAt("2026-08-01T00:00:00Z")).toBe(0);
+    expect(await estimateAt("2026-06-19T00:00:00Z")).toBe(0);
+    if (Date.now() > Date.parse("2026-07-21T00:00:00Z")) expect(await estimateAt()).toBe(0);
+
+    for (const at of ["yesterday", "2026-06-30T12:00:00", "2026-06-30"]) {
+      const refused = await post("/v1/segments/estimate", { definition, at });
+      expect(refused.statusCode, at).toBe(400);
+      expect(refused.json().error.issues, at).toEqual([expect.objectContaining({ field: "at" })]);
+    }
+    const misspelt = await post("/v1/segments/estimate", { definition, asOf: "2026-06-30T12:00:00Z" });
+    expect(misspelt.statusCode).toBe(400);
+    expect(misspelt.json().error.message).toContain('"asOf"');
+    const unknownOnCreate = await post("/v1/segments", { name: "Gold", definition, tier: "gold" });
+    expect(unknownOnCreate.statusCode).toBe(400);
+    expect(unknownOnCreate.json().error.message).toContain('"tier"');
+    expect((await app.inject("/v1/segments")).json().items).toEqual([]);
+  });
+
   const PURCHASE_TYPO =
     "commerce.purchase: no event of this type has been stored in this sandbox; did you mean commerce.purchases?";
   const purchasedOnce = (type: string) => `count(${type} within last 30 days) > 0`;

@@ -20,10 +20,15 @@ import {
 } from "../../activation/index.ts";
 import { getAccount } from "../../destinations/index.ts";
 import type { ApiDeps } from "../deps.ts";
-import { registerRoute } from "../route.ts";
+import { dataflowListResponse, dataflowResponse, runListResponse, runResponse } from "../responses.ts";
+import { type ErrorStatus, registerRoute } from "../route.ts";
 import { auditAccountCreated } from "./destinations.ts";
 
 const idParams = z.object({ id: z.string().min(1) });
+/** An inline `account` is checked against the service: refused, throttled or unreachable. */
+const SAVE_ERRORS: ErrorStatus[] = [422, 429, 503];
+/** An export refused while one runs, or for a draft or paused dataflow; the key provider may be down. */
+const EXPORT_ERRORS: ErrorStatus[] = [409, 503];
 
 /** Saving a definition may connect an account on the way, which POST /v1/accounts guards. */
 const SAVE_NOTE = `${IDENTITY_EXPORT_RULE}; Manage Destinations too with an inline \`account\``;
@@ -35,6 +40,7 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     permission: "View Destinations",
     summary: "Dataflows (activations) with their segments and schedules",
     tags: ["dataflows"],
+    response: dataflowListResponse,
     handler: async ({ sandbox }) => ({ items: await listDataflows(deps.store, sandbox) }),
   });
   registerRoute(app, deps, {
@@ -47,6 +53,8 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     tags: ["dataflows"],
     body: dataflowInputSchema,
     status: 201,
+    response: dataflowResponse,
+    errors: SAVE_ERRORS,
     handler: async ({ body, sandbox, actor }) => {
       await requireActivationPermissions(deps.store, sandbox, actor, body);
       // Connecting an account on the way takes the permission POST /v1/accounts takes.
@@ -73,6 +81,7 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     summary: "One dataflow",
     tags: ["dataflows"],
     params: idParams,
+    response: dataflowResponse,
     handler: async ({ params, sandbox }) => getDataflow(deps.store, sandbox, params.id),
   });
   registerRoute(app, deps, {
@@ -84,6 +93,8 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     tags: ["dataflows"],
     params: idParams,
     body: dataflowInputSchema,
+    response: dataflowResponse,
+    errors: SAVE_ERRORS,
     handler: async ({ params, body, sandbox, actor }) => {
       await requireActivationPermissions(deps.store, sandbox, actor, body);
       if (body.account) requirePermission(actor, "Manage Destinations");
@@ -117,6 +128,7 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
       summary: `${action[0]?.toUpperCase()}${action.slice(1)} a dataflow`,
       tags: ["dataflows"],
       params: idParams,
+      response: dataflowResponse,
       handler: async ({ params, sandbox, actor }) => {
         if (action !== "pause") {
           await requireActivationPermissions(
@@ -147,6 +159,7 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     tags: ["dataflows"],
     params: idParams,
     status: 204,
+    errors: [409],
     handler: async ({ params, sandbox, actor, reply }) => {
       await deleteDataflow(deps.store, sandbox, params.id);
       await recordAudit(deps.store, {
@@ -171,6 +184,9 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     params: idParams,
     body: z.object({ segmentId: z.string().optional() }).optional(),
     status: 202,
+    response: runListResponse,
+    responseDescription: "The runs started (queued or running); follow them with GET /v1/runs/{id}",
+    errors: EXPORT_ERRORS,
     handler: async ({ params, body, sandbox, actor }) => {
       if (!deps.activation) throw new Error("activation is not wired");
       await requireActivationPermissions(
@@ -207,6 +223,7 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     summary: "Run history across dataflows, filtered by dataflow, status and time",
     tags: ["runs"],
     query: runFilterSchema,
+    response: runListResponse,
     handler: async ({ query, sandbox }) => ({ items: await listRuns(deps.store, sandbox, query) }),
   });
   registerRoute(app, deps, {
@@ -218,6 +235,9 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     tags: ["runs"],
     params: idParams,
     status: 202,
+    response: runResponse,
+    responseDescription: "The new run (queued or running); follow it with GET /v1/runs/{id}",
+    errors: EXPORT_ERRORS,
     handler: async ({ params, sandbox, actor }) => {
       if (!deps.activation) throw new Error("activation is not wired");
       const { dataflowId } = await getRun(deps.store, sandbox, params.id);
@@ -246,6 +266,7 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     summary: "One run: status, counts, exclusions by reason, files with sizes and checksums, errors",
     tags: ["runs"],
     params: idParams,
+    response: runResponse,
     handler: async ({ params, sandbox }) => getRun(deps.store, sandbox, params.id),
   });
 }

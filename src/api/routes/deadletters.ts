@@ -3,6 +3,7 @@ import { z } from "zod";
 import { recordAudit } from "../../access/index.ts";
 import { discardDeadLetters, listDeadLetters, replayDeadLetters } from "../../streaming/index.ts";
 import type { ApiDeps } from "../deps.ts";
+import { deadLetterListResponse } from "../responses.ts";
 import { registerRoute } from "../route.ts";
 import type { StreamingDeps } from "./streaming.ts";
 
@@ -31,6 +32,7 @@ export function deadLetterRoutes(app: FastifyInstance, deps: ApiDeps & Streaming
       limit: z.coerce.number().int().min(1).max(10_000).default(100),
       offset: z.coerce.number().int().min(0).default(0),
     }),
+    response: deadLetterListResponse,
     handler: async ({ query, sandbox }) => listDeadLetters(deps.store, sandbox, query),
   });
 

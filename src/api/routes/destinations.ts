@@ -15,7 +15,8 @@ import {
   updateAccount,
 } from "../../destinations/index.ts";
 import type { ApiDeps } from "../deps.ts";
-import { registerRoute } from "../route.ts";
+import { accountListResponse, accountResponse } from "../responses.ts";
+import { type ErrorStatus, registerRoute } from "../route.ts";
 
 const categories = ["cloud_storage", "streaming", "email_marketing", "advertising"] as const;
 
@@ -56,6 +57,8 @@ export function describeDestination(d: DestinationDefinition) {
 }
 
 const idParams = z.object({ id: z.string().min(1) });
+/** Checking credentials against the service: refused, throttled or unreachable. */
+const CHECK_ERRORS: ErrorStatus[] = [422, 429, 503];
 
 export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
   registerRoute(app, deps, {
@@ -83,6 +86,7 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
     summary: "Saved destination accounts (credentials are never returned)",
     tags: ["accounts"],
     query: z.object({ destination: z.string().optional() }),
+    response: accountListResponse,
     handler: async ({ query, sandbox }) => ({ items: await listAccounts(deps, sandbox, query.destination) }),
   });
   registerRoute(app, deps, {
@@ -93,6 +97,8 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
     tags: ["accounts"],
     body: newAccountSchema,
     status: 201,
+    response: accountResponse,
+    errors: CHECK_ERRORS,
     handler: async ({ body, sandbox, actor }) => {
       const account = await createAccount(deps, sandbox, {
         destinationId: body.destination,
@@ -112,6 +118,7 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
     summary: "One account",
     tags: ["accounts"],
     params: idParams,
+    response: accountResponse,
     handler: async ({ params, sandbox }) => getAccount(deps, sandbox, params.id),
   });
   registerRoute(app, deps, {
@@ -123,6 +130,8 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
     tags: ["accounts"],
     params: idParams,
     body: accountPatchSchema,
+    response: accountResponse,
+    errors: CHECK_ERRORS,
     handler: async ({ params, body, sandbox, actor }) => {
       const update = await updateAccount(deps, sandbox, params.id, body);
       await recordAudit(deps.store, {
@@ -144,6 +153,7 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
     tags: ["accounts"],
     params: idParams,
     body: z.object({ details: z.record(z.string(), z.unknown()).optional() }).optional(),
+    errors: CHECK_ERRORS,
     handler: async ({ params, body, sandbox }) => revalidateAccount(deps, sandbox, params.id, body?.details),
   });
   registerRoute(app, deps, {
@@ -154,6 +164,7 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
     tags: ["accounts"],
     params: idParams,
     status: 204,
+    errors: [409],
     handler: async ({ params, sandbox, actor, reply }) => {
       await deleteAccount(
         deps,

@@ -58,6 +58,8 @@ export function profileRoutes(app: FastifyInstance, deps: ApiDeps & StreamingDep
       tags: ["profiles"],
       body: recordsBody,
       response: reportSchema,
+      responseDescription: "Every record was stored",
+      otherSuccesses: { 207: "Some records were stored, the others are listed in `issues` by row" },
       handler: async ({ body, sandbox, actor, reply }) => {
         const schema = await recentSchema(deps.store, sandbox);
         const records = Array.isArray(body) ? body : [body];

@@ -28,6 +28,7 @@ export function sandboxRoutes(app: FastifyInstance, deps: ApiDeps) {
     tags: ["sandboxes"],
     body: z.object({ name: z.string(), title: z.string().max(200).optional() }),
     status: 201,
+    errors: [409],
     response: sandboxSchema,
     handler: async ({ body, actor }) => {
       const sandbox = await createSandbox(deps.store, body.name, body.title);

@@ -33,6 +33,7 @@ export function schemaRoutes(app: FastifyInstance, deps: ApiDeps) {
     tags: ["schema"],
     body: fieldDefinitionSchema,
     status: 201,
+    errors: [409],
     response: fieldSchema,
     handler: async ({ body, sandbox, actor }) => {
       const field = await addField(deps.store, sandbox, body);

@@ -19,14 +19,27 @@ import {
   updateSegment,
 } from "../../segments/index.ts";
 import type { ApiDeps } from "../deps.ts";
+import {
+  savedSegmentResponse,
+  segmentEstimateResponse,
+  segmentListResponse,
+  storedSegmentResponse,
+} from "../responses.ts";
 import { registerRoute } from "../route.ts";
 
 const idParams = z.object({ id: z.string().min(1) });
 
+// Strict: a key the API does not know (a misspelt `at`) is refused by name, never ignored.
 const draftSchema = z
-  .object({
+  .strictObject({
     definition: z.string().min(1).max(100_000).optional().describe("The draft in the text language"),
     ast: segmentAstSchema.optional().describe("The draft as its JSON AST"),
+    at: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .describe(
+        "Estimate as of this ISO 8601 time with its offset (windows such as 'within last 30 days' end there); now by default",
+      ),
   })
   .refine((s) => (s.definition === undefined) !== (s.ast === undefined), {
     message: "give exactly one of definition (text) or ast",
@@ -51,6 +64,7 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     summary:
       "Segments with their definitions, streaming eligibility and last evaluation; one whose stored definition cannot be evaluated has `invalid` (the problem) instead of `ast`",
     tags: ["segments"],
+    response: segmentListResponse,
     handler: async ({ sandbox }) => ({ items: await listStoredSegments(deps.store, sandbox) }),
   });
   registerRoute(app, deps, {
@@ -60,8 +74,10 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     summary:
       "Create a segment from its text definition or its AST (validated against the schema); `warnings` names event types it reads that the sandbox has never stored",
     tags: ["segments"],
-    body: segmentInputSchema,
+    body: segmentInputSchema.strict(),
     status: 201,
+    response: savedSegmentResponse,
+    errors: [409],
     handler: async ({ body, sandbox, actor }) => {
       const segment = await createSegment(deps.store, sandbox, body);
       await audit(sandbox, actor.id, "create", segment.id, { name: segment.name });
@@ -76,10 +92,11 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
       "Estimate a draft segment's audience size (sampled above 200,000 profiles, with a 95% interval), with `warnings` as on save",
     tags: ["segments"],
     body: draftSchema,
+    response: segmentEstimateResponse,
     handler: async ({ body, sandbox }) => {
       const schema = await loadSchema(deps.store, sandbox);
       const ast = body.ast ?? parseDefinition(body.definition ?? "", schema);
-      return estimateSegment(deps.store, sandbox, schema, ast);
+      return estimateSegment(deps.store, sandbox, schema, ast, body.at ? { now: new Date(body.at) } : {});
     },
   });
   registerRoute(app, deps, {
@@ -106,6 +123,7 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     summary: "One segment",
     tags: ["segments"],
     params: idParams,
+    response: storedSegmentResponse,
     handler: async ({ params, sandbox }) => getStoredSegment(deps.store, sandbox, params.id),
   });
   registerRoute(app, deps, {
@@ -116,7 +134,8 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
       "Change a segment's name, description or definition (validated on save), with `warnings` as on create",
     tags: ["segments"],
     params: idParams,
-    body: segmentPatchSchema,
+    body: segmentPatchSchema.strict(),
+    response: savedSegmentResponse,
     handler: async ({ params, body, sandbox, actor }) => {
       const segment = await updateSegment(deps.store, sandbox, params.id, body);
       await audit(sandbox, actor.id, "update", segment.id, { name: segment.name });
@@ -131,6 +150,7 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     tags: ["segments"],
     params: idParams,
     status: 204,
+    errors: [409],
     handler: async ({ params, sandbox, actor, reply }) => {
       await deleteSegment(
         deps.store,
@@ -148,6 +168,7 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     permission: "Manage Segments",
     summary: "Evaluate a segment now: writes realized / existing / exited memberships and returns the counts",
     tags: ["segments"],
+    errors: [409],
     params: idParams,
     handler: async ({ params, sandbox, actor }) => {
       const [evaluation] = await evaluate(sandbox, [params.id]);

@@ -40,7 +40,11 @@ export function streamingRoutes(app: FastifyInstance, deps: StreamingDeps) {
         summary: `Stream ${kind} as newline-delimited JSON (${NDJSON}), one record per line, committed in small groups and evaluated in real time`,
         tags: ["profiles", "streaming"],
         consumes: [NDJSON],
+        streamedBody: `One JSON ${kind === "profiles" ? "profile" : "event"} per line (${NDJSON}); blank lines are skipped but counted, so a rejected record's \`row\` is its line number`,
         response: streamReportSchema,
+        responseDescription: "Every record was stored",
+        otherSuccesses: { 207: "Some records were stored, the others are listed in `issues` by line" },
+        errors: [503],
         handler: async ({ request, sandbox, actor, reply }) => {
           const streaming = requireStreaming(deps);
           if (!request.headers["content-type"]?.startsWith(NDJSON)) {
@@ -117,6 +121,7 @@ export function streamingRoutes(app: FastifyInstance, deps: StreamingDeps) {
     summary:
       "Streaming figures since start: ingested, evaluations, membership changes, delivered, retried, dead-lettered, latency histogram",
     tags: ["streaming"],
+    errors: [503],
     handler: async () => requireStreaming(deps).metricsJson(),
   });
 
@@ -128,6 +133,9 @@ export function streamingRoutes(app: FastifyInstance, deps: StreamingDeps) {
     sandboxed: false,
     summary: "Streaming metrics in the Prometheus text format",
     tags: ["streaming"],
+    textResponse: "text/plain",
+    responseDescription: "The metrics in the Prometheus text exposition format",
+    errors: [503],
     handler: async ({ reply }) => {
       const streaming = requireStreaming(deps);
       reply.type(streaming.metricsContentType).send(await streaming.metricsText());
