@@ -4,6 +4,7 @@ import type { ExportFormat } from "./export-format.ts";
 import { postgresExportStream } from "./export-stream.ts";
 import { scopePlan, scopeToSandbox } from "./scoping.ts";
 import type { Executor, ExportPlan, HeldLock, QueryOptions, Row, Statement, Store } from "./types.ts";
+import { asUnavailable, isUnreachable } from "./unreachable.ts";
 
 // The same plain values as the DuckDB engine: safe integers as numbers, dates as `YYYY-MM-DD`.
 const INT8 = 20;
@@ -88,7 +89,11 @@ function executorOn(
   const run = async (sql: string, params: readonly unknown[], prepared = false) => {
     const name = prepared ? nameOf(sql) : undefined;
     const config = { text: sql, values: params.map(toPgValue), types, ...(name ? { name } : {}) };
-    return (await client.query(config)).rows as Row[];
+    try {
+      return (await client.query(config)).rows as Row[];
+    } catch (error) {
+      throw asUnavailable(error);
+    }
   };
   return {
     query: async <T>(
@@ -131,6 +136,8 @@ async function tryAdvisoryLock(pool: pg.Pool, name: string): Promise<HeldLock | 
   const forget = (failed = false) => {
     client.off("error", onBreak);
     client.off("end", onBreak);
+    // A discarded connection may still report its end: unheard, an 'error' event ends the process.
+    if (failed) client.on("error", () => {});
     client.release(failed);
   };
   try {
@@ -179,6 +186,10 @@ export async function openPostgresStore(url: string): Promise<Store & { pool: pg
     idleTimeoutMillis: 300_000,
     options: "-c TimeZone=UTC",
   });
+  // An idle connection that breaks (the server restarted, a session terminated) is dropped by the
+  // pool, which then emits 'error': unheard, that event would end the process. The next query opens
+  // a new connection, or fails as `unavailable` while the server is away.
+  pool.on("error", () => {});
   // Fail at start with a clear cause rather than on the first request.
   const probe = await pool.connect();
   probe.release();
@@ -212,17 +223,29 @@ export async function openPostgresStore(url: string): Promise<Store & { pool: pg
       }
     },
     transaction: async (work) => {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => {
+        throw asUnavailable(error);
+      });
+      // The connection may break between statements (no query to fail): heard here, not fatal.
+      let broken = false;
+      const onBreak = () => {
+        broken = true;
+      };
+      client.on("error", onBreak);
       try {
         await client.query("BEGIN");
         const result = await work(executorOn(client, dialect, nameOf));
         await client.query("COMMIT");
         return result;
       } catch (error) {
-        await client.query("ROLLBACK").catch(() => {});
-        throw error;
+        broken ||= isUnreachable(error);
+        if (!broken) await client.query("ROLLBACK").catch(() => {});
+        throw asUnavailable(error);
       } finally {
-        client.release();
+        client.off("error", onBreak);
+        // A broken connection is discarded, not handed to the next caller.
+        if (broken) client.on("error", () => {});
+        client.release(broken);
       }
     },
     tryLock: (name) => tryAdvisoryLock(pool, name),
