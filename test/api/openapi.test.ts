@@ -220,6 +220,15 @@ describe.each(engines)("documented answers on %s", (engine) => {
     expect(finished.files.length).toBeGreaterThan(0);
     expectDocumented(runResponse, finished);
     expectDocumented(runListResponse, await get("/v1/runs"));
-    expectDocumented(deadLetterListResponse, await get("/v1/deadletters"));
+    // A message that ran out of attempts, as the dispatcher leaves it.
+    await store.query(
+      "prod",
+      `INSERT INTO streaming_outbox (sandbox, dataflow_id, profile_id, payload, ingested_at, created_at, next_attempt_at, state, attempts, last_error, dead_at)
+       VALUES ($sandbox, $1, 'ann@example.com', $2, $3, $3, $3, 'dead', 8, 'HTTP 503 from the endpoint', $3)`,
+      [dataflow.json().id, JSON.stringify({ profileId: "ann@example.com" }), new Date()],
+    );
+    const deadLetters = await get("/v1/deadletters");
+    expect(deadLetters.total).toBe(1);
+    expectDocumented(deadLetterListResponse, deadLetters);
   });
 });
