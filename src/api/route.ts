@@ -49,7 +49,7 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z
   /** Other success statuses the handler sends itself, with what they mean (207 for partial ingestion). */
   otherSuccesses?: Readonly<Record<number, string>>;
   /**
-   * Error statuses beyond those every route may answer: 400 and 500 on all, 403 with a permission,
+   * Error statuses beyond those every route may answer: 400, 500 and 503 on all, 403 with a permission,
    * 404 with a path id or a sandbox, 413 and 415 with a body.
    */
   errors?: readonly ErrorStatus[];
@@ -95,7 +95,7 @@ const errorDescriptions = {
   422: "The destination refused the credentials",
   429: "The destination asked to slow down; try again later",
   500: "Internal error: logged in full, shown only as a `reference` id",
-  503: "A service the route needs (the destination, the key provider, streaming) is unavailable",
+  503: "A service the route needs is unavailable: the store (PostgreSQL out of reach), the destination, the key provider, streaming",
 } as const;
 export type ErrorStatus = keyof typeof errorDescriptions;
 
@@ -121,7 +121,8 @@ function documentedResponses<B extends z.ZodType, Q extends z.ZodType, P extends
         : spec.response
           ? { ...openapi(spec.response), "x-response-description": description }
           : { description };
-  const errors = new Set<ErrorStatus>([400, 500, ...(spec.errors ?? [])]);
+  // Every route reads the store, which answers 503 while PostgreSQL is out of reach.
+  const errors = new Set<ErrorStatus>([400, 500, 503, ...(spec.errors ?? [])]);
   if (spec.permission) errors.add(403);
   if (spec.params || sandboxed) errors.add(404);
   if (spec.body || spec.streamedBody) {

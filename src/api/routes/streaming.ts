@@ -44,7 +44,6 @@ export function streamingRoutes(app: FastifyInstance, deps: StreamingDeps) {
         response: streamReportSchema,
         responseDescription: "Every record was stored",
         otherSuccesses: { 207: "Some records were stored, the others are listed in `issues` by line" },
-        errors: [503],
         handler: async ({ request, sandbox, actor, reply }) => {
           const streaming = requireStreaming(deps);
           if (!request.headers["content-type"]?.startsWith(NDJSON)) {
@@ -121,7 +120,6 @@ export function streamingRoutes(app: FastifyInstance, deps: StreamingDeps) {
     summary:
       "Streaming figures since start: ingested, evaluations, membership changes, delivered, retried, dead-lettered, latency histogram",
     tags: ["streaming"],
-    errors: [503],
     handler: async () => requireStreaming(deps).metricsJson(),
   });
 
@@ -135,7 +133,6 @@ export function streamingRoutes(app: FastifyInstance, deps: StreamingDeps) {
     tags: ["streaming"],
     textResponse: "text/plain",
     responseDescription: "The metrics in the Prometheus text exposition format",
-    errors: [503],
     handler: async ({ reply }) => {
       const streaming = requireStreaming(deps);
       reply.type(streaming.metricsContentType).send(await streaming.metricsText());
