@@ -120,7 +120,8 @@ function documentedResponses<B extends z.ZodType, Q extends z.ZodType, P extends
         ? { description, content: { [spec.textResponse]: { schema: { type: "string" } } } }
         : spec.response
           ? { ...openapi(spec.response), "x-response-description": description }
-          : { description };
+          : // Every JSON answer is an object; its fields are the summary's words until it has a schema.
+            { type: "object", description };
   // Every route reads the store, which answers 503 while PostgreSQL is out of reach.
   const errors = new Set<ErrorStatus>([400, 500, 503, ...(spec.errors ?? [])]);
   if (spec.permission) errors.add(403);
