@@ -14,6 +14,7 @@ import {
   type DestinationDefinition,
   destinationDefinitions,
   destinationMigrations,
+  requireKeyOpensAccounts,
 } from "../destinations/index.ts";
 import { createLocalDestination } from "../destinations/local/index.ts";
 import { profileMigrations } from "../profiles/index.ts";
@@ -138,6 +139,10 @@ export async function openHerald(config: Config, logger = createLogger(config)):
   await migrateParts(store);
   await installDefaultSchema(store, DEFAULT_SANDBOX);
   const keys = localKeyProvider(loadOrCreateLocalKey(config.dataDir, config.secretKey));
+  await requireKeyOpensAccounts({ store, keys }).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
   const parts = wireParts({ config, store, logger, keys });
   const { evaluations, activation, streaming } = parts;
   return {

@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { type KeyProvider, seal, unseal } from "../crypto/index.ts";
-import { conflict, isHeraldError, notFound, parseInput, validationError } from "../errors/index.ts";
+import {
+  conflict,
+  HeraldError,
+  isHeraldError,
+  notFound,
+  parseInput,
+  validationError,
+} from "../errors/index.ts";
 import type { Executor, Store } from "../store/index.ts";
 import type { Catalog } from "./catalog.ts";
 import type { DestinationDefinition } from "./types.ts";
@@ -431,6 +438,28 @@ export async function revalidateAccount(
     [new Date(), JSON.stringify(parsedDetails), id],
   );
   return getAccount(deps, sandbox, id);
+}
+
+/**
+ * Refuses a key that cannot open the credentials already sealed in the store (one account is
+ * tried): a process started with another HERALD_SECRET_KEY than its peers would otherwise run,
+ * fail every export and stream with `key_mismatch`, and, leading the dispatcher, stall every stream.
+ */
+export async function requireKeyOpensAccounts(deps: Pick<AccountDeps, "store" | "keys">): Promise<void> {
+  const [row] = await deps.store.queryGlobal<{ sandbox: string; id: string; connection_sealed: string }>(
+    "SELECT sandbox, id, connection_sealed FROM accounts ORDER BY created_at LIMIT 1",
+  );
+  if (!row) return;
+  try {
+    await unseal(deps.keys, row.connection_sealed, sealContext(row.sandbox, row.id));
+  } catch (error) {
+    if (!isHeraldError(error) || !["key_mismatch", "key_unavailable"].includes(error.code)) throw error;
+    throw new HeraldError(
+      "unavailable",
+      error.code,
+      "The configured key cannot open the credentials this store holds: set HERALD_SECRET_KEY to the key that sealed them (the one the other Herald processes use, or the data dir's keys/local.key)",
+    );
+  }
 }
 
 /** Deletes an account unless a dataflow still uses it; `usedBy` names those dataflows. */

@@ -15,6 +15,7 @@ export {
   newAccountSchema,
   openAccountConnection,
   recordsPerSecondSchema,
+  requireKeyOpensAccounts,
   revalidateAccount,
   updateAccount,
 } from "./accounts.ts";
