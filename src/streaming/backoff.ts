@@ -77,6 +77,10 @@ export function createDataflowHolds(policy: RetryPolicy, random = Math.random) {
     answered(dataflow: string) {
       holds.delete(dataflow);
     },
+    /** The dataflow's consecutive failed sends since its destination last answered. */
+    failures(dataflow: string): number {
+      return holds.get(dataflow)?.failures ?? 0;
+    },
     /** The earliest end of a hold after `now`, if any dataflow is held. */
     nextEnd(now: number): number | undefined {
       let next: number | undefined;

@@ -410,7 +410,19 @@ export function createDispatcher(options: DispatcherOptions) {
     }
     let heldUntil: Date | undefined;
     const hold = async (batch: readonly OutboxMessage[], error: unknown) => {
-      heldUntil ??= new Date(holds.failed(key, Date.now(), retryAfterMsOf(error)));
+      if (!heldUntil) {
+        heldUntil = new Date(holds.failed(key, Date.now(), retryAfterMsOf(error)));
+        // Once per hold (at most once per backoff): a held stream is otherwise silent.
+        options.logger?.warn(
+          {
+            dataflowId: ref.dataflowId,
+            failedSends: holds.failures(key),
+            until: heldUntil.toISOString(),
+            error: scrubSecrets(describe(error)),
+          },
+          "streaming dataflow held: its destination failed the send; its messages wait",
+        );
+      }
       for (const m of batch) outcome.failed.push(failedAttempt(m, describe(error), heldUntil));
       await closeSession(key);
     };
@@ -457,6 +469,12 @@ export function createDispatcher(options: DispatcherOptions) {
       } catch (error) {
         await hold(batch, error);
         return;
+      }
+      if (holds.failures(key) > 0) {
+        options.logger?.info(
+          { dataflowId: ref.dataflowId },
+          "streaming dataflow resumed: its destination answered",
+        );
       }
       holds.answered(key);
       refusedRecords(batch, result, Date.now(), outcome);

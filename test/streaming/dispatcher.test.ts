@@ -1,3 +1,4 @@
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataflow, setDataflowStatus } from "../../src/activation/index.ts";
 import { httpDestination } from "../../src/destinations/http/index.ts";
@@ -356,6 +357,7 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
         return store.queryGlobal(sql, params);
       },
     };
+    const logged: { level: number; msg: string; dataflowId?: string }[] = [];
     const dispatcher = createDispatcher({
       ...deps,
       store: counting,
@@ -363,6 +365,7 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
       pollMs: 20,
       readLimit: 10,
       retry: { baseDelayMs: 20, maxDelayMs: 200 },
+      logger: pino({ level: "info" }, { write: (line: string) => logged.push(JSON.parse(line)) }),
     });
     const pendingOf = (dataflowId: string) =>
       store.queryGlobal<{ attempts: number; state: string }>(
@@ -375,6 +378,7 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
       stuck,
       dispatcher,
       blocked,
+      logged,
       reads: () => reads,
       pendingOf,
       /** Three messages of the other dataflow: delivered promptly, whatever the stuck one holds. */
@@ -461,6 +465,14 @@ describe.each(engines)("the dispatcher with a dataflow that cannot be sent to on
     await t.othersDelivered();
     await t.stuck.start();
     await t.backlogDelivered();
+    // The operator hears of the hold (once per backoff, not per message) and of its end.
+    const about = t.logged.filter((l) => l.dataflowId === t.blocked.id).map((l) => [l.level, l.msg]);
+    expect(about[0]).toEqual([
+      40,
+      "streaming dataflow held: its destination failed the send; its messages wait",
+    ]);
+    expect(about.at(-1)).toEqual([30, "streaming dataflow resumed: its destination answered"]);
+    expect(about.length).toBeLessThan(30);
   });
 });
 
