@@ -17,6 +17,7 @@ import {
 } from "../activation/index.ts";
 import type { Herald } from "../api/index.ts";
 import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
+import { dataflowNames, resolveDataflowId } from "./dataflow-names.ts";
 import { progressReporter } from "./progress.ts";
 
 function readJsonFile(file: string): unknown {
@@ -87,6 +88,9 @@ const updateDataflowCommand = newCommand(
     }),
   );
 
+/** Dataflows are named on the command line by id or, when no other has it, by their exact name. */
+const DATAFLOW_ARGUMENT = "dataflow id, or its exact name";
+
 const listDataflowsCommand = newCommand("list", "Dataflows with their status")
   .option("--json", "print JSON")
   .action(async (options: GlobalOptions) => {
@@ -99,17 +103,21 @@ const listDataflowsCommand = newCommand("list", "Dataflows with their status")
   });
 
 const showDataflowCommand = newCommand("show", "One dataflow with its segments, schedules and mapping")
-  .argument("<dataflow>", "dataflow id")
-  .action((id: string, options: GlobalOptions) =>
-    withHerald(options, async (herald) => printJson(await getDataflow(herald.store, options.sandbox, id))),
+  .argument("<dataflow>", DATAFLOW_ARGUMENT)
+  .action((given: string, options: GlobalOptions) =>
+    withHerald(options, async (herald) => {
+      const id = await resolveDataflowId(herald.store, options.sandbox, given);
+      printJson(await getDataflow(herald.store, options.sandbox, id));
+    }),
   );
 
 /** pause, resume and activate only change the status; each is audited. */
 const statusCommand = (name: "pause" | "resume" | "activate", status: "disabled" | "enabled", text: string) =>
   newCommand(name, text)
-    .argument("<dataflow>", "dataflow id")
-    .action((id: string, options: GlobalOptions) =>
+    .argument("<dataflow>", DATAFLOW_ARGUMENT)
+    .action((given: string, options: GlobalOptions) =>
       withHerald(options, async (herald) => {
+        const id = await resolveDataflowId(herald.store, options.sandbox, given);
         await setDataflowStatus(herald.store, options.sandbox, id, status);
         await auditDataflow(herald, options.sandbox, name, id, { status });
         process.stdout.write(`dataflow ${id}: ${status}\n`);
@@ -117,9 +125,10 @@ const statusCommand = (name: "pause" | "resume" | "activate", status: "disabled"
     );
 
 const deleteDataflowCommand = newCommand("delete", "Delete a dataflow (its run history stays)")
-  .argument("<dataflow>", "dataflow id")
-  .action((id: string, options: GlobalOptions) =>
+  .argument("<dataflow>", DATAFLOW_ARGUMENT)
+  .action((given: string, options: GlobalOptions) =>
     withHerald(options, async (herald) => {
+      const id = await resolveDataflowId(herald.store, options.sandbox, given);
       await deleteDataflow(herald.store, options.sandbox, id);
       await auditDataflow(herald, options.sandbox, "delete", id);
       process.stdout.write(`deleted dataflow ${id}\n`);
@@ -137,9 +146,20 @@ export const dataflowsCommand = new Command("dataflows")
   .addCommand(statusCommand("resume", "enabled", "Resume a paused dataflow"))
   .addCommand(deleteDataflowCommand);
 
-function printRun(run: Run) {
+/** A run's exclusions in words, `3 missing mandatory, 1 duplicate`; empty when none. */
+export function exclusionsInWords(excluded: Record<string, number>): string {
+  return Object.entries(excluded)
+    .filter(([, count]) => count > 0)
+    .map(([reason, count]) => `${count} ${reason.replace(/[A-Z]/g, (c) => ` ${c.toLowerCase()}`)}`)
+    .join(", ");
+}
+
+/** A run on one line (which dataflow and segment, its counts), then its files and errors. */
+function printRun(run: Run, names: ReadonlyMap<string, string>) {
+  const dataflow = names.get(run.dataflowId) ?? `dataflow ${run.dataflowId} (deleted)`;
+  const excluded = exclusionsInWords(run.excluded);
   process.stdout.write(
-    `${run.id}  ${run.status.padEnd(10)} ${run.trigger.padEnd(9)} ${run.startedAt.toISOString()}  received ${run.received}, activated ${run.activated}, excluded ${JSON.stringify(run.excluded)}, ${run.files.length} files, ${run.bytes} bytes${run.durationMs !== null ? `, ${(run.durationMs / 1000).toFixed(1)} s` : ""}\n`,
+    `${run.id}  ${run.status.padEnd(10)} ${run.trigger.padEnd(9)} ${run.startedAt.toISOString()}  ${dataflow}, segment ${run.segmentId}: received ${run.received}, activated ${run.activated}${excluded ? `, excluded ${excluded}` : ""}, ${run.files.length} files, ${run.bytes} bytes${run.durationMs !== null ? `, ${(run.durationMs / 1000).toFixed(1)} s` : ""}\n`,
   );
   for (const f of run.files)
     process.stdout.write(`    ${f.location}  ${f.rows} rows  ${f.bytes} bytes  sha256 ${f.sha256}\n`);
@@ -175,9 +195,10 @@ async function follow(herald: Herald, sandbox: string, runs: Run[]) {
   clearInterval(poll);
   progress.stop();
   let failed = false;
+  const names = await dataflowNames(herald.store, sandbox);
   for (const r of runs) {
     const done = await getRun(herald.store, sandbox, r.id);
-    printRun(done);
+    printRun(done, names);
     failed ||= done.status !== "succeeded";
   }
   if (failed) process.exitCode = 1;
@@ -187,10 +208,11 @@ const trigger = newCommand(
   "trigger",
   "Export now: one extra export of the dataflow's segments, with a progress bar",
 )
-  .argument("<dataflow>", "dataflow id")
+  .argument("<dataflow>", DATAFLOW_ARGUMENT)
   .option("--segment <id>", "only this segment")
-  .action((dataflowId: string, options: GlobalOptions & { segment?: string }) =>
+  .action((given: string, options: GlobalOptions & { segment?: string }) =>
     withHerald(options, async (herald) => {
+      const dataflowId = await resolveDataflowId(herald.store, options.sandbox, given);
       const audit = (runs: readonly Run[]) =>
         auditDataflow(herald, options.sandbox, "trigger", dataflowId, { runs: runs.map((r) => r.id) });
       let runs: Run[];
@@ -228,7 +250,7 @@ const optionOf = (path: readonly PropertyKey[]) =>
   `--${String(path[0] ?? "").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 const list = newCommand("list", "Run history, newest first")
-  .option("--dataflow <id>", "only this dataflow")
+  .option("--dataflow <dataflow>", "only this dataflow (its id, or its exact name)")
   .option("--status <status>", runStatuses.join(", "))
   .option(
     "--since <time>",
@@ -253,9 +275,12 @@ const list = newCommand("list", "Run history, newest first")
         path[0] === "dataflowId" ? "--dataflow" : optionOf(path),
       );
       return withHerald(options, async (herald) => {
-        const runs = await listRuns(herald.store, options.sandbox, filter);
+        const dataflowId =
+          filter.dataflowId && (await resolveDataflowId(herald.store, options.sandbox, filter.dataflowId));
+        const runs = await listRuns(herald.store, options.sandbox, { ...filter, dataflowId });
         if (options.json) return printJson(runs);
-        for (const run of runs) printRun(run);
+        const names = await dataflowNames(herald.store, options.sandbox);
+        for (const run of runs) printRun(run, names);
       });
     },
   );

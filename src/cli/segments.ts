@@ -20,6 +20,7 @@ import {
   updateSegment,
 } from "../segments/index.ts";
 import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
+import { exportMembers } from "./member-export.ts";
 
 type Json = GlobalOptions & { json?: boolean };
 
@@ -190,26 +191,46 @@ const estimate = newCommand("estimate", "Estimate a draft segment's size without
     }),
   );
 
-const members = newCommand("members", "A page of a segment's members")
+/** A number option's value; text that is not one is refused naming the flag (the range is the part's). */
+function numberOption(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || Number.isNaN(n)) throw new Error(`${flag}: not a number ('${value}')`);
+  return n;
+}
+
+type MembersOptions = Json & { limit: string; offset: string; status?: string; all?: boolean; out?: string };
+
+const members = newCommand("members", "A page of a segment's members, or all of them as CSV (--all)")
   .argument("<id>", "segment id")
   .option("--limit <n>", "page size", "100")
   .option("--offset <n>", "skip this many", "0")
   .option("--status <list>", "comma-separated: realized, existing, exited")
   .option("--json", "print JSON")
-  .action((id: string, options: Json & { limit: string; offset: string; status?: string }) =>
-    withHerald(options, async (herald) => {
-      await getStoredSegment(herald.store, options.sandbox, id);
-      const page = await listMembers(herald.store, options.sandbox, id, {
-        limit: Number(options.limit),
-        offset: Number(options.offset),
-        ...(options.status ? { statuses: options.status.split(",") as MembershipStatus[] } : {}),
+  .option("--all", "every member as CSV (profile_id,status,changed_at), page after page")
+  .option("--out <file>", "with --all: write the CSV to this file (default: stdout), with progress on stderr")
+  .addHelpText("after", "\n--all does not take --limit, --offset or --json.")
+  .action((id: string, options: MembersOptions, command: Command) => {
+    const statuses = options.status ? { statuses: options.status.split(",") as MembershipStatus[] } : {};
+    if (options.out && !options.all) throw new Error("--out goes with --all");
+    if (options.all) {
+      const given = ["limit", "offset", "json"].filter((o) => command.getOptionValueSource(o) === "cli");
+      if (given.length) throw new Error(`--all exports every member: drop --${given.join(", --")}`);
+      return withHerald(options, async (herald) => {
+        await getStoredSegment(herald.store, options.sandbox, id);
+        await exportMembers(herald.store, options.sandbox, id, statuses, options.out);
       });
+    }
+    const limit = numberOption("--limit", options.limit);
+    const offset = numberOption("--offset", options.offset);
+    return withHerald(options, async (herald) => {
+      await getStoredSegment(herald.store, options.sandbox, id);
+      const page = await listMembers(herald.store, options.sandbox, id, { limit, offset, ...statuses });
       if (options.json) return printJson(page);
       for (const m of page.members)
         process.stdout.write(`${m.profileId}  ${m.status.padEnd(8)} ${m.changedAt.toISOString()}\n`);
       process.stdout.write(`${page.offset + page.members.length} of ${page.total}\n`);
-    }),
-  );
+    });
+  });
 
 const history = newCommand("history", "A segment's evaluations, newest first")
   .argument("<id>", "segment id")
