@@ -146,7 +146,9 @@ function connectionFromFile(file: string): Record<string, unknown> {
 
 const create = newCommand("create", "Connect an account; its credentials are checked before it is saved")
   .argument("<destination>", "catalog id, e.g. sftp or amazon-s3")
-  .requiredOption("--name <name>", "a name for the account")
+  // Checked in the action, after the argument: commander checks required options first, so a bare
+  // `accounts create` would ask for --name before the destination it needs before anything.
+  .option("--name <name>", "a name for the account (required)")
   .option(
     "--field <key=value>",
     "a connection field (repeat); missing ones are asked for on a terminal",
@@ -167,12 +169,14 @@ const create = newCommand("create", "Connect an account; its credentials are che
     async (
       destination: string,
       options: GlobalOptions & {
-        name: string;
+        name?: string;
         field: Record<string, string>;
         detail: Record<string, string>;
         recordsPerSecond?: string;
       },
     ) => {
+      const name = options.name;
+      if (!name) throw new Error("required option '--name <name>' not specified");
       const herald = await openHerald(configFrom(options));
       try {
         const definition = herald.catalog.get(destination);
@@ -185,7 +189,7 @@ const create = newCommand("create", "Connect an account; its credentials are che
         const details = await completeFields(definition, definition.detailsSchema, options.detail, "details");
         const account = await createAccount(herald, options.sandbox, {
           destinationId: destination,
-          name: options.name,
+          name,
           connection,
           details,
           ...(options.recordsPerSecond !== undefined

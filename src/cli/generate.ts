@@ -1,14 +1,13 @@
+import { Command } from "commander";
 import { generateDataset } from "../profiles/generate/index.ts";
-import { newCommand } from "./context.ts";
 
-export const generateCommand = newCommand(
-  "generate",
-  "Write a realistic, deterministic synthetic data set (profiles.csv, events.csv)",
-)
-  .requiredOption("--profiles <n>", "number of profiles")
+// Files only: none of the store's global options (--data-dir, --log-level, --sandbox) apply.
+export const generateCommand = new Command("generate")
+  .description("Write a realistic, deterministic synthetic data set (profiles.csv, events.csv)")
+  .requiredOption("--profiles <n>", "number of profiles (required)")
   .option("--events-per-profile <k>", "average events per profile", "5")
   .option("--seed <s>", "random seed: the same seed gives the same files", "42")
-  .requiredOption("--out <dir>", "output folder")
+  .requiredOption("--out <dir>", "output folder (required)")
   .action(async (options: { profiles: string; eventsPerProfile: string; seed: string; out: string }) => {
     const profiles = Number(options.profiles);
     const eventsPerProfile = Number(options.eventsPerProfile);

@@ -22,9 +22,12 @@ export function printReport(file: string, report: FileIngestReport) {
     `${file}: ${report.received} received, ${report.stored} stored, ${report.rejected} rejected\n`,
   );
   for (const issue of report.issues.slice(0, SHOWN_ISSUES)) {
-    process.stdout.write(
-      `  row ${issue.row ?? "?"}${issue.field ? ` ${issue.field}` : ""}: ${issue.message}\n`,
-    );
+    // A message often names its field already ("loyalty.points: expected an integer"): said once.
+    const message =
+      issue.field && issue.message.startsWith(`${issue.field}: `)
+        ? issue.message.slice(issue.field.length + 2)
+        : issue.message;
+    process.stdout.write(`  row ${issue.row ?? "?"}${issue.field ? ` ${issue.field}` : ""}: ${message}\n`);
   }
   const more = report.issueCount - Math.min(report.issues.length, SHOWN_ISSUES);
   if (more > 0) {
@@ -34,10 +37,17 @@ export function printReport(file: string, report: FileIngestReport) {
   }
 }
 
+/** Exit codes: scripts tell a complete load from one that left rows behind. */
+const EXIT_ROWS_REJECTED = 2;
+
 export const ingestCommand = newCommand(
   "ingest",
   "Load profiles or events from CSV, JSON Lines or Parquet files (optionally .gz)",
 )
+  .addHelpText(
+    "after",
+    "\nExit status: 0 when every row was stored, 2 when some rows (or all) were rejected (see the\nreport), 1 on an error that stopped the load (a file that cannot be read, a bad option).",
+  )
   .argument("<files...>", "files to load")
   .option("--kind <kind>", "profiles or events", "profiles")
   .option("--delimiter <char>", "CSV delimiter (default ,; use \\t for tab)")
@@ -52,7 +62,7 @@ export const ingestCommand = newCommand(
         throw new Error("--kind must be profiles or events");
       const format = fileFormat(options.format);
       const herald = await openHerald(configFrom(options));
-      let failed = false;
+      let rejected = false;
       try {
         const schema = await loadSchema(herald.store, options.sandbox);
         for (const file of files) {
@@ -65,7 +75,13 @@ export const ingestCommand = newCommand(
               ? { delimiter: options.delimiter === "\\t" ? "\t" : options.delimiter }
               : {}),
             onProgress: (rows: number) => progress.update(rows),
-          }).finally(() => progress.stop());
+          })
+            // The last count shown is the report's: progress is only reported now and then.
+            .then((done) => {
+              progress.update(done.received);
+              return done;
+            })
+            .finally(() => progress.stop());
           await recordAudit(herald.store, {
             sandbox: options.sandbox,
             actor: "cli",
@@ -83,11 +99,11 @@ export const ingestCommand = newCommand(
               profileIds: undefined,
             });
           else printReport(file, report);
-          if (report.stored === 0 && report.received > 0) failed = true;
+          if (report.rejected > 0) rejected = true;
         }
       } finally {
         await herald.close();
       }
-      if (failed) process.exitCode = 1;
+      if (rejected) process.exitCode = EXIT_ROWS_REJECTED;
     },
   );

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command } from "commander";
-import { describeSettings } from "../config/index.ts";
+import { describeSettings, loadConfig } from "../config/index.ts";
 import { dataflowsCommand, runsCommand } from "./activation.ts";
 import { reportError } from "./context.ts";
 import { deadLettersCommand } from "./deadletters.ts";
@@ -14,9 +14,19 @@ import { segmentsCommand } from "./segments.ts";
 import { startCommand } from "./start.ts";
 
 const configCommand = new Command("config")
-  .description("List the settings and their environment variables")
-  .action(() => {
-    for (const s of describeSettings()) process.stdout.write(`${s.env.padEnd(24)} ${s.description}\n`);
+  .description(
+    "The settings: each one's environment variable, effective value (default), meaning; secrets are not shown",
+  )
+  .option("--data-dir <dir>", "folder for the embedded store (HERALD_DATA_DIR, default ./herald-data)")
+  .action((options: { dataDir?: string }) => {
+    const settings = describeSettings(loadConfig({ dataDir: options.dataDir }));
+    const width = Math.max(...settings.map((s) => s.env.length));
+    for (const s of settings) {
+      const value = s.value ?? "(unset)";
+      const fallback =
+        s.default === undefined ? "" : s.default === s.value ? " (default)" : ` (default ${s.default})`;
+      process.stdout.write(`${s.env.padEnd(width)}  ${value}${fallback}  ${s.description}\n`);
+    }
   });
 
 const program = new Command("herald")

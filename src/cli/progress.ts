@@ -38,13 +38,23 @@ export function progressReporter(label: string, total?: number) {
   }
   let last = 0;
   let known = total;
+  let latest: number | undefined;
+  let printed: number | undefined;
+  const print = () => {
+    printed = latest;
+    process.stderr.write(`${label}: ${latest}${known !== undefined ? `/${known}` : ""} rows\n`);
+  };
   return {
     update: (done: number, newTotal?: number) => {
       known = newTotal ?? known;
+      latest = done;
       if (Date.now() - last < 3000) return;
       last = Date.now();
-      process.stderr.write(`${label}: ${done}${known !== undefined ? `/${known}` : ""} rows\n`);
+      print();
     },
-    stop: () => {},
+    // The last line says where it ended, not where it was a few seconds before.
+    stop: () => {
+      if (latest !== undefined && latest !== printed) print();
+    },
   };
 }

@@ -137,18 +137,27 @@ export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): Config {
   const raw: Record<string, unknown> = { ...defaults };
+  const fromFlags = new Set<string>();
   for (const key of Object.keys(envNames) as (keyof Config)[]) {
     const fromEnv = env[envNames[key]];
     if (fromEnv !== undefined && fromEnv !== "") raw[key] = fromEnv;
     const fromFlag = flags[key];
-    if (fromFlag !== undefined && fromFlag !== "") raw[key] = fromFlag;
+    if (fromFlag !== undefined && fromFlag !== "") {
+      raw[key] = fromFlag;
+      fromFlags.add(key);
+    }
   }
-  // Settings are named by their environment variables, as users set them.
+  // Settings are named by their environment variables, as users set them; and by their flag
+  // (`port` → `--port`) when a flag gave the value.
   const config = parseInput(
     configSchema,
     raw,
     "configuration",
-    (path) => envNames[String(path[0]) as keyof Config] ?? String(path[0]),
+    (path) => {
+      const key = String(path[0]);
+      const name = envNames[key as keyof Config] ?? key;
+      return fromFlags.has(key) ? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} (${name})` : name;
+    },
     "invalid_config",
   );
   const dataDir = path.resolve(config.dataDir);
@@ -159,11 +168,40 @@ export function loadConfig(
   return { ...config, dataDir, localRoots };
 }
 
-/** The settings and their environment variables, for the README and `herald config`. */
-export function describeSettings(): { name: keyof Config; env: string; description: string }[] {
-  return (Object.keys(envNames) as (keyof Config)[]).map((name) => ({
-    name,
-    env: envNames[name],
-    description: configSchema.shape[name].description ?? "",
-  }));
+/** A setting's value as it may be shown: the key never, a database URL without its password. */
+function shownValue(name: keyof Config, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (name === "secretKey") return "(set, not shown)";
+  if (name === "databaseUrl") {
+    const url = URL.parse(String(value));
+    if (!url) return "(set, not shown: not a URL)";
+    if (url.password) url.password = "***";
+    return url.toString();
+  }
+  if (Array.isArray(value)) return value.join(path.delimiter);
+  return String(value);
+}
+
+/**
+ * The settings and their environment variables, for the README and `herald config`; given a loaded
+ * configuration, each one's value as it may be shown (secrets never are).
+ */
+export function describeSettings(config?: Config): {
+  name: keyof Config;
+  env: string;
+  description: string;
+  default?: string;
+  value?: string;
+}[] {
+  return (Object.keys(envNames) as (keyof Config)[]).map((name) => {
+    const fallback = (defaults as Partial<Record<keyof Config, unknown>>)[name];
+    const value = config ? shownValue(name, config[name]) : undefined;
+    return {
+      name,
+      env: envNames[name],
+      description: configSchema.shape[name].description ?? "",
+      ...(fallback !== undefined ? { default: String(fallback) } : {}),
+      ...(value !== undefined ? { value } : {}),
+    };
+  });
 }

@@ -26,6 +26,29 @@ describe("herald ingest", { timeout: 180_000 }, () => {
     expect(result.stdout).toBe("");
   });
 
+  it("exits 2 when rows were rejected, names an issue's field once, and ends its progress at the rows received", async () => {
+    const file = path.join(work, "some-bad.csv");
+    fs.writeFileSync(
+      file,
+      "personalEmail.address,loyalty.points\nann@example.com,1\nbob@example.com,many\ncy@example.com,3\n",
+    );
+    const result = await herald(dataDir, "ingest", file);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toContain("3 received, 2 stored, 1 rejected");
+    expect(result.stdout).toContain('  row 2 loyalty.points: expected an integer, got "many"\n');
+    const progress = result.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l.startsWith("loading "));
+    expect(progress.at(-1)).toBe(`loading ${file}: 3 rows`);
+
+    const good = path.join(work, "good.csv");
+    fs.writeFileSync(good, "personalEmail.address,loyalty.points\ndee@example.com,4\n");
+    expect((await herald(dataDir, "ingest", good)).code).toBe(0);
+    expect((await herald(dataDir, "ingest", path.join(work, "missing.csv"))).code).toBe(1);
+    expect((await herald(dataDir, "ingest", "--help")).stdout).toContain("2 when some rows");
+  });
+
   it("counts every issue in the summary and says when --json's list is capped", async () => {
     const file = path.join(work, "many-bad.csv");
     const bad = Array.from({ length: 1500 }, (_, i) => `p${i}@example.com,many`);
