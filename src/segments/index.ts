@@ -42,6 +42,7 @@ export {
 export {
   evaluateSegments,
   listMembers,
+  membersCsv,
   type Member,
   type MemberPage,
   type MembershipStatus,

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
 import { notFound, validationError } from "../errors/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Dialect, Executor, Store } from "../store/index.ts";
@@ -308,6 +309,35 @@ export async function listMembers(
     limit,
     offset,
   };
+}
+
+/**
+ * Every member of a segment (by default the current ones) as CSV, `profile_id,status,changed_at`
+ * (an ISO time in UTC), in profile id order: one query the engine streams (DuckDB's `COPY`,
+ * PostgreSQL's `COPY ... TO STDOUT`), so memory stays flat whatever the count, and `total`, the
+ * members' count read just before.
+ */
+export async function membersCsv(
+  store: Store,
+  sandbox: string,
+  segmentId: string,
+  statuses: readonly MembershipStatus[] = ["realized", "existing"],
+): Promise<{ total: number; csv: Readable }> {
+  const from = `(${reportedMemberships(1)}) AS r WHERE r.status IN (${placeholders(2, statuses.length)})`;
+  const params = [segmentId, ...statuses];
+  const [count] = await store.query<{ total: number | bigint }>(
+    sandbox,
+    `SELECT count(*) AS total FROM ${from}`,
+    params,
+  );
+  const csv = store.exportQuery(
+    sandbox,
+    `SELECT r.profile_id, r.status, ${store.dialect.isoTimestamp("r.changed_at")} AS changed_at
+       FROM ${from} ORDER BY r.profile_id`,
+    params,
+    { type: "csv", delimiter: ",", quote: '"', escape: '"', header: true, nullText: "" },
+  );
+  return { total: Number(count?.total ?? 0), csv };
 }
 
 /** A segment's evaluations, newest first. */

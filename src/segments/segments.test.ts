@@ -10,6 +10,7 @@ import {
   evaluateSegments,
   getSegment,
   listMembers,
+  membersCsv,
   listSegments,
   parseDefinition,
   parseSegment,
@@ -253,6 +254,16 @@ describe.each(engines)("segments and memberships on %s", (engine) => {
     expect(exits.members.map((m) => [m.profileId, m.status, m.changedAt.toISOString()])).toEqual([
       ["alice", "exited", t2.toISOString()],
     ]);
+    // The same members streamed as CSV by the engine (herald segments members --all).
+    const streamed = await membersCsv(store, sandbox, "buyers");
+    expect(streamed.total).toBe(3);
+    expect((await streamed.csv.toArray()).join("")).toBe(
+      `profile_id,status,changed_at\n${buyers.members.map((m) => `${m.profileId},${m.status},${m.changedAt.toISOString()}\n`).join("")}`,
+    );
+    const streamedExits = await membersCsv(store, sandbox, "parisians", ["exited"]);
+    expect((await streamedExits.csv.toArray()).join("")).toBe(
+      `profile_id,status,changed_at\nalice,exited,${t2.toISOString()}\n`,
+    );
     expect((await listMembers(store, sandbox, "parisians")).total).toBe(0);
 
     // Back to Paris: a re-entry is realized again.
