@@ -289,14 +289,7 @@ export async function listMembers(
       { field: "limit", message: "out of range" },
     ]);
   }
-  const statuses = options.statuses ?? ["realized", "existing"];
-  const from = `(${reportedMemberships(1)}) AS r WHERE r.status IN (${placeholders(2, statuses.length)})`;
-  const params = [segmentId, ...statuses];
-  const [count] = await db.query<{ total: number | bigint }>(
-    sandbox,
-    `SELECT count(*) AS total FROM ${from}`,
-    params,
-  );
+  const { from, params, total } = await membersOf(db, sandbox, segmentId, options.statuses);
   const rows = await db.query<{ profile_id: string; status: MembershipStatus; changed_at: Date }>(
     sandbox,
     `SELECT r.profile_id, r.status, r.changed_at FROM ${from}
@@ -305,10 +298,27 @@ export async function listMembers(
   );
   return {
     members: rows.map((r) => ({ profileId: r.profile_id, status: r.status, changedAt: r.changed_at })),
-    total: Number(count?.total ?? 0),
+    total,
     limit,
     offset,
   };
+}
+
+/** A segment's members of `statuses` (by default the current ones) as a FROM item, and their count. */
+async function membersOf(
+  db: Executor,
+  sandbox: string,
+  segmentId: string,
+  statuses: readonly MembershipStatus[] = ["realized", "existing"],
+) {
+  const from = `(${reportedMemberships(1)}) AS r WHERE r.status IN (${placeholders(2, statuses.length)})`;
+  const params = [segmentId, ...statuses];
+  const [count] = await db.query<{ total: number | bigint }>(
+    sandbox,
+    `SELECT count(*) AS total FROM ${from}`,
+    params,
+  );
+  return { from, params, total: Number(count?.total ?? 0) };
 }
 
 /**
@@ -321,15 +331,9 @@ export async function membersCsv(
   store: Store,
   sandbox: string,
   segmentId: string,
-  statuses: readonly MembershipStatus[] = ["realized", "existing"],
+  statuses?: readonly MembershipStatus[],
 ): Promise<{ total: number; csv: Readable }> {
-  const from = `(${reportedMemberships(1)}) AS r WHERE r.status IN (${placeholders(2, statuses.length)})`;
-  const params = [segmentId, ...statuses];
-  const [count] = await store.query<{ total: number | bigint }>(
-    sandbox,
-    `SELECT count(*) AS total FROM ${from}`,
-    params,
-  );
+  const { from, params, total } = await membersOf(store, sandbox, segmentId, statuses);
   const csv = store.exportQuery(
     sandbox,
     `SELECT r.profile_id, r.status, ${store.dialect.isoTimestamp("r.changed_at")} AS changed_at
@@ -337,7 +341,7 @@ export async function membersCsv(
     params,
     { type: "csv", delimiter: ",", quote: '"', escape: '"', header: true, nullText: "" },
   );
-  return { total: Number(count?.total ?? 0), csv };
+  return { total, csv };
 }
 
 /** A segment's evaluations, newest first. */
