@@ -2,6 +2,11 @@ import type { FastifyInstance } from "fastify";
 import { buildServer, type Herald, openHerald } from "../api/index.ts";
 import { configFrom, type GlobalOptions, newCommand } from "./context.ts";
 
+/** Whether the API listens on loopback only, where no one but this machine's users reach it. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
 /** Serves the API until SIGINT/SIGTERM, then closes the server and the store cleanly. */
 export async function serve(herald: Herald): Promise<FastifyInstance> {
   const app = await buildServer(herald);
@@ -14,6 +19,12 @@ export async function serve(herald: Herald): Promise<FastifyInstance> {
     { address, engine: herald.store.engine, dataDir: herald.config.dataDir },
     `Herald listening on ${address} (API docs at ${address}/docs)`,
   );
+  if (!isLoopback(herald.config.host)) {
+    herald.logger.warn(
+      { host: herald.config.host },
+      "Herald has no login yet: every caller reaching this address acts as the local administrator; keep it behind a proxy that authenticates, or on 127.0.0.1",
+    );
+  }
   const stop = async (signal: string) => {
     herald.logger.info({ signal }, "shutting down");
     await app.close();
