@@ -42,10 +42,10 @@ export {
 export {
   evaluateSegments,
   listMembers,
-  membersCsv,
   type Member,
   type MemberPage,
   type MembershipStatus,
+  membersCsv,
   recordMembership,
   type SegmentEvaluation,
   segmentDirectory,
