@@ -41,12 +41,43 @@ export interface ActivationDeps extends AccountDeps {
   slots?: ExportSlots;
   /** Where what a run shrugs off goes (a failed clean-up of old temporaries); silent without. */
   logger?: Pick<Logger, "warn">;
-  /** Attempts of a segment export when the destination fails transiently (default 3). */
+  /** Attempts of a segment export when the destination fails transiently (default 6). */
   attempts?: number;
+  /** Wait before the second attempt (default 5 s), doubling each time, jittered. */
   backoffMs?: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * The default retry window outlasts a destination's restart or failover: 6 attempts with waits of
+ * 5, 10, 20, 40 and 80 s, each between half and all of that (`exportRetryDelayMs`), so a
+ * destination may be down for 77 s at least, 155 s at most, before the run fails. A scheduled run
+ * that fails waits for its next occurrence.
+ */
+export const EXPORT_ATTEMPTS = 6;
+export const EXPORT_BACKOFF_MS = 5000;
+
+/**
+ * The wait after `attempt` failed attempts: `backoffMs` × 2^(attempt−1), half of it fixed and half
+ * random, so exports failed by one outage do not all come back at the same instant.
+ */
+export function exportRetryDelayMs(backoffMs: number, attempt: number, random = Math.random): number {
+  const exponential = backoffMs * 2 ** (attempt - 1);
+  return Math.round(exponential / 2 + (random() * exponential) / 2);
+}
+
+/** Waits `ms`, or less: a cancel ends the wait at once (the run then stops, no attempt follows). */
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
 
 /**
  * The message a run records, without the credentials libraries put in URLs and connection strings:
@@ -257,7 +288,7 @@ async function exportWithRetries(
   };
   let exported: ExportedFile[] | undefined;
   const errors: string[] = [];
-  const attempts = deps.attempts ?? 3;
+  const attempts = deps.attempts ?? EXPORT_ATTEMPTS;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
       signal?.throwIfAborted();
@@ -268,7 +299,7 @@ async function exportWithRetries(
       // Cancelled, the cause is the canceller's (Ctrl-C), not the stream's "operation was aborted".
       errors.push(`attempt ${attempt}: ${describe(signal?.aborted ? (signal.reason ?? error) : error)}`);
       if (!isRetryable(error) || attempt === attempts || signal?.aborted) break;
-      await sleep((deps.backoffMs ?? 1000) * 2 ** (attempt - 1));
+      await sleepUnlessAborted(exportRetryDelayMs(deps.backoffMs ?? EXPORT_BACKOFF_MS, attempt), signal);
     }
   }
   // A failed run lists every file it left at the destination, earlier attempts' included; with

@@ -615,7 +615,7 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
   });
 
   it.each([
-    ["unavailable", 3],
+    ["unavailable", 6],
     ["auth_failed", 1],
   ] as const)(
     "gives up on a destination that keeps failing with %s after %i attempt(s)",
@@ -624,7 +624,7 @@ describe.each(engines)("batch export to a local folder on %s", (engine) => {
       const { run, delivered, attempted } = await setup(
         { compression: "none" },
         {},
-        new Map([1, 2, 3, 4].map((upload) => [upload, failure])),
+        new Map([1, 2, 3, 4, 5, 6, 7].map((upload) => [upload, failure])),
       );
       const result = await run();
       expect(result.status).toBe("failed");
