@@ -11,9 +11,16 @@ import {
 } from "../destinations/index.ts";
 import { conflict, type Issue, notFound, parseInput, validationError } from "../errors/index.ts";
 import { loadSchema } from "../schema/index.ts";
+import { listStoredSegments } from "../segments/index.ts";
 import type { Executor } from "../store/index.ts";
 import { segmentIssues } from "./dataflow-segments.ts";
-import { DEFAULT_FILE_NAME_TEMPLATE, fileOptionsSchema, validateFileNameTemplate } from "./export/index.ts";
+import { fileNameLengthProblem, runFileNames } from "./export/file-names.ts";
+import {
+  DEFAULT_FILE_NAME_TEMPLATE,
+  fileExtension,
+  fileOptionsSchema,
+  validateFileNameTemplate,
+} from "./export/index.ts";
 import { applyPresets, mappingSchema, resolveMapping } from "./mapping.ts";
 import { runsInFlight } from "./runs.ts";
 import { endedBy, isRecurring, type Schedule, scheduleSchema } from "./schedule/index.ts";
@@ -162,6 +169,60 @@ function sharedFileNames(segments: readonly DataflowSegment[]): Issue[] {
   );
 }
 
+/**
+ * The names each segment's run would write, rendered as a run would with the dataflow's and the
+ * segments' current names and ids (a new dataflow's id and every run id stand in as 36 characters,
+ * the length of a UUID), at one time for all, since schedules can meet:
+ * - a template whose longest name (its manifest, or its part 1000) is over 255 UTF-8 bytes, which
+ *   every run would refuse;
+ * - two segments that would write a same name (any part, or the manifest), compared regardless of
+ *   case since SMB, Windows and macOS shares do: one segment's file would replace the other's.
+ */
+async function renderedFileNameIssues(
+  db: Executor,
+  sandbox: string,
+  input: z.infer<typeof dataflowInputSchema>,
+  destination: string,
+  dataflowId: string | undefined,
+  now: Date,
+): Promise<Issue[]> {
+  const names = new Map((await listStoredSegments(db, sandbox)).map((s) => [s.id, s.name]));
+  const extension = fileExtension(input.fileOptions);
+  const issues: Issue[] = [];
+  const writers = new Map<string, number>();
+  for (const [i, s] of input.segments.entries()) {
+    const field = `segments.${i}.fileNameTemplate`;
+    const context = {
+      destination,
+      sandbox,
+      dataflowId: dataflowId ?? "d".repeat(36),
+      dataflowName: input.name,
+      segmentId: s.segmentId,
+      segmentName: names.get(s.segmentId) ?? s.segmentId,
+      runId: `run${i}`.padEnd(36, "r"),
+      time: now,
+    };
+    const tooLong = fileNameLengthProblem(s.fileNameTemplate, context, extension);
+    if (tooLong) {
+      issues.push({ field, message: `${field}: ${tooLong}` });
+      continue;
+    }
+    const own = runFileNames(s.fileNameTemplate, context, extension, input.fileOptions);
+    const clash = own.find((name) => writers.has(name.toLowerCase()));
+    if (clash !== undefined) {
+      const j = writers.get(clash.toLowerCase()) as number;
+      const other = input.segments[j] as DataflowSegment;
+      const who = (k: number, id: string) => `segments.${k} ('${names.get(id) ?? id}')`;
+      issues.push({
+        field,
+        message: `${field}: ${who(i, s.segmentId)} and ${who(j, other.segmentId)} would both write '${clash}' (names are compared regardless of case), so one's file would replace the other's at the destination; tell them apart with %SEGMENT_ID%`,
+      });
+    }
+    for (const name of own) if (!writers.has(name.toLowerCase())) writers.set(name.toLowerCase(), i);
+  }
+  return issues;
+}
+
 /** An incremental file lists entries and exits alike: without the status column they look the same. */
 function incrementalWithoutStatus(dataflow: z.infer<typeof dataflowInputSchema>): Issue[] {
   const hasStatus = dataflow.mapping.columns.some(
@@ -260,7 +321,8 @@ async function checkReferences(
   deps: AccountDeps,
   sandbox: string,
   input: z.infer<typeof dataflowInputSchema>,
-  saved?: Pick<Dataflow, "accountId" | "details">,
+  saved?: Pick<Dataflow, "id" | "accountId" | "details">,
+  now = new Date(),
 ) {
   const existing = input.accountId ? await getAccount(deps, sandbox, input.accountId) : undefined;
   const inline = input.account as NewAccount;
@@ -288,6 +350,8 @@ async function checkReferences(
   );
   if (misfits.length) throw validationError(misfits.map((m) => m.message).join("; "), misfits);
   refuseIssues(await segmentIssues(deps.store, sandbox, input.segments));
+  if (!streams)
+    refuseIssues(await renderedFileNameIssues(deps.store, sandbox, input, definition.name, saved?.id, now));
   // The mapping is checked against the schema now, not at the first export.
   const schema = await loadSchema(deps.store, sandbox);
   const mapping = applyPresets(input.mapping, definition.presets, definition.name, schema);
@@ -371,7 +435,7 @@ export async function createDataflow(
 ): Promise<Dataflow> {
   const parsed = parseDataflowInput(input);
   refuseIssues(schedulesWithoutRuns(parsed.segments, [], now));
-  const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed);
+  const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed, undefined, now);
   const account = await saveAccount();
   const id = randomUUID();
   await deps.store.transaction(async (tx) => {
@@ -409,7 +473,7 @@ export async function updateDataflow(
   const existing = await getDataflow(deps.store, sandbox, id);
   const parsed = parseDataflowInput(input);
   refuseIssues(schedulesWithoutRuns(parsed.segments, existing.segments, now));
-  const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed, existing);
+  const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed, existing, now);
   const account = await saveAccount();
   const status = parsed.status ?? existing.status;
   await deps.store.transaction(async (tx) => {

@@ -6,6 +6,7 @@ import {
   renderFileName,
   validateFileNameTemplate,
 } from "./file-names.ts";
+import { manifestFileName } from "./manifest.ts";
 
 const context: FileNameContext = {
   destination: "drop",
@@ -92,5 +93,52 @@ describe("file name templates", () => {
       if (isHeraldError(error)) message = error.message;
     }
     expect(message).toBe(`fileNameTemplate: unknown placeholder %NOPE%; the placeholders are ${KNOWN}`);
+  });
+
+  it("keeps letters and digits of every script, so distinct names stay distinct, and replaces what a file name cannot hold", () => {
+    const named = (segmentName: string) =>
+      renderFileName("%SEGMENT_NAME%_%DATETIME(yyyyMMdd)%", { ...context, segmentName }, 1, "csv");
+    expect(named("日本の顧客")).toBe("日本の顧客_20261120.csv");
+    expect(named("中国の顧客")).toBe("中国の顧客_20261120.csv");
+    expect(named("Клиенты Москва")).toBe("Клиенты-Москва_20261120.csv");
+    expect(renderFileName("%TEXT(Clients Île-de-France été)%", context, 1, "csv")).toBe(
+      "Clients-Île-de-France-été.csv",
+    );
+    // NFC: an é written as e + combining accent gives the same name as the precomposed one.
+    expect(named("e\u0301te\u0301")).toBe(named("\u00e9t\u00e9"));
+    // Scripts whose vowels are combining marks keep them.
+    expect(named("हिन्दी")).toBe("हिन्दी_20261120.csv");
+    // Separators, controls and what Windows, SMB and Azure refuse become `-`; ASCII names as before.
+    expect(named('a/b\\c:d*e?f"g<h>i|j\u0000k\tl m')).toBe("a-b-c-d-e-f-g-h-i-j-k-l-m_20261120.csv");
+    expect(named("Gold members")).toBe("Gold-members_20261120.csv");
+    // No leading dot (a hidden file, or `..`).
+    expect(renderFileName("%TEXT(..)%%SEGMENT_ID%", context, 1, "csv")).toBe("gold.csv");
+  });
+
+  it("refuses on part 1, before anything is written, a template whose manifest or part 1000 would pass 255 UTF-8 bytes", () => {
+    const refusal = (template: string, within = context) => {
+      try {
+        renderFileName(template, within, 1, "csv");
+      } catch (error) {
+        if (isHeraldError(error)) return error.message;
+        throw error;
+      }
+      return "";
+    };
+    // 236 bytes: part 1 is 240, part 1000 245, the manifest (`manifest-` ... `.json`) 250.
+    expect(refusal("b".repeat(236))).toBe("");
+    expect(manifestFileName("b".repeat(236), context)).toHaveLength(250);
+    // 242 bytes: part 1 (246) fits, the manifest (256) would not: refused before the first file.
+    expect(refusal("b".repeat(242))).toBe(
+      `fileNameTemplate: the longest file name it can give, its manifest 'manifest-${"b".repeat(242)}.json', is 256 bytes in UTF-8; the limit is 255 bytes: shorten the template, or the names its placeholders hold`,
+    );
+    // Measured in bytes: 121 × é is 121 characters but 242 bytes.
+    expect(refusal("é".repeat(121))).toMatch(/is 256 bytes in UTF-8/);
+    expect(refusal("é".repeat(118))).toBe("");
+    // Placeholders count as they expand: a 200-character dataflow name.
+    const template = `%DATAFLOW_NAME%%TEXT(${"a".repeat(36)})%_%DATETIME(yyyyMMdd)%`;
+    expect(refusal(template, { ...context, dataflowName: "D".repeat(200) })).toMatch(
+      /its manifest 'manifest-D{200}a{36}_20261120\.json', is 259 bytes in UTF-8/,
+    );
   });
 });

@@ -44,8 +44,25 @@ function formatTime(time: Date, pattern: string): string {
   });
 }
 
-/** Characters no file system or object store is unhappy with. */
-const safe = (text: string) => text.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "");
+/**
+ * What a name keeps: letters and digits of every script (with their combining marks, NFC-normalised
+ * so that an `é` typed either way gives one name), `.`, `_` and `-`. Anything else becomes `-`:
+ * spaces, path separators, control characters, the characters Windows, SMB and Azure refuse
+ * (`\ : * ? " < > |`) and the other punctuation URLs and shells mistake (`# % & +`). Names in
+ * ASCII come out as they always have; `日本の顧客` and `中国の顧客` stay two names.
+ */
+const safe = (text: string) =>
+  text
+    .normalize("NFC")
+    .replace(/[^\p{L}\p{M}\p{N}._-]+/gu, "-")
+    .replace(/^-+|-+$/g, "");
+
+/** The limit of most file systems on one name, in UTF-8 bytes (ext4, XFS, ZFS; NTFS counts 255 UTF-16 units). */
+export const FILE_NAME_LIMIT_BYTES = 255;
+/** The most files one segment's run may write (fileOptions.maxFiles is at most 1000). */
+const MOST_PARTS = 1000;
+
+const utf8Bytes = (text: string) => Buffer.byteLength(text, "utf8");
 
 const PLACEHOLDER = /%([A-Z_]+)(?:\(([^)%]*)\))?%/g;
 const KNOWN = new Set([
@@ -111,12 +128,7 @@ export function validateFileNameTemplate(template: string, field = "fileNameTemp
   return issues;
 }
 
-export function renderFileName(
-  template: string,
-  context: FileNameContext,
-  part: number,
-  extension: string,
-): string {
+function refuseUnknownPlaceholders(template: string) {
   for (const [written, name] of template.matchAll(PLACEHOLDER)) {
     if (!KNOWN.has(name as string)) {
       throw validationError(
@@ -125,6 +137,11 @@ export function renderFileName(
       );
     }
   }
+}
+
+/** The template with its placeholders filled in, before any part number and extension. */
+function renderStem(template: string, context: FileNameContext): string {
+  refuseUnknownPlaceholders(template);
   const base = template.replace(PLACEHOLDER, (_, name: string, argument?: string) => {
     switch (name) {
       case "DESTINATION":
@@ -147,11 +164,79 @@ export function renderFileName(
         return safe(argument ?? "");
     }
   });
-  const name = `${safe(base) || "export"}${part > 1 ? `_${part}` : ""}.${extension}`;
-  if (name.length > 255) {
+  // No leading dot: a hidden file, or `..` on a file system.
+  return safe(base).replace(/^[.-]+/, "") || "export";
+}
+
+const withPart = (stem: string, part: number, extension: string) =>
+  `${stem}${part > 1 ? `_${part}` : ""}.${extension}`;
+
+/**
+ * `manifest-<the files' name>.json`: named by the files' own template (their scheduled time, not
+ * the run's id), so that a rerun replaces it with the files it lists instead of adding another.
+ */
+export function renderManifestName(template: string, context: FileNameContext): string {
+  return withPart(renderStem(`manifest-${template}`, context), 1, "json");
+}
+
+/** Every name one segment's run can write: parts 1 to `maxFiles`, and the manifest when there is one. */
+export function runFileNames(
+  template: string,
+  context: FileNameContext,
+  extension: string,
+  options: { maxFiles: number; manifest: boolean },
+): string[] {
+  const stem = renderStem(template, context);
+  const parts = Array.from({ length: options.maxFiles }, (_, i) => withPart(stem, i + 1, extension));
+  return options.manifest ? [...parts, renderManifestName(template, context)] : parts;
+}
+
+/**
+ * The longest name a template can give one segment's run, in UTF-8 bytes: its manifest
+ * (`manifest-<name>.json`) or its last possible part (`<name>_1000.<extension>`), whichever is
+ * longer, whatever maxFiles and manifest are set to (so the run's own check, made on part 1 before
+ * anything is uploaded, and the check at save agree).
+ */
+export function longestFileName(
+  template: string,
+  context: FileNameContext,
+  extension: string,
+): { name: string; bytes: number; which: string } {
+  const last = withPart(renderStem(template, context), MOST_PARTS, extension);
+  const manifest = renderManifestName(template, context);
+  return utf8Bytes(manifest) > utf8Bytes(last)
+    ? { name: manifest, bytes: utf8Bytes(manifest), which: "its manifest" }
+    : { name: last, bytes: utf8Bytes(last), which: `its part ${MOST_PARTS}` };
+}
+
+/** The message for a template whose longest name is over the limit, or undefined. */
+export function fileNameLengthProblem(
+  template: string,
+  context: FileNameContext,
+  extension: string,
+): string | undefined {
+  const longest = longestFileName(template, context, extension);
+  if (longest.bytes <= FILE_NAME_LIMIT_BYTES) return undefined;
+  return `the longest file name it can give, ${longest.which} '${longest.name}', is ${longest.bytes} bytes in UTF-8; the limit is ${FILE_NAME_LIMIT_BYTES} bytes: shorten the template, or the names its placeholders hold`;
+}
+
+/**
+ * The name of part `part` of an export. Part 1, the first written, is refused when the longest name
+ * of the run (its manifest, its last possible part) would be over the limit: a run fails before
+ * delivering anything, never between two files.
+ */
+export function renderFileName(
+  template: string,
+  context: FileNameContext,
+  part: number,
+  extension: string,
+): string {
+  const name = withPart(renderStem(template, context), part, extension);
+  const problem = part === 1 ? fileNameLengthProblem(template, context, extension) : undefined;
+  if (problem || utf8Bytes(name) > FILE_NAME_LIMIT_BYTES) {
     throw validationError(
-      `fileNameTemplate: the file name would be ${name.length} characters; the limit is 255`,
-      [{ field: "fileNameTemplate", message: "file name longer than 255 characters" }],
+      `fileNameTemplate: ${problem ?? `the file name would be ${utf8Bytes(name)} bytes in UTF-8; the limit is ${FILE_NAME_LIMIT_BYTES} bytes`}`,
+      [{ field: "fileNameTemplate", message: `file name longer than ${FILE_NAME_LIMIT_BYTES} bytes` }],
     );
   }
   return name;

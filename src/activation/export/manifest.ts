@@ -1,12 +1,12 @@
 import type { ExportedFile } from "./export-files.ts";
-import { type FileNameContext, renderFileName } from "./file-names.ts";
+import { type FileNameContext, renderManifestName } from "./file-names.ts";
 
 /**
- * `manifest-<the files' name>.json`: named by the files' own template (their scheduled time, not
- * the run's id), so that a rerun replaces it with the files it lists instead of adding another.
+ * `manifest-<the files' name>.json` (renderManifestName). Its length was checked with the run's
+ * first file (renderFileName), before anything was delivered.
  */
 export function manifestFileName(template: string, context: FileNameContext): string {
-  return renderFileName(`manifest-${template}`, context, 1, "json");
+  return renderManifestName(template, context);
 }
 
 /** What a segment's export delivered, for the receiving side to check; nothing a rerun changes. */
