@@ -5,7 +5,8 @@ import { Readable } from "node:stream";
  * abort's reason, so the SDK stops reading and undoes its side (aborts the multipart upload, never
  * commits the block list) before its promise settles. A failure is reported as its real cause: the
  * abort, the body's own error (the export behind it failed), or else the destination's error as
- * `fail` describes it.
+ * `fail` describes it. Once the SDK has read the whole body, ending it changes nothing: `upload` must
+ * then cancel its own requests on `signal` (S3's `writesUntilAborted`), or the file still appears.
  */
 export async function trackedUpload<T>(
   body: Readable,

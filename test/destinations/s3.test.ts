@@ -251,7 +251,8 @@ describe("S3 session", () => {
       "run cancelled by the user",
     );
     expect(endless.destroyed).toBe(true);
-    expect(s3.requests).toContain("PUT /herald-test/exports/daily/aborted.bin?partNumber&uploadId");
+    // The upload was multipart (its parts in flight are cancelled with the abort), and it was aborted.
+    expect(s3.requests).toContain("POST /herald-test/exports/daily/aborted.bin?uploads");
     expect(s3.requests).toContain("DELETE /herald-test/exports/daily/aborted.bin?uploadId");
     expect((await session.getFile("aborted.bin")).toString()).toBe("previous version\n");
     expect(await s3.multipartUploads()).toEqual([]);
@@ -264,6 +265,32 @@ describe("S3 session", () => {
       }),
     ).rejects.toThrow("too late");
     expect(s3.requests.length).toBe(requestsBefore);
+  });
+
+  it("makes nothing visible when aborted after the whole body was read, its last part sent", async () => {
+    await session.putFile("read-then-aborted.bin", Readable.from(["previous version\n"]));
+    const controller = new AbortController();
+    const partSent = "PUT /herald-test/exports/daily/read-then-aborted.bin?partNumber&uploadId";
+    const requestsBefore = s3.requests.length;
+    // Three parts: the last one is only cut, and sent, once the upload has read every byte.
+    const parts = 3;
+    const watch = setInterval(() => {
+      const sent = s3.requests.slice(requestsBefore).filter((r) => r === partSent).length;
+      if (sent === parts) controller.abort(new Error("run cancelled by the user"));
+    }, 1);
+    try {
+      const body = randomBody((parts - 1) * PART_SIZE + MiB);
+      await expect(
+        session.putFile("read-then-aborted.bin", body, { signal: controller.signal }),
+      ).rejects.toThrow("run cancelled by the user");
+    } finally {
+      clearInterval(watch);
+    }
+    expect(s3.requests.slice(requestsBefore)).not.toContain(
+      "POST /herald-test/exports/daily/read-then-aborted.bin?uploadId",
+    );
+    expect((await session.getFile("read-then-aborted.bin")).toString()).toBe("previous version\n");
+    expect(await s3.multipartUploads()).toEqual([]);
   });
 
   it("aborts the stale multipart uploads and temporaries a dead process left, and only those", async () => {

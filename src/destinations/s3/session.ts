@@ -1,13 +1,16 @@
 import type { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
   type ListMultipartUploadsCommandOutput,
   ListObjectsV2Command,
   ListPartsCommand,
+  PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { HeraldError } from "../../errors/index.ts";
@@ -39,6 +42,30 @@ export interface S3Folder {
 }
 
 /**
+ * The client an upload sends through: once `signal` is aborted, the requests that write the
+ * object (a part, the single PUT of a small file, the completion that makes a multipart upload
+ * visible) are cancelled in flight and refused before they are sent; the others (creating and
+ * aborting the multipart upload) go through, so Upload still aborts its multipart upload. Without
+ * it, an abort that comes once Upload has read the whole body (ending the body then changes
+ * nothing) would let the file appear.
+ */
+function writesUntilAborted(client: S3Client, signal: AbortSignal | undefined): S3Client {
+  if (!signal) return client;
+  const through = Object.create(client) as S3Client;
+  const send = (command: Parameters<S3Client["send"]>[0], options?: { abortSignal?: AbortSignal }) => {
+    const writes = [UploadPartCommand, PutObjectCommand, CompleteMultipartUploadCommand].some(
+      (type) => command instanceof type,
+    );
+    if (!writes) return client.send(command, options);
+    // Checked right before completing too: an abort never lets the file appear after it.
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return client.send(command, { ...options, abortSignal: signal });
+  };
+  through.send = send as S3Client["send"];
+  return through;
+}
+
+/**
  * A session on one bucket folder. Atomicity needs no rename here: an S3 object appears only once
  * complete, so a file goes straight to its final key as a multipart upload; if the body fails or
  * the caller aborts, the upload is aborted and nothing ever appears under the name. Uploads whose
@@ -58,14 +85,15 @@ export function openS3Session(folder: S3Folder): FileSession {
     const location = `s3://${bucket}/${key}`;
     uploading.add(key);
     try {
-      // Ending the body makes Upload stop reading, wait for the parts in flight and abort the
-      // multipart upload before done() rejects (its own abort() would reject first, clean up later).
+      // Ending the body makes Upload stop reading; refusing its writes (`writesUntilAborted`) makes
+      // it fail the parts in flight and the completion. Either way Upload aborts the multipart
+      // upload before done() rejects (its own abort() would reject first, clean up later).
       const { bytes } = await trackedUpload(
         body,
         signal,
         (bytes) =>
           new Upload({
-            client,
+            client: writesUntilAborted(client, signal),
             params: { Bucket: bucket, Key: key, Body: bytes },
             partSize: PART_SIZE,
             queueSize: PARTS_IN_FLIGHT,
