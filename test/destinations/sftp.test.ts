@@ -16,6 +16,7 @@ import { writePipelined } from "../../src/destinations/sftp/pipelined-write.ts";
 import { closeLink } from "../../src/destinations/sftp/session.ts";
 import { STALE_TEMPORARY_AGE_MS, TEMPORARY_PREFIX } from "../../src/destinations/temporary-names.ts";
 import type { FileSession } from "../../src/destinations/types.ts";
+import { isRetryable } from "../../src/errors/index.ts";
 import { DEFAULT_SANDBOX } from "../../src/store/index.ts";
 import { type SshServer, startSshd } from "../servers/sshd.ts";
 import { freePort } from "../support/postgres-cluster.ts";
@@ -206,6 +207,19 @@ describe("SFTP connector against OpenSSH's sshd", () => {
         code: "folder_not_writable",
         message: `Writing to folderPath '${server.readOnly}' on ${server.host}:${server.port}: permission denied`,
       });
+    });
+
+    it("fails a folder name too long for the server at once (BAD_MESSAGE), not as a retryable outage", async () => {
+      const tooLong = path.join(server.writable, "x".repeat(300));
+      const error = await connector.validate(parse(passwordLogin()), { folderPath: tooLong }).catch((e) => e);
+      expect(error).toMatchObject({
+        kind: "validation",
+        code: "sftp_bad_message",
+        message: expect.stringContaining(
+          `folderPath '${tooLong}' on ${server.host}:${server.port}: the server refused`,
+        ),
+      });
+      expect(isRetryable(error)).toBe(false);
     });
   });
 
