@@ -10,7 +10,7 @@ import { to as copyTo } from "pg-copy-streams";
 import { HeraldError } from "../errors/index.ts";
 import { charLiteral, duckdbCopyOptions, type ExportFormat, textLiteral } from "./export-format.ts";
 import { inlineParameters } from "./inline-parameters.ts";
-import { asUnavailable, isUnreachable } from "./unreachable.ts";
+import { asUnavailable, borrowConnection } from "./unreachable.ts";
 
 const mkfifo = promisify(execFile);
 
@@ -188,15 +188,8 @@ export function postgresExportStream(
         "Parquet export needs the embedded DuckDB store; use CSV or JSON Lines on PostgreSQL",
       );
     }
-    const client = await pool.connect().catch((error: unknown) => {
-      throw asUnavailable(error);
-    });
-    // A connection that breaks while its COPY streams fails the read; heard here, not fatal.
-    let broken = false;
-    const onBreak = () => {
-      broken = true;
-    };
-    client.on("error", onBreak);
+    const borrowed = await borrowConnection(pool);
+    const { client } = borrowed;
     // A reader that stops early (an upload failed or was aborted) closes `out`: the connection is then
     // mid-COPY and cannot be reused, so it is discarded instead of released to the pool.
     let copying = false;
@@ -229,12 +222,11 @@ export function postgresExportStream(
       }
       out.end();
     } catch (error) {
-      broken ||= isUnreachable(error);
+      borrowed.failed(error);
       throw asUnavailable(error);
     } finally {
-      client.off("error", onBreak);
-      if (broken) client.on("error", () => {});
-      client.release(cancelled || broken);
+      // Cancelled mid-COPY, the connection cannot be reused either.
+      borrowed.release(cancelled);
     }
   })().catch((error: unknown) => out.destroy(error instanceof Error ? error : new Error(String(error))));
   return out;

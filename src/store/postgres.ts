@@ -4,7 +4,7 @@ import type { ExportFormat } from "./export-format.ts";
 import { postgresExportStream } from "./export-stream.ts";
 import { scopePlan, scopeToSandbox } from "./scoping.ts";
 import type { Executor, ExportPlan, HeldLock, QueryOptions, Row, Statement, Store } from "./types.ts";
-import { asUnavailable, isUnreachable } from "./unreachable.ts";
+import { asUnavailable, borrowConnection } from "./unreachable.ts";
 
 // The same plain values as the DuckDB engine: safe integers as numbers, dates as `YYYY-MM-DD`.
 const INT8 = 20;
@@ -223,29 +223,19 @@ export async function openPostgresStore(url: string): Promise<Store & { pool: pg
       }
     },
     transaction: async (work) => {
-      const client = await pool.connect().catch((error: unknown) => {
-        throw asUnavailable(error);
-      });
-      // The connection may break between statements (no query to fail): heard here, not fatal.
-      let broken = false;
-      const onBreak = () => {
-        broken = true;
-      };
-      client.on("error", onBreak);
+      const borrowed = await borrowConnection(pool);
+      const { client } = borrowed;
       try {
         await client.query("BEGIN");
         const result = await work(executorOn(client, dialect, nameOf));
         await client.query("COMMIT");
         return result;
       } catch (error) {
-        broken ||= isUnreachable(error);
-        if (!broken) await client.query("ROLLBACK").catch(() => {});
+        borrowed.failed(error);
+        if (!borrowed.broken) await client.query("ROLLBACK").catch(() => {});
         throw asUnavailable(error);
       } finally {
-        client.off("error", onBreak);
-        // A broken connection is discarded, not handed to the next caller.
-        if (broken) client.on("error", () => {});
-        client.release(broken);
+        borrowed.release();
       }
     },
     tryLock: (name) => tryAdvisoryLock(pool, name),

@@ -1,3 +1,4 @@
+import type pg from "pg";
 import { HeraldError } from "../errors/index.ts";
 
 /**
@@ -46,4 +47,36 @@ export function asUnavailable(error: unknown): unknown {
     STORE_UNAVAILABLE,
     `The database cannot be reached now (${cause}); try again shortly`,
   );
+}
+
+/**
+ * A connection borrowed from the pool for several statements (a transaction, an export's COPY).
+ * Its `error` event is heard: a connection that breaks with no query running (between statements)
+ * would otherwise end the process. `failed(error)` notes an error that broke it; `release(discard)`
+ * returns it to the pool, or discards it when broken (never handed to the next caller).
+ */
+export async function borrowConnection(pool: pg.Pool) {
+  const client = await pool.connect().catch((error: unknown) => {
+    throw asUnavailable(error);
+  });
+  let broken = false;
+  const onBreak = () => {
+    broken = true;
+  };
+  client.on("error", onBreak);
+  return {
+    client,
+    get broken() {
+      return broken;
+    },
+    failed(error: unknown) {
+      broken ||= isUnreachable(error);
+    },
+    release(discard = false) {
+      client.off("error", onBreak);
+      // A discarded connection may still report its end: unheard, that would end the process too.
+      if (broken || discard) client.on("error", () => {});
+      client.release(broken || discard);
+    },
+  };
 }
