@@ -146,6 +146,8 @@ describe("Azure Blob validate", () => {
       "auth_failed",
     );
     expect(error.message).toContain("rejected the credentials");
+    expect(error.message).toContain("connection.connectionString");
+    expect(error.issues.map((issue) => issue.field)).toEqual(["connection.connectionString"]);
     expect(error.message).not.toContain(key);
   });
 
@@ -155,6 +157,8 @@ describe("Azure Blob validate", () => {
       connector.validate({ sasUrl }, { container: "audiences" }),
       "auth_failed",
     );
+    expect(error.message).toContain("connection.sasUrl");
+    expect(error.issues.map((issue) => issue.field)).toEqual(["connection.sasUrl"]);
     const signature = new URL(sasUrl).searchParams.get("sig") ?? "";
     expect(signature).not.toBe("");
     expect(error.message).not.toContain(signature);
@@ -192,6 +196,27 @@ describe("Azure Blob validate", () => {
     );
     expect(error.message).toContain("AuthorizationPermissionMismatch");
     expect(error.message).toContain("folder 'exports'");
+  });
+
+  it("needs only write and list (wl): validates, uploads and lists with them, and says so when refused", async () => {
+    const sasUrl = azure.sasUrl("listing", "wl");
+    await connector.validate({ sasUrl }, { container: "listing", folderPath: "wl-only" });
+    const session = await connector.open({ sasUrl }, { container: "listing", folderPath: "wl-only" });
+    try {
+      await session.putFile("a.csv", Readable.from(["id\n1\n"]));
+      await session.putFile("a.csv", Readable.from(["id\n2\n"]));
+      expect(await session.listFiles()).toEqual(["a.csv"]);
+    } finally {
+      await session.close();
+    }
+    const refused = await expectHeraldError(
+      connector.validate({ sasUrl: azure.sasUrl("listing", "rl") }, { container: "listing" }),
+      "forbidden",
+    );
+    expect(refused.message).toContain(
+      "connection.sasUrl (its SAS token, or the role) needs write and list permissions (wl)",
+    );
+    expect(refused.issues.map((issue) => issue.field)).toEqual(["connection.sasUrl"]);
   });
 
   it("reports a SAS URL that cannot list as forbidden", async () => {
@@ -329,6 +354,60 @@ describe("Azure Blob session", () => {
       await readOnly.close();
     }
   });
+});
+
+describe("Azure Blob name length", () => {
+  it("bounds details.folderPath: 768 bytes and 253 segments leave room for a file name", () => {
+    const parse = (folderPath: string) =>
+      azureBlobDestination.detailsSchema.safeParse({ container: "audiences", folderPath });
+    expect(parse(`/${"é".repeat(384)}/`).success).toBe(true);
+    expect(parse(Array(253).fill("a").join("/")).success).toBe(true);
+    expect(parse(`${"é".repeat(384)}x`).error?.issues.map((issue) => [issue.path, issue.message])).toEqual([
+      [
+        ["folderPath"],
+        "must be at most 768 bytes (UTF-8), leaving room for a 255-byte file name in Azure's 1024-character blob names",
+      ],
+    ]);
+    expect(parse(Array(254).fill("a").join("/")).error?.issues.map((issue) => issue.message)).toEqual([
+      "must have at most 253 segments, leaving one for the file name in Azure's 254",
+    ]);
+  });
+
+  it.each([
+    {
+      what: "over 1024 characters",
+      folderPath: Array.from({ length: 4 }, (_, i) => `${i}`.repeat(200)).join("/"),
+      problem: "is 1028 characters, over Azure's 1024",
+    },
+    {
+      what: "over 254 segments",
+      folderPath: Array(254).fill("s").join("/"),
+      problem: "has 255 path segments, over Azure's 254",
+    },
+  ])(
+    "refuses at upload a blob name $what, naming details.folderPath, and writes nothing",
+    async ({ folderPath, problem }) => {
+      const session = await connector.open(
+        { connectionString: azure.connectionString },
+        { container: "listing", folderPath },
+      );
+      try {
+        const error = await expectHeraldError(
+          session.putFile(`${"n".repeat(220)}.csv`, Readable.from(["x"])),
+          "validation",
+        );
+        expect(error.code).toBe("azure_blob_name_too_long");
+        expect(error.message).toContain(problem);
+        expect(error.message).toContain("container 'listing'");
+        expect(error.issues.map((issue) => issue.field)).toEqual(["details.folderPath"]);
+      } finally {
+        await session.close();
+      }
+      expect((await allBlobs("listing")).filter((name) => name.startsWith(folderPath.slice(0, 10)))).toEqual(
+        [],
+      );
+    },
+  );
 });
 
 describe("Azure Blob accounts", () => {

@@ -27,6 +27,8 @@ import path from "node:path";
  *   directory (`<directory>/<bucket>/._S3rver_uploads/<uploadId>/`), following the documented
  *   request and response shapes, so the SDK's abort-on-error and the connector's cleanup run
  *   against the same stored parts s3rver would complete.
+ * - It stores each key as files named after its last segment: a segment too long for a file name
+ *   is answered with S3's 501 `NotImplemented` naming the key (see `putObjectIfStorable`).
  * - Buckets are path-style only (`forcePathStyle: true`).
  */
 export interface S3rverServer {
@@ -138,6 +140,48 @@ if (!bucketController.plainContinuationTokens) {
       listing.IsTruncated = true;
       listing.NextContinuationToken = Buffer.from(last ?? "").toString("base64url");
     }
+  };
+}
+
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putObject(object: { bucket: string; key: string }): Promise<unknown>;
+}
+type S3rverStoreConstructor = { prototype: S3rverStore & { nameChecked?: boolean } };
+type S3rverErrorConstructor = new (code: string, message: string) => Error;
+
+/*
+ * s3rver stores each key as files named after its last segment (`<name>._S3rver_object`,
+ * `<name>._S3rver_metadata.json`), and writes the object through a stream it gives no 'error'
+ * listener: a segment too long for a file name (ENAMETOOLONG from 240-odd bytes) was an unhandled
+ * 'error' event that ended the process hosting the servers. The file system is asked first (in
+ * the key's folder, made as s3rver would, a stat answers ENAMETOOLONG for such a name and ENOENT
+ * for a new one), so the
+ * request fails with S3's 501 NotImplemented (not retried; says what this server cannot store)
+ * and the process lives. Real S3 stores any key up to 1024 bytes.
+ */
+const filesystemStore = require("s3rver/lib/stores/filesystem") as S3rverStoreConstructor;
+const S3Error = require("s3rver/lib/models/error") as S3rverErrorConstructor;
+if (!filesystemStore.prototype.nameChecked) {
+  const putObject = filesystemStore.prototype.putObject;
+  filesystemStore.prototype.nameChecked = true;
+  filesystemStore.prototype.putObject = async function putObjectIfStorable(object) {
+    for (const resource of ["object", "metadata.json"]) {
+      const file = this.getResourcePath(object.bucket, object.key, resource);
+      // Made as s3rver would: a missing folder would answer ENOENT before the name is looked at.
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      const problem = await fs.stat(file).then(
+        () => undefined,
+        (error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? undefined : error),
+      );
+      if (problem) {
+        throw new S3Error(
+          "NotImplemented",
+          `s3rver cannot store key '${object.key}' as a file (${problem.code ?? problem.message})`,
+        );
+      }
+    }
+    return putObject.call(this, object);
   };
 }
 

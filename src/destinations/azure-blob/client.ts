@@ -6,6 +6,7 @@ import {
   type StoragePipelineOptions,
 } from "@azure/storage-blob";
 import { HeraldError, validationError } from "../../errors/index.ts";
+import { scrubSecrets } from "../../errors/scrub.ts";
 import { withoutSecrets } from "../shown-url.ts";
 import type { AzureBlobConnection } from "./schemas.ts";
 
@@ -70,6 +71,13 @@ function containerInUrl(url: URL): string | undefined {
   return segments[accountInPath ? 1 : 0];
 }
 
+/** The connection field holding the account's credential, for messages that name the setting. */
+export type AzureCredentialField = "connectionString" | "sasUrl";
+
+export function credentialFieldOf(connection: AzureBlobConnection): AzureCredentialField {
+  return connection.connectionString !== undefined ? "connectionString" : "sasUrl";
+}
+
 /** The storage account's blob endpoint a container client talks to, without token or container. */
 export function accountUrlOf(client: ContainerClient): string {
   return withoutSecrets(client.url).replace(/\/[^/]*$/, "");
@@ -102,11 +110,17 @@ const NETWORK_CODES = new Set([
   "ENETUNREACH",
   "EPIPE",
 ]);
+/** 4xx answers worth retrying: a timed-out request, a container being deleted or recreated. */
+const TRANSIENT_CLIENT_CODES = new Set(["OperationTimedOut", "ContainerBeingDeleted"]);
+/** 4xx answers about the blob's name: the folder (or file name) makes one Azure refuses. */
+const NAME_CODES = new Set(["InvalidResourceName", "InvalidUri", "OutOfRangeInput"]);
 
 export interface AzureTarget {
   container: string;
   /** Blob service or container URL, already without its token. */
   endpoint: string;
+  /** The connection field with the credential: `connectionString` or `sasUrl`. */
+  credential: AzureCredentialField;
   /** What was being done, for the message: "listing container 'audiences'". */
   action: string;
 }
@@ -115,11 +129,22 @@ export interface AzureTarget {
  * Turns an Azure SDK failure into a HeraldError naming the setting at fault, never a secret:
  * rejected key or signature → `auth_failed`, missing container → `not_found`, a SAS or role
  * without the permission → `forbidden`, unreachable account → `unavailable`, ServerBusy →
- * `rate_limited`. Anything else is returned as it is (the SDK redacts signatures in its errors).
+ * `rate_limited`. Another 4xx → `validation`, naming the setting to check; anything else →
+ * `internal`, naming the container and blob (the original error as its `cause`, for the log).
  */
 export function azureFailure(error: unknown, target: AzureTarget): unknown {
-  if (error instanceof HeraldError || !(error instanceof RestError)) return error;
-  const { container, endpoint, action } = target;
+  if (error instanceof HeraldError) return error;
+  const { container, endpoint, credential, action } = target;
+  const message = error instanceof Error ? scrubSecrets(error.message.split("\n")[0] ?? "") : "";
+  if (!(error instanceof RestError)) {
+    const unexpected = new HeraldError(
+      "internal",
+      "azure_unexpected_failure",
+      `Azure Storage at ${endpoint} failed unexpectedly when ${action}${message ? `: ${message}` : ""}`,
+    );
+    unexpected.cause = error;
+    return unexpected;
+  }
   const code = error.code ?? "";
   const status = error.statusCode;
   // Azure answers a wrong key or signature with AuthenticationFailed; Azurite says
@@ -131,8 +156,8 @@ export function azureFailure(error: unknown, target: AzureTarget): unknown {
     return new HeraldError(
       "auth_failed",
       "azure_credentials_rejected",
-      `Azure Storage at ${endpoint} rejected the credentials (${code}) when ${action}: check the account key in connectionString, or the SAS token's signature and expiry`,
-      [{ field: "connection", message: code }],
+      `Azure Storage at ${endpoint} rejected the credentials (${code}) when ${action}: check connection.${credential} (${credential === "connectionString" ? "its account key" : "its SAS token's signature and expiry"})`,
+      [{ field: `connection.${credential}`, message: code }],
     );
   }
   if (code === "ContainerNotFound" || (status === 404 && code === "ResourceNotFound")) {
@@ -147,7 +172,8 @@ export function azureFailure(error: unknown, target: AzureTarget): unknown {
     return new HeraldError(
       "forbidden",
       "azure_access_denied",
-      `Azure Storage refused ${action} (${code || "403"}): the SAS token or role needs read, write, list and create permissions on container '${container}'`,
+      `Azure Storage refused ${action} (${code || "403"}): connection.${credential} (its SAS token, or the role) needs write and list permissions (wl) on container '${container}'`,
+      [{ field: `connection.${credential}`, message: code || "403" }],
     );
   }
   if (code === "ServerBusy" || status === 429 || status === 503) {
@@ -162,15 +188,38 @@ export function azureFailure(error: unknown, target: AzureTarget): unknown {
       "unavailable",
       "azure_unreachable",
       `Cannot reach Azure Storage at ${endpoint} when ${action} (${code || "no answer"})`,
-      [{ field: "connection", message: code || "no answer" }],
+      [{ field: `connection.${credential}`, message: code || "no answer" }],
     );
   }
-  if (status >= 500) {
+  if (status === 501) {
+    return new HeraldError(
+      "validation",
+      "azure_not_supported",
+      `Azure Storage at ${endpoint} does not support ${action} (501 ${code}): check connection.${credential}`,
+      [{ field: `connection.${credential}`, message: `501 ${code}` }],
+    );
+  }
+  if (status >= 500 || status === 408 || TRANSIENT_CLIENT_CODES.has(code)) {
     return new HeraldError(
       "unavailable",
       "azure_server_error",
       `Azure Storage at ${endpoint} failed when ${action} (${status} ${code})`,
     );
   }
-  return error;
+  if (status < 400) {
+    const unexpected = new HeraldError(
+      "internal",
+      "azure_unexpected_failure",
+      `Azure Storage at ${endpoint} answered unexpectedly when ${action} (${status} ${code})`,
+    );
+    unexpected.cause = error;
+    return unexpected;
+  }
+  const field = NAME_CODES.has(code) ? "details.folderPath" : "details.container";
+  return new HeraldError(
+    "validation",
+    "azure_request_refused",
+    `Azure Storage at ${endpoint} refused ${action} (${status} ${code}${message ? `: ${message}` : ""}): check ${field}`,
+    [{ field, message: `${status} ${code}` }],
+  );
 }

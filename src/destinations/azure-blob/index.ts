@@ -1,7 +1,7 @@
 import type { ContainerClient } from "@azure/storage-blob";
 import { temporaryName } from "../temporary-names.ts";
 import type { DestinationDefinition } from "../types.ts";
-import { accountUrlOf, azureFailure, containerClientFor } from "./client.ts";
+import { accountUrlOf, azureFailure, containerClientFor, credentialFieldOf } from "./client.ts";
 import {
   type AzureBlobConnection,
   type AzureBlobDetails,
@@ -52,12 +52,22 @@ export const azureBlobDestination: DestinationDefinition<AzureBlobConnection, Az
         await probe.stageBlock(PROBE_BLOCK_ID, Buffer.from("x"), 1, options);
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
-        throw azureFailure(error, { container, endpoint: accountUrlOf(client), action });
+        throw azureFailure(error, {
+          container,
+          endpoint: accountUrlOf(client),
+          credential: credentialFieldOf(connection),
+          action,
+        });
       }
     },
     async open(connection, details) {
       const client = containerClientFor(connection, details.container, "session");
-      return openAzureBlobSession(client, details.container, blobPrefix(details.folderPath));
+      return openAzureBlobSession(
+        client,
+        details.container,
+        blobPrefix(details.folderPath),
+        credentialFieldOf(connection),
+      );
     },
   },
 };

@@ -57,6 +57,15 @@ const containerName = z
     "must use lower-case letters, digits and single hyphens, and start and end with a letter or digit",
   );
 
+/** Azure's longest blob name (in characters) and most path segments in one. */
+export const MAX_BLOB_NAME_CHARACTERS = 1024;
+export const MAX_BLOB_SEGMENTS = 254;
+/**
+ * The longest folder, in UTF-8 bytes (never fewer than its characters): its prefix (with the `/`)
+ * leaves room for a 255-byte file name.
+ */
+export const MAX_FOLDER_BYTES = MAX_BLOB_NAME_CHARACTERS - 1 - 255;
+
 export const azureBlobDetailsSchema = z.object({
   container: containerName.describe("Container name, e.g. audiences"),
   folderPath: z
@@ -65,6 +74,14 @@ export const azureBlobDetailsSchema = z.object({
     .refine(
       (value) => value === undefined || !value.split("/").some((part) => part === "." || part === ".."),
       "must not contain '.' or '..' segments",
+    )
+    .refine(
+      (value) => Buffer.byteLength(blobPrefix(value)) <= MAX_FOLDER_BYTES + 1,
+      `must be at most ${MAX_FOLDER_BYTES} bytes (UTF-8), leaving room for a 255-byte file name in Azure's ${MAX_BLOB_NAME_CHARACTERS}-character blob names`,
+    )
+    .refine(
+      (value) => blobPrefix(value).split("/").length <= MAX_BLOB_SEGMENTS,
+      `must have at most ${MAX_BLOB_SEGMENTS - 1} segments, leaving one for the file name in Azure's ${MAX_BLOB_SEGMENTS}`,
     )
     .describe(
       "Folder (name prefix) inside the container, e.g. exports/daily; the container's root when omitted",

@@ -1,11 +1,12 @@
 import type { Readable } from "node:stream";
 import { type ContainerClient, RestError } from "@azure/storage-blob";
-import { HeraldError } from "../../errors/index.ts";
+import { HeraldError, validationError } from "../../errors/index.ts";
 import { withoutSecrets } from "../shown-url.ts";
 import { assertPlainFileName, isTemporaryName } from "../temporary-names.ts";
 import { trackedUpload } from "../tracked-upload.ts";
 import type { FileSession, PutResult } from "../types.ts";
-import { accountUrlOf, azureFailure } from "./client.ts";
+import { type AzureCredentialField, accountUrlOf, azureFailure } from "./client.ts";
+import { MAX_BLOB_NAME_CHARACTERS, MAX_BLOB_SEGMENTS } from "./schemas.ts";
 
 /** Blocks of 8 MiB, four buffers (three uploads) in flight: about 32 MiB of memory per upload. */
 export const BLOCK_SIZE = 8 * 1024 * 1024;
@@ -21,13 +22,36 @@ export function openAzureBlobSession(
   client: ContainerClient,
   container: string,
   prefix: string,
+  credential: AzureCredentialField,
 ): FileSession {
   const endpoint = accountUrlOf(client);
   const folder = `container '${container}'${prefix ? ` folder '${prefix.slice(0, -1)}'` : ""}`;
-  const fail = (error: unknown, action: string) => azureFailure(error, { container, endpoint, action });
+  const fail = (error: unknown, action: string) =>
+    azureFailure(error, { container, endpoint, credential, action });
+
+  /** A folder saved before details.folderPath had a maximum may still make a name Azure refuses. */
+  function assertBlobNameFits(name: string): void {
+    const blobName = prefix + name;
+    const characters = [...blobName].length;
+    const segments = blobName.split("/").length;
+    const problem =
+      characters > MAX_BLOB_NAME_CHARACTERS
+        ? `is ${characters} characters, over Azure's ${MAX_BLOB_NAME_CHARACTERS}`
+        : segments > MAX_BLOB_SEGMENTS
+          ? `has ${segments} path segments, over Azure's ${MAX_BLOB_SEGMENTS}`
+          : undefined;
+    if (problem) {
+      throw validationError(
+        `Blob name '${blobName}' in container '${container}' ${problem}: shorten details.folderPath or the file name`,
+        [{ field: "details.folderPath", message: `the blob name ${problem}` }],
+        "azure_blob_name_too_long",
+      );
+    }
+  }
 
   async function putFile(name: string, body: Readable, options: { signal?: AbortSignal } = {}) {
     assertPlainFileName(name);
+    assertBlobNameFits(name);
     const { signal } = options;
     const blob = client.getBlockBlobClient(prefix + name);
     // The SDK passes the signal to the final commit only: ending the body stops the staging too,

@@ -1,5 +1,6 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { HeraldError } from "../../errors/index.ts";
+import { scrubSecrets } from "../../errors/scrub.ts";
 import type { S3Connection } from "./schemas.ts";
 
 /**
@@ -57,13 +58,25 @@ const NETWORK_CODES = new Set([
   "ENETUNREACH",
   "EPIPE",
   "ECONNABORTED",
+  "ENETDOWN",
+  "EHOSTDOWN",
+  "EADDRNOTAVAIL",
+  "ESOCKETTIMEDOUT",
 ]);
+/** A TLS handshake or certificate the client refuses: retrying changes nothing. */
+const TLS_CODE = /^(EPROTO|ERR_SSL_|ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT|UNABLE_TO_)/;
+/** 4xx answers that S3 documents as worth retrying: a timed-out request, a conflicting operation. */
+const TRANSIENT_CLIENT_CODES = new Set(["RequestTimeout", "OperationAborted"]);
+/** 4xx answers about the key itself: the folder (or file name) makes it one S3 refuses. */
+const KEY_CODES = new Set(["KeyTooLongError", "InvalidObjectName"]);
 
 interface SdkFailure {
   name?: string;
   code?: string;
   status?: number;
   region?: string;
+  /** The server's or the library's own words, secrets removed. */
+  message?: string;
 }
 
 /** The parts of an SDK error that matter, read defensively (network errors carry no S3 code). */
@@ -86,6 +99,7 @@ function failureOf(error: unknown): SdkFailure {
     ...(code ? { code } : {}),
     ...(fields.$metadata?.httpStatusCode ? { status: fields.$metadata.httpStatusCode } : {}),
     ...(region ? { region } : {}),
+    ...(error.message ? { message: scrubSecrets(error.message) } : {}),
   };
 }
 
@@ -108,11 +122,13 @@ export interface S3Target {
  * Turns an S3 SDK failure into a HeraldError naming the setting at fault, never a secret:
  * rejected credentials → `auth_failed`, missing bucket → `not_found`, denied → `forbidden`, wrong
  * region → `validation`, unreachable endpoint or a 5xx → `unavailable`, SlowDown → `rate_limited`.
- * Anything else is returned as it is: an internal fault, logged in full (SDK errors hold no secret).
+ * A lasting TLS failure, a 501 or another 4xx → `validation`, naming the setting to check; a
+ * failure with no answer and no known cause → `internal`, with the bucket and key (the original
+ * error as its `cause`, for the log).
  */
 export function s3Failure(error: unknown, target: S3Target): unknown {
   if (error instanceof HeraldError) return error;
-  const { name = "", code, status, region } = failureOf(error);
+  const { name = "", code, status, region, message } = failureOf(error);
   const { connection, bucket, action } = target;
   const endpoint = endpointOf(connection);
   if (AUTH_CODES.has(name)) {
@@ -161,12 +177,48 @@ export function s3Failure(error: unknown, target: S3Target): unknown {
       [{ field: "connection.endpoint", message: code ?? name }],
     );
   }
-  if (status !== undefined && status >= 500) {
+  if (code && TLS_CODE.test(code)) {
+    return new HeraldError(
+      "validation",
+      "s3_tls_failed",
+      `The TLS connection to the S3 endpoint ${endpoint} failed while ${action} (${code}): check connection.endpoint and its certificate`,
+      [{ field: "connection.endpoint", message: code }],
+    );
+  }
+  if (status === 501) {
+    return new HeraldError(
+      "validation",
+      "s3_not_supported",
+      `S3 at ${endpoint} does not support ${action} (501 ${name}${message ? `: ${message}` : ""}): check connection.endpoint`,
+      [{ field: "connection.endpoint", message: `501 ${name}` }],
+    );
+  }
+  if (
+    (status !== undefined && status >= 500) ||
+    status === 408 ||
+    TRANSIENT_CLIENT_CODES.has(name) ||
+    (status === undefined && code !== undefined && /^E[A-Z]+$/.test(code))
+  ) {
     return new HeraldError(
       "unavailable",
       "s3_server_error",
-      `S3 at ${endpoint} failed while ${action} (${status} ${name})`,
+      `S3 at ${endpoint} failed while ${action} (${status ?? code} ${name})`,
     );
   }
-  return error;
+  if (status !== undefined && status >= 400) {
+    const field = KEY_CODES.has(name) ? "details.folderPath" : "details.bucket";
+    return new HeraldError(
+      "validation",
+      "s3_request_refused",
+      `S3 at ${endpoint} refused ${action} (${status} ${name}${message ? `: ${message}` : ""}): check ${field}`,
+      [{ field, message: `${status} ${name}` }],
+    );
+  }
+  const unexpected = new HeraldError(
+    "internal",
+    "s3_unexpected_failure",
+    `S3 at ${endpoint} failed unexpectedly while ${action}${message ? `: ${message}` : ""}`,
+  );
+  unexpected.cause = error;
+  return unexpected;
 }

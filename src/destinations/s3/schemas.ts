@@ -43,6 +43,11 @@ const bucketName = z
   .refine((name) => !/^\d+\.\d+\.\d+\.\d+$/.test(name), "must not be shaped like an IP address")
   .refine((name) => !name.includes(".."), "must not contain two dots in a row");
 
+/** S3's longest key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+/** The longest folder: its key prefix (with the `/`) leaves room for a 255-byte file name. */
+export const MAX_FOLDER_BYTES = MAX_KEY_BYTES - 1 - 255;
+
 export const s3DetailsSchema = z.object({
   bucket: bucketName.describe("Bucket name, e.g. acme-audiences"),
   folderPath: z
@@ -51,6 +56,10 @@ export const s3DetailsSchema = z.object({
     .refine(
       (value) => value === undefined || !value.split("/").some((part) => part === "." || part === ".."),
       "must not contain '.' or '..' segments",
+    )
+    .refine(
+      (value) => Buffer.byteLength(folderPrefix(value)) <= MAX_FOLDER_BYTES + 1,
+      `must be at most ${MAX_FOLDER_BYTES} bytes (UTF-8), leaving room for a 255-byte file name in S3's ${MAX_KEY_BYTES}-byte keys`,
     )
     .describe("Folder (key prefix) inside the bucket, e.g. exports/daily; the bucket's root when omitted"),
 });

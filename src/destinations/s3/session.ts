@@ -13,7 +13,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { HeraldError } from "../../errors/index.ts";
+import { HeraldError, validationError } from "../../errors/index.ts";
 import {
   assertPlainFileName,
   isStaleTemporary,
@@ -24,7 +24,7 @@ import {
 import { trackedUpload } from "../tracked-upload.ts";
 import type { FileSession, PutResult } from "../types.ts";
 import { s3Failure } from "./client.ts";
-import type { S3Connection } from "./schemas.ts";
+import { MAX_KEY_BYTES, type S3Connection } from "./schemas.ts";
 
 /**
  * Parts of 8 MiB, four in flight: about 40 MiB of memory per upload, enough to keep a fast link
@@ -83,6 +83,14 @@ export function openS3Session(folder: S3Folder): FileSession {
     const { signal } = options;
     const key = prefix + name;
     const location = `s3://${bucket}/${key}`;
+    // A folder saved before details.folderPath had a maximum may still make a key S3 refuses.
+    if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+      throw validationError(
+        `S3 key ${location} is ${Buffer.byteLength(key)} bytes, over S3's ${MAX_KEY_BYTES}: shorten details.folderPath (${Buffer.byteLength(prefix)} bytes) or the file name`,
+        [{ field: "details.folderPath", message: `the key would be over ${MAX_KEY_BYTES} bytes` }],
+        "s3_key_too_long",
+      );
+    }
     uploading.add(key);
     try {
       // Ending the body makes Upload stop reading; refusing its writes (`writesUntilAborted`) makes
