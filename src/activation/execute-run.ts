@@ -17,6 +17,7 @@ import {
 } from "./export/index.ts";
 import type { ExportSlots } from "./export-slots.ts";
 import {
+  filesOfEarlierRuns,
   finishRun,
   getRun,
   markRunning,
@@ -259,6 +260,8 @@ async function completeSegmentExport(
 interface ExportProgress {
   delivered: Map<string, ExportedFile>;
   counts: ExclusionCounts;
+  /** What a successful export says besides its files: the stale files it removed, or failed to. */
+  notes: string[];
 }
 
 /**
@@ -285,6 +288,7 @@ async function exportWithRetries(
   const progress: ExportProgress = {
     delivered: new Map(),
     counts: { received: 0, missingMandatory: 0, duplicates: 0 },
+    notes: [],
   };
   let exported: ExportedFile[] | undefined;
   const errors: string[] = [];
@@ -305,6 +309,7 @@ async function exportWithRetries(
   // A failed run lists every file it left at the destination, earlier attempts' included; with
   // any, the destination holds part of the audience (complete files, no manifest, which goes
   // last): partially succeeded.
+  if (exported) errors.push(...progress.notes);
   const files = exported ?? [...progress.delivered.values()];
   const activated = files.reduce((sum, f) => sum + f.rows, 0);
   const { counts } = progress;
@@ -423,8 +428,70 @@ async function exportOnce(
         Readable.from([Buffer.from(JSON.stringify(manifest, null, 2))]),
       );
     }
+    progress.notes = await removeStaleFiles(deps, sandbox, run, files, session);
     return files;
   } finally {
     await session.close();
   }
+}
+
+/** Where a delivered file lies, less its name: the folder a session resolved (`/data/out/`, `s3://b/p/`). */
+function placeOf(file: ExportedFile): string | undefined {
+  return file.location.endsWith(file.name) ? file.location.slice(0, -file.name.length) : undefined;
+}
+
+const listed = (files: readonly ExportedFile[]) =>
+  `${files.length} file${files.length === 1 ? "" : "s"} of an earlier run for this scheduled time: ${files.map((f) => f.name).join(", ")}`;
+
+/**
+ * Once a run has delivered all its files (and its manifest), deletes the files that earlier runs
+ * of the same dataflow, segment and scheduled time recorded and this run did not write: a rerun
+ * over a shrunk audience writes fewer parts, and a pickup job reading the folder must not find the
+ * old `_3`, `_4` with profiles no longer in the segment. Only names Herald recorded for that very
+ * time, in the folder this run wrote to (a folder changed since is left alone), are deleted. A
+ * failed deletion does not fail the run: it is logged and returned as a note for the run's errors,
+ * like those removed.
+ */
+async function removeStaleFiles(
+  deps: ActivationDeps,
+  sandbox: string,
+  run: Run,
+  files: readonly ExportedFile[],
+  session: FileSession,
+): Promise<string[]> {
+  const notes: string[] = [];
+  const warn = (note: string, file?: string) => {
+    deps.logger?.warn(
+      { sandbox, dataflow: run.dataflowId, segment: run.segmentId, run: run.id, ...(file ? { file } : {}) },
+      note,
+    );
+    notes.push(note);
+  };
+  let earlier: ExportedFile[];
+  try {
+    earlier = await filesOfEarlierRuns(deps.store, sandbox, run);
+  } catch (error) {
+    warn(
+      `warning: could not look up earlier runs' files for this scheduled time, none removed: ${describe(error)}`,
+    );
+    return notes;
+  }
+  const written = new Set(files.map((f) => f.name));
+  const places = new Set(files.map(placeOf));
+  const stale = earlier.filter(
+    (f) => !written.has(f.name) && placeOf(f) !== undefined && places.has(placeOf(f)),
+  );
+  const removed: ExportedFile[] = [];
+  for (const file of stale) {
+    try {
+      await session.deleteFile(file.name);
+      removed.push(file);
+    } catch (error) {
+      warn(
+        `warning: could not remove ${file.name}, written by an earlier run for this scheduled time and not by this one: ${describe(error)}`,
+        file.name,
+      );
+    }
+  }
+  return removed.length ? [`removed ${listed(removed)}`, ...notes] : notes;
 }

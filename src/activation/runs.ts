@@ -196,6 +196,29 @@ export async function recordDeliveredFiles(
   ]);
 }
 
+/**
+ * The files that other runs of this dataflow's segment recorded for the same scheduled time (a
+ * first run, reruns, failed attempts' deliveries), each name once: the names a rerun may find at
+ * the destination from before. Most runs are the first of their time and get none.
+ */
+export async function filesOfEarlierRuns(
+  db: Executor,
+  sandbox: string,
+  run: Pick<Run, "id" | "dataflowId" | "segmentId" | "scheduledFor">,
+): Promise<ExportedFile[]> {
+  const rows = await db.query<{ files: string }>(
+    sandbox,
+    `SELECT files FROM runs WHERE sandbox = $sandbox AND dataflow_id = $1 AND segment_id = $2
+       AND scheduled_for = $3 AND id <> $4 ORDER BY started_at, id`,
+    [run.dataflowId, run.segmentId, run.scheduledFor, run.id],
+  );
+  const byName = new Map<string, ExportedFile>();
+  for (const row of rows) {
+    for (const file of JSON.parse(row.files) as ExportedFile[]) byName.set(file.name, file);
+  }
+  return [...byName.values()];
+}
+
 export async function finishRun(
   db: Executor,
   sandbox: string,

@@ -62,6 +62,12 @@ export interface FileSession {
   getFile(name: string): Promise<Buffer>;
   /** Lists file names in the folder (without temporaries). */
   listFiles(): Promise<string[]>;
+  /**
+   * Deletes `name` inside the configured folder (resolved as `putFile` resolves it); a file
+   * already missing is no error. Used to remove the parts an earlier run of the same scheduled time
+   * wrote and a rerun did not: `await session.deleteFile("audience_20261120_3.csv.gz")`.
+   */
+  deleteFile(name: string): Promise<void>;
   /** Removes temporaries left by an interrupted upload; returns how many were removed. */
   cleanupTemporaries(): Promise<number>;
   close(): Promise<void>;

@@ -266,6 +266,13 @@ describe("Azure Blob session", () => {
     expect((await session.getFile("empty.csv")).length).toBe(0);
   });
 
+  it("deletes a blob in its folder, a missing one without error", async () => {
+    await session.putFile("old_2.csv", Readable.from(["x\n"]));
+    await session.deleteFile("old_2.csv");
+    await session.deleteFile("old_2.csv");
+    expect(await session.listFiles()).not.toContain("old_2.csv");
+  });
+
   it("shows nothing under the final name when the body fails halfway, and keeps a previous file", async () => {
     await session.putFile("broken.bin", Readable.from(["previous export\n"]));
     await session.putFile("never-before.bin.keep", Readable.from(["x"]));

@@ -124,6 +124,17 @@ describe("Local folder connector", () => {
     expect(rawEntries()).toEqual([]);
   });
 
+  it("deletes a file in its folder, a missing one without error, and refuses a path", async () => {
+    const files = await open();
+    await files.putFile("old_2.csv", bodyOf(Buffer.from("x\n")));
+    await files.putFile("kept.csv", bodyOf(Buffer.from("y\n")));
+    await files.deleteFile("old_2.csv");
+    await files.deleteFile("old_2.csv");
+    expect(rawEntries()).toEqual(["kept.csv"]);
+    await expect(files.deleteFile("../kept.csv")).rejects.toMatchObject({ kind: "validation" });
+    expect(rawEntries()).toEqual(["kept.csv"]);
+  });
+
   it("replaces an existing file atomically: readers see the old bytes until the new ones are complete", async () => {
     const files = await open();
     const before = randomFile(1024 * 1024);

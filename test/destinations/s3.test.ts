@@ -210,6 +210,13 @@ describe("S3 session", () => {
     expect((await session.getFile("empty.csv")).length).toBe(0);
   });
 
+  it("deletes an object in its folder, a missing one without error", async () => {
+    await session.putFile("old_2.csv", Readable.from(["x\n"]));
+    await session.deleteFile("old_2.csv");
+    await session.deleteFile("old_2.csv");
+    expect(await session.listFiles()).not.toContain("old_2.csv");
+  });
+
   it("replaces an existing file only when the new one is complete", async () => {
     await session.putFile("replace.csv", Readable.from(["old\n"]));
     await session.putFile("replace.csv", Readable.from(["new\n"]));

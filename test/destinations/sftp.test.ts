@@ -241,6 +241,16 @@ describe("SFTP connector against OpenSSH's sshd", () => {
       expect(onDisk()).toEqual(["audience.csv", "empty.csv", "small.csv"]);
     });
 
+    it("deletes a file in its folder, a missing one without error", async () => {
+      const files = await open();
+      await files.putFile("old_2.csv", bodyOf(Buffer.from("x\n")));
+      await files.putFile("kept.csv", bodyOf(Buffer.from("y\n")));
+      await files.deleteFile("old_2.csv");
+      await files.deleteFile("old_2.csv");
+      expect(onDisk()).toEqual(["kept.csv"]);
+      await files.deleteFile("kept.csv");
+    });
+
     it("leaves nothing when the body fails halfway", async () => {
       const files = await open();
       const upload = files.putFile("broken.csv", failingBody(randomFile(16 * MB), 6 * MB));

@@ -93,6 +93,14 @@ export function openAzureBlobSession(
       }
       return names.sort();
     },
+    async deleteFile(name) {
+      assertPlainFileName(name);
+      try {
+        await client.getBlockBlobClient(prefix + name).deleteIfExists();
+      } catch (error) {
+        throw fail(error, `deleting '${name}' from ${folder}`);
+      }
+    },
     /**
      * Nothing to remove: an interrupted upload leaves only uncommitted blocks, which no listing or
      * read shows and which Azure Storage deletes by itself after seven days (the next upload of the

@@ -76,6 +76,13 @@ export function openLocalSession(folder: string): FileSession {
         .map((entry) => entry.name)
         .sort();
     },
+    async deleteFile(name) {
+      assertPlainFileName(name);
+      await fs.rm(path.join(folder, name), { force: true }).catch((error: unknown) => {
+        throw fileSystemError(error, `Deleting ${inFolder(name)}`);
+      });
+      await syncDirectory(folder);
+    },
     async cleanupTemporaries() {
       const now = new Date();
       let removed = 0;

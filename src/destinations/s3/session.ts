@@ -202,6 +202,15 @@ export function openS3Session(folder: S3Folder): FileSession {
       }
       return names.sort();
     },
+    async deleteFile(name) {
+      assertPlainFileName(name);
+      // S3 answers a delete of a missing key with success: nothing to tell apart.
+      await client
+        .send(new DeleteObjectCommand({ Bucket: bucket, Key: prefix + name }))
+        .catch((error: unknown) => {
+          throw fail(error, `deleting s3://${bucket}/${prefix}${name}`);
+        });
+    },
     /**
      * Aborts the multipart uploads in the folder that received nothing for an hour (their process
      * died before it could abort them; S3 keeps, and bills, their parts until then), and removes

@@ -188,6 +188,19 @@ function sftpSession(link: SftpLink, folder: RemoteFolder): FileSession {
         .map((entry) => entry.filename)
         .sort();
     },
+    async deleteFile(name) {
+      assertPlainFileName(name);
+      try {
+        await request(link, (done) => sftp.unlink(path.posix.join(folder.path, name), done));
+      } catch (error) {
+        const failure = remoteError(error, `Deleting ${inFolder(name)}`, {
+          missing: "file_not_found",
+          denied: "file_not_deletable",
+        });
+        if (failure instanceof HeraldError && failure.kind === "not_found") return;
+        throw failure;
+      }
+    },
     async cleanupTemporaries() {
       const now = new Date();
       let removed = 0;
