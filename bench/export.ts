@@ -21,7 +21,6 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Worker } from "node:worker_threads";
 import { pino } from "pino";
 import { buildAudienceQuery, createDataflow, getDataflow } from "../src/activation/index.ts";
 import { migrateParts, wireParts } from "../src/api/index.ts";
@@ -47,6 +46,7 @@ import {
   timed,
 } from "./support/measure.ts";
 import { timedSegmentExport } from "./support/segment-export.ts";
+import { zlibLimit } from "./support/zlib-limit.ts";
 
 const SANDBOX = DEFAULT_SANDBOX;
 const EVERYONE = "everyone";
@@ -79,7 +79,7 @@ async function runTask(task: Task): Promise<{ seconds: number; [key: string]: un
     case "duckdb-copy":
       return duckdbCopy(task);
     case "zlib":
-      return zlibLimit(task);
+      return zlibLimit(task.file, task.threads, task.level);
   }
 }
 
@@ -152,60 +152,6 @@ async function duckdbCopy(task: Extract<Task, { kind: "duckdb-copy" }>) {
   } finally {
     await store.close();
   }
-}
-
-/**
- * The bare compression limit: the file's bytes in 4 MiB blocks (Herald's block size), block k on
- * worker k mod threads, each compressed with zlib.gzipSync. The limit is the busiest worker's time
- * inside gzip; reading the file (page cache) is reported apart, in the wall time.
- */
-async function zlibLimit(task: Extract<Task, { kind: "zlib" }>) {
-  const source = `
-    const { parentPort, workerData } = require("node:worker_threads");
-    const fs = require("node:fs");
-    const zlib = require("node:zlib");
-    const { file, index, threads, level, block } = workerData;
-    const fd = fs.openSync(file, "r");
-    const size = fs.fstatSync(fd).size;
-    const buffer = Buffer.allocUnsafe(block);
-    let compressNs = 0n, inBytes = 0, outBytes = 0;
-    for (let offset = index * block; offset < size; offset += threads * block) {
-      const n = fs.readSync(fd, buffer, 0, block, offset);
-      const started = process.hrtime.bigint();
-      outBytes += zlib.gzipSync(buffer.subarray(0, n), { level }).length;
-      compressNs += process.hrtime.bigint() - started;
-      inBytes += n;
-    }
-    fs.closeSync(fd);
-    parentPort.postMessage({ compressSeconds: Number(compressNs) / 1e9, inBytes, outBytes });
-  `;
-  const { value: workers, seconds } = await timed(() =>
-    Promise.all(
-      Array.from(
-        { length: task.threads },
-        (_, index) =>
-          new Promise<{ compressSeconds: number; inBytes: number; outBytes: number }>((resolve, reject) => {
-            const worker = new Worker(source, {
-              eval: true,
-              workerData: {
-                file: task.file,
-                index,
-                threads: task.threads,
-                level: task.level,
-                block: 4 << 20,
-              },
-            });
-            worker.once("message", resolve).once("error", reject);
-          }),
-      ),
-    ),
-  );
-  return {
-    wallSeconds: seconds,
-    seconds: Math.max(...workers.map((w) => w.compressSeconds)),
-    inBytes: workers.reduce((sum, w) => sum + w.inBytes, 0),
-    outBytes: workers.reduce((sum, w) => sum + w.outBytes, 0),
-  };
 }
 
 /**

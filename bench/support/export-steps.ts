@@ -3,7 +3,8 @@
  * measured apart in one process on a store bench/export.ts generated (HERALD_BENCH_CACHE keeps
  * them): the members' count, the members' bitmap, the slices scanned and filtered without CSV, the
  * slices written as CSV by DuckDB (one COPY each, as Herald runs them, into files), then Node's side
- * on those bytes: reading, row splitting, splitting + parallel gzip + SHA-256. Run it on a copy:
+ * on those bytes: reading, row splitting, the bare compression limit (zlib alone on 2 threads, as
+ * bench/export.ts measures it), splitting + parallel gzip + SHA-256. Run it on a copy:
  *
  *   cp /var/tmp/herald-bench/export-v1-10000000.duckdb /tmp/steps.duckdb
  *   flock /tmp/herald-bench.lock node bench/support/export-steps.ts /tmp/steps.duckdb [segment] [dir]
@@ -19,6 +20,7 @@ import { loadSchema } from "../../src/schema/index.ts";
 import { segmentMemberships } from "../../src/segments/index.ts";
 import { DEFAULT_SANDBOX, openDuckDBStore } from "../../src/store/index.ts";
 import { scopePlan } from "../../src/store/scoping.ts";
+import { zlibLimit } from "./zlib-limit.ts";
 
 const [file, segmentId = "everyone", parent = os.tmpdir()] = process.argv.slice(2);
 if (!file) throw new Error("usage: export-steps.ts <store.duckdb> [segment] [dir for the CSV]");
@@ -80,6 +82,15 @@ try {
   await step("members' bitmap (setup)", async () => {
     for (const s of plan.setup) await connection.run(s.sql, s.params as never);
   });
+  // The floor of any formatter on this store: every value read (max of each column), no text made.
+  await step("slices: scan + bit filter, values only", async () => {
+    let rows = 0;
+    for (const q of plan.queries) {
+      const reader = await connection.runAndReadAll(`SELECT count(*), max(COLUMNS(*)) FROM (${q.sql})`);
+      rows += Number(reader.getRows()[0]?.[0]);
+    }
+    return `${rows} rows`;
+  });
   await step("slices: scan + bit filter, no CSV", async () => {
     let rows = 0;
     for (const q of plan.queries) {
@@ -121,6 +132,12 @@ try {
     let bytes = 0;
     while (await s.hasMore()) for await (const b of s.nextFile()) bytes += b.length;
     return `${bytes} bytes`;
+  });
+  // The issue's bare compression limit on the same bytes (bench/export.ts): zlib alone, 2 threads.
+  await step("bare compression limit: zlib, 2 threads", async () => {
+    let busiest = 0;
+    for (const f of files) busiest += (await zlibLimit(f, 2, 1)).seconds;
+    return `${busiest.toFixed(2)} s inside gzip on the busiest worker`;
   });
   await step("Node: reading + splitter + gzip + SHA-256", async () => {
     const s = splitter();
