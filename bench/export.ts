@@ -16,11 +16,13 @@
  *   HERALD_BENCH_LOCAL_PROFILES=10000000 HERALD_BENCH_SFTP_PROFILES=10000000 node bench/export.ts
  *   HERALD_BENCH_CACHE=/var/tmp/herald-bench node bench/export.ts  # generate once, copy after
  *   HERALD_BENCH_CACHE=/var/tmp/herald-bench node bench/export.ts --generate-only
+ *   node bench/export.ts --only=local --encrypted   # plain, then encrypted to an OpenPGP key
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import * as openpgp from "openpgp";
 import { pino } from "pino";
 import { buildAudienceQuery, createDataflow, getDataflow } from "../src/activation/index.ts";
 import { migrateParts, wireParts } from "../src/api/index.ts";
@@ -237,12 +239,14 @@ async function openFixture(dataDir: string, keyHex: string) {
         destinationId: string,
         connection: Record<string, unknown>,
         details: Record<string, unknown>,
+        encryptionKey?: string,
       ) => {
         const account = await createAccount(deps, SANDBOX, {
           destinationId,
           name: destinationId,
           connection,
           details,
+          ...(encryptionKey ? { encryptionKey } : {}),
         });
         const dataflow = await createDataflow(deps, SANDBOX, {
           name: `bench to ${destinationId}`,
@@ -362,6 +366,12 @@ async function measureScenario(script: string, dir: string, dataDir: string, key
  * default HERALD_MAX_CONCURRENT_EXPORTS of 2 allows): their time and the process's peak RSS. No
  * baselines: the question is the memory of two exports side by side.
  */
+/** Empties the scenario's folder and its second dataflow's (`out2`) between exports. */
+function emptyFolders(s: Scenario) {
+  for (const folder of [s.folder, path.join(path.dirname(s.folder), "out2")])
+    for (const name of fs.readdirSync(folder)) fs.rmSync(path.join(folder, name), { force: true });
+}
+
 async function measureConcurrent(
   script: string,
   dataDir: string,
@@ -370,10 +380,7 @@ async function measureConcurrent(
   second: string,
 ) {
   const task = { kind: "herald" as const, dataDir, keyHex, segmentId: s.segmentId };
-  const empty = () => {
-    for (const folder of [s.folder, path.join(path.dirname(s.folder), "out2")])
-      for (const name of fs.readdirSync(folder)) fs.rmSync(path.join(folder, name), { force: true });
-  };
+  const empty = () => emptyFolders(s);
   console.log(`\n## ${s.profiles.toLocaleString("en-US")} profiles, gzip CSV: one export, then two at once`);
   const one = await runChild(script, { ...task, dataflowIds: [s.dataflowId] });
   empty();
@@ -396,6 +403,41 @@ async function measureConcurrent(
   console.log(
     `two at once: ${two.seconds.toFixed(1)} s, ${two.cpuSeconds.toFixed(1)} CPU s, ${perSecond(2 * s.profiles, two.seconds)}, peak RSS ${mib(two.peakRssBytes)} (${two.peakRssBytes < 1 << 30 ? "under" : "over"} 1024 MiB), ${ratio(two.seconds, 2 * one.seconds)} the time of two one after the other`,
   );
+}
+
+/**
+ * `--encrypted`: the same audience exported twice in one run, plain, then to an account with an
+ * OpenPGP key (every file encrypted after gzip, docs/destinations.md); the second's cost is the
+ * encryption's.
+ */
+async function measureEncrypted(
+  script: string,
+  dataDir: string,
+  keyHex: string,
+  s: Scenario,
+  encrypted: string,
+) {
+  const task = { kind: "herald" as const, dataDir, keyHex, segmentId: s.segmentId };
+  const empty = () => emptyFolders(s);
+  console.log(
+    `\n## ${s.profiles.toLocaleString("en-US")} profiles, gzip CSV: plain, then encrypted to an OpenPGP key`,
+  );
+  const runs: [string, Awaited<ReturnType<typeof runChild>>][] = [];
+  for (const [label, id] of [
+    ["plain", s.dataflowId],
+    ["OpenPGP", encrypted],
+  ] as const) {
+    runs.push([label, await runChild(script, { ...task, dataflowIds: [id] })]);
+    const written = fs.readdirSync(path.join(path.dirname(s.folder), "out2"));
+    if (label === "OpenPGP" && !written.some((name) => name.endsWith(".csv.gz.gpg")))
+      throw new Error(`the encrypted export wrote ${written.join(", ") || "nothing"}, no .csv.gz.gpg file`);
+    empty();
+  }
+  const plain = runs[0]?.[1] as Awaited<ReturnType<typeof runChild>>;
+  for (const [label, r] of runs)
+    console.log(
+      `${label.padEnd(8)} ${r.seconds.toFixed(1)} s, ${r.cpuSeconds.toFixed(1)} CPU s, ${perSecond(s.profiles, r.seconds)}, peak RSS ${mib(r.peakRssBytes)}, ${ratio(r.seconds, plain.seconds)} the plain export's time`,
+    );
 }
 
 async function main() {
@@ -450,7 +492,23 @@ async function main() {
         folder: path.join(root, "out"),
         dataflowId: await fixture.dataflow(EVERYONE, profiles, "local", { root }, { folderPath: "out" }),
       });
-      if (process.argv.includes("--concurrent")) {
+      if (process.argv.includes("--encrypted")) {
+        fs.mkdirSync(path.join(root, "out2"));
+        const { publicKey } = await openpgp.generateKey({
+          type: "ecc",
+          curve: "curve25519Legacy",
+          userIDs: [{ name: "bench", email: "bench@example.com" }],
+          format: "armored",
+        });
+        secondDataflow = await fixture.dataflow(
+          EVERYONE,
+          profiles,
+          "local",
+          { root },
+          { folderPath: "out2" },
+          publicKey,
+        );
+      } else if (process.argv.includes("--concurrent")) {
         fs.mkdirSync(path.join(root, "out2"));
         secondDataflow = await fixture.dataflow(
           EVERYONE,
@@ -484,10 +542,13 @@ async function main() {
     } else if (sftpProfiles) console.log(`SFTP skipped: ${sshdProblem}`);
     await fixture.close();
 
-    if (process.argv.includes("--concurrent")) {
+    if (process.argv.includes("--concurrent") || process.argv.includes("--encrypted")) {
       const local = scenarios.find((sc) => sc.name === "local folder");
-      if (!local) throw new Error("--concurrent measures the local export: leave out --only=sftp");
-      await measureConcurrent(script, dataDir, keyHex, local, secondDataflow);
+      if (!local)
+        throw new Error("--concurrent and --encrypted measure the local export: leave out --only=sftp");
+      if (process.argv.includes("--encrypted"))
+        await measureEncrypted(script, dataDir, keyHex, local, secondDataflow);
+      else await measureConcurrent(script, dataDir, keyHex, local, secondDataflow);
       return;
     }
     const results = [];

@@ -183,11 +183,12 @@ async function renderedFileNameIssues(
   sandbox: string,
   input: z.infer<typeof dataflowInputSchema>,
   destination: string,
+  encrypted: boolean,
   dataflowId: string | undefined,
   now: Date,
 ): Promise<Issue[]> {
   const names = new Map((await listStoredSegments(db, sandbox)).map((s) => [s.id, s.name]));
-  const extension = fileExtension(input.fileOptions);
+  const extension = fileExtension(input.fileOptions, encrypted);
   const issues: Issue[] = [];
   const writers = new Map<string, number>();
   for (const [i, s] of input.segments.entries()) {
@@ -351,7 +352,17 @@ async function checkReferences(
   if (misfits.length) throw validationError(misfits.map((m) => m.message).join("; "), misfits);
   refuseIssues(await segmentIssues(deps.store, sandbox, input.segments));
   if (!streams)
-    refuseIssues(await renderedFileNameIssues(deps.store, sandbox, input, definition.name, saved?.id, now));
+    refuseIssues(
+      await renderedFileNameIssues(
+        deps.store,
+        sandbox,
+        input,
+        definition.name,
+        existing ? existing.encryption !== null : inline.encryptionKey !== undefined,
+        saved?.id,
+        now,
+      ),
+    );
   // The mapping is checked against the schema now, not at the first export.
   const schema = await loadSchema(deps.store, sandbox);
   const mapping = applyPresets(input.mapping, definition.presets, definition.name, schema);
@@ -370,6 +381,7 @@ async function checkReferences(
         connection: inline.connection,
         details: inline.details,
         recordsPerSecond: inline.recordsPerSecond,
+        encryptionKey: inline.encryptionKey,
       });
   // A typo'd bucket, folder or stream is refused now, naming it, rather than at the first run (or
   // in the dead letters). A new account checked with these very details needs no second try.

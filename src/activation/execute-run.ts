@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import type { Logger } from "pino";
+import { readEncryptionKey } from "../crypto/index.ts";
 import type { AccountDeps, FileSession } from "../destinations/index.ts";
 import { openAccountConnection } from "../destinations/index.ts";
 import { HeraldError, isRetryable } from "../errors/index.ts";
@@ -335,7 +336,11 @@ async function exportOnce(
   report: RunReporter,
   signal?: AbortSignal,
 ): Promise<ExportedFile[]> {
-  const { definition, connection } = await openAccountConnection(deps, sandbox, dataflow.accountId);
+  const { definition, connection, encryptionKey } = await openAccountConnection(
+    deps,
+    sandbox,
+    dataflow.accountId,
+  );
   if (definition.connector.kind !== "file") {
     throw new HeraldError(
       "validation",
@@ -373,7 +378,9 @@ async function exportOnce(
     runId: run.id,
     time: run.scheduledFor,
   };
-  const extension = fileExtension(dataflow.fileOptions);
+  // Read before anything is sent: a key expired since it was saved fails the run at once.
+  const encryptTo = encryptionKey ? (await readEncryptionKey(encryptionKey)).key : undefined;
+  const extension = fileExtension(dataflow.fileOptions, encryptTo !== undefined);
   const session: FileSession = await definition.connector.open(
     connection as never,
     dataflow.details as never,
@@ -398,6 +405,7 @@ async function exportOnce(
       options: dataflow.fileOptions,
       fileName: (part) => renderFileName(segment.fileNameTemplate, context, part, extension),
       session,
+      ...(encryptTo ? { encryptTo } : {}),
       ...(signal ? { signal } : {}),
       onFile: (file) => {
         progress.delivered.set(file.name, file);

@@ -63,6 +63,17 @@ export const accountResponse = z.object({
   secretsSet: z.array(z.string()).describe("the secret fields that are set (never their values)"),
   validationDetails: z.record(z.string(), z.unknown()),
   recordsPerSecond: z.number().nullable(),
+  encryption: z
+    .object({
+      fingerprint: z.string(),
+      algorithm: z.string(),
+      userIds: z.array(z.string()),
+      expiresAt: isoTime.nullable(),
+    })
+    .nullable()
+    .describe(
+      "the OpenPGP public key the account's files are encrypted to (`.gpg` appended to their names), or null",
+    ),
   createdAt: isoTime,
   updatedAt: isoTime,
   validatedAt: isoTime.nullable(),

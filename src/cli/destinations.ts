@@ -131,6 +131,19 @@ async function newConnection(
   return values;
 }
 
+/** `--encryption-key-file <file>`: the armored OpenPGP public key the account's files are encrypted to. */
+function encryptionKeyFromFile(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Error(`--encryption-key-file ${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** What the CLI prints of an account's encryption: the key's fingerprint, or nothing. */
+const encryptionNote = (account: { encryption: { fingerprint: string } | null }) =>
+  account.encryption ? `; files encrypted to ${account.encryption.fingerprint}` : "";
+
 /** A JSON file's object: a whole connection, secrets included (kept out of the shell's history). */
 function connectionFromFile(file: string): Record<string, unknown> {
   let parsed: unknown;
@@ -165,6 +178,10 @@ const create = newCommand("create", "Connect an account; its credentials are che
     "--records-per-second <n>",
     "streamed records per second at most to this account (streaming destinations)",
   )
+  .option(
+    "--encryption-key-file <file>",
+    "an ASCII-armored OpenPGP public key: the account's files are encrypted to it (`gpg --armor --export <id>`)",
+  )
   .action(
     async (
       destination: string,
@@ -173,6 +190,7 @@ const create = newCommand("create", "Connect an account; its credentials are che
         field: Record<string, string>;
         detail: Record<string, string>;
         recordsPerSecond?: string;
+        encryptionKeyFile?: string;
       },
     ) => {
       const name = options.name;
@@ -195,6 +213,9 @@ const create = newCommand("create", "Connect an account; its credentials are che
           ...(options.recordsPerSecond !== undefined
             ? { recordsPerSecond: rateOption(options.recordsPerSecond) }
             : {}),
+          ...(options.encryptionKeyFile
+            ? { encryptionKey: encryptionKeyFromFile(options.encryptionKeyFile) }
+            : {}),
         });
         await recordAudit(herald.store, {
           sandbox: options.sandbox,
@@ -206,9 +227,12 @@ const create = newCommand("create", "Connect an account; its credentials are che
             destination,
             name: account.name,
             ...(account.recordsPerSecond === null ? {} : { recordsPerSecond: account.recordsPerSecond }),
+            ...(account.encryption ? { encryptionKey: account.encryption.fingerprint } : {}),
           },
         });
-        process.stdout.write(`connected account ${account.id} (${account.name}) to ${definition.name}\n`);
+        process.stdout.write(
+          `connected account ${account.id} (${account.name}) to ${definition.name}${encryptionNote(account)}\n`,
+        );
       } finally {
         await herald.close();
       }
@@ -298,6 +322,8 @@ const update = newCommand(
   .option("--records-per-second <n>", "streamed records per second at most to this account")
   .option("--no-records-per-second", "drop the account's own rate: the global one applies")
   .option("--connection-file <file>", "a JSON file holding the whole new connection, secrets included")
+  .option("--encryption-key-file <file>", "a new OpenPGP public key for the account's files")
+  .option("--no-encryption-key", "send the account's files unencrypted from the next run")
   .option("--new-credentials", "ask on a terminal for the connection's secrets (the other fields are kept)")
   .option(
     "--field <key=value>",
@@ -313,6 +339,8 @@ const update = newCommand(
         connectionFile?: string;
         newCredentials?: boolean;
         field?: Record<string, string>;
+        encryptionKeyFile?: string;
+        encryptionKey?: boolean;
       },
     ) =>
       withHerald(options, async (herald) => {
@@ -328,14 +356,19 @@ const update = newCommand(
           ...(prompted
             ? { connection: await newConnection(herald, options.sandbox, id, options.field ?? {}) }
             : {}),
+          ...(options.encryptionKeyFile
+            ? { encryptionKey: encryptionKeyFromFile(options.encryptionKeyFile) }
+            : options.encryptionKey === false
+              ? { encryptionKey: null }
+              : {}),
         };
         if (Object.keys(patch).length === 0)
           throw new Error(
-            "nothing to change: give --name, --records-per-second, --no-records-per-second, --connection-file, --new-credentials or --field",
+            "nothing to change: give --name, --records-per-second, --no-records-per-second, --connection-file, --new-credentials, --field, --encryption-key-file or --no-encryption-key",
           );
         const { account, changed } = await updateAndAudit(herald, options.sandbox, id, patch);
         process.stdout.write(
-          `account ${id} (${account.name}): ${changed.length ? `changed ${changed.join(", ")}` : "nothing changed"}${account.recordsPerSecond === null ? "" : `; ${account.recordsPerSecond} records/s`}\n`,
+          `account ${id} (${account.name}): ${changed.length ? `changed ${changed.join(", ")}` : "nothing changed"}${account.recordsPerSecond === null ? "" : `; ${account.recordsPerSecond} records/s`}${encryptionNote(account)}\n`,
         );
       }),
   );

@@ -6,3 +6,4 @@ export {
   loadOrCreateLocalKey,
   localKeyProvider,
 } from "./key-provider.ts";
+export { type EncryptionKeySummary, encryptedFor, readEncryptionKey } from "./pgp.ts";

@@ -1,6 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import { type KeyProvider, seal, unseal } from "../crypto/index.ts";
+import {
+  type EncryptionKeySummary,
+  type KeyProvider,
+  readEncryptionKey,
+  seal,
+  unseal,
+} from "../crypto/index.ts";
 import {
   conflict,
   HeraldError,
@@ -24,6 +30,8 @@ export interface Account {
   validationDetails: Record<string, unknown>;
   /** Streamed records per second at most for this account (streaming destinations); null: the global rate. */
   recordsPerSecond: number | null;
+  /** The OpenPGP public key files are encrypted to (file destinations), or null: files go unencrypted. */
+  encryption: EncryptionKeySummary | null;
   createdAt: Date;
   updatedAt: Date;
   validatedAt: Date | null;
@@ -37,6 +45,8 @@ interface AccountRow {
   connection_sealed: string;
   validation_details: string | null;
   records_per_second: number | null;
+  encryption_key: string | null;
+  encryption_summary: string | null;
   created_at: Date;
   updated_at: Date;
   validated_at: Date | null;
@@ -55,6 +65,13 @@ export const newAccountSchema = z.object({
   connection: z.record(z.string(), z.unknown()),
   details: z.record(z.string(), z.unknown()).optional(),
   recordsPerSecond: recordsPerSecondSchema.optional(),
+  encryptionKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "An ASCII-armored OpenPGP public key: every file exported through the account is encrypted to it (file destinations)",
+    ),
 });
 export type NewAccount = z.infer<typeof newAccountSchema>;
 
@@ -67,9 +84,15 @@ export const accountPatchSchema = z
     name: z.string().min(1).max(200).optional(),
     connection: z.record(z.string(), z.unknown()).optional(),
     recordsPerSecond: recordsPerSecondSchema.optional(),
+    encryptionKey: z
+      .string()
+      .min(1)
+      .nullable()
+      .optional()
+      .describe("A new OpenPGP public key for the files, or null: files go unencrypted from the next run"),
   })
   .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
-    message: "give at least one of name, connection, recordsPerSecond",
+    message: "give at least one of name, connection, recordsPerSecond, encryptionKey",
   });
 export type AccountPatch = z.infer<typeof accountPatchSchema>;
 
@@ -85,6 +108,7 @@ export function accountUpdateAuditDetails({ account, changed }: AccountUpdate): 
     changed,
     name: account.name,
     ...(changed.includes("recordsPerSecond") ? { recordsPerSecond: account.recordsPerSecond } : {}),
+    ...(changed.includes("encryptionKey") ? { encryptionKey: account.encryption?.fingerprint ?? null } : {}),
   };
 }
 
@@ -96,6 +120,8 @@ export interface AccountInput {
   details?: unknown;
   /** Streamed records per second at most (streaming destinations); absent or null: the global rate. */
   recordsPerSecond?: number | null | undefined;
+  /** An armored OpenPGP public key the account's files are encrypted to (file destinations). */
+  encryptionKey?: string | undefined;
 }
 
 export interface AccountDeps {
@@ -169,10 +195,29 @@ function toAccount(
     secretsSet: secretKeys.filter((key) => definition?.secretFields.includes(key)),
     validationDetails: JSON.parse(row.validation_details ?? "{}") as Record<string, unknown>,
     recordsPerSecond: row.records_per_second ?? null,
+    encryption: row.encryption_summary ? summaryOf(row.encryption_summary) : null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     validatedAt: row.validated_at,
   };
+}
+
+function summaryOf(json: string): EncryptionKeySummary {
+  const summary = JSON.parse(json) as EncryptionKeySummary;
+  return { ...summary, expiresAt: summary.expiresAt === null ? null : new Date(summary.expiresAt) };
+}
+
+/**
+ * A key to encrypt an account's files to: file destinations only (records streamed in real time
+ * are not files), and a public key that can encrypt now (src/crypto/pgp.ts).
+ */
+async function fileEncryption(definition: DestinationDefinition, armored: string) {
+  if (definition.connector.kind !== "file") {
+    const message = `${definition.name} receives records in real time; an encryption key applies to file destinations only`;
+    throw validationError(`encryptionKey: ${message}`, [{ field: "encryptionKey", message }]);
+  }
+  const { summary } = await readEncryptionKey(armored, "encryptionKey");
+  return { armored, summary };
 }
 
 const sealContext = (sandbox: string, id: string) => `account:${sandbox}:${id}`;
@@ -200,6 +245,8 @@ export async function checkNewAccount(deps: AccountDeps, sandbox: string, input:
     () => "recordsPerSecond",
   );
   requireStreamingForRate(definition, recordsPerSecond);
+  const encryption =
+    input.encryptionKey === undefined ? undefined : await fileEncryption(definition, input.encryptionKey);
   await definition.connector.validate(connection as never, details as never);
   const save = async (): Promise<Account> => {
     const id = randomUUID();
@@ -207,8 +254,8 @@ export async function checkNewAccount(deps: AccountDeps, sandbox: string, input:
     const now = new Date();
     await deps.store.query(
       sandbox,
-      `INSERT INTO accounts (id, sandbox, destination_id, name, connection_public, connection_sealed, validation_details, records_per_second, created_at, updated_at, validated_at)
-       VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7, $8, $8, $8)`,
+      `INSERT INTO accounts (id, sandbox, destination_id, name, connection_public, connection_sealed, validation_details, records_per_second, encryption_key, encryption_summary, created_at, updated_at, validated_at)
+       VALUES ($1, $sandbox, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10)`,
       [
         id,
         definition.id,
@@ -217,6 +264,8 @@ export async function checkNewAccount(deps: AccountDeps, sandbox: string, input:
         await seal(deps.keys, JSON.stringify(secrets), sealContext(sandbox, id)),
         JSON.stringify(details),
         recordsPerSecond ?? null,
+        encryption?.armored ?? null,
+        encryption ? JSON.stringify(encryption.summary) : null,
         now,
       ],
     );
@@ -295,6 +344,8 @@ export async function openAccountConnection(deps: AccountDeps, sandbox: string, 
     definition: deps.catalog.get(row.destination_id),
     connection: await fullConnection(deps, sandbox, row),
     recordsPerSecond: row.records_per_second ?? undefined,
+    /** The armored OpenPGP public key to encrypt files to, if the account has one. */
+    encryptionKey: row.encryption_key ?? undefined,
     updatedAt: row.updated_at,
   };
 }
@@ -349,7 +400,7 @@ function changedFields(before: Record<string, unknown>, after: Record<string, un
 }
 
 /**
- * Changes an account's name, credentials or rate. New credentials (a whole connection, parsed and
+ * Changes an account's name, credentials, rate or files' encryption key. New credentials (a whole connection, parsed and
  * sealed as at creation) are checked against the service first, with the details the account was
  * last validated with: refused, nothing changes. A rate is for streaming destinations only.
  * `updated_at` moves on every change, so a streaming session opened before is reopened.
@@ -362,7 +413,11 @@ export async function updateAccount(
   id: string,
   patch: unknown,
 ): Promise<AccountUpdate> {
-  const { name, connection, recordsPerSecond } = parseInput(accountPatchSchema, patch, "account change");
+  const { name, connection, recordsPerSecond, encryptionKey } = parseInput(
+    accountPatchSchema,
+    patch,
+    "account change",
+  );
   if (name !== undefined && !name.trim())
     throw validationError("name: an account needs a name", [{ field: "name", message: "required" }]);
   const row = await getRow(deps, sandbox, id);
@@ -382,6 +437,12 @@ export async function updateAccount(
   if (recordsPerSecond !== undefined) {
     if (recordsPerSecond !== row.records_per_second) changed.push("recordsPerSecond");
     set("records_per_second", recordsPerSecond);
+  }
+  if (encryptionKey !== undefined) {
+    const encryption = encryptionKey === null ? null : await fileEncryption(definition, encryptionKey);
+    if ((encryption?.armored ?? null) !== row.encryption_key) changed.push("encryptionKey");
+    set("encryption_key", encryption?.armored ?? null);
+    set("encryption_summary", encryption ? JSON.stringify(encryption.summary) : null);
   }
   if (connection !== undefined) {
     const parsed = parseWith<Record<string, unknown>>(

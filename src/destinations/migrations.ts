@@ -30,4 +30,13 @@ export const destinationMigrations: Migration[] = [
     // NULL: the process-wide rate (HERALD_STREAMING_RECORDS_PER_SECOND) applies, as before.
     statements: () => ["ALTER TABLE accounts ADD COLUMN records_per_second INTEGER"],
   },
+  {
+    version: 4,
+    name: "file destinations may encrypt their files to an OpenPGP public key",
+    // The armored public key (not a secret) and what the API shows of it; NULL: no encryption.
+    statements: () => [
+      "ALTER TABLE accounts ADD COLUMN encryption_key TEXT",
+      "ALTER TABLE accounts ADD COLUMN encryption_summary TEXT",
+    ],
+  },
 ];

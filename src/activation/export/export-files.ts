@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
+import type { PublicKey } from "openpgp";
+import { encryptedFor } from "../../crypto/index.ts";
 import type { FileSession } from "../../destinations/index.ts";
 import { validationError } from "../../errors/index.ts";
 import type { ExportFormat, ExportPlan, ExportStatement, Store } from "../../store/index.ts";
@@ -28,6 +30,8 @@ export interface ExportRequest {
   /** The file name of part 1, 2, ... (extension included). */
   fileName: (part: number) => string;
   session: FileSession;
+  /** The account's OpenPGP key: each file is encrypted to it after compression, as it streams. */
+  encryptTo?: PublicKey;
   signal?: AbortSignal;
   onProgress?: (rowsWritten: number) => void;
   /** Called as each file is delivered under its final name: a later failure leaves it there. */
@@ -53,6 +57,11 @@ function engineFormat(options: FileOptions): ExportFormat {
 interface Tally {
   bytes: number;
   hash: ReturnType<typeof createHash>;
+}
+
+/** A file's bytes as delivered: encrypted to the account's key when it has one. */
+function delivered(request: ExportRequest, body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  return request.encryptTo ? encryptedFor(body, request.encryptTo) : body;
 }
 
 /** Counts and checksums the bytes on their way to the destination. */
@@ -135,9 +144,13 @@ export async function exportToFiles(request: ExportRequest): Promise<ExportedFil
           : records;
       const tally: Tally = { bytes: 0, hash: createHash("sha256") };
       const name = request.fileName(part);
-      const put = await request.session.putFile(name, Readable.from(measured(body, tally)), {
-        ...(request.signal ? { signal: request.signal } : {}),
-      });
+      const put = await request.session.putFile(
+        name,
+        Readable.from(measured(delivered(request, body), tally)),
+        {
+          ...(request.signal ? { signal: request.signal } : {}),
+        },
+      );
       recordDelivery(request, files, { name, rows, location: put.location, tally });
     }
   } finally {
@@ -192,9 +205,13 @@ async function exportParquet(
     const part = files.length + 1;
     const tally: Tally = { bytes: 0, hash: createHash("sha256") };
     const name = request.fileName(part);
-    const put = await request.session.putFile(name, Readable.from(measured(stream, tally)), {
-      ...(request.signal ? { signal: request.signal } : {}),
-    });
+    const put = await request.session.putFile(
+      name,
+      Readable.from(measured(delivered(request, stream), tally)),
+      {
+        ...(request.signal ? { signal: request.signal } : {}),
+      },
+    );
     const rows = Math.min(rowsPerFile, total - (part - 1) * rowsPerFile);
     request.onProgress?.(Math.min(total, part * rowsPerFile));
     recordDelivery(request, files, { name, rows, location: put.location, tally });

@@ -65,7 +65,9 @@ export const fileOptionsSchema = z.object({
 export type FileOptions = z.infer<typeof fileOptionsSchema>;
 export type FileOptionsInput = z.input<typeof fileOptionsSchema>;
 
-export function fileExtension(options: FileOptions): string {
+export function fileExtension(options: FileOptions, encrypted = false): string {
   const base = options.format === "csv" ? "csv" : options.format === "jsonl" ? "jsonl" : "parquet";
-  return options.compression === "gzip" && options.format !== "parquet" ? `${base}.gz` : base;
+  const compressed = options.compression === "gzip" && options.format !== "parquet" ? `${base}.gz` : base;
+  // Files encrypted to the account's OpenPGP key end as GnuPG's own output does.
+  return encrypted ? `${compressed}.gpg` : compressed;
 }

@@ -32,6 +32,7 @@ export function auditAccountCreated(deps: ApiDeps, sandbox: string, actor: Actor
       destination: account.destinationId,
       name: account.name,
       ...(account.recordsPerSecond === null ? {} : { recordsPerSecond: account.recordsPerSecond }),
+      ...(account.encryption ? { encryptionKey: account.encryption.fingerprint } : {}),
     },
   });
 }
@@ -106,6 +107,7 @@ export function destinationRoutes(app: FastifyInstance, deps: ApiDeps) {
         connection: body.connection,
         details: body.details,
         recordsPerSecond: body.recordsPerSecond,
+        encryptionKey: body.encryptionKey,
       });
       await auditAccountCreated(deps, sandbox, actor, account);
       return account;
