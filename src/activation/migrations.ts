@@ -58,4 +58,33 @@ export const activationMigrations: Migration[] = [
     name: "runs: the rows a run expects to write, for its progress",
     statements: () => ["ALTER TABLE runs ADD COLUMN expected_rows BIGINT"],
   },
+  {
+    version: 3,
+    name: "alerts on runs: subscriptions and what was sent",
+    statements: () => [
+      `CREATE TABLE alert_subscriptions (
+         id TEXT PRIMARY KEY,
+         sandbox TEXT NOT NULL,
+         name TEXT NOT NULL,
+         account_id TEXT NOT NULL,
+         events TEXT NOT NULL,
+         dataflow_id TEXT,
+         delayed_after_minutes INTEGER NOT NULL,
+         skipped_rate_above DOUBLE PRECISION NOT NULL,
+         created_at TIMESTAMPTZ NOT NULL
+       )`,
+      // One row per (subscription, run, event): claimed before sending, so an alert goes out once
+      // whichever process sees the event first.
+      `CREATE TABLE alert_deliveries (
+         sandbox TEXT NOT NULL,
+         subscription_id TEXT NOT NULL,
+         run_id TEXT NOT NULL,
+         event TEXT NOT NULL,
+         status TEXT NOT NULL,
+         error TEXT,
+         updated_at TIMESTAMPTZ NOT NULL,
+         PRIMARY KEY (subscription_id, run_id, event)
+       )`,
+    ],
+  },
 ];

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { conflict, HeraldError, isHeraldError } from "../errors/index.ts";
+import { createAlertNotifier } from "./alerts/index.ts";
 import { listSandboxes } from "../store/index.ts";
 import { type Dataflow, getDataflow, listDataflows } from "./dataflows.ts";
 import { type ActivationDeps, beginSegmentExport } from "./execute-run.ts";
@@ -29,10 +30,13 @@ export interface ActivationServiceOptions {
   staleAfterMs?: number;
   /** Exports running at once; the others wait as `queued` (default 2: one per core here). */
   maxConcurrentExports?: number;
+  /** Waits before retrying an alert that could not be sent (default 1 s, then 5 s). */
+  alertRetryDelaysMs?: readonly number[];
 }
 
 /**
- * Runs file exports when they are due, on demand ("export now") and after a segment's evaluation.
+ * Runs file exports when they are due, on demand ("export now") and after a segment's evaluation,
+ * and sends the alerts subscribed to on their runs (./alerts).
  * It survives restarts: at start and at every tick, runs abandoned by a stopped process are failed
  * (else they would block their segment's exports), and an export missed while Herald was down runs
  * once. Exports in flight are tracked so shutdown can wait for them.
@@ -45,12 +49,18 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     slots: exportSlots(options.maxConcurrentExports ?? 1),
     ...deps,
   };
+  const alerts = createAlertNotifier(runDeps, {
+    logger: options.logger,
+    now,
+    ...(options.alertRetryDelaysMs ? { retryDelaysMs: options.alertRetryDelaysMs } : {}),
+  });
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
   // Aborts the exports this service started (`cancel`): each run ends failed with the reason.
   const cancelling = new AbortController();
 
-  function track(completion: Promise<Run>) {
+  function track(sandbox: string, completion: Promise<Run>) {
+    completion.then((run) => alerts.finished(sandbox, run)).catch(() => {});
     const tracked = completion
       .catch((error: unknown) => {
         options.logger.error({ err: error }, "export failed outside its run record");
@@ -79,7 +89,8 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
       { sandbox, dataflow: dataflow.id, segment: segmentId, run: run.id, trigger },
       "export started",
     );
-    track(completion);
+    alerts.started(sandbox, run);
+    track(sandbox, completion);
     return run;
   }
 
@@ -123,8 +134,10 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
   /** Fails the runs a stopped process left in flight: they would block their segment's exports. */
   async function failAbandoned(sandbox: string, at: Date) {
     const failed = await failAbandonedRuns(deps.store, sandbox, options.staleAfterMs ?? 60_000, at);
-    if (failed.length)
+    if (failed.length) {
       options.logger.warn({ sandbox, runs: failed }, "runs abandoned by a stopped Herald marked failed");
+      alerts.abandoned(sandbox, failed);
+    }
   }
 
   /** One pass of the scheduler: fails abandoned runs, then starts every export whose time has come. */
@@ -133,6 +146,7 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     const at = now();
     for (const { name: sandbox } of await listSandboxes(deps.store)) {
       await failAbandoned(sandbox, at);
+      await alerts.delayed(sandbox);
       for (const dataflow of await listDataflows(deps.store, sandbox)) {
         if (dataflow.status !== "enabled") continue;
         for (const segment of dataflow.segments) {
@@ -243,11 +257,13 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     async idle(): Promise<void> {
       await ticking;
       while (inFlight.size) await Promise.allSettled([...inFlight]);
+      await alerts.idle();
     },
     async stop(): Promise<void> {
       if (timer) clearInterval(timer);
       await ticking;
       await Promise.allSettled([...inFlight]);
+      await alerts.idle();
     },
   };
 }

@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { ApiDeps } from "./deps.ts";
 import { ERROR_SCHEMA_ID, errorBodySchema, sendError } from "./errors.ts";
+import { alertRoutes } from "./routes/alerts.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { dataflowRoutes } from "./routes/dataflows.ts";
 import { deadLetterRoutes } from "./routes/deadletters.ts";
@@ -26,6 +27,7 @@ const routeGroups = [
   dataflowRoutes,
   streamingRoutes,
   deadLetterRoutes,
+  alertRoutes,
   auditRoutes,
 ];
 

@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { describeSettings, loadConfig } from "../config/index.ts";
 import { dataflowsCommand, runsCommand } from "./activation.ts";
+import { alertsCommand } from "./alerts.ts";
 import { reportError } from "./context.ts";
 import { deadLettersCommand } from "./deadletters.ts";
 import { demoCommand } from "./demo.ts";
@@ -43,6 +44,7 @@ const program = new Command("herald")
   .addCommand(accountsCommand)
   .addCommand(dataflowsCommand)
   .addCommand(runsCommand)
+  .addCommand(alertsCommand)
   .addCommand(deadLettersCommand)
   .addCommand(configCommand);
 

@@ -28,6 +28,7 @@ export {
   fieldsToAsk,
   typedAnswer,
 } from "./fields-to-ask.ts";
+export { postJsonDocument } from "./http/index.ts";
 export { destinationMigrations } from "./migrations.ts";
 export { destinationDefinitions } from "./registry.ts";
 export { retryAfterMsOf } from "./stream-batching.ts";

@@ -76,6 +76,10 @@ const SUCCESS: Record<string, string> = {
   "get /v1/deadletters": "200",
   "post /v1/deadletters/replay": "200",
   "post /v1/deadletters/discard": "200",
+  "get /v1/alerts": "200",
+  "post /v1/alerts": "201",
+  "get /v1/alerts/{id}": "200",
+  "delete /v1/alerts/{id}": "204",
   "get /v1/audit": "200",
 };
 

@@ -1,3 +1,4 @@
+import { HeraldError } from "../../errors/index.ts";
 import type { DestinationDefinition, StreamConnector } from "../types.ts";
 import { createAuthorizer } from "./authorization.ts";
 import {
@@ -54,3 +55,19 @@ export const httpDestination: DestinationDefinition<HttpConnection, HttpDetails>
   detailsSchema: httpDetailsSchema,
   connector: httpConnector,
 };
+
+/**
+ * Posts one JSON document (a run alert, not a batch of records) to the account's endpoint, with its
+ * method, headers and credentials; a refusal throws a HeraldError whose message never holds a secret.
+ */
+export async function postJsonDocument(connection: HttpConnection, body: string, signal?: AbortSignal) {
+  const outcome = await sendRequest(
+    httpTarget(connection, httpDetailsSchema.parse({})),
+    createAuthorizer(connection),
+    body,
+    signal,
+  );
+  if (outcome.ok) return;
+  if ("error" in outcome) throw outcome.error;
+  throw new HeraldError("validation", "http_refused", outcome.reject);
+}
