@@ -16,6 +16,7 @@ import {
   renderFileName,
 } from "./export/index.ts";
 import type { ExportSlots } from "./export-slots.ts";
+import { dataflowViolations } from "./governance.ts";
 import {
   filesOfEarlierRuns,
   finishRun,
@@ -234,7 +235,9 @@ async function completeSegmentExport(
   const release = await deps.slots?.acquire();
   try {
     if (run.status === "queued") write(() => markRunning(deps.store, sandbox, run.id));
-    outcome = await exportWithRetries(deps, sandbox, dataflow, segment, run, Date.now(), report, signal);
+    outcome =
+      (await refusedByPolicy(deps, sandbox, dataflow)) ??
+      (await exportWithRetries(deps, sandbox, dataflow, segment, run, Date.now(), report, signal));
   } finally {
     release?.();
     clearInterval(heartbeat);
@@ -249,6 +252,30 @@ async function completeSegmentExport(
     );
   }
   return getRun(deps.store, sandbox, run.id);
+}
+
+/**
+ * A run of a dataflow that violates an enabled policy now (a policy enabled, a label added since
+ * it was activated, by a path that could not refuse it) fails at once, having read and sent
+ * nothing, with the violations as its errors.
+ */
+async function refusedByPolicy(
+  deps: ActivationDeps,
+  sandbox: string,
+  dataflow: Dataflow,
+): Promise<Parameters<typeof finishRun>[3] | undefined> {
+  const violations = await dataflowViolations(deps, sandbox, dataflow);
+  if (!violations.length) return undefined;
+  return {
+    status: "failed",
+    received: 0,
+    activated: 0,
+    excluded: { missingMandatory: 0, duplicate: 0 },
+    failed: 0,
+    files: [],
+    errors: violations.map((v) => `policy_violation: ${v.message}`),
+    finishedAt: new Date(),
+  };
 }
 
 /**

@@ -118,7 +118,7 @@ const statusCommand = (name: "pause" | "resume" | "activate", status: "disabled"
     .action((given: string, options: GlobalOptions) =>
       withHerald(options, async (herald) => {
         const id = await resolveDataflowId(herald.store, options.sandbox, given);
-        await setDataflowStatus(herald.store, options.sandbox, id, status);
+        await setDataflowStatus(herald.store, options.sandbox, id, status, new Date(), herald.catalog);
         await auditDataflow(herald, options.sandbox, name, id, { status });
         process.stdout.write(`dataflow ${id}: ${status}\n`);
       }),
