@@ -7,6 +7,7 @@ import { deadLettersCommand } from "./deadletters.ts";
 import { demoCommand } from "./demo.ts";
 import { accountsCommand, destinationsCommand } from "./destinations.ts";
 import { generateCommand } from "./generate.ts";
+import { labelsCommand, policiesCommand } from "./governance.ts";
 import { ingestCommand } from "./ingest.ts";
 import { profilesCommand } from "./profiles.ts";
 import { schemaCommand } from "./schema.ts";
@@ -43,6 +44,8 @@ const program = new Command("herald")
   .addCommand(accountsCommand)
   .addCommand(dataflowsCommand)
   .addCommand(runsCommand)
+  .addCommand(labelsCommand)
+  .addCommand(policiesCommand)
   .addCommand(deadLettersCommand)
   .addCommand(configCommand);
 
