@@ -67,10 +67,14 @@ export interface GovernanceFacts {
   segments: ReadonlyMap<string, { name: string; ast: SegmentAst }>;
 }
 
-export async function loadGovernanceFacts(db: Executor, sandbox: string): Promise<GovernanceFacts> {
+export async function loadGovernanceFacts(
+  db: Executor,
+  sandbox: string,
+  loaded?: Pick<GovernanceFacts, "policies" | "actions">,
+): Promise<GovernanceFacts> {
   const [policies, actions, schema, stored] = [
-    await enabledPolicies(db, sandbox),
-    await listMarketingActions(db, sandbox),
+    loaded?.policies ?? (await enabledPolicies(db, sandbox)),
+    loaded?.actions ?? (await listMarketingActions(db, sandbox)),
     await loadSchema(db, sandbox),
     await listStoredSegments(db, sandbox),
   ];
@@ -181,13 +185,22 @@ export function findViolations(facts: GovernanceFacts, dataflow: GovernedDataflo
   return violations;
 }
 
-/** The dataflow's violations of the sandbox's enabled policies now. */
+/**
+ * The dataflow's violations of the sandbox's enabled policies now. Without an enabled policy for
+ * one of its actions (most dataflows, checked again at every run and streamed batch), two small
+ * reads answer: the schema and the segments are read only when a policy could apply.
+ */
 export async function evaluateDataflowPolicies(
   db: Executor,
   sandbox: string,
   dataflow: GovernedDataflow,
 ): Promise<Violation[]> {
-  return findViolations(await loadGovernanceFacts(db, sandbox), dataflow);
+  const policies = await enabledPolicies(db, sandbox);
+  if (!policies.length || !dataflow.marketingActions.length) return [];
+  const actions = await listMarketingActions(db, sandbox);
+  const ids = new Set(dataflow.marketingActions.map((named) => findMarketingAction(actions, named)?.id));
+  if (!policies.some((p) => ids.has(p.marketingAction))) return [];
+  return findViolations(await loadGovernanceFacts(db, sandbox, { policies, actions }), dataflow);
 }
 
 /** The refusal of an activation (or a run) that violates policies: 409 `policy_violation`. */

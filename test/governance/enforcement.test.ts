@@ -13,16 +13,10 @@ import { createSegment } from "../../src/segments/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { createStreamingService } from "../../src/streaming/index.ts";
 import { eventually, streamingDataflowTo, streamingStores } from "../streaming/harness.ts";
-import { activationFixture, dataflowFor, FRENCH, sandbox } from "../support/activation.ts";
+import { activationFixture, FRENCH, sandbox } from "../support/activation.ts";
+import { EXPORT_WHEN_C2, exportingTier } from "../support/governance.ts";
 import { storeWithDefaultSchema } from "../support/herald-store.ts";
 import { engines } from "../support/stores.ts";
-
-const EXPORT_WHEN_C2 = {
-  name: "No third-party export of C2 data",
-  marketingAction: "Export to third party",
-  expression: { operator: "OR", operands: ["C2"] },
-  status: "enabled",
-};
 
 /** Every file under a folder, at any depth. */
 const filesUnder = (dir: string): string[] =>
@@ -52,27 +46,19 @@ describe.each(engines)("enforcement after activation on %s", (engine) => {
       name: "Agency drop",
       connection: { root },
     });
-    const base = dataflowFor(account.id);
-    const dataflow = await createDataflow(fixture.deps, sandbox, {
-      ...base,
-      marketingActions: ["Export to third party"],
-      mapping: {
-        columns: [
-          ...base.mapping.columns,
-          { source: { kind: "attribute", path: "loyalty.tier" }, target: "tier" },
-        ],
-      },
-    });
+    const dataflow = await createDataflow(fixture.deps, sandbox, exportingTier(account.id));
     expect(dataflow.status).toBe("enabled");
     await labelField(store, sandbox, { entity: "profile", path: "loyalty.tier" }, ["C2"]);
     await createPolicy(store, sandbox, EXPORT_WHEN_C2);
 
-    const run = await runSegmentExport(fixture.deps, sandbox, {
-      dataflowId: dataflow.id,
-      segmentId: FRENCH,
-      trigger: "manual",
-      scheduledFor: new Date(),
-    });
+    const exportNow = () =>
+      runSegmentExport(fixture.deps, sandbox, {
+        dataflowId: dataflow.id,
+        segmentId: FRENCH,
+        trigger: "manual",
+        scheduledFor: new Date(),
+      });
+    const run = await exportNow();
     expect(run.status).toBe("failed");
     expect(run.activated).toBe(0);
     expect(run.files).toEqual([]);
@@ -85,12 +71,7 @@ describe.each(engines)("enforcement after activation on %s", (engine) => {
 
     // Resolved (the policy disabled), the next run exports.
     await updatePolicy(store, sandbox, EXPORT_WHEN_C2.name, { status: "disabled" });
-    const next = await runSegmentExport(fixture.deps, sandbox, {
-      dataflowId: dataflow.id,
-      segmentId: FRENCH,
-      trigger: "manual",
-      scheduledFor: new Date(),
-    });
+    const next = await exportNow();
     expect(next.status).toBe("succeeded");
     expect(filesUnder(root).length).toBeGreaterThan(0);
   });

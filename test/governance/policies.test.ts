@@ -7,6 +7,7 @@ import { type Actor, localAdministrator, PERMISSIONS, type Permission } from "..
 import { buildServer } from "../../src/api/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { activationFixture, dataflowFor, FRENCH } from "../support/activation.ts";
+import { EXPORT_WHEN_C2, exportingTier } from "../support/governance.ts";
 import { engines } from "../support/stores.ts";
 
 type Answer = Awaited<ReturnType<FastifyInstance["inject"]>>;
@@ -31,29 +32,6 @@ function without(...missing: Permission[]): Actor {
     permissions: new Set(PERMISSIONS.filter((p) => !missing.includes(p))),
   };
 }
-
-const EXPORT_WHEN_C2 = {
-  name: "No third-party export of C2 data",
-  marketingAction: "Export to third party",
-  expression: { operator: "OR", operands: ["C2"] },
-  status: "enabled",
-};
-
-/** The fixture's dataflow, exporting loyalty.tier too, for the given marketing actions. */
-const exportingTier = (accountId: string, overrides: Record<string, unknown> = {}) => {
-  const base = dataflowFor(accountId);
-  return {
-    ...base,
-    marketingActions: ["Export to third party"],
-    mapping: {
-      columns: [
-        ...base.mapping.columns,
-        { source: { kind: "attribute", path: "loyalty.tier" }, target: "tier" },
-      ],
-    },
-    ...overrides,
-  };
-};
 
 describe.each(engines)("data-usage policies on %s", (engine) => {
   let store: Store;
