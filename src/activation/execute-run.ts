@@ -16,7 +16,7 @@ import {
   renderFileName,
 } from "./export/index.ts";
 import type { ExportSlots } from "./export-slots.ts";
-import { dataflowViolations } from "./governance.ts";
+import { refuseViolatingDataflow } from "./governance.ts";
 import {
   filesOfEarlierRuns,
   finishRun,
@@ -235,9 +235,7 @@ async function completeSegmentExport(
   const release = await deps.slots?.acquire();
   try {
     if (run.status === "queued") write(() => markRunning(deps.store, sandbox, run.id));
-    outcome =
-      (await refusedByPolicy(deps, sandbox, dataflow)) ??
-      (await exportWithRetries(deps, sandbox, dataflow, segment, run, Date.now(), report, signal));
+    outcome = await exportWithRetries(deps, sandbox, dataflow, segment, run, Date.now(), report, signal);
   } finally {
     release?.();
     clearInterval(heartbeat);
@@ -252,30 +250,6 @@ async function completeSegmentExport(
     );
   }
   return getRun(deps.store, sandbox, run.id);
-}
-
-/**
- * A run of a dataflow that violates an enabled policy now (a policy enabled, a label added since
- * it was activated, by a path that could not refuse it) fails at once, having read and sent
- * nothing, with the violations as its errors.
- */
-async function refusedByPolicy(
-  deps: ActivationDeps,
-  sandbox: string,
-  dataflow: Dataflow,
-): Promise<Parameters<typeof finishRun>[3] | undefined> {
-  const violations = await dataflowViolations(deps, sandbox, dataflow);
-  if (!violations.length) return undefined;
-  return {
-    status: "failed",
-    received: 0,
-    activated: 0,
-    excluded: { missingMandatory: 0, duplicate: 0 },
-    failed: 0,
-    files: [],
-    errors: violations.map((v) => `policy_violation: ${v.message}`),
-    finishedAt: new Date(),
-  };
 }
 
 /**
@@ -362,6 +336,10 @@ async function exportOnce(
   report: RunReporter,
   signal?: AbortSignal,
 ): Promise<ExportedFile[]> {
+  // A dataflow that violates an enabled policy now (a policy enabled or a label added after it was
+  // activated, by a path that could not refuse it) sends nothing: the run fails before reading
+  // anything (not retried); a store failing during the check is retried as any transient fault.
+  await refuseViolatingDataflow(deps, sandbox, dataflow);
   const { definition, connection } = await openAccountConnection(deps, sandbox, dataflow.accountId);
   if (definition.connector.kind !== "file") {
     throw new HeraldError(

@@ -64,7 +64,7 @@ describe.each(engines)("enforcement after activation on %s", (engine) => {
     expect(run.files).toEqual([]);
     expect(run.errors).toHaveLength(1);
     expect(run.errors[0]).toMatch(
-      /^policy_violation: dataflow 'French customers to the agency' violates policy 'No third-party export of C2 data'/,
+      /^attempt 1: dataflow 'French customers to the agency' violates policy 'No third-party export of C2 data'/,
     );
     expect(run.errors[0]).toContain("loyalty.tier");
     expect(filesUnder(root)).toEqual([]);
