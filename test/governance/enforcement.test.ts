@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDataflow, runSegmentExport } from "../../src/activation/index.ts";
@@ -106,7 +107,18 @@ describe.each(engines)("a streaming dataflow violating a policy on %s", (engine)
     await labelField(store, "prod", { entity: "profile", path: "loyalty.tier" }, ["C2"]);
     await createPolicy(store, "prod", EXPORT_WHEN_C2);
 
-    const streaming = createStreamingService(deps, { logger: pino({ level: "silent" }), lingerMs: 0 });
+    const logged: { msg: string; violation?: string }[] = [];
+    const logger = pino(
+      { level: "info" },
+      new Writable({
+        write(line: Buffer, _encoding, done) {
+          logged.push(JSON.parse(line.toString()));
+          done();
+        },
+      }),
+    );
+    const logLines = (msg: string) => logged.filter((l) => l.msg === msg);
+    const streaming = createStreamingService(deps, { logger, lingerMs: 0 });
     for (const email of ["ann@example.com", "bob@example.com"]) {
       await streaming.ingest.ingestProfiles("prod", schema, [
         { personalEmail: { address: email }, loyalty: { tier: "gold" } },
@@ -119,6 +131,10 @@ describe.each(engines)("a streaming dataflow violating a policy on %s", (engine)
       "SELECT count(*) AS n FROM streaming_outbox WHERE state = 'pending'",
     );
     expect(Number(pending[0]?.n)).toBe(2);
+    // Said once, however many rounds hold it.
+    expect(logLines("streaming held: the dataflow violates a policy")).toEqual([
+      expect.objectContaining({ violation: expect.stringContaining("No third-party export of C2 data") }),
+    ]);
 
     await updatePolicy(store, "prod", EXPORT_WHEN_C2.name, { status: "disabled" });
     const received = await eventually(
@@ -129,6 +145,7 @@ describe.each(engines)("a streaming dataflow violating a policy on %s", (engine)
       (r) => r.length >= 2,
     );
     expect(received.map((m) => m.profileId)).toEqual(["ann@example.com", "bob@example.com"]);
+    expect(logLines("streaming resumed: the policy violation is resolved")).toHaveLength(1);
     await streaming.stop();
   });
 });
