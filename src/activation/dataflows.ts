@@ -10,6 +10,13 @@ import {
   openAccountConnection,
 } from "../destinations/index.ts";
 import { conflict, type Issue, notFound, parseInput, validationError } from "../errors/index.ts";
+import {
+  type ActiveDataflows,
+  evaluateDataflowPolicies,
+  policyViolationError,
+  requireKnownMarketingActions,
+  type Violation,
+} from "../governance/index.ts";
 import { loadSchema } from "../schema/index.ts";
 import { listStoredSegments } from "../segments/index.ts";
 import type { Executor } from "../store/index.ts";
@@ -21,6 +28,12 @@ import {
   fileOptionsSchema,
   validateFileNameTemplate,
 } from "./export/index.ts";
+import {
+  destinationName,
+  type GovernanceDeps,
+  governedDataflows,
+  refuseViolatingDataflow,
+} from "./governance.ts";
 import { applyPresets, mappingSchema, resolveMapping } from "./mapping.ts";
 import { runsInFlight } from "./runs.ts";
 import { endedBy, isRecurring, type Schedule, scheduleSchema } from "./schedule/index.ts";
@@ -68,6 +81,8 @@ export const dataflowInputSchema = z
   });
 
 export type DataflowInput = z.input<typeof dataflowInputSchema>;
+/** A dataflow as create and update answer: with the policies it violates (a draft may; `enabled` may not). */
+export type SavedDataflow = Dataflow & { policyViolations: Violation[] };
 export type DataflowSegment = z.infer<typeof dataflowSegmentSchema>;
 export type Dataflow = Omit<z.infer<typeof dataflowInputSchema>, "segments" | "status" | "account"> & {
   status: z.infer<typeof dataflowStatusSchema>;
@@ -387,7 +402,13 @@ async function checkReferences(
   // in the dead letters). A new account checked with these very details needs no second try.
   if (!isDeepStrictEqual(account.details, details))
     await definition.connector.validate(account.connection as never, details as never);
-  return { saveAccount: account.save, definition, details: details as Record<string, unknown>, mapping };
+  return {
+    saveAccount: account.save,
+    definition,
+    details: details as Record<string, unknown>,
+    mapping,
+    destination: destinationName(existing?.name ?? inline.name, definition.name),
+  };
 }
 
 /**
@@ -439,15 +460,39 @@ async function writeSegments(
   }
 }
 
+/**
+ * The definition's violations of the sandbox's enabled policies, once its references hold: an
+ * enabled dataflow that has any is refused (409 policy_violation) before anything is saved; a
+ * draft or a paused one is saved, its answer naming them.
+ */
+async function policyCheck(
+  deps: AccountDeps,
+  sandbox: string,
+  parsed: z.infer<typeof dataflowInputSchema>,
+  checked: { mapping: Dataflow["mapping"]; destination: string },
+  status: Dataflow["status"],
+): Promise<Violation[]> {
+  const violations = await evaluateDataflowPolicies(deps.store, sandbox, {
+    ...parsed,
+    mapping: checked.mapping,
+    destinationName: checked.destination,
+  });
+  if (status === "enabled" && violations.length) throw policyViolationError(violations);
+  return violations;
+}
+
 export async function createDataflow(
   deps: AccountDeps,
   sandbox: string,
   input: unknown,
   now = new Date(),
-): Promise<Dataflow> {
+): Promise<SavedDataflow> {
   const parsed = parseDataflowInput(input);
+  await requireKnownMarketingActions(deps.store, sandbox, parsed.marketingActions);
   refuseIssues(schedulesWithoutRuns(parsed.segments, [], now));
-  const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed, undefined, now);
+  const checked = await checkReferences(deps, sandbox, parsed, undefined, now);
+  const { saveAccount, details, mapping } = checked;
+  const policyViolations = await policyCheck(deps, sandbox, parsed, checked, parsed.status ?? "draft");
   const account = await saveAccount();
   const id = randomUUID();
   await deps.store.transaction(async (tx) => {
@@ -472,7 +517,7 @@ export async function createDataflow(
     // Every schedule of a new dataflow counts from its creation.
     await writeSegments(tx, sandbox, id, parsed.segments, { now });
   });
-  return getDataflow(deps.store, sandbox, id);
+  return { ...(await getDataflow(deps.store, sandbox, id)), policyViolations };
 }
 
 export async function updateDataflow(
@@ -481,13 +526,16 @@ export async function updateDataflow(
   id: string,
   input: unknown,
   now = new Date(),
-): Promise<Dataflow> {
+): Promise<SavedDataflow> {
   const existing = await getDataflow(deps.store, sandbox, id);
   const parsed = parseDataflowInput(input);
+  await requireKnownMarketingActions(deps.store, sandbox, parsed.marketingActions);
   refuseIssues(schedulesWithoutRuns(parsed.segments, existing.segments, now));
-  const { saveAccount, details, mapping } = await checkReferences(deps, sandbox, parsed, existing, now);
-  const account = await saveAccount();
+  const checked = await checkReferences(deps, sandbox, parsed, existing, now);
+  const { saveAccount, details, mapping } = checked;
   const status = parsed.status ?? existing.status;
+  const policyViolations = await policyCheck(deps, sandbox, parsed, checked, status);
+  const account = await saveAccount();
   await deps.store.transaction(async (tx) => {
     const previous = (await loadSegments(tx, sandbox, [id])).get(id) ?? [];
     await tx.query(
@@ -511,18 +559,24 @@ export async function updateDataflow(
     const enabling = status === "enabled" && existing.status !== "enabled";
     await writeSegments(tx, sandbox, id, parsed.segments, { now, enabling, previous });
   });
-  return getDataflow(deps.store, sandbox, id);
+  return { ...(await getDataflow(deps.store, sandbox, id)), policyViolations };
 }
 
-/** Activates, pauses or resumes a dataflow; enabled, its recurring schedules count from `now`. */
+/**
+ * Activates, pauses or resumes a dataflow; enabled, its recurring schedules count from `now`.
+ * Activating or resuming one that violates an enabled policy is refused (409 policy_violation).
+ */
 export async function setDataflowStatus(
   db: Executor,
   sandbox: string,
   id: string,
   status: Dataflow["status"],
   now = new Date(),
+  /** Names the destination in a violation's lineage (the account's name alone without it). */
+  catalog?: GovernanceDeps["catalog"],
 ): Promise<void> {
   const dataflow = await getDataflow(db, sandbox, id);
+  if (status === "enabled") await refuseViolatingDataflow({ store: db, catalog }, sandbox, dataflow);
   const enabling = status === "enabled" && dataflow.status !== "enabled";
   const restarted = dataflow.segments.filter((s) => enabling && isRecurring(s.schedule));
   await db.writeAll(sandbox, [
@@ -564,4 +618,15 @@ export async function dataflowsUsingAccount(
   accountId: string,
 ): Promise<string[]> {
   return (await listDataflows(db, sandbox, { accountId })).map((d) => d.name);
+}
+
+/**
+ * The sandbox's active (enabled) dataflows as governance reads them: what later edits (policies,
+ * field labels, segment rules) are checked against.
+ */
+export function activeDataflowsFor(catalog: GovernanceDeps["catalog"]): ActiveDataflows {
+  return async (db, sandbox) => {
+    const active = (await listDataflows(db, sandbox)).filter((d) => d.status === "enabled");
+    return governedDataflows({ store: db, catalog }, sandbox, active);
+  };
 }

@@ -17,6 +17,7 @@ import {
   renderFileName,
 } from "./export/index.ts";
 import type { ExportSlots } from "./export-slots.ts";
+import { refuseViolatingDataflow } from "./governance.ts";
 import {
   filesOfEarlierRuns,
   finishRun,
@@ -336,6 +337,10 @@ async function exportOnce(
   report: RunReporter,
   signal?: AbortSignal,
 ): Promise<ExportedFile[]> {
+  // A dataflow that violates an enabled policy now (a policy enabled or a label added after it was
+  // activated, by a path that could not refuse it) sends nothing: the run fails before reading
+  // anything (not retried); a store failing during the check is retried as any transient fault.
+  await refuseViolatingDataflow(deps, sandbox, dataflow);
   const { definition, connection, encryptionKey } = await openAccountConnection(
     deps,
     sandbox,

@@ -1,5 +1,6 @@
 export { type AudienceQuery, buildAudienceQuery, type MembershipSource } from "./audience-query.ts";
 export {
+  activeDataflowsFor,
   createDataflow,
   type Dataflow,
   type DataflowInput,
@@ -8,6 +9,7 @@ export {
   deleteDataflow,
   getDataflow,
   listDataflows,
+  type SavedDataflow,
   setDataflowStatus,
   updateDataflow,
 } from "./dataflows.ts";
@@ -18,6 +20,7 @@ export {
   type SegmentDirectory,
 } from "./execute-run.ts";
 export * from "./export/index.ts";
+export { dataflowViolations, type GovernanceDeps, refuseViolatingDataflow } from "./governance.ts";
 export { defaultTarget, type Mapping, mappingSchema, resolveMapping } from "./mapping.ts";
 export { activationMigrations } from "./migrations.ts";
 export {

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { conflict, HeraldError, isHeraldError } from "../errors/index.ts";
-import { createAlertNotifier } from "./alerts/index.ts";
 import { listSandboxes } from "../store/index.ts";
+import { createAlertNotifier } from "./alerts/index.ts";
 import { type Dataflow, getDataflow, listDataflows } from "./dataflows.ts";
 import { type ActivationDeps, beginSegmentExport } from "./execute-run.ts";
 import { exportSlots } from "./export-slots.ts";

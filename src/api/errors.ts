@@ -49,6 +49,10 @@ export const errorBodySchema = z.object({
       .optional()
       .describe("one entry per faulty field (and row, in a batch)"),
     reference: z.string().optional().describe("internal errors: the id under which the fault was logged"),
+    details: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe("structured facts about the refusal: `violations` for `policy_violation`"),
   }),
 });
 export type ErrorBody = z.infer<typeof errorBodySchema>;
@@ -72,6 +76,7 @@ export function sendError(error: FastifyError | Error, request: FastifyRequest, 
         code: error.code,
         message: error.message,
         ...(error.issues.length ? { issues: error.issues } : {}),
+        ...(error.details ? { details: error.details } : {}),
       },
     };
     return reply.status(httpStatus(error.kind)).send(body);

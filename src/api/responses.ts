@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { dataflowInputSchema } from "../activation/index.ts";
+import { labelExpressionSchema } from "../governance/index.ts";
 import { segmentAstSchema } from "../segments/index.ts";
 
 const isoTime = z.string().describe("ISO 8601 time (UTC)");
@@ -105,6 +106,62 @@ export const dataflowResponse = z.object({
 });
 
 export const dataflowListResponse = z.object({ items: z.array(dataflowResponse) });
+
+/** A policy a dataflow violates, with where the labels come from and what would resolve it. */
+export const violationResponse = z.object({
+  policy: z.object({ id: z.string(), name: z.string() }),
+  marketingAction: z.string(),
+  expression: z.string().describe("the policy's label expression in words: C2 OR C12"),
+  labels: z.array(z.string()).describe("the labels in play that made the expression hold"),
+  lineage: z.array(
+    z.object({
+      label: z.string(),
+      field: z.string(),
+      entity: z.enum(["profile", "event"]),
+      usedBy: z.enum(["segment", "mapping"]),
+      segment: z.object({ id: z.string(), name: z.string() }).optional(),
+      column: z.string().optional(),
+      dataflow: z.string(),
+      destination: z.string().optional(),
+    }),
+  ),
+  suggestions: z.array(z.string()),
+  message: z.string(),
+});
+
+export const savedDataflowResponse = dataflowResponse.extend({
+  policyViolations: z
+    .array(violationResponse)
+    .describe("enabled policies the dataflow violates: empty for an enabled one (refused otherwise)"),
+});
+
+export const policyCheckResponse = z.object({ violations: z.array(violationResponse) });
+
+export const labelResponse = z.object({
+  name: z.string(),
+  category: z.enum(["contract", "identity", "sensitive", "custom"]),
+  description: z.string(),
+  core: z.boolean(),
+});
+
+export const marketingActionResponse = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  core: z.boolean(),
+});
+
+export const policyResponse = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  marketingAction: z.string().describe("the action's id"),
+  expression: labelExpressionSchema,
+  status: z.enum(["draft", "enabled", "disabled"]),
+  core: z.boolean(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});
 
 export const runResponse = z.object({
   id: z.string(),

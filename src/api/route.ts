@@ -89,7 +89,7 @@ const errorDescriptions = {
   400: "Invalid input: `issues` names each faulty field",
   403: "The caller lacks a permission the route checks (named in the message)",
   404: "The sandbox, or the resource the path names, does not exist",
-  409: "Refused in the resource's current state (exists already, in use, running, draft or paused)",
+  409: "Refused in the resource's current state (exists already, in use, running, draft or paused) or by a data-usage policy (`policy_violation`, its violations in `details`)",
   413: "The body is larger than HERALD_MAX_BODY_BYTES",
   415: "The body's content type is not one the route reads",
   422: "The destination refused the credentials",

@@ -3,6 +3,7 @@ import { type Logger, pino } from "pino";
 import {
   type ActivationService,
   activationMigrations,
+  activeDataflowsFor,
   createActivationService,
   dataflowsUsingAccount,
   listDataflows,
@@ -17,6 +18,7 @@ import {
   requireKeyOpensAccounts,
 } from "../destinations/index.ts";
 import { createLocalDestination } from "../destinations/local/index.ts";
+import { governanceMigrations } from "../governance/index.ts";
 import { profileMigrations } from "../profiles/index.ts";
 import { installDefaultSchema } from "../schema/index.ts";
 import {
@@ -35,6 +37,7 @@ export const partMigrations: [part: string, migrations: Migration[]][] = [
   ["profiles", profileMigrations],
   ["destinations", destinationMigrations],
   ["segments", segmentMigrations],
+  ["governance", governanceMigrations],
   ["activation", activationMigrations],
   ["streaming", streamingMigrations],
 ];
@@ -122,6 +125,7 @@ export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "k
     activation,
     evaluations,
     streaming,
+    activeDataflows: activeDataflowsFor(catalog),
     accountUsers: (sandbox: string, accountId: string) => dataflowsUsingAccount(store, sandbox, accountId),
     segmentUsers: async (sandbox: string, segmentId: string) =>
       (await listDataflows(store, sandbox))

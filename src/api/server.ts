@@ -9,6 +9,7 @@ import { auditRoutes } from "./routes/audit.ts";
 import { dataflowRoutes } from "./routes/dataflows.ts";
 import { deadLetterRoutes } from "./routes/deadletters.ts";
 import { destinationRoutes } from "./routes/destinations.ts";
+import { governanceRoutes } from "./routes/governance.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
@@ -25,6 +26,7 @@ const routeGroups = [
   segmentRoutes,
   destinationRoutes,
   dataflowRoutes,
+  governanceRoutes,
   streamingRoutes,
   deadLetterRoutes,
   alertRoutes,

@@ -3,6 +3,7 @@ import { Command } from "commander";
 import { recordAudit } from "../access/index.ts";
 import {
   createDataflow,
+  dataflowViolations,
   deleteDataflow,
   getDataflow,
   getRun,
@@ -18,6 +19,7 @@ import {
 import type { Herald } from "../api/index.ts";
 import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
 import { dataflowNames, resolveDataflowId } from "./dataflow-names.ts";
+import { printViolations } from "./governance.ts";
 import { progressReporter } from "./progress.ts";
 
 function readJsonFile(file: string): unknown {
@@ -68,6 +70,7 @@ const createDataflowCommand = newCommand(
       }
       await auditDataflow(herald, options.sandbox, "create", dataflow.id, { name: dataflow.name });
       process.stdout.write(`created dataflow ${dataflow.id} (${dataflow.name}), ${dataflow.status}\n`);
+      printViolations(dataflow.policyViolations, process.stderr);
     });
   });
 
@@ -85,6 +88,7 @@ const updateDataflowCommand = newCommand(
         status: dataflow.status,
       });
       process.stdout.write(`updated dataflow ${dataflow.id} (${dataflow.name}), ${dataflow.status}\n`);
+      printViolations(dataflow.policyViolations, process.stderr);
     }),
   );
 
@@ -118,11 +122,28 @@ const statusCommand = (name: "pause" | "resume" | "activate", status: "disabled"
     .action((given: string, options: GlobalOptions) =>
       withHerald(options, async (herald) => {
         const id = await resolveDataflowId(herald.store, options.sandbox, given);
-        await setDataflowStatus(herald.store, options.sandbox, id, status);
+        await setDataflowStatus(herald.store, options.sandbox, id, status, new Date(), herald.catalog);
         await auditDataflow(herald, options.sandbox, name, id, { status });
         process.stdout.write(`dataflow ${id}: ${status}\n`);
       }),
     );
+
+const checkDataflowCommand = newCommand(
+  "check",
+  "The enabled data-usage policies a dataflow violates now, with where each label comes from and what would resolve it; exits 3 when it violates one",
+)
+  .argument("<dataflow>", DATAFLOW_ARGUMENT)
+  .action((given: string, options: GlobalOptions) =>
+    withHerald(options, async (herald) => {
+      const id = await resolveDataflowId(herald.store, options.sandbox, given);
+      const dataflow = await getDataflow(herald.store, options.sandbox, id);
+      const violations = await dataflowViolations(herald, options.sandbox, dataflow);
+      if (!violations.length)
+        process.stdout.write(`dataflow '${dataflow.name}' violates no enabled policy\n`);
+      printViolations(violations);
+      if (violations.length) process.exitCode = 3;
+    }),
+  );
 
 const deleteDataflowCommand = newCommand("delete", "Delete a dataflow (its run history stays)")
   .argument("<dataflow>", DATAFLOW_ARGUMENT)
@@ -144,6 +165,7 @@ export const dataflowsCommand = new Command("dataflows")
   .addCommand(statusCommand("activate", "enabled", "Activate a draft dataflow: its schedule starts"))
   .addCommand(statusCommand("pause", "disabled", "Pause a dataflow: no scheduled exports until resumed"))
   .addCommand(statusCommand("resume", "enabled", "Resume a paused dataflow"))
+  .addCommand(checkDataflowCommand)
   .addCommand(deleteDataflowCommand);
 
 /** A run's exclusions in words, `3 missing mandatory, 1 duplicate`; empty when none. */

@@ -8,6 +8,7 @@ import { deadLettersCommand } from "./deadletters.ts";
 import { demoCommand } from "./demo.ts";
 import { accountsCommand, destinationsCommand } from "./destinations.ts";
 import { generateCommand } from "./generate.ts";
+import { labelsCommand, policiesCommand } from "./governance.ts";
 import { ingestCommand } from "./ingest.ts";
 import { profilesCommand } from "./profiles.ts";
 import { schemaCommand } from "./schema.ts";
@@ -45,6 +46,8 @@ const program = new Command("herald")
   .addCommand(dataflowsCommand)
   .addCommand(runsCommand)
   .addCommand(alertsCommand)
+  .addCommand(labelsCommand)
+  .addCommand(policiesCommand)
   .addCommand(deadLettersCommand)
   .addCommand(configCommand);
 

@@ -1,7 +1,8 @@
 import { Command } from "commander";
 import { recordAudit } from "../access/index.ts";
 import { openHerald } from "../api/index.ts";
-import { addField, FIELD_TYPES, listFields } from "../schema/index.ts";
+import { addLabelledField } from "../governance/index.ts";
+import { FIELD_TYPES, listFields } from "../schema/index.ts";
 import { configFrom, type GlobalOptions, newCommand, printJson } from "./context.ts";
 
 const list = newCommand("list", "List profile fields and event properties")
@@ -43,7 +44,7 @@ const add = newCommand("add", "Add a field: a typed column of profiles (or of ev
     ) => {
       const herald = await openHerald(configFrom(options));
       try {
-        const field = await addField(herald.store, options.sandbox, {
+        const field = await addLabelledField(herald.store, options.sandbox, {
           path,
           type: options.type as (typeof FIELD_TYPES)[number],
           entity: options.event ? "event" : "profile",

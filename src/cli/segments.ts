@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { Command } from "commander";
 import { recordAudit } from "../access/index.ts";
+import { updateSegmentGoverned } from "../governance/index.ts";
 import { loadSchema } from "../schema/index.ts";
 import {
   createSegment,
@@ -17,7 +18,6 @@ import {
   type StoredSegment,
   segmentHistory,
   segmentsToEvaluate,
-  updateSegment,
 } from "../segments/index.ts";
 import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
 import { exportMembers } from "./member-export.ts";
@@ -121,7 +121,13 @@ const update = newCommand("update", "Change a segment's name, description or def
           ...givenDefinition(options),
         };
         if (!Object.keys(patch).length) throw new Error("give --name, --description, --definition or --file");
-        const segment = await updateSegment(herald.store, options.sandbox, id, patch);
+        const segment = await updateSegmentGoverned(
+          herald.store,
+          options.sandbox,
+          id,
+          patch,
+          herald.activeDataflows,
+        );
         await recordAudit(herald.store, {
           sandbox: options.sandbox,
           actor: "cli",

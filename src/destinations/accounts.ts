@@ -350,6 +350,15 @@ export async function openAccountConnection(deps: AccountDeps, sandbox: string, 
   };
 }
 
+/** Each account's name by id, without opening credentials: for lineage and messages. */
+export async function accountNames(db: Executor, sandbox: string): Promise<Map<string, string>> {
+  const rows = await db.query<{ id: string; name: string }>(
+    sandbox,
+    "SELECT id, name FROM accounts WHERE sandbox = $sandbox",
+  );
+  return new Map(rows.map((r) => [r.id, r.name]));
+}
+
 /**
  * What a session to the account depends on, read cheaply (no unsealing): when it last changed (new
  * credentials, a new rate) and its own rate (undefined: the global one). Undefined once deleted.

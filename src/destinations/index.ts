@@ -3,6 +3,7 @@ export {
   type AccountDeps,
   type AccountPatch,
   type AccountUpdate,
+  accountNames,
   accountPatchSchema,
   accountUpdateAuditDetails,
   accountVersion,

@@ -29,13 +29,22 @@ export class HeraldError extends Error {
   readonly kind: ErrorKind;
   readonly code: string;
   readonly issues: Issue[];
+  /** Structured facts about the refusal for programs (a policy violation's lineage); never a secret. */
+  readonly details?: Record<string, unknown>;
 
-  constructor(kind: ErrorKind, code: string, message: string, issues: Issue[] = []) {
+  constructor(
+    kind: ErrorKind,
+    code: string,
+    message: string,
+    issues: Issue[] = [],
+    details?: Record<string, unknown>,
+  ) {
     super(message);
     this.name = "HeraldError";
     this.kind = kind;
     this.code = code;
     this.issues = issues;
+    if (details) this.details = details;
   }
 }
 

@@ -1,5 +1,12 @@
 export { defaultSchema } from "./default-schema.ts";
-export { addField, installDefaultSchema, listFields, loadSchema, recentSchema } from "./registry.ts";
+export {
+  addField,
+  installDefaultSchema,
+  listFields,
+  loadSchema,
+  recentSchema,
+  setFieldLabels,
+} from "./registry.ts";
 export {
   FIELD_TYPES,
   type Field,

@@ -1,4 +1,4 @@
-import { conflict, HeraldError, parseInput } from "../errors/index.ts";
+import { conflict, HeraldError, notFound, parseInput } from "../errors/index.ts";
 import type { Executor, Store } from "../store/index.ts";
 import { defaultSchema } from "./default-schema.ts";
 import {
@@ -153,6 +153,27 @@ export async function addField(store: Store, sandbox: string, input: FieldDefini
   });
   recentSchemas.get(store)?.delete(sandbox);
   return added;
+}
+
+/**
+ * Replaces a field's data-usage labels (their names are checked by the caller: governance knows
+ * the sandbox's custom labels). The field's type and column stay.
+ */
+export async function setFieldLabels(
+  db: Executor,
+  sandbox: string,
+  field: Pick<Field, "entity" | "path">,
+  labels: readonly string[],
+): Promise<Field> {
+  const [row] = await db.query<FieldRow>(
+    sandbox,
+    `UPDATE schema_fields SET labels = $1 WHERE sandbox = $sandbox AND entity = $2 AND path = $3
+     RETURNING entity, path, type, namespace, is_primary, labels, description`,
+    [JSON.stringify([...new Set(labels)]), field.entity, field.path],
+  );
+  if (!row) throw notFound(`${field.entity} field`, field.path);
+  recentSchemas.get(db)?.delete(sandbox);
+  return toField(row);
 }
 
 /** Gives a sandbox the default customer-profile schema if it has no fields yet. */

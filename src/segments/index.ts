@@ -30,6 +30,7 @@ export {
   type SegmentEvaluator,
 } from "./evaluate.ts";
 export { eventTypeWarnings } from "./event-type-warnings.ts";
+export { type FieldRead, fieldsRead } from "./fields-read.ts";
 export {
   listenToRecordedChanges,
   type MembershipState,
@@ -55,7 +56,7 @@ export {
 export { segmentMigrations } from "./migrations.ts";
 export { type Parsed, type ParseOptions, parseSegment } from "./parse.ts";
 export { printSegment } from "./print.ts";
-export type { SegmentResolver } from "./references.ts";
+export { noSegments, type SegmentResolver } from "./references.ts";
 export {
   createEvaluationScheduler,
   type EvaluationListener,

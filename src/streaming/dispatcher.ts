@@ -1,6 +1,6 @@
 import { hash } from "node:crypto";
 import type { Logger } from "pino";
-import { type Dataflow, getDataflow } from "../activation/index.ts";
+import { type Dataflow, dataflowViolations, getDataflow } from "../activation/index.ts";
 import {
   type AccountDeps,
   accountVersion,
@@ -78,8 +78,14 @@ export interface DispatcherOptions extends AccountDeps {
 interface KnownDataflow {
   dataflow: Dataflow | undefined;
   account: Awaited<ReturnType<typeof accountVersion>>;
+  /** The first policy it violates when loaded (src/governance): held like a paused dataflow. */
+  violation: string | undefined;
   loadedAt: number;
 }
+
+/** Whether messages of the dataflow, as last loaded, may go: enabled and violating no policy. */
+const mayBeSent = (known: KnownDataflow | undefined) =>
+  known?.dataflow?.status === "enabled" && known.violation === undefined;
 
 /** An open session to a dataflow's destination, reopened when the dataflow or its account changed. */
 interface OpenSession {
@@ -264,8 +270,35 @@ export function createDispatcher(options: DispatcherOptions) {
       if (!(isHeraldError(error) && error.kind === "not_found")) throw error;
     }
     const account = dataflow && (await accountVersion(options.store, ref.sandbox, dataflow.accountId));
-    known.set(key, { dataflow, account, loadedAt: performance.now() });
+    const violation = await policyViolation(ref, dataflow, cached?.violation);
+    known.set(key, { dataflow, account, violation, loadedAt: performance.now() });
     return dataflow;
+  }
+
+  /**
+   * The first enabled policy an enabled dataflow violates now (a policy enabled or a label added
+   * after it was activated): its messages are held, as a paused dataflow's are, until the
+   * violation is resolved. Logged once when it starts and once when it ends.
+   */
+  async function policyViolation(
+    ref: DataflowRef,
+    dataflow: Dataflow | undefined,
+    before: string | undefined,
+  ) {
+    if (dataflow?.status !== "enabled") return undefined;
+    const [first] = await dataflowViolations(options, ref.sandbox, dataflow);
+    const violation = first?.message;
+    if (violation && violation !== before)
+      options.logger?.warn(
+        { dataflowId: ref.dataflowId, violation },
+        "streaming held: the dataflow violates a policy",
+      );
+    if (!violation && before)
+      options.logger?.info(
+        { dataflowId: ref.dataflowId },
+        "streaming resumed: the policy violation is resolved",
+      );
+    return violation;
   }
 
   /**
@@ -275,7 +308,7 @@ export function createDispatcher(options: DispatcherOptions) {
   const sendableAsKnown = (key: string) => {
     if (holds.heldUntil(key, Date.now()) !== undefined) return false;
     const cached = known.get(key);
-    return !cached?.dataflow || cached.dataflow.status === "enabled";
+    return !cached?.dataflow || mayBeSent(cached);
   };
 
   async function closeSession(key: string) {
@@ -398,8 +431,9 @@ export function createDispatcher(options: DispatcherOptions) {
       outcome.left.push(...messages);
       return;
     }
-    if (dataflow?.status !== "enabled") {
-      // Deleted: they can never be delivered. Paused: they wait, in order, for it to resume.
+    if (!dataflow || !mayBeSent(known.get(key))) {
+      // Deleted: they can never be delivered. Paused or violating a policy: they wait, in order,
+      // for it to resume or the violation to be resolved.
       if (dataflow) outcome.left.push(...messages);
       else for (const m of messages) outcome.failed.push(failedAttempt(m, "the dataflow was deleted"));
       return;
@@ -522,7 +556,7 @@ export function createDispatcher(options: DispatcherOptions) {
       // Held or paused: its messages stay pending, untouched, and go in order once it may be sent to.
       const held = holds.heldUntil(keyOf(ref), Date.now()) !== undefined;
       const dataflow = held ? undefined : await lookUp(ref);
-      if (held || (dataflow && dataflow.status !== "enabled")) nextBehind.add(keyOf(ref));
+      if (held || (dataflow && !mayBeSent(known.get(keyOf(ref))))) nextBehind.add(keyOf(ref));
       else sendable.push({ ...ref, cursor: cursors.get(keyOf(ref)) ?? "" });
     }
     const perDataflow = Math.ceil(readLimit / Math.max(1, sendable.length));

@@ -3,15 +3,20 @@ import os from "node:os";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import type { z } from "zod";
+import { z } from "zod";
 import {
   accountListResponse,
   accountResponse,
   dataflowListResponse,
   dataflowResponse,
   deadLetterListResponse,
+  labelResponse,
+  marketingActionResponse,
+  policyCheckResponse,
+  policyResponse,
   runListResponse,
   runResponse,
+  savedDataflowResponse,
   savedSegmentResponse,
   segmentEstimateResponse,
   segmentListResponse,
@@ -68,6 +73,19 @@ const SUCCESS: Record<string, string> = {
   "post /v1/dataflows/{id}/resume": "200",
   "post /v1/dataflows/{id}/activate": "200",
   "post /v1/dataflows/{id}/runs": "202",
+  "post /v1/dataflows/{id}/policy-check": "200",
+  "get /v1/labels": "200",
+  "post /v1/labels": "201",
+  "delete /v1/labels/{name}": "204",
+  "put /v1/schema/fields/{path}/labels": "200",
+  "get /v1/marketing-actions": "200",
+  "post /v1/marketing-actions": "201",
+  "delete /v1/marketing-actions/{id}": "204",
+  "get /v1/policies": "200",
+  "post /v1/policies": "201",
+  "get /v1/policies/{id}": "200",
+  "patch /v1/policies/{id}": "200",
+  "delete /v1/policies/{id}": "204",
   "get /v1/runs": "200",
   "post /v1/runs/{id}/rerun": "202",
   "get /v1/runs/{id}": "200",
@@ -215,7 +233,18 @@ describe.each(engines)("documented answers on %s", (engine) => {
 
     const dataflow = await post("/v1/dataflows", dataflowFor(account.json().id, { status: "enabled" }));
     expect(dataflow.statusCode).toBe(201);
-    expectDocumented(dataflowResponse, dataflow.json());
+    expectDocumented(savedDataflowResponse, dataflow.json());
+    expectDocumented(dataflowResponse, await get(`/v1/dataflows/${dataflow.json().id}`));
+    expectDocumented(
+      policyCheckResponse,
+      (await post(`/v1/dataflows/${dataflow.json().id}/policy-check`)).json(),
+    );
+    expectDocumented(z.object({ items: z.array(policyResponse) }), await get("/v1/policies"));
+    expectDocumented(z.object({ items: z.array(labelResponse) }), await get("/v1/labels"));
+    expectDocumented(
+      z.object({ items: z.array(marketingActionResponse) }),
+      await get("/v1/marketing-actions"),
+    );
     const triggered = await post(`/v1/dataflows/${dataflow.json().id}/runs`);
     expect(triggered.statusCode).toBe(202);
     expectDocumented(runListResponse, triggered.json());

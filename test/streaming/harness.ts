@@ -124,7 +124,13 @@ export async function storeStreamingTo(engine: Engine, url: string, segments: Re
 export async function streamingDataflowTo(
   deps: AccountDeps,
   url: string,
-  input: { name: string; segmentIds: string[]; mapping: DataflowInput["mapping"]; destinationId?: string },
+  input: {
+    name: string;
+    segmentIds: string[];
+    mapping: DataflowInput["mapping"];
+    destinationId?: string;
+    marketingActions?: string[];
+  },
 ) {
   const account = await createAccount(deps, "prod", {
     destinationId: input.destinationId ?? httpDestination.id,
@@ -137,6 +143,7 @@ export async function streamingDataflowTo(
     accountId: account.id,
     details: {},
     status: "enabled",
+    marketingActions: input.marketingActions ?? [],
     segments: input.segmentIds.map((segmentId) => ({ segmentId, schedule: { frequency: "streaming" } })),
     mapping: input.mapping,
   });

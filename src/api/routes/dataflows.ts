@@ -5,6 +5,7 @@ import {
   ACTIVATION_PERMISSIONS,
   createDataflow,
   dataflowInputSchema,
+  dataflowViolations,
   deleteDataflow,
   getDataflow,
   getRun,
@@ -20,13 +21,26 @@ import {
 } from "../../activation/index.ts";
 import { getAccount } from "../../destinations/index.ts";
 import type { ApiDeps } from "../deps.ts";
-import { dataflowListResponse, dataflowResponse, runListResponse, runResponse } from "../responses.ts";
+import {
+  dataflowListResponse,
+  dataflowResponse,
+  policyCheckResponse,
+  runListResponse,
+  runResponse,
+  savedDataflowResponse,
+} from "../responses.ts";
 import { type ErrorStatus, registerRoute } from "../route.ts";
 import { auditAccountCreated } from "./destinations.ts";
 
 const idParams = z.object({ id: z.string().min(1) });
-/** An inline `account` is checked against the service: refused, throttled or unreachable. */
-const SAVE_ERRORS: ErrorStatus[] = [422, 429, 503];
+/**
+ * An inline `account` is checked against the service: refused, throttled or unreachable; an
+ * enabled dataflow violating a data-usage policy is refused with 409 `policy_violation`.
+ */
+const SAVE_ERRORS: ErrorStatus[] = [409, 422, 429, 503];
+/** What saving says about data-usage policies, for the OpenAPI summaries. */
+const POLICY_NOTE =
+  "an enabled dataflow that violates an enabled data-usage policy is refused (409 policy_violation, `details.violations`); a draft or disabled one is saved with them in `policyViolations`";
 /** An export refused while one runs, or for a draft or paused dataflow; the key provider may be down. */
 const EXPORT_ERRORS: ErrorStatus[] = [409, 503];
 
@@ -48,12 +62,11 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     url: "/v1/dataflows",
     permission: ACTIVATION_PERMISSIONS,
     permissionNote: SAVE_NOTE,
-    summary:
-      "Create a dataflow: account, details, marketing actions, segments with schedules, mapping, file options",
+    summary: `Create a dataflow: account, details, marketing actions, segments with schedules, mapping, file options; ${POLICY_NOTE}`,
     tags: ["dataflows"],
     body: dataflowInputSchema,
     status: 201,
-    response: dataflowResponse,
+    response: savedDataflowResponse,
     errors: SAVE_ERRORS,
     handler: async ({ body, sandbox, actor }) => {
       await requireActivationPermissions(deps.store, sandbox, actor, body);
@@ -89,11 +102,11 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
     url: "/v1/dataflows/:id",
     permission: ACTIVATION_PERMISSIONS,
     permissionNote: SAVE_NOTE,
-    summary: "Replace a dataflow's definition (effective from the next run)",
+    summary: `Replace a dataflow's definition (effective from the next run); ${POLICY_NOTE}`,
     tags: ["dataflows"],
     params: idParams,
     body: dataflowInputSchema,
-    response: dataflowResponse,
+    response: savedDataflowResponse,
     errors: SAVE_ERRORS,
     handler: async ({ params, body, sandbox, actor }) => {
       await requireActivationPermissions(deps.store, sandbox, actor, body);
@@ -125,10 +138,11 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
       ...(action === "pause"
         ? { permission: "Activate Destinations" as const }
         : { permission: ACTIVATION_PERMISSIONS, permissionNote: IDENTITY_EXPORT_RULE }),
-      summary: `${action[0]?.toUpperCase()}${action.slice(1)} a dataflow`,
+      summary: `${action[0]?.toUpperCase()}${action.slice(1)} a dataflow${action === "pause" ? "" : "; refused (409 policy_violation) when it violates an enabled data-usage policy"}`,
       tags: ["dataflows"],
       params: idParams,
       response: dataflowResponse,
+      ...(action === "pause" ? {} : { errors: [409] as ErrorStatus[] }),
       handler: async ({ params, sandbox, actor }) => {
         if (action !== "pause") {
           await requireActivationPermissions(
@@ -138,7 +152,7 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
             await getDataflow(deps.store, sandbox, params.id),
           );
         }
-        await setDataflowStatus(deps.store, sandbox, params.id, status);
+        await setDataflowStatus(deps.store, sandbox, params.id, status, new Date(), deps.catalog);
         await recordAudit(deps.store, {
           sandbox,
           actor: actor.id,
@@ -151,6 +165,19 @@ export function dataflowRoutes(app: FastifyInstance, deps: ApiDeps) {
       },
     });
   }
+  registerRoute(app, deps, {
+    method: "POST",
+    url: "/v1/dataflows/:id/policy-check",
+    permission: ["View Destinations", "View Data Usage Policies"],
+    summary:
+      "The enabled data-usage policies the dataflow violates now, each with its labels, lineage and suggestions (for review screens)",
+    tags: ["dataflows", "governance"],
+    params: idParams,
+    response: policyCheckResponse,
+    handler: async ({ params, sandbox }) => ({
+      violations: await dataflowViolations(deps, sandbox, await getDataflow(deps.store, sandbox, params.id)),
+    }),
+  });
   registerRoute(app, deps, {
     method: "DELETE",
     url: "/v1/dataflows/:id",

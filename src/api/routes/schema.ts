@@ -1,11 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { recordAudit } from "../../access/index.ts";
-import { addField, FIELD_TYPES, fieldDefinitionSchema, listFields } from "../../schema/index.ts";
+import { addLabelledField } from "../../governance/index.ts";
+import { FIELD_TYPES, fieldDefinitionSchema, listFields } from "../../schema/index.ts";
 import type { ApiDeps } from "../deps.ts";
 import { registerRoute } from "../route.ts";
 
-const fieldSchema = z.object({
+export const fieldSchema = z.object({
   path: z.string(),
   type: z.enum(FIELD_TYPES),
   entity: z.enum(["profile", "event"]),
@@ -29,14 +30,14 @@ export function schemaRoutes(app: FastifyInstance, deps: ApiDeps) {
     method: "POST",
     url: "/v1/schema/fields",
     permission: "Manage Schemas",
-    summary: "Add a field (a typed column of profiles or events)",
+    summary: "Add a field (a typed column of profiles or events); its labels must be known (GET /v1/labels)",
     tags: ["schema"],
     body: fieldDefinitionSchema,
     status: 201,
     errors: [409],
     response: fieldSchema,
     handler: async ({ body, sandbox, actor }) => {
-      const field = await addField(deps.store, sandbox, body);
+      const field = await addLabelledField(deps.store, sandbox, body);
       await recordAudit(deps.store, {
         sandbox,
         actor: actor.id,

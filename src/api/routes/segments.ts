@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { recordAudit } from "../../access/index.ts";
+import { updateSegmentGoverned } from "../../governance/index.ts";
 import { loadSchema } from "../../schema/index.ts";
 import {
   createSegment,
@@ -16,7 +17,6 @@ import {
   segmentInputSchema,
   segmentPatchSchema,
   segmentsToEvaluate,
-  updateSegment,
 } from "../../segments/index.ts";
 import type { ApiDeps } from "../deps.ts";
 import {
@@ -131,13 +131,14 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
     url: "/v1/segments/:id",
     permission: "Manage Segments",
     summary:
-      "Change a segment's name, description or definition (validated on save), with `warnings` as on create",
+      "Change a segment's name, description or definition (validated on save), with `warnings` as on create; a new rule that would make an active dataflow violate a data-usage policy is refused (409 policy_violation)",
     tags: ["segments"],
     params: idParams,
     body: segmentPatchSchema.strict(),
+    errors: [409],
     response: savedSegmentResponse,
     handler: async ({ params, body, sandbox, actor }) => {
-      const segment = await updateSegment(deps.store, sandbox, params.id, body);
+      const segment = await updateSegmentGoverned(deps.store, sandbox, params.id, body, deps.activeDataflows);
       await audit(sandbox, actor.id, "update", segment.id, { name: segment.name });
       return segment;
     },
