@@ -1,3 +1,4 @@
+import type { ConsentRequirement } from "../governance/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import type { Dialect, ExportPlan } from "../store/index.ts";
 import { type Mapping, resolveMapping } from "./mapping.ts";
@@ -113,6 +114,16 @@ function tableOrderPlan(
 }
 
 /**
+ * A consent requirement as SQL on the profile `p`: its field, as text, is one of the allowed values
+ * (compared as text, so a boolean or number field matches "true" or "1"); a missing value is no
+ * consent. The values are literals (a table-order plan's queries take no parameters of their own).
+ */
+function consentSql(dialect: Dialect, requirement: ConsentRequirement): string {
+  const values = requirement.allowedValues.map((v) => `'${String(v).replaceAll("'", "''")}'`);
+  return `COALESCE(CAST(p.${dialect.ident(requirement.field)} AS TEXT) IN (${values.join(", ")}), FALSE)`;
+}
+
+/**
  * The export query of one segment: full (all current members) or incremental (every membership
  * changed since the last successful export, exits included). Mandatory columns exclude profiles
  * that lack them; a deduplication key keeps, of profiles sharing it, the most recently qualified
@@ -126,6 +137,11 @@ export function buildAudienceQuery(input: {
   segmentId: string;
   mode: "full" | "incremental";
   since?: Date;
+  /**
+   * The consent the dataflow's marketing actions require (src/governance, consent policies): a
+   * profile whose field does not hold one of the values, missing included, is excluded and counted.
+   */
+  consent?: readonly ConsentRequirement[];
 }): AudienceQuery {
   const { dialect } = input;
   const columns = resolveMapping(input.mapping, input.schema, dialect);
@@ -149,7 +165,9 @@ export function buildAudienceQuery(input: {
   const semi = `FROM {profiles} AS p WHERE p._id IN (SELECT m.profile_id FROM ${members})`;
   const base = dedup !== undefined || membershipColumns ? joined : semi;
   const mandatory = columns.filter((c) => c.mandatory).map((c) => `${c.expression} IS NOT NULL`);
-  const keep = mandatory.length ? mandatory.join(" AND ") : "TRUE";
+  const consented = (input.consent ?? []).map((c) => consentSql(dialect, c));
+  const keep = [...consented, ...mandatory].join(" AND ") || "TRUE";
+  const consentKept = consented.join(" AND ") || "TRUE";
   const select = columns.map((c) => `${c.expression} AS ${dialect.ident(c.target)}`).join(", ");
   // Profiles without any key value are not duplicates of each other: they are all kept.
   const noKey = dedup ? dedup.map((d) => `${d} IS NULL`).join(" AND ") : "TRUE";
@@ -166,7 +184,9 @@ export function buildAudienceQuery(input: {
          SELECT ${select}, p._id AS herald_profile_id, ${noKey} AS herald_no_key, ${rank} AS herald_rank
          ${base} AND ${keep}) AS ranked WHERE herald_rank = 1 OR herald_no_key ORDER BY herald_profile_id`
     : `SELECT ${select} ${base} AND ${keep} ORDER BY p._id`;
-  const countsSql = `SELECT count(*) AS received, count(*) FILTER (WHERE NOT (${keep})) AS missing_mandatory ${semi}`;
+  // Consent first: a profile without it is counted for consent whatever its mandatory columns.
+  const countsSql = `SELECT count(*) AS received, count(*) FILTER (WHERE NOT (${consentKept})) AS no_consent,
+      count(*) FILTER (WHERE (${consentKept}) AND NOT (${keep})) AS missing_mandatory ${semi}`;
   // A part's winners join its members with its profiles, the members first narrowed to the part's
   // profiles (a semi join on their ids): the join's hash table then never holds more than a part,
   // whichever side DuckDB builds it on. Joined whole, a tenth of a 100 M store (10 M members, built
@@ -190,7 +210,7 @@ export function buildAudienceQuery(input: {
     params,
     columnNames: columns.map((c) => c.target),
     countsSql,
-    excludes: mandatory.length > 0 || dedup !== undefined,
+    excludes: mandatory.length > 0 || dedup !== undefined || consented.length > 0,
     membersSql: `SELECT count(*) AS n FROM ${members}`,
     ...(dedup
       ? {

@@ -5,6 +5,7 @@ import type { AccountDeps, FileSession } from "../destinations/index.ts";
 import { openAccountConnection } from "../destinations/index.ts";
 import { HeraldError, isRetryable } from "../errors/index.ts";
 import { scrubSecrets } from "../errors/scrub.ts";
+import { consentRequirements } from "../governance/index.ts";
 import { loadSchema } from "../schema/index.ts";
 import { type AudienceQuery, buildAudienceQuery, type MembershipSource } from "./audience-query.ts";
 import { type Dataflow, getDataflow } from "./dataflows.ts";
@@ -93,6 +94,8 @@ function describe(error: unknown): string {
 
 interface ExclusionCounts {
   received: number;
+  /** Excluded by a consent policy of the dataflow's marketing actions (src/governance). */
+  consent: number;
   missingMandatory: number;
   duplicates: number;
 }
@@ -132,25 +135,30 @@ async function rowsBeforeExport(
     const bound = Number(row?.n ?? 0);
     if (bound <= limit) return { rows: bound, partitions: 1 };
   }
-  const [row] = await deps.store.query<{ received: number; missing_mandatory: number }>(
+  const [row] = await deps.store.query<{ received: number; no_consent: number; missing_mandatory: number }>(
     sandbox,
     query.countsSql,
     query.params,
   );
   const received = Number(row?.received ?? 0);
+  const consent = Number(row?.no_consent ?? 0);
   const missingMandatory = Number(row?.missing_mandatory ?? 0);
-  const bound = received - missingMandatory;
+  const bound = received - consent - missingMandatory;
   const partitions = query.deduplication?.partitions(bound, deps.store.memoryBudget) ?? 1;
   if (query.deduplication && bound <= limit && fileOptions.format !== "parquet") {
     return {
       rows: bound,
-      counts: { received, missingMandatory, duplicates: 0 },
+      counts: { received, consent, missingMandatory, duplicates: 0 },
       duplicatesAfter: true,
       partitions,
     };
   }
   const duplicates = await duplicateCount(deps, sandbox, query, partitions);
-  return { rows: bound - duplicates, counts: { received, missingMandatory, duplicates }, partitions };
+  return {
+    rows: bound - duplicates,
+    counts: { received, consent, missingMandatory, duplicates },
+    partitions,
+  };
 }
 
 async function rowSlots(deps: ActivationDeps, sandbox: string, sql: string): Promise<number> {
@@ -289,7 +297,7 @@ async function exportWithRetries(
 ): Promise<Parameters<typeof finishRun>[3]> {
   const progress: ExportProgress = {
     delivered: new Map(),
-    counts: { received: 0, missingMandatory: 0, duplicates: 0 },
+    counts: { received: 0, consent: 0, missingMandatory: 0, duplicates: 0 },
     notes: [],
   };
   let exported: ExportedFile[] | undefined;
@@ -319,8 +327,15 @@ async function exportWithRetries(
     status: exported ? "succeeded" : files.length ? "partially_succeeded" : "failed",
     received: counts.received,
     activated,
-    excluded: { missingMandatory: counts.missingMandatory, duplicate: counts.duplicates },
-    failed: Math.max(0, counts.received - counts.missingMandatory - counts.duplicates - activated),
+    excluded: {
+      consent: counts.consent,
+      missingMandatory: counts.missingMandatory,
+      duplicate: counts.duplicates,
+    },
+    failed: Math.max(
+      0,
+      counts.received - counts.consent - counts.missingMandatory - counts.duplicates - activated,
+    ),
     files,
     errors,
     finishedAt: new Date(Math.max(Date.now(), started)),
@@ -362,11 +377,17 @@ async function exportOnce(
     segmentId: segment.segmentId,
     mode: segment.mode,
     ...(segment.mode === "incremental" && segment.lastSuccessAt ? { since: segment.lastSuccessAt } : {}),
+    consent: await consentRequirements(deps.store, sandbox, dataflow.marketingActions),
   });
   await refuseUnquotableValues(deps.store, sandbox, query, dataflow.fileOptions);
   const before = await rowsBeforeExport(deps, sandbox, query, dataflow.fileOptions);
   // Without exclusions counted, the rows to write are all the profiles received, as far as known.
-  progress.counts = before.counts ?? { received: before.rows, missingMandatory: 0, duplicates: 0 };
+  progress.counts = before.counts ?? {
+    received: before.rows,
+    consent: 0,
+    missingMandatory: 0,
+    duplicates: 0,
+  };
   report.expected(before.rows);
   const plan = query.tableOrder
     ? query.tableOrder.plan(await rowSlots(deps, sandbox, query.tableOrder.rowSlotsSql), {
@@ -430,7 +451,7 @@ async function exportOnce(
           ...before.counts,
           duplicates: before.duplicatesAfter ? before.rows - written : before.counts.duplicates,
         }
-      : { received: written, missingMandatory: 0, duplicates: 0 };
+      : { received: written, consent: 0, missingMandatory: 0, duplicates: 0 };
     if (dataflow.fileOptions.manifest) {
       const manifest = buildManifest(
         { dataflowId: dataflow.id, scheduledAt: run.scheduledFor, segmentId: segment.segmentId },

@@ -6,6 +6,7 @@ import type { ApiDeps } from "./deps.ts";
 import { ERROR_SCHEMA_ID, errorBodySchema, sendError } from "./errors.ts";
 import { alertRoutes } from "./routes/alerts.ts";
 import { auditRoutes } from "./routes/audit.ts";
+import { consentRoutes } from "./routes/consent.ts";
 import { dataflowRoutes } from "./routes/dataflows.ts";
 import { deadLetterRoutes } from "./routes/deadletters.ts";
 import { destinationRoutes } from "./routes/destinations.ts";
@@ -27,6 +28,7 @@ const routeGroups = [
   destinationRoutes,
   dataflowRoutes,
   governanceRoutes,
+  consentRoutes,
   streamingRoutes,
   deadLetterRoutes,
   alertRoutes,

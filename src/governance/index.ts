@@ -3,6 +3,18 @@
  * activation and at every run, streamed messages, and every later edit). The only file other parts
  * import.
  */
+export {
+  type ConsentPolicy,
+  type ConsentRequirement,
+  type ConsentValue,
+  consentPolicyInputSchema,
+  consentRequirements,
+  createConsentPolicy,
+  deleteConsentPolicy,
+  getConsentPolicy,
+  listConsentPolicies,
+  setConsentPolicyStatus,
+} from "./consent.ts";
 export { CORE_POLICIES, type CorePolicy } from "./core-policies.ts";
 export { refuseEditViolations } from "./edit-guard.ts";
 export {

@@ -37,4 +37,23 @@ export const governanceMigrations: Migration[] = [
        )`,
     ],
   },
+  {
+    version: 2,
+    name: "consent policies",
+    // allowed_values: JSON list of the values that mean consent; marketing_action: the action's id.
+    statements: () => [
+      `CREATE TABLE governance_consent_policies (
+         sandbox TEXT NOT NULL,
+         id TEXT NOT NULL,
+         name TEXT NOT NULL,
+         marketing_action TEXT NOT NULL,
+         field TEXT NOT NULL,
+         allowed_values TEXT NOT NULL,
+         status TEXT NOT NULL,
+         created_at TIMESTAMPTZ NOT NULL,
+         updated_at TIMESTAMPTZ NOT NULL,
+         PRIMARY KEY (sandbox, id)
+       )`,
+    ],
+  },
 ];

@@ -70,6 +70,22 @@ export function lacksMandatoryValue(mapping: Mapping, schema: SchemaSnapshot, pr
 }
 
 /**
+ * Whether the profile lacks a consent the dataflow's marketing actions require (consent policies:
+ * its field holds none of the allowed values, compared as text, or nothing): its entries are then
+ * excluded, as in file exports, not its exits.
+ */
+export function lacksConsent(dataflow: Pick<StreamingDataflow, "consent">, profile: Row): boolean {
+  return (dataflow.consent ?? []).some((requirement) => {
+    const value = profile[requirement.field];
+    return (
+      value === null ||
+      value === undefined ||
+      !requirement.allowedValues.some((allowed) => String(allowed) === String(value))
+    );
+  });
+}
+
+/**
  * The id a dataflow's messages carry for a profile that does not reveal it: the hex HMAC-SHA256 of
  * the profile id keyed by the dataflow's id. Stable for the profile within the dataflow; unlike a
  * plain SHA-256 of an email, it cannot be matched against lists of hashed emails (what advertising

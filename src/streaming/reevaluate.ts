@@ -8,7 +8,7 @@ import {
 import type { Dialect, Executor, Row, Statement } from "../store/index.ts";
 
 import { type OutboxMessage, outboxWrite } from "./outbox.ts";
-import { buildProfileMessage, lacksMandatoryValue, type MembershipChange } from "./payload.ts";
+import { buildProfileMessage, lacksConsent, lacksMandatoryValue, type MembershipChange } from "./payload.ts";
 import { type ProfileState, profileStateReader } from "./profile-state.ts";
 import type { StreamingDataflow, StreamingPlan, StreamingSegment } from "./streaming-plan.ts";
 
@@ -86,8 +86,8 @@ export interface QueuedMessage {
 
 /**
  * A profile's messages for its membership changes: one per dataflow streaming some of the changed
- * segments, with those segments. A profile lacking a mandatory value is not sent as an entry (as in
- * file exports), but its exit always goes, with the values it has: otherwise the destination keeps
+ * segments, with those segments. A profile lacking a mandatory value or a consent its marketing
+ * actions require is not sent as an entry (as in file exports), but its exit always goes, with the values it has: otherwise the destination keeps
  * it for good. `excluded` counts the messages whose entries were left out so.
  */
 export function profileMessages(
@@ -101,9 +101,10 @@ export function profileMessages(
   for (const dataflow of dataflows) {
     const relevant = changes.filter((c) => dataflow.segmentIds.has(c.segmentId));
     if (!relevant.length) continue;
-    const sent = lacksMandatoryValue(dataflow.mapping, schema, profile)
-      ? relevant.filter((c) => c.status === "exited")
-      : relevant;
+    const sent =
+      lacksMandatoryValue(dataflow.mapping, schema, profile) || lacksConsent(dataflow, profile)
+        ? relevant.filter((c) => c.status === "exited")
+        : relevant;
     if (sent.length < relevant.length) excluded++;
     if (!sent.length) continue;
     const message = buildProfileMessage(dataflow, schema, profile, sent);

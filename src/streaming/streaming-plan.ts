@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { type Dataflow, listDataflows, type Mapping } from "../activation/index.ts";
 import { assertNever } from "../errors/index.ts";
+import { type ConsentRequirement, consentRequirements } from "../governance/index.ts";
 import type { SchemaSnapshot } from "../schema/index.ts";
 import {
   compileEvaluator,
@@ -44,6 +45,8 @@ export interface StreamingDataflow {
   mapping: Mapping;
   /** The segments it streams (those with the `streaming` schedule). */
   segmentIds: ReadonlySet<string>;
+  /** The consent its marketing actions require (src/governance): entries of others are left out. */
+  consent?: readonly ConsentRequirement[];
 }
 
 /** What the streaming path evaluates and where changes go, for one sandbox. */
@@ -113,15 +116,20 @@ export async function loadStreamingPlan(
   sandbox: string,
   schema: SchemaSnapshot,
 ): Promise<StreamingPlan> {
-  const dataflows = (await listDataflows(db, sandbox))
-    .map(toStreamingDataflow)
-    .filter((d): d is StreamingDataflow => d !== undefined);
+  const stored = await listDataflows(db, sandbox);
+  const dataflows: StreamingDataflow[] = [];
+  for (const dataflow of stored) {
+    const streaming = toStreamingDataflow(dataflow);
+    if (!streaming) continue;
+    const consent = await consentRequirements(db, sandbox, dataflow.marketingActions);
+    dataflows.push(consent.length ? { ...streaming, consent } : streaming);
+  }
   const streamed = new Set(dataflows.flatMap((d) => [...d.segmentIds]));
-  const stored = await listStoredSegments(db, sandbox);
-  const all = stored.filter((s): s is Segment => !isInvalidSegment(s));
+  const segmentsStored = await listStoredSegments(db, sandbox);
+  const all = segmentsStored.filter((s): s is Segment => !isInvalidSegment(s));
   const definitions = new Map(all.map((s) => [s.id, s.ast]));
   const resolve: SegmentResolver = (id) => definitions.get(id);
-  const leftOut = stored.flatMap((s) => {
+  const leftOut = segmentsStored.flatMap((s) => {
     if (!streamed.has(s.id)) return [];
     if (isInvalidSegment(s)) return [{ id: s.id, reason: `its stored definition is invalid (${s.invalid})` }];
     return s.streaming.eligible ? [] : [{ id: s.id, reason: `it is batch-only (${s.streaming.reason})` }];
@@ -143,14 +151,16 @@ export async function loadStreamingPlan(
 }
 
 /**
- * What a sandbox's plan is built from, as one text: the segments' and dataflows' counts and last
- * changes. A scalar SQL expression (on `$sandbox`), so that a read can carry it and tell whether
- * the plan it was built with is still the current one.
+ * What a sandbox's plan is built from, as one text: the segments', dataflows' and consent
+ * policies' counts and last changes. A scalar SQL expression (on `$sandbox`), so that a read can
+ * carry it and tell whether the plan it was built with is still the current one.
  */
 export const PLAN_STAMP_SQL = `(SELECT CAST(count(*) AS TEXT) || '|' || COALESCE(CAST(max(updated_at) AS TEXT), '')
     FROM segments WHERE sandbox = $sandbox) || '/' ||
   (SELECT CAST(count(*) AS TEXT) || '|' || COALESCE(CAST(max(updated_at) AS TEXT), '')
-    FROM dataflows WHERE sandbox = $sandbox)`;
+    FROM dataflows WHERE sandbox = $sandbox) || '/' ||
+  (SELECT CAST(count(*) AS TEXT) || '|' || COALESCE(CAST(max(updated_at) AS TEXT), '')
+    FROM governance_consent_policies WHERE sandbox = $sandbox)`;
 
 /** A cached plan was used, and the stamp read with the states says the plan has changed since. */
 export class PlanChanged extends Error {

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,17 +5,13 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDataflow, runSegmentExport } from "../../src/activation/index.ts";
-import { migrateParts } from "../../src/api/index.ts";
-import { localKeyProvider } from "../../src/crypto/index.ts";
-import { createAccount, createCatalog, destinationDefinitions } from "../../src/destinations/index.ts";
+import { createAccount } from "../../src/destinations/index.ts";
 import { createPolicy, labelField, updatePolicy } from "../../src/governance/index.ts";
-import { createSegment } from "../../src/segments/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { createStreamingService } from "../../src/streaming/index.ts";
-import { eventually, streamingDataflowTo, streamingStores } from "../streaming/harness.ts";
+import { eventually, streamingStores } from "../streaming/harness.ts";
 import { activationFixture, FRENCH, sandbox } from "../support/activation.ts";
-import { EXPORT_WHEN_C2, exportingTier } from "../support/governance.ts";
-import { storeWithDefaultSchema } from "../support/herald-store.ts";
+import { EXPORT_WHEN_C2, exportingTier, goldStream } from "../support/governance.ts";
 import { engines } from "../support/stores.ts";
 
 /** Every file under a folder, at any depth. */
@@ -88,21 +83,10 @@ describe.each(engines)("a streaming dataflow violating a policy on %s", (engine)
 
   it("holds its messages, sends none, and sends them in order once the violation is resolved", async () => {
     const target = `governed-${engine}`;
-    const { store, schema } = await storeWithDefaultSchema(engine);
+    const { store, schema, deps } = await goldStream(engine, stores.url(target), "Partner stream", [
+      "Export to third party",
+    ]);
     opened = store;
-    await migrateParts(store);
-    await createSegment(store, "prod", { id: "gold", name: "Gold", definition: 'loyalty.tier = "gold"' });
-    const deps = {
-      store,
-      catalog: createCatalog(destinationDefinitions),
-      keys: localKeyProvider(randomBytes(32)),
-    };
-    await streamingDataflowTo(deps, stores.url(target), {
-      name: "Partner stream",
-      segmentIds: ["gold"],
-      mapping: { columns: [{ source: { kind: "identity", namespace: "email" } }] },
-      marketingActions: ["Export to third party"],
-    });
     // The segment's rule reads loyalty.tier: labelled C2, the stream now violates the policy.
     await labelField(store, "prod", { entity: "profile", path: "loyalty.tier" }, ["C2"]);
     await createPolicy(store, "prod", EXPORT_WHEN_C2);
