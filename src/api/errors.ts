@@ -74,6 +74,8 @@ export function sendError(error: FastifyError | Error, request: FastifyRequest, 
         ...(error.issues.length ? { issues: error.issues } : {}),
       },
     };
+    // RFC 6750: a 401 says which scheme would be accepted.
+    if (error.kind === "unauthenticated") reply.header("WWW-Authenticate", 'Bearer realm="herald"');
     return reply.status(httpStatus(error.kind)).send(body);
   }
   const status = (error as FastifyError).statusCode;

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from "fastify";
+import { anyUsableToken } from "../access/index.ts";
 import { buildServer, type Herald, openHerald } from "../api/index.ts";
+import { isLoopback } from "../config/index.ts";
 import { configFrom, type GlobalOptions, newCommand } from "./context.ts";
 
-/** Whether the API listens on loopback only, where no one but this machine's users reach it. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
-}
+export { isLoopback } from "../config/index.ts";
 
 /** Serves the API until SIGINT/SIGTERM, then closes the server and the store cleanly. */
 export async function serve(herald: Herald): Promise<FastifyInstance> {
@@ -19,10 +18,15 @@ export async function serve(herald: Herald): Promise<FastifyInstance> {
     { address, engine: herald.store.engine, dataDir: herald.config.dataDir },
     `Herald listening on ${address} (API docs at ${address}/docs)`,
   );
-  if (!isLoopback(herald.config.host)) {
+  if (herald.config.auth === "none" && !isLoopback(herald.config.host)) {
     herald.logger.warn(
       { host: herald.config.host },
-      "Herald has no login yet: every caller reaching this address acts as the local administrator; keep it behind a proxy that authenticates, or on 127.0.0.1",
+      "HERALD_AUTH is none: every caller reaching this address acts as the local administrator; set HERALD_AUTH=token, keep it behind a proxy that authenticates, or on 127.0.0.1",
+    );
+  }
+  if (herald.config.auth === "token" && !(await anyUsableToken(herald.store))) {
+    herald.logger.warn(
+      "HERALD_AUTH is token and no user holds a usable token yet: every call but health and docs is refused. Create the first administrator and token with `herald users create admin --role Administrator && herald tokens create admin` (docs/access.md)",
     );
   }
   const stop = async (signal: string) => {
