@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { describeSettings, loadConfig } from "../config/index.ts";
+import { rolesCommand, tokensCommand, usersCommand } from "./access.ts";
 import { dataflowsCommand, runsCommand } from "./activation.ts";
 import { reportError } from "./context.ts";
 import { deadLettersCommand } from "./deadletters.ts";
@@ -44,6 +45,9 @@ const program = new Command("herald")
   .addCommand(dataflowsCommand)
   .addCommand(runsCommand)
   .addCommand(deadLettersCommand)
+  .addCommand(usersCommand)
+  .addCommand(rolesCommand)
+  .addCommand(tokensCommand)
   .addCommand(configCommand);
 
 try {

@@ -6,6 +6,18 @@ import { configFrom, type GlobalOptions, newCommand } from "./context.ts";
 
 export { isLoopback } from "../config/index.ts";
 
+/** What start says about who can reach the API: no login beyond loopback, or no token to log in with. */
+export async function accessWarning(herald: Pick<Herald, "config" | "store">): Promise<string | undefined> {
+  const { auth, host } = herald.config;
+  if (auth === "none" && !isLoopback(host)) {
+    return "HERALD_AUTH is none: every caller reaching this address acts as the local administrator; set HERALD_AUTH=token, keep it behind a proxy that authenticates, or on 127.0.0.1";
+  }
+  if (auth === "token" && !(await anyUsableToken(herald.store))) {
+    return "HERALD_AUTH is token and no user holds a usable token yet: every call but health and docs is refused. Create the first administrator and their token with `herald users create admin --role Administrator && herald tokens create admin` (docs/access.md)";
+  }
+  return undefined;
+}
+
 /** Serves the API until SIGINT/SIGTERM, then closes the server and the store cleanly. */
 export async function serve(herald: Herald): Promise<FastifyInstance> {
   const app = await buildServer(herald);
@@ -18,17 +30,8 @@ export async function serve(herald: Herald): Promise<FastifyInstance> {
     { address, engine: herald.store.engine, dataDir: herald.config.dataDir },
     `Herald listening on ${address} (API docs at ${address}/docs)`,
   );
-  if (herald.config.auth === "none" && !isLoopback(herald.config.host)) {
-    herald.logger.warn(
-      { host: herald.config.host },
-      "HERALD_AUTH is none: every caller reaching this address acts as the local administrator; set HERALD_AUTH=token, keep it behind a proxy that authenticates, or on 127.0.0.1",
-    );
-  }
-  if (herald.config.auth === "token" && !(await anyUsableToken(herald.store))) {
-    herald.logger.warn(
-      "HERALD_AUTH is token and no user holds a usable token yet: every call but health and docs is refused. Create the first administrator and token with `herald users create admin --role Administrator && herald tokens create admin` (docs/access.md)",
-    );
-  }
+  const warning = await accessWarning(herald);
+  if (warning) herald.logger.warn({ host: herald.config.host, auth: herald.config.auth }, warning);
   const stop = async (signal: string) => {
     herald.logger.info({ signal }, "shutting down");
     await app.close();
