@@ -24,19 +24,23 @@ export const roleNameSchema = z
   .min(1, "must not be empty")
   .max(100, "must be at most 100 characters");
 
-/** A role as it is created; every field is named in its error. */
-export const roleInputSchema = z.object({
+const roleSandboxesSchema = z
+  .union([z.literal("all"), z.array(z.string()).min(1, "must name at least one sandbox, or be 'all'")])
+  .describe("the sandboxes the role applies in, or 'all' (every sandbox, present and future)");
+
+const roleFields = {
   name: roleNameSchema,
   description: z.string().max(500).optional(),
   permissions: z.array(z.enum(PERMISSIONS)).min(1, "must grant at least one permission"),
-  sandboxes: z
-    .union([z.literal("all"), z.array(z.string()).min(1, "must name at least one sandbox, or be 'all'")])
-    .default("all")
-    .describe("the sandboxes the role applies in, or 'all' (every sandbox, present and future)"),
-});
+  sandboxes: roleSandboxesSchema,
+};
+
+/** A role as it is created; every field is named in its error. */
+export const roleInputSchema = z.object({ ...roleFields, sandboxes: roleSandboxesSchema.default("all") });
 export type RoleInput = z.input<typeof roleInputSchema>;
 
-export const rolePatchSchema = roleInputSchema.partial();
+/** A change to a role: what it names, no more (no default may widen a role's sandboxes). */
+export const rolePatchSchema = z.object(roleFields).partial();
 export type RolePatch = z.input<typeof rolePatchSchema>;
 
 interface RoleRow {

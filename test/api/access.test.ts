@@ -300,6 +300,19 @@ describe.each(engines)("users, roles and API tokens on %s (HERALD_AUTH=token)", 
     const expiry = await call(adminSecret, "POST", "/v1/users/x/tokens", { expiresAt: "tomorrow" });
     expect(expiry.json().error.issues.map((i: { field: string }) => i.field)).toEqual(["expiresAt"]);
     expect((await call(adminSecret, "POST", "/v1/users", { name: "admin" })).statusCode).toBe(409);
+    const viewerRole = `/v1/roles/${await roleId("Segment viewer")}`;
+    const taken = await call(adminSecret, "PATCH", viewerRole, { name: "Administrator" });
+    expect(taken.json().error).toMatchObject({ code: "role_exists" });
+    const renamed = await call(adminSecret, "PATCH", viewerRole, { name: "Viewer", permissions: [] });
+    expect(renamed.json().error.issues.map((i: { field: string }) => i.field)).toEqual(["permissions"]);
+    expect((await call(adminSecret, "PATCH", viewerRole, { name: "Viewer" })).json()).toMatchObject({
+      name: "Viewer",
+      permissions: ["View Segments"],
+      sandboxes: ["prod"],
+    });
+    expect((await call(adminSecret, "GET", "/v1/users")).json().items).toContainEqual(
+      expect.objectContaining({ name: "viewer", roles: ["Viewer"] }),
+    );
     expect(await getUserByName(store, "ann").catch((e: Error) => e.message)).toMatch(/does not exist/);
   });
 
