@@ -161,6 +161,14 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, part:
   return parseInput(schema, value, part, (path) => (path.length ? path.join(".") : part));
 }
 
+/** Each request's caller, resolved before its body is read. */
+const actors = new WeakMap<FastifyRequest, Actor>();
+
+function sandboxOf(request: FastifyRequest): string {
+  const header = request.headers[SANDBOX_HEADER];
+  return typeof header === "string" && header ? header : DEFAULT_SANDBOX;
+}
+
 export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType>(
   app: FastifyInstance,
   deps: ApiDeps & ActorDeps,
@@ -196,15 +204,20 @@ export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extend
       response: documentedResponses(spec, sandboxed),
       ...(spec.consumes ? { consumes: spec.consumes } : {}),
     },
-    handler: async (request, reply) => {
-      const sandboxHeader = request.headers[SANDBOX_HEADER];
-      const sandbox = typeof sandboxHeader === "string" && sandboxHeader ? sandboxHeader : DEFAULT_SANDBOX;
-      // Public routes are not authenticated; every other one is, before anything else is checked.
+    // Who calls, and whether they may, is settled before the body is read: an unauthenticated or
+    // forbidden caller never has the server parse a body. Public routes are not authenticated.
+    onRequest: async (request) => {
       const actor =
         spec.permission === null || !deps.resolveActor
           ? localAdministrator
-          : await deps.resolveActor(request, sandboxed ? sandbox : null);
+          : await deps.resolveActor(request, sandboxed ? sandboxOf(request) : null);
       for (const permission of permissions) requirePermission(actor, permission);
+      actors.set(request, actor);
+    },
+    handler: async (request, reply) => {
+      const sandbox = sandboxOf(request);
+      const actor = actors.get(request);
+      if (!actor) throw new Error(`${spec.method} ${spec.url}: the caller was not resolved`);
       if (sandboxed) await requireSandbox(deps.store, sandbox);
       const context = {
         body: parse(spec.body, request.body, "body"),

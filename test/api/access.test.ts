@@ -89,6 +89,14 @@ describe.each(engines)("users, roles and API tokens on %s (HERALD_AUTH=token)", 
     expectUnauthenticated(await call(undefined, "GET", "/v1/segments"), /needs an API token/);
     expectUnauthenticated(await call(undefined, "GET", "/v1/me"), /needs an API token/);
     expectUnauthenticated(await call(undefined, "GET", "/v1/sandboxes"), /needs an API token/);
+    // Authenticated before the body is read: a stranger's body is never parsed.
+    const unparsed = await app.inject({
+      method: "POST",
+      url: "/v1/profiles",
+      headers: { "content-type": "application/json" },
+      payload: "{not json",
+    });
+    expectUnauthenticated(unparsed, /needs an API token/);
     const garbage = "hrld_not-a-real-token-at-all";
     const refused = await call(garbage, "GET", "/v1/segments");
     expectUnauthenticated(refused, /not valid/);
