@@ -1,5 +1,5 @@
 import { conflict } from "../errors/index.ts";
-import type { Executor } from "../store/index.ts";
+import type { Engine, Executor } from "../store/index.ts";
 import type { Permission } from "./permissions.ts";
 import { permissionsIn, rolesByUser } from "./roles.ts";
 
@@ -18,12 +18,20 @@ export async function administrators(db: Executor): Promise<string[]> {
 }
 
 /**
- * Runs a change (inside the caller's transaction) and refuses it if it leaves no enabled user able
+ * Runs a change (inside the caller's transaction, on `engine`) and refuses it if it leaves no enabled user able
  * to manage users and roles where there was one: nobody could then give or take access through
  * the API. Before the first administrator exists there is nothing to keep. Applied whatever
  * HERALD_AUTH says: the setting may change, and processes sharing a store may differ.
  */
-export async function keepAnAdministrator<T>(tx: Executor, change: () => Promise<T>): Promise<T> {
+export async function keepAnAdministrator<T>(
+  tx: Executor,
+  engine: Engine,
+  change: () => Promise<T>,
+): Promise<T> {
+  // Such changes take turns: two transactions each disabling one of two administrators would
+  // otherwise both see the other still enabled. (DuckDB runs one write transaction at a time.)
+  // The lock conflicts with itself and with writes to user_roles, and lasts until commit.
+  if (engine === "postgres") await tx.queryGlobal("LOCK TABLE user_roles IN SHARE ROW EXCLUSIVE MODE");
   const before = await administrators(tx);
   const result = await change();
   if (before.length && !(await administrators(tx)).length) {

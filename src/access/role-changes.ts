@@ -69,7 +69,7 @@ export async function updateRole(store: Store, id: string, patch: RolePatch): Pr
     refuseBuiltin(role, "changed");
     if (change.sandboxes) await requireSandboxes(tx, change.sandboxes);
     if (change.name !== undefined) await requireFreeName(tx, change.name, id);
-    await keepAnAdministrator(tx, () =>
+    await keepAnAdministrator(tx, store.engine, () =>
       tx.queryGlobal(
         "UPDATE roles SET name = $2, description = $3, permissions = $4, sandboxes = $5 WHERE id = $1",
         [

@@ -119,7 +119,7 @@ export async function updateUser(store: Store, id: string, patch: UserPatch): Pr
   return store.transaction(async (tx) => {
     const user = await getUser(tx, id);
     const ids = change.roles ? await roleIds(tx, change.roles) : undefined;
-    await keepAnAdministrator(tx, async () => {
+    await keepAnAdministrator(tx, store.engine, async () => {
       await tx.queryGlobal("UPDATE users SET display_name = $2, disabled = $3 WHERE id = $1", [
         id,
         change.displayName ?? user.displayName ?? null,
@@ -135,7 +135,7 @@ export async function updateUser(store: Store, id: string, patch: UserPatch): Pr
 export async function deleteUser(store: Store, id: string): Promise<User> {
   return store.transaction(async (tx) => {
     const user = await getUser(tx, id);
-    await keepAnAdministrator(tx, async () => {
+    await keepAnAdministrator(tx, store.engine, async () => {
       await tx.queryGlobal("DELETE FROM api_tokens WHERE user_id = $1", [id]);
       await tx.queryGlobal("DELETE FROM user_roles WHERE user_id = $1", [id]);
       await tx.queryGlobal("DELETE FROM users WHERE id = $1", [id]);

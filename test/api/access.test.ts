@@ -358,17 +358,40 @@ describe.each(engines)("users, roles and API tokens on %s (HERALD_AUTH=token)", 
     const still: User = (await call(adminSecret, "GET", `/v1/users/${admin.id}`)).json();
     expect(still).toMatchObject({ disabled: false, roles: ["Administrator"] });
 
+    // Two administrators disabling each other at once: one of them stays.
+    const other = await createUser(store, { name: "other", roles: ["Administrator"] });
+    const otherSecret = (await createToken(store, other.id)).secret;
+    const crossed = await Promise.all([
+      call(adminSecret, "PATCH", `/v1/users/${other.id}`, { disabled: true }),
+      call(otherSecret, "PATCH", `/v1/users/${admin.id}`, { disabled: true }),
+    ]);
+    // The second is refused: 409 as the last administrator, or 401 when its caller was disabled
+    // before it was authenticated.
+    const [first, second] = crossed.map((r) => r.statusCode).sort();
+    expect(first).toBe(200);
+    expect([401, 409]).toContain(second);
+    const enabled = await store.queryGlobal("SELECT name FROM users WHERE NOT disabled AND name <> 'viewer'");
+    expect(enabled).toHaveLength(1);
+    const survivor = enabled[0]?.name === "admin" ? adminSecret : otherSecret;
+    const loser = survivor === adminSecret ? other : admin;
+    expect((await call(survivor, "DELETE", `/v1/users/${loser.id}`)).statusCode).toBe(204);
+
     // With a second administrator, the first may go.
-    const second = await call(adminSecret, "POST", "/v1/users", { name: "root2", roles: ["Administrator"] });
-    expect(second.statusCode).toBe(201);
-    expect((await call(adminSecret, "DELETE", `/v1/users/${admin.id}`)).statusCode).toBe(204);
-    expectUnauthenticated(await call(adminSecret, "GET", "/v1/me"), /not valid/);
+    const root2 = await call(survivor, "POST", "/v1/users", { name: "root2", roles: ["Administrator"] });
+    expect(root2.statusCode).toBe(201);
+    const survivorId = survivor === adminSecret ? admin.id : other.id;
+    expect((await call(survivor, "DELETE", `/v1/users/${survivorId}`)).statusCode).toBe(204);
+    expectUnauthenticated(await call(survivor, "GET", "/v1/me"), /not valid/);
     const audit = await store.queryGlobal<{ actor: string; action: string; resource: string }>(
       "SELECT actor, action, resource FROM audit_log WHERE resource = 'user' ORDER BY occurred_at",
     );
-    expect(audit).toEqual([
-      { actor: "admin", action: "create", resource: "user" },
-      { actor: "admin", action: "delete", resource: "user" },
+    // Refusals change nothing and are not recorded; each change names who made it.
+    const survivorName = survivor === adminSecret ? "admin" : "other";
+    expect(audit.map((e) => [e.actor, e.action])).toEqual([
+      [survivorName, "update"],
+      [survivorName, "delete"],
+      [survivorName, "create"],
+      [survivorName, "delete"],
     ]);
   });
 });
