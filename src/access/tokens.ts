@@ -136,6 +136,7 @@ export async function authenticateToken(
   secret: string,
   now = new Date(),
 ): Promise<Authenticated> {
+  const hash = hashToken(secret);
   const rows = await db.queryGlobal<{
     token_id: string;
     expires_at: Date | null;
@@ -159,7 +160,7 @@ export async function authenticateToken(
      LEFT JOIN user_roles ur ON ur.user_id = u.id
      LEFT JOIN roles r ON r.id = ur.role_id
      WHERE t.hash = $1`,
-    [hashToken(secret)],
+    [hash],
   );
   const [first] = rows;
   if (!first) throw unauthenticated("The API token is not valid");
@@ -171,7 +172,7 @@ export async function authenticateToken(
   if (!first.last_used_at || now.getTime() - first.last_used_at.getTime() >= LAST_USED_PRECISION_MS) {
     // Best effort: the time is advisory, and two requests writing it at once may conflict on DuckDB.
     await db
-      .queryGlobal("UPDATE api_tokens SET last_used_at = $2 WHERE hash = $1", [hashToken(secret), now])
+      .queryGlobal("UPDATE api_tokens SET last_used_at = $2 WHERE hash = $1", [hash, now])
       .catch(() => undefined);
   }
   const roles = rows.flatMap((r) => (r.id === null ? [] : [roleFromRow({ ...r, id: r.id })]));
