@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { z } from "zod";
-import { HeraldError, notFound, parseInput } from "../errors/index.ts";
+import { HeraldError, notFound, parseInput, validationError } from "../errors/index.ts";
 import type { Executor, Store } from "../store/index.ts";
 import { USER_ADMINISTRATION } from "./administrators.ts";
 import { type Actor, requirePermission } from "./permissions.ts";
@@ -69,7 +69,7 @@ export async function createToken(
   const given = parseInput(tokenInputSchema, input, "token");
   const expiresAt = given.expiresAt ? new Date(given.expiresAt) : undefined;
   if (expiresAt && expiresAt <= now) {
-    throw new HeraldError("validation", "invalid_input", "Invalid token: expiresAt: must be in the future", [
+    throw validationError("Invalid token: expiresAt: must be in the future", [
       { field: "expiresAt", message: "expiresAt: must be in the future" },
     ]);
   }
@@ -118,7 +118,7 @@ export function requireTokenManager(actor: Actor, owner: { name: string }): void
   if (actor.id !== owner.name) requirePermission(actor, USER_ADMINISTRATION);
 }
 
-/** Who presents a token: their user, their roles, and the actor they are in a sandbox. */
+/** Who presents a token: their user and roles (`actorOf` makes the actor they are in a sandbox). */
 export interface Authenticated {
   userId: string;
   userName: string;

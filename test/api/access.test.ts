@@ -278,7 +278,7 @@ describe.each(engines)("users, roles and API tokens on %s (HERALD_AUTH=token)", 
   });
 
   it("names the faulty field of a user or a role, and refuses an unknown permission or sandbox", async () => {
-    const { adminSecret } = await start();
+    const { admin, adminSecret } = await start();
     const role = await call(adminSecret, "POST", "/v1/roles", {
       name: "",
       permissions: ["View Segments", "Fly"],
@@ -305,8 +305,12 @@ describe.each(engines)("users, roles and API tokens on %s (HERALD_AUTH=token)", 
     expect(unknownRole.json().error.issues).toEqual([
       { field: "roles.0", message: "roles.0: role 'Nope' does not exist" },
     ]);
-    const expiry = await call(adminSecret, "POST", "/v1/users/x/tokens", { expiresAt: "tomorrow" });
-    expect(expiry.json().error.issues.map((i: { field: string }) => i.field)).toEqual(["expiresAt"]);
+    for (const expiresAt of ["tomorrow", "2020-01-01T00:00:00Z"]) {
+      const expiry = await call(adminSecret, "POST", `/v1/users/${admin.id}/tokens`, { expiresAt });
+      expect(expiry.statusCode, expiresAt).toBe(400);
+      expect(expiry.json().error.issues.map((i: { field: string }) => i.field)).toEqual(["expiresAt"]);
+    }
+    expect((await call(adminSecret, "GET", `/v1/users/${admin.id}/tokens`)).json().items).toHaveLength(1);
     expect((await call(adminSecret, "POST", "/v1/users", { name: "admin" })).statusCode).toBe(409);
     const viewerRole = `/v1/roles/${await roleId("Segment viewer")}`;
     const taken = await call(adminSecret, "PATCH", viewerRole, { name: "Administrator" });
