@@ -233,8 +233,14 @@ describe.each(engines)("users, roles and API tokens on %s (HERALD_AUTH=token)", 
     expect(ownList.statusCode).toBe(200);
     expectDocumented(tokenListResponse, ownList.json());
     expect(ownList.json().items.map((t: { name: string }) => t.name)).toEqual(["laptop", "ci"]);
-    // The viewer's first token was used: its last use is recorded.
-    expect(ownList.json().items[0].lastUsedAt).toEqual(expect.any(String));
+    // The viewer's first token was used: its last use is recorded, to the minute (more uses within
+    // it write nothing).
+    const lastUsed = ownList.json().items[0].lastUsedAt;
+    expect(lastUsed).toEqual(expect.any(String));
+    for (let i = 0; i < 3; i++)
+      expect((await call(viewerSecret, "GET", "/v1/segments")).statusCode).toBe(200);
+    const later = await call(viewerSecret, "GET", `/v1/users/${viewer.id}/tokens`);
+    expect(later.json().items[0].lastUsedAt).toBe(lastUsed);
 
     const answers = [
       ownList.body,
