@@ -1,5 +1,8 @@
 import { randomUUID } from "node:crypto";
-import type { Executor, Statement } from "../store/index.ts";
+import { DEFAULT_SANDBOX, type Executor, type Statement } from "../store/index.ts";
+
+/** Where changes to users, roles and tokens, which belong to no sandbox, are recorded. */
+export const ACCESS_AUDIT_SANDBOX = DEFAULT_SANDBOX;
 
 export interface AuditEntry {
   id: string;
@@ -113,4 +116,19 @@ export async function listAudit(
     ...(r.resource_id ? { resourceId: r.resource_id } : {}),
     details: JSON.parse(r.details) as Record<string, unknown>,
   }));
+}
+
+/**
+ * Records a change to users, roles or tokens. They belong to no sandbox; their entries are filed
+ * under the default sandbox, where `GET /v1/audit` (resource `user`, `role` or `token`) lists them.
+ */
+export function recordAccessChange(
+  db: Executor,
+  actor: string,
+  action: string,
+  resource: "user" | "role" | "token",
+  resourceId: string,
+  details: Record<string, unknown> = {},
+): Promise<AuditEntry> {
+  return recordAudit(db, { sandbox: ACCESS_AUDIT_SANDBOX, actor, action, resource, resourceId, details });
 }

@@ -1,7 +1,7 @@
 import { HeraldError } from "../errors/index.ts";
 /**
  * Permission names as users of activation platforms know them. Every API route declares the one it
- * needs; roles (a later issue) grant them per sandbox.
+ * needs; roles grant them per sandbox (src/access/roles.ts).
  */
 export const PERMISSIONS = [
   "View Destinations",
@@ -21,11 +21,16 @@ export const PERMISSIONS = [
   "Manage Customer Managed Key",
   "View Schemas",
   "Manage Schemas",
+  // REFERENCE.md's list has no name for administering users, roles and others' API tokens.
+  "Manage Users and Roles",
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
 
-/** Who is acting. Until roles land every caller is the local administrator, with every permission. */
+/**
+ * Who is acting: the user a token belongs to (`id` is the user's name, as the audit log records
+ * it), or the local administrator, with every permission, when authentication is off.
+ */
 export interface Actor {
   id: string;
   permissions: ReadonlySet<Permission>;

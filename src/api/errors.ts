@@ -79,6 +79,8 @@ export function sendError(error: FastifyError | Error, request: FastifyRequest, 
         ...(error.details ? { details: error.details } : {}),
       },
     };
+    // RFC 6750: a 401 says which scheme would be accepted.
+    if (error.kind === "unauthenticated") reply.header("WWW-Authenticate", 'Bearer realm="herald"');
     return reply.status(httpStatus(error.kind)).send(body);
   }
   const status = (error as FastifyError).statusCode;

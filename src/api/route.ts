@@ -8,6 +8,9 @@ import { ERROR_SCHEMA_ID } from "./errors.ts";
 
 export const SANDBOX_HEADER = "x-sandbox-name";
 
+/** The OpenAPI security scheme of API tokens (`Authorization: Bearer hrld_...`). */
+export const BEARER_SCHEME = "bearerToken";
+
 export interface RouteContext<B, Q, P> {
   body: B;
   query: Q;
@@ -27,8 +30,9 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   url: string;
   /**
-   * Checked before the handler, every one of them; `null` only for the public health and
-   * documentation routes.
+   * Checked before the handler, every one of them; `[]` for a route any authenticated caller may
+   * call (what it checks itself goes in `permissionNote`); `null` only for the public health and
+   * documentation routes, which need no token.
    */
   permission: Permission | readonly Permission[] | null;
   /** What the handler checks beyond `permission`, in words, for the OpenAPI description. */
@@ -65,11 +69,15 @@ export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z
 }
 
 /**
- * Who is calling. Herald has no login yet: without a resolver every caller is the local
- * administrator; roles (a later issue) supply one, and tests give actors without some permissions.
+ * Who is calling, in a sandbox (`null` for routes outside sandboxes), or why not (401). Without a
+ * resolver (HERALD_AUTH=none) every caller is the local administrator; with HERALD_AUTH=token the
+ * server installs the token resolver (src/api/authentication.ts); tests give actors without some
+ * permissions.
  */
+export type ActorResolver = (request: FastifyRequest, sandbox: string | null) => Actor | Promise<Actor>;
+
 export interface ActorDeps {
-  resolveActor?: (request: FastifyRequest) => Actor;
+  resolveActor?: ActorResolver;
 }
 
 /**
@@ -77,7 +85,8 @@ export interface ActorDeps {
  * know composite rules ("View Destinations + Activate Destinations"), conditional ones in words.
  */
 export function permissionDescription(permission: Permission | readonly Permission[], note?: string): string {
-  const names = `Requires permission: ${(typeof permission === "string" ? [permission] : permission).join(" + ")}`;
+  const list = typeof permission === "string" ? [permission] : permission;
+  const names = `Requires permission: ${list.length ? list.join(" + ") : "none beyond a valid token"}`;
   return note ? `${names}; ${note}` : names;
 }
 
@@ -87,6 +96,7 @@ const openapi = (schema: z.ZodType) =>
 /** The error statuses a route may document, each with what it means for every route. */
 const errorDescriptions = {
   400: "Invalid input: `issues` names each faulty field",
+  401: "HERALD_AUTH=token and no valid API token: missing, unknown, revoked or expired, or its user disabled",
   403: "The caller lacks a permission the route checks (named in the message)",
   404: "The sandbox, or the resource the path names, does not exist",
   409: "Refused in the resource's current state (exists already, in use, running, draft or paused) or by a data-usage policy (`policy_violation`, its violations in `details`)",
@@ -124,7 +134,10 @@ function documentedResponses<B extends z.ZodType, Q extends z.ZodType, P extends
             { type: "object", description };
   // Every route reads the store, which answers 503 while PostgreSQL is out of reach.
   const errors = new Set<ErrorStatus>([400, 500, 503, ...(spec.errors ?? [])]);
-  if (spec.permission) errors.add(403);
+  if (spec.permission) {
+    errors.add(401);
+    errors.add(403);
+  }
   if (spec.params || sandboxed) errors.add(404);
   if (spec.body || spec.streamedBody) {
     errors.add(413);
@@ -148,6 +161,14 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, part:
   return parseInput(schema, value, part, (path) => (path.length ? path.join(".") : part));
 }
 
+/** Each request's caller, resolved before its body is read. */
+const actors = new WeakMap<FastifyRequest, Actor>();
+
+function sandboxOf(request: FastifyRequest): string {
+  const header = request.headers[SANDBOX_HEADER];
+  return typeof header === "string" && header ? header : DEFAULT_SANDBOX;
+}
+
 export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType>(
   app: FastifyInstance,
   deps: ApiDeps & ActorDeps,
@@ -163,7 +184,10 @@ export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extend
       summary: spec.summary,
       tags: spec.tags,
       ...(spec.permission
-        ? { description: permissionDescription(spec.permission, spec.permissionNote) }
+        ? {
+            description: permissionDescription(spec.permission, spec.permissionNote),
+            security: [{ [BEARER_SCHEME]: [] }],
+          }
         : {}),
       ...(spec.body ? { body: openapi(spec.body) } : {}),
       ...(spec.streamedBody ? { body: { type: "string", description: spec.streamedBody } } : {}),
@@ -180,11 +204,20 @@ export function registerRoute<B extends z.ZodType, Q extends z.ZodType, P extend
       response: documentedResponses(spec, sandboxed),
       ...(spec.consumes ? { consumes: spec.consumes } : {}),
     },
-    handler: async (request, reply) => {
-      const actor = deps.resolveActor?.(request) ?? localAdministrator;
+    // Who calls, and whether they may, is settled before the body is read: an unauthenticated or
+    // forbidden caller never has the server parse a body. Public routes are not authenticated.
+    onRequest: async (request) => {
+      const actor =
+        spec.permission === null || !deps.resolveActor
+          ? localAdministrator
+          : await deps.resolveActor(request, sandboxed ? sandboxOf(request) : null);
       for (const permission of permissions) requirePermission(actor, permission);
-      const sandboxHeader = request.headers[SANDBOX_HEADER];
-      const sandbox = typeof sandboxHeader === "string" && sandboxHeader ? sandboxHeader : DEFAULT_SANDBOX;
+      actors.set(request, actor);
+    },
+    handler: async (request, reply) => {
+      const sandbox = sandboxOf(request);
+      const actor = actors.get(request);
+      if (!actor) throw new Error(`${spec.method} ${spec.url}: the caller was not resolved`);
       if (sandboxed) await requireSandbox(deps.store, sandbox);
       const context = {
         body: parse(spec.body, request.body, "body"),

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import { type Logger, pino } from "pino";
+import { accessMigrations } from "../access/index.ts";
 import {
   type ActivationService,
   activationMigrations,
@@ -34,6 +35,7 @@ import type { ApiDeps } from "./deps.ts";
 
 /** Each part's own tables, migrated at start after the store's shared ones. */
 export const partMigrations: [part: string, migrations: Migration[]][] = [
+  ["access", accessMigrations],
   ["profiles", profileMigrations],
   ["destinations", destinationMigrations],
   ["segments", segmentMigrations],

@@ -2,8 +2,10 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { z } from "zod";
+import { withAuthentication } from "./authentication.ts";
 import type { ApiDeps } from "./deps.ts";
 import { ERROR_SCHEMA_ID, errorBodySchema, sendError } from "./errors.ts";
+import { BEARER_SCHEME } from "./route.ts";
 import { alertRoutes } from "./routes/alerts.ts";
 import { auditRoutes } from "./routes/audit.ts";
 import { consentRoutes } from "./routes/consent.ts";
@@ -12,11 +14,15 @@ import { deadLetterRoutes } from "./routes/deadletters.ts";
 import { destinationRoutes } from "./routes/destinations.ts";
 import { governanceRoutes } from "./routes/governance.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { meRoutes } from "./routes/me.ts";
 import { profileRoutes } from "./routes/profiles.ts";
+import { roleRoutes } from "./routes/roles.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { schemaRoutes } from "./routes/schema.ts";
 import { segmentRoutes } from "./routes/segments.ts";
 import { streamingRoutes } from "./routes/streaming.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
+import { userRoutes } from "./routes/users.ts";
 
 /** Route groups, one file per resource. A new resource registers here in one line. */
 const routeGroups = [
@@ -33,6 +39,10 @@ const routeGroups = [
   deadLetterRoutes,
   alertRoutes,
   auditRoutes,
+  userRoutes,
+  roleRoutes,
+  tokenRoutes,
+  meRoutes,
 ];
 
 export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
@@ -68,12 +78,22 @@ export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {
         description:
           "Real-time customer data platform for audience activation. Send `x-sandbox-name` to choose a sandbox (default `prod`).",
       },
+      components: {
+        securitySchemes: {
+          [BEARER_SCHEME]: {
+            type: "http",
+            scheme: "bearer",
+            description: "An API token, `hrld_...`, needed when HERALD_AUTH=token (docs/access.md)",
+          },
+        },
+      },
     },
   });
   await app.register(swaggerUi, { routePrefix: "/docs" });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  for (const group of routeGroups) group(app, deps);
+  const routeDeps = withAuthentication(deps);
+  for (const group of routeGroups) group(app, routeDeps);
   await app.ready();
   return app;
 }

@@ -5,11 +5,17 @@ import { isHeraldError } from "../errors/index.ts";
 
 /** Options every command accepts; flags win over HERALD_* environment variables. */
 export function withGlobalOptions(command: Command): Command {
+  return withStoreOptions(command).option("--sandbox <name>", "sandbox to act in", "prod");
+}
+
+/** The options of commands acting outside sandboxes (users, roles, tokens): the store's only. */
+export function withStoreOptions(command: Command): Command {
   return command
     .option("--data-dir <dir>", "folder for the embedded store (HERALD_DATA_DIR, default ./herald-data)")
-    .option("--log-level <level>", "fatal, error, warn, info, debug, trace or silent (HERALD_LOG_LEVEL)")
-    .option("--sandbox <name>", "sandbox to act in", "prod");
+    .option("--log-level <level>", "fatal, error, warn, info, debug, trace or silent (HERALD_LOG_LEVEL)");
 }
+
+export type StoreOptions = Pick<GlobalOptions, "dataDir" | "logLevel">;
 
 export interface GlobalOptions {
   dataDir?: string;
@@ -19,7 +25,7 @@ export interface GlobalOptions {
 }
 
 export function configFrom(
-  options: GlobalOptions,
+  options: StoreOptions,
   extra: Partial<Record<keyof Config, string | number>> = {},
 ): Config {
   return loadConfig({ dataDir: options.dataDir, logLevel: options.logLevel, ...extra });
@@ -54,7 +60,7 @@ export function newCommand(name: string, description: string): Command {
 }
 
 /** Opens Herald for one command and always closes it, whatever the command does. */
-export async function withHerald<T>(options: GlobalOptions, run: (herald: Herald) => Promise<T>): Promise<T> {
+export async function withHerald<T>(options: StoreOptions, run: (herald: Herald) => Promise<T>): Promise<T> {
   const herald = await openHerald(configFrom(options));
   try {
     return await run(herald);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { describeSettings, loadConfig } from "../config/index.ts";
+import { rolesCommand, tokensCommand, usersCommand } from "./access.ts";
 import { dataflowsCommand, runsCommand } from "./activation.ts";
 import { alertsCommand } from "./alerts.ts";
 import { reportError } from "./context.ts";
@@ -49,6 +50,9 @@ const program = new Command("herald")
   .addCommand(labelsCommand)
   .addCommand(policiesCommand)
   .addCommand(deadLettersCommand)
+  .addCommand(usersCommand)
+  .addCommand(rolesCommand)
+  .addCommand(tokensCommand)
   .addCommand(configCommand);
 
 try {

@@ -1,10 +1,21 @@
 import type { FastifyInstance } from "fastify";
+import { anyUsableToken } from "../access/index.ts";
 import { buildServer, type Herald, openHerald } from "../api/index.ts";
+import { isLoopback } from "../config/index.ts";
 import { configFrom, type GlobalOptions, newCommand } from "./context.ts";
 
-/** Whether the API listens on loopback only, where no one but this machine's users reach it. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\./.test(host);
+export { isLoopback } from "../config/index.ts";
+
+/** What start says about who can reach the API: no login beyond loopback, or no token to log in with. */
+export async function accessWarning(herald: Pick<Herald, "config" | "store">): Promise<string | undefined> {
+  const { auth, host } = herald.config;
+  if (auth === "none" && !isLoopback(host)) {
+    return "HERALD_AUTH is none: every caller reaching this address acts as the local administrator; set HERALD_AUTH=token, keep it behind a proxy that authenticates, or on 127.0.0.1";
+  }
+  if (auth === "token" && !(await anyUsableToken(herald.store))) {
+    return "HERALD_AUTH is token and no user holds a usable token yet: every call but health and docs is refused. Create the first administrator and their token with `herald users create admin --role Administrator && herald tokens create admin` (docs/access.md)";
+  }
+  return undefined;
 }
 
 /** Serves the API until SIGINT/SIGTERM, then closes the server and the store cleanly. */
@@ -19,12 +30,8 @@ export async function serve(herald: Herald): Promise<FastifyInstance> {
     { address, engine: herald.store.engine, dataDir: herald.config.dataDir },
     `Herald listening on ${address} (API docs at ${address}/docs)`,
   );
-  if (!isLoopback(herald.config.host)) {
-    herald.logger.warn(
-      { host: herald.config.host },
-      "Herald has no login yet: every caller reaching this address acts as the local administrator; keep it behind a proxy that authenticates, or on 127.0.0.1",
-    );
-  }
+  const warning = await accessWarning(herald);
+  if (warning) herald.logger.warn({ host: herald.config.host, auth: herald.config.auth }, warning);
   const stop = async (signal: string) => {
     herald.logger.info({ signal }, "shutting down");
     await app.close();

@@ -57,3 +57,27 @@ describe("configuration", () => {
     }
   });
 });
+
+describe("HERALD_AUTH", () => {
+  it("defaults to none on a loopback host and to token on any other address", () => {
+    expect(loadConfig({}, {}).auth).toBe("none");
+    expect(loadConfig({}, { HERALD_HOST: "127.0.0.1" }).auth).toBe("none");
+    expect(loadConfig({}, { HERALD_HOST: "0.0.0.0" }).auth).toBe("token");
+    expect(loadConfig({ host: "::" }, {}).auth).toBe("token");
+    expect(loadConfig({}, { HERALD_HOST: "0.0.0.0", HERALD_AUTH: "none" }).auth).toBe("none");
+    expect(loadConfig({}, { HERALD_AUTH: "token" }).auth).toBe("token");
+  });
+
+  it("refuses another value, naming the variable, and is described with its default", () => {
+    expect(() => loadConfig({}, { HERALD_AUTH: "password" })).toThrow(
+      expect.objectContaining({
+        code: "invalid_config",
+        issues: [expect.objectContaining({ field: "HERALD_AUTH" })],
+      }),
+    );
+    const auth = describeSettings(loadConfig({}, { HERALD_HOST: "0.0.0.0" })).find(
+      (s) => s.env === "HERALD_AUTH",
+    );
+    expect(auth).toMatchObject({ value: "token", default: "none on a loopback HERALD_HOST, else token" });
+  });
+});

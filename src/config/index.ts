@@ -19,6 +19,12 @@ export const configSchema = z.object({
       "PostgreSQL connection URL; when set, Herald uses PostgreSQL instead of DuckDB (HERALD_DATABASE_URL)",
     ),
   host: z.string().min(1).describe("Address the HTTP API listens on (HERALD_HOST, --host)"),
+  auth: z
+    .enum(["none", "token"])
+    .optional()
+    .describe(
+      "How API callers are authenticated (HERALD_AUTH): 'token' needs 'Authorization: Bearer hrld_...' on every route but health and docs; 'none' makes every caller the local administrator",
+    ),
   port: z.coerce
     .number({ error: "must be a number" })
     .int()
@@ -90,13 +96,28 @@ export const configSchema = z.object({
     ),
 });
 
-/** The validated settings; `localRoots` is filled in from the data dir when not set. */
-export type Config = Omit<z.infer<typeof configSchema>, "localRoots"> & { localRoots: string[] };
+/**
+ * The validated settings; `localRoots` is filled in from the data dir when not set, `auth` from
+ * the host when not set.
+ */
+export type Config = Omit<z.infer<typeof configSchema>, "localRoots" | "auth"> & {
+  localRoots: string[];
+  auth: "none" | "token";
+};
+
+/** Whether an address is loopback only, where no one but this machine's users reach it. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+/** Without HERALD_AUTH: no login on loopback (the demo, a laptop), tokens on any other address. */
+const defaultAuth = (host: string) => (isLoopback(host) ? "none" : "token");
 
 const envNames: Record<keyof Config, string> = {
   dataDir: "HERALD_DATA_DIR",
   databaseUrl: "HERALD_DATABASE_URL",
   host: "HERALD_HOST",
+  auth: "HERALD_AUTH",
   port: "HERALD_PORT",
   logLevel: "HERALD_LOG_LEVEL",
   memoryLimit: "HERALD_MEMORY_LIMIT",
@@ -165,7 +186,7 @@ export function loadConfig(
   const localRoots = (config.localRoots ?? [path.join(dataDir, "exports")]).map((folder) =>
     path.resolve(folder),
   );
-  return { ...config, dataDir, localRoots };
+  return { ...config, dataDir, localRoots, auth: config.auth ?? defaultAuth(config.host) };
 }
 
 /** A setting's value as it may be shown: the key never, a database URL without its password. */
@@ -194,7 +215,10 @@ export function describeSettings(config?: Config): {
   value?: string;
 }[] {
   return (Object.keys(envNames) as (keyof Config)[]).map((name) => {
-    const fallback = (defaults as Partial<Record<keyof Config, unknown>>)[name];
+    const fallback =
+      name === "auth"
+        ? "none on a loopback HERALD_HOST, else token"
+        : (defaults as Partial<Record<keyof Config, unknown>>)[name];
     const value = config ? shownValue(name, config[name]) : undefined;
     return {
       name,

@@ -103,6 +103,20 @@ const SUCCESS: Record<string, string> = {
   "get /v1/alerts/{id}": "200",
   "delete /v1/alerts/{id}": "204",
   "get /v1/audit": "200",
+  "get /v1/users": "200",
+  "post /v1/users": "201",
+  "get /v1/users/{id}": "200",
+  "patch /v1/users/{id}": "200",
+  "delete /v1/users/{id}": "204",
+  "get /v1/roles": "200",
+  "post /v1/roles": "201",
+  "get /v1/roles/{id}": "200",
+  "patch /v1/roles/{id}": "200",
+  "delete /v1/roles/{id}": "204",
+  "get /v1/users/{id}/tokens": "200",
+  "post /v1/users/{id}/tokens": "201",
+  "delete /v1/users/{id}/tokens/{tokenId}": "204",
+  "get /v1/me": "200",
 };
 
 const ERROR_REF = "#/components/schemas/Error";

@@ -27,7 +27,8 @@ const connector = sftpDestination.connector;
 if (connector.kind !== "file") throw new Error("the SFTP destination is a file connector");
 const MB = 1024 * 1024;
 /** Polling for a file to appear: generous, the machine may be busy. */
-const WAIT = { timeout: 10_000, interval: 10 };
+// An fsync on a machine busy writing back other work can take seconds: generous, waited only as needed.
+const WAIT = { timeout: 30_000, interval: 10 };
 
 // Needs root (the server's users are real accounts): without it startSshd fails, saying so.
 describe("SFTP connector against OpenSSH's sshd", () => {
