@@ -8,7 +8,7 @@ import {
   listDataflows,
 } from "../activation/index.ts";
 import type { Config } from "../config/index.ts";
-import { loadOrCreateLocalKey, localKeyProvider } from "../crypto/index.ts";
+import { type KeyClientOverrides, openConfiguredKey } from "../crypto/index.ts";
 import {
   createCatalog,
   type DestinationDefinition,
@@ -130,16 +130,26 @@ export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "k
   };
 }
 
-/** Opens the store (migrations, default sandbox and schema) and the logger: what every command needs. */
-export async function openHerald(config: Config, logger = createLogger(config)): Promise<Herald> {
+/**
+ * Opens the store (migrations, default sandbox and schema), the configured key and the logger: what
+ * every command needs. `keyClients` gives the key services' SDK clients credentials (tests only).
+ */
+export async function openHerald(
+  config: Config,
+  logger = createLogger(config),
+  keyClients?: KeyClientOverrides,
+): Promise<Herald> {
   if (!config.databaseUrl) fs.mkdirSync(config.dataDir, { recursive: true });
   const { store } = await openStore(config).catch((error: unknown) => {
     throw friendlyOpenError(error, config);
   });
   await migrateParts(store);
   await installDefaultSchema(store, DEFAULT_SANDBOX);
-  const keys = localKeyProvider(loadOrCreateLocalKey(config.dataDir, config.secretKey));
-  await requireKeyOpensAccounts({ store, keys }).catch(async (error: unknown) => {
+  const keys = await (async () => {
+    const keys = await openConfiguredKey(config, keyClients);
+    await requireKeyOpensAccounts({ store, keys });
+    return keys;
+  })().catch(async (error: unknown) => {
     await store.close();
     throw error;
   });

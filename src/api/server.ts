@@ -9,6 +9,7 @@ import { dataflowRoutes } from "./routes/dataflows.ts";
 import { deadLetterRoutes } from "./routes/deadletters.ts";
 import { destinationRoutes } from "./routes/destinations.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { keyRoutes } from "./routes/keys.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { sandboxRoutes } from "./routes/sandboxes.ts";
 import { schemaRoutes } from "./routes/schema.ts";
@@ -27,6 +28,7 @@ const routeGroups = [
   streamingRoutes,
   deadLetterRoutes,
   auditRoutes,
+  keyRoutes,
 ];
 
 export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {

@@ -136,7 +136,9 @@ function encryptionKeyFromFile(file: string): string {
   try {
     return fs.readFileSync(file, "utf8");
   } catch (error) {
-    throw new Error(`--encryption-key-file ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `--encryption-key-file ${file}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 

@@ -8,6 +8,7 @@ import { demoCommand } from "./demo.ts";
 import { accountsCommand, destinationsCommand } from "./destinations.ts";
 import { generateCommand } from "./generate.ts";
 import { ingestCommand } from "./ingest.ts";
+import { keysCommand } from "./keys.ts";
 import { profilesCommand } from "./profiles.ts";
 import { schemaCommand } from "./schema.ts";
 import { segmentsCommand } from "./segments.ts";
@@ -44,6 +45,7 @@ const program = new Command("herald")
   .addCommand(dataflowsCommand)
   .addCommand(runsCommand)
   .addCommand(deadLettersCommand)
+  .addCommand(keysCommand)
   .addCommand(configCommand);
 
 try {

@@ -87,7 +87,15 @@ interface OpenSession {
   limits: StreamLimits;
   /** The dataflow's and the account's last changes the session was opened with. */
   version: string;
+  /** When the account's credentials were last unsealed, i.e. the key last used (performance.now()). */
+  keyUsedAt: number;
 }
+
+/**
+ * An open session holds unsealed credentials: the key is asked again at least this often, so a
+ * revoked customer-managed key stops the stream within a minute (and a restored one resumes it).
+ */
+const KEY_RECHECK_MS = 60_000;
 
 interface RoundResult {
   delivered: number;
@@ -293,7 +301,15 @@ export function createDispatcher(options: DispatcherOptions) {
     const account = known.get(key)?.account;
     const version = `${dataflow.updatedAt.getTime()}|${account?.updatedAt.getTime() ?? ""}`;
     const open = sessions.get(key);
-    if (open && open.version === version) return open;
+    if (open && open.version === version) {
+      if (performance.now() - open.keyUsedAt < KEY_RECHECK_MS) return open;
+      await openAccountConnection(options, sandbox, dataflow.accountId).catch(async (error: unknown) => {
+        await closeSession(key);
+        throw error;
+      });
+      open.keyUsedAt = performance.now();
+      return open;
+    }
     await closeSession(key);
     const { definition, connection } = await openAccountConnection(options, sandbox, dataflow.accountId);
     const { connector } = definition;
@@ -302,7 +318,7 @@ export function createDispatcher(options: DispatcherOptions) {
     }
     const session = await connector.open(connection as never, dataflow.details as never);
     const limits = session.limits ?? connector.limits;
-    const opened = { session, limits, version };
+    const opened = { session, limits, version, keyUsedAt: performance.now() };
     sessions.set(key, opened);
     return opened;
   }
