@@ -77,6 +77,7 @@ const SUCCESS: Record<string, string> = {
   "post /v1/deadletters/replay": "200",
   "post /v1/deadletters/discard": "200",
   "get /v1/audit": "200",
+  "get /v1/keys": "200",
 };
 
 const ERROR_REF = "#/components/schemas/Error";
