@@ -1,5 +1,6 @@
 import { type AwsKmsOptions, awsKmsKeyProvider } from "./aws-kms-key-provider.ts";
 import { type AzureKeyVaultOptions, azureKeyVaultKeyProvider } from "./azure-key-vault-key-provider.ts";
+import { KEY_VAULT_KEY_URL, KMS_KEY_ARN } from "./key-ids.ts";
 import {
   type KeyProvider,
   type KeyProviderKind,
@@ -36,14 +37,19 @@ export async function openConfiguredKey(
   if (settings.keyProvider === "local") {
     return localKeyProvider(loadOrCreateLocalKey(settings.dataDir, settings.secretKey));
   }
-  const customer = customerManagedKey(settings, overrides);
+  const customer = customerManagedKey(settings, settings.keyId ?? "", overrides);
   await verifyKeyRoundTrip(customer);
   const local = loadLocalKey(settings.dataDir, settings.secretKey);
-  return keyRing(customer, local ? [localKeyProvider(local)] : []);
+  return keyRing(customer, local ? [localKeyProvider(local)] : [], (keyId) =>
+    sameKeyHolder(settings.keyId ?? "", keyId) ? customerManagedKey(settings, keyId, overrides) : undefined,
+  );
 }
 
-function customerManagedKey(settings: KeySettings, overrides: KeyClientOverrides): KeyProvider {
-  const keyId = settings.keyId ?? "";
+function customerManagedKey(
+  settings: KeySettings,
+  keyId: string,
+  overrides: KeyClientOverrides,
+): KeyProvider {
   switch (settings.keyProvider) {
     case "aws-kms":
       return awsKmsKeyProvider({ keyArn: keyId, endpoint: settings.kmsEndpoint, client: overrides.aws });
@@ -52,4 +58,17 @@ function customerManagedKey(settings: KeySettings, overrides: KeyClientOverrides
     case "local":
       throw new Error("the local key is not customer-managed");
   }
+}
+
+/**
+ * Whether a value's key may be asked with the configured key's credentials: a key in the same
+ * vault, or in the same AWS account and region. A key id is read from the store: never is a token
+ * or a signed request sent to a host the configuration does not name.
+ */
+function sameKeyHolder(configured: string, other: string): boolean {
+  const kms = [KMS_KEY_ARN.exec(configured), KMS_KEY_ARN.exec(other)];
+  if (kms[0] && kms[1])
+    return configured.split(":").slice(0, 5).join(":") === other.split(":").slice(0, 5).join(":");
+  if (!KEY_VAULT_KEY_URL.test(configured) || !KEY_VAULT_KEY_URL.test(other)) return false;
+  return new URL(configured).origin === new URL(other).origin;
 }

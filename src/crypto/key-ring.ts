@@ -4,17 +4,30 @@ import type { KeyProvider } from "./key-provider.ts";
 
 /**
  * The configured key seals; older keys still held (the local key after a switch to a customer-
- * managed key) only open what they sealed, until `herald keys rotate` re-seals it. Each value's
- * recorded key id picks the provider; an id none holds goes to the configured one, which refuses it.
+ * managed key, or an earlier key of the same service) only open what they sealed, until `herald
+ * keys rotate` re-seals it. Each value's recorded key id picks the provider; an id none holds goes
+ * to the configured one, which refuses it.
  */
-export function keyRing(sealing: KeyProvider, readers: KeyProvider[] = []): KeyProvider {
+export function keyRing(
+  sealing: KeyProvider,
+  readers: KeyProvider[] = [],
+  /** Opens another key of the same service (an earlier key version), or says it may not. */
+  readerFor: (keyId: string) => KeyProvider | undefined = () => undefined,
+): KeyProvider {
   const byId = new Map(readers.map((reader) => [reader.keyId, reader]));
   byId.set(sealing.keyId, sealing);
+  const providerOf = (keyId: string): KeyProvider => {
+    const known = byId.get(keyId);
+    if (known) return known;
+    const reader = readerFor(keyId);
+    if (reader) byId.set(keyId, reader);
+    return reader ?? sealing;
+  };
   return {
     kind: sealing.kind,
     keyId: sealing.keyId,
     wrapKey: (dataKey) => sealing.wrapKey(dataKey),
-    unwrapKey: (wrapped, wrappedWith) => (byId.get(wrappedWith) ?? sealing).unwrapKey(wrapped, wrappedWith),
+    unwrapKey: (wrapped, wrappedWith) => providerOf(wrappedWith).unwrapKey(wrapped, wrappedWith),
   };
 }
 

@@ -208,6 +208,31 @@ describe("moving from the local key to a customer-managed key", () => {
     expect(services.kms.calls.filter((c) => c === "Decrypt").length).toBe(before + 1);
   });
 
+  it("moves from one Key Vault key version to the next: the earlier version opens, `rotate` re-seals", async () => {
+    newDataDir();
+    const name = "herald-versions";
+    const first = services.vault.createKey(name);
+    const before = await open(settingsFor("azure-key-vault", first));
+    await createAccount(before.herald, sandbox, {
+      destinationId: "local",
+      name: "drop",
+      connection: { root: path.join(dataDir, "exports") },
+    });
+    await before.herald.close();
+    opened.length = 0;
+
+    const second = services.vault.createKey(name);
+    const { herald } = await open(settingsFor("azure-key-vault", second));
+    expect(await rotateSealedValues(herald)).toEqual({ resealed: 1, current: 0, failed: [] });
+    services.vault.setState(first, "disabled");
+    const [row] = await herald.store.query<{ id: string }>(
+      sandbox,
+      "SELECT id FROM accounts WHERE sandbox = $sandbox",
+    );
+    await openAccountConnection(herald, sandbox, row?.id ?? "");
+    expect((await keyStatus(herald)).sealedValues).toEqual([{ keyId: second, values: 1, current: true }]);
+  });
+
   it("`herald keys status` and `herald keys rotate` as users run them", { timeout: 120_000 }, async () => {
     newDataDir();
     const local = await open();

@@ -35,7 +35,9 @@ describe("GET /v1/keys", () => {
       name: "drop",
       connection: { root: path.join(dataDir, "exports") },
     });
-    app = await buildServer({ ...herald, resolveActor: () => actor });
+    // buildServer takes ApiDeps; the routes read the resolver from the same object.
+    const deps = { ...herald, resolveActor: () => actor };
+    app = await buildServer(deps);
   });
   afterAll(async () => {
     await app?.close();
