@@ -47,6 +47,12 @@ export interface DispatcherOptions extends AccountDeps {
    * each read that finds only handed-over messages doubles the wait from `pollMs` up to this.
    */
   quietPollMs?: number;
+  /**
+   * An open session holds unsealed credentials: the key is asked again at least this often
+   * (default 60 s), so a revoked customer-managed key stops the stream within a minute and a
+   * restored one resumes it.
+   */
+  keyRecheckMs?: number;
   /** Messages read per round (default 5,000), shared among the dataflows that may be sent to. */
   readLimit?: number;
   /**
@@ -90,12 +96,6 @@ interface OpenSession {
   /** When the account's credentials were last unsealed, i.e. the key last used (performance.now()). */
   keyUsedAt: number;
 }
-
-/**
- * An open session holds unsealed credentials: the key is asked again at least this often, so a
- * revoked customer-managed key stops the stream within a minute (and a restored one resumes it).
- */
-const KEY_RECHECK_MS = 60_000;
 
 interface RoundResult {
   delivered: number;
@@ -166,6 +166,7 @@ export function createDispatcher(options: DispatcherOptions) {
   const quietPollMs = Math.max(pollMs, options.quietPollMs ?? 2_000);
   const readLimit = options.readLimit ?? 5_000;
   const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
+  const keyRecheckMs = options.keyRecheckMs ?? 60_000;
   // The account's own rate when it has one, else the configured one.
   const rateOf = (accountId: string, own: number | undefined) =>
     own ??
@@ -302,7 +303,7 @@ export function createDispatcher(options: DispatcherOptions) {
     const version = `${dataflow.updatedAt.getTime()}|${account?.updatedAt.getTime() ?? ""}`;
     const open = sessions.get(key);
     if (open && open.version === version) {
-      if (performance.now() - open.keyUsedAt < KEY_RECHECK_MS) return open;
+      if (performance.now() - open.keyUsedAt < keyRecheckMs) return open;
       await openAccountConnection(options, sandbox, dataflow.accountId).catch(async (error: unknown) => {
         await closeSession(key);
         throw error;
