@@ -83,4 +83,23 @@ describe("GET /v1/keys", () => {
     });
     expect(allowed.statusCode).toBe(200);
   });
+
+  it("with the key revoked, accounts answer 503 key_unavailable naming the key; the key status still answers", async () => {
+    actor = localAdministrator;
+    services.kms.setState(arn, "denied");
+    try {
+      const accounts = await app.inject({ method: "GET", url: "/v1/accounts" });
+      expect(accounts.statusCode).toBe(503);
+      expect(accounts.json().error).toMatchObject({
+        code: "key_unavailable",
+        message: expect.stringMatching(
+          new RegExp(`^The customer-managed key ${arn} \\(HERALD_KEY_ID\\) refused: AccessDeniedException: `),
+        ),
+      });
+      expect((await app.inject({ method: "GET", url: "/v1/keys" })).statusCode).toBe(200);
+    } finally {
+      services.kms.setState(arn, "enabled");
+    }
+    expect((await app.inject({ method: "GET", url: "/v1/accounts" })).statusCode).toBe(200);
+  });
 });
