@@ -60,6 +60,20 @@ async function open(env: Record<string, string> = {}) {
   return { herald, log };
 }
 
+/** Creates local-folder accounts with a Herald opened on `env`'s key settings, then closes it. */
+async function accountsSealedWith(env: Record<string, string>, ...names: string[]) {
+  const before = await open(env);
+  for (const name of names) {
+    await createAccount(before.herald, sandbox, {
+      destinationId: "local",
+      name,
+      connection: { root: path.join(dataDir, "exports") },
+    });
+  }
+  await before.herald.close();
+  opened.splice(opened.indexOf(before.herald), 1);
+}
+
 const keysOf = {
   "aws-kms": () => {
     const arn = services.kms.createKey();
@@ -172,16 +186,7 @@ describe.each(["aws-kms", "azure-key-vault"] as const)("Herald with HERALD_KEY_P
 describe("moving from the local key to a customer-managed key", () => {
   it("opens local-sealed credentials through the kept local key, and `rotate` re-seals them to the customer's key", async () => {
     newDataDir();
-    const local = await open();
-    for (const name of ["first", "second"]) {
-      await createAccount(local.herald, sandbox, {
-        destinationId: "local",
-        name,
-        connection: { root: path.join(dataDir, "exports") },
-      });
-    }
-    await local.herald.close();
-    opened.length = 0;
+    await accountsSealedWith({}, "first", "second");
 
     const arn = services.kms.createKey();
     const { herald } = await open(settingsFor("aws-kms", arn));
@@ -212,14 +217,7 @@ describe("moving from the local key to a customer-managed key", () => {
     newDataDir();
     const name = "herald-versions";
     const first = services.vault.createKey(name);
-    const before = await open(settingsFor("azure-key-vault", first));
-    await createAccount(before.herald, sandbox, {
-      destinationId: "local",
-      name: "drop",
-      connection: { root: path.join(dataDir, "exports") },
-    });
-    await before.herald.close();
-    opened.length = 0;
+    await accountsSealedWith(settingsFor("azure-key-vault", first), "drop");
 
     const second = services.vault.createKey(name);
     const { herald } = await open(settingsFor("azure-key-vault", second));
@@ -235,14 +233,7 @@ describe("moving from the local key to a customer-managed key", () => {
 
   it("`herald keys status` and `herald keys rotate` as users run them", { timeout: 120_000 }, async () => {
     newDataDir();
-    const local = await open();
-    await createAccount(local.herald, sandbox, {
-      destinationId: "local",
-      name: "drop",
-      connection: { root: path.join(dataDir, "exports") },
-    });
-    await local.herald.close();
-    opened.length = 0;
+    await accountsSealedWith({}, "drop");
     const arn = services.kms.createKey();
     const env = {
       ...settingsFor("aws-kms", arn),

@@ -7,10 +7,9 @@ import { type AccountDeps, createCatalog, destinationDefinitions } from "../../s
 import { createSegment } from "../../src/segments/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { createDispatcher, createStreamingMetrics } from "../../src/streaming/index.ts";
-import { queueMessages } from "../../src/streaming/outbox.ts";
 import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { type KmsStandIn, startKms } from "../servers/kms.ts";
-import { eventually, streamingDataflowTo } from "../streaming/harness.ts";
+import { eventually, queueProfiles, streamingDataflowTo } from "../streaming/harness.ts";
 import { clientsFor } from "../support/customer-keys.ts";
 import { storeWithDefaultSchema } from "../support/herald-store.ts";
 
@@ -54,19 +53,7 @@ describe("a stream whose customer-managed key is revoked, then restored", () => 
       keyRecheckMs: 50,
       retry: { baseDelayMs: 20, maxDelayMs: 100, maxAttempts: 1000 },
     });
-    const queue = (profileIds: string[]) =>
-      store.transaction((tx) =>
-        queueMessages(
-          { ...tx, dialect: store.dialect },
-          "prod",
-          profileIds.map((profileId) => ({
-            dataflowId: dataflow.id,
-            profileId,
-            payload: JSON.stringify({ profileId }),
-          })),
-          new Date(),
-        ),
-      );
+    const queue = (profileIds: string[]) => queueProfiles(store, dataflow.id, profileIds);
     const received = () =>
       recorder.requests
         .filter((r) => r.path === "/cmk")
