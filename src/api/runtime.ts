@@ -8,7 +8,7 @@ import {
   listDataflows,
 } from "../activation/index.ts";
 import type { Config } from "../config/index.ts";
-import { type KeyClientOverrides, openConfiguredKey } from "../crypto/index.ts";
+import { type KeyClientOverrides, type KeyProvider, openConfiguredKey } from "../crypto/index.ts";
 import {
   createCatalog,
   type DestinationDefinition,
@@ -145,14 +145,14 @@ export async function openHerald(
   });
   await migrateParts(store);
   await installDefaultSchema(store, DEFAULT_SANDBOX);
-  const keys = await (async () => {
-    const keys = await openConfiguredKey(config, keyClients);
+  let keys: KeyProvider;
+  try {
+    keys = await openConfiguredKey(config, keyClients);
     await requireKeyOpensAccounts({ store, keys });
-    return keys;
-  })().catch(async (error: unknown) => {
+  } catch (error) {
     await store.close();
     throw error;
-  });
+  }
   const parts = wireParts({ config, store, logger, keys });
   const { evaluations, activation, streaming } = parts;
   return {
