@@ -10,7 +10,7 @@ import {
   listDataflows,
 } from "../activation/index.ts";
 import type { Config } from "../config/index.ts";
-import { loadOrCreateLocalKey, localKeyProvider } from "../crypto/index.ts";
+import { type KeyClientOverrides, type KeyProvider, openConfiguredKey } from "../crypto/index.ts";
 import {
   createCatalog,
   type DestinationDefinition,
@@ -136,19 +136,29 @@ export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "k
   };
 }
 
-/** Opens the store (migrations, default sandbox and schema) and the logger: what every command needs. */
-export async function openHerald(config: Config, logger = createLogger(config)): Promise<Herald> {
+/**
+ * Opens the store (migrations, default sandbox and schema), the configured key and the logger: what
+ * every command needs. `keyClients` gives the key services' SDK clients credentials (tests only).
+ */
+export async function openHerald(
+  config: Config,
+  logger = createLogger(config),
+  keyClients?: KeyClientOverrides,
+): Promise<Herald> {
   if (!config.databaseUrl) fs.mkdirSync(config.dataDir, { recursive: true });
   const { store } = await openStore(config).catch((error: unknown) => {
     throw friendlyOpenError(error, config);
   });
   await migrateParts(store);
   await installDefaultSchema(store, DEFAULT_SANDBOX);
-  const keys = localKeyProvider(loadOrCreateLocalKey(config.dataDir, config.secretKey));
-  await requireKeyOpensAccounts({ store, keys }).catch(async (error: unknown) => {
+  let keys: KeyProvider;
+  try {
+    keys = await openConfiguredKey(config, keyClients);
+    await requireKeyOpensAccounts({ store, keys });
+  } catch (error) {
     await store.close();
     throw error;
-  });
+  }
   const parts = wireParts({ config, store, logger, keys });
   const { evaluations, activation, streaming } = parts;
   return {

@@ -14,6 +14,7 @@ import { deadLetterRoutes } from "./routes/deadletters.ts";
 import { destinationRoutes } from "./routes/destinations.ts";
 import { governanceRoutes } from "./routes/governance.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { keyRoutes } from "./routes/keys.ts";
 import { meRoutes } from "./routes/me.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { roleRoutes } from "./routes/roles.ts";
@@ -43,6 +44,7 @@ const routeGroups = [
   roleRoutes,
   tokenRoutes,
   meRoutes,
+  keyRoutes,
 ];
 
 export async function buildServer(deps: ApiDeps): Promise<FastifyInstance> {

@@ -11,6 +11,7 @@ import { accountsCommand, destinationsCommand } from "./destinations.ts";
 import { generateCommand } from "./generate.ts";
 import { labelsCommand, policiesCommand } from "./governance.ts";
 import { ingestCommand } from "./ingest.ts";
+import { keysCommand } from "./keys.ts";
 import { profilesCommand } from "./profiles.ts";
 import { schemaCommand } from "./schema.ts";
 import { segmentsCommand } from "./segments.ts";
@@ -53,6 +54,7 @@ const program = new Command("herald")
   .addCommand(usersCommand)
   .addCommand(rolesCommand)
   .addCommand(tokensCommand)
+  .addCommand(keysCommand)
   .addCommand(configCommand);
 
 try {

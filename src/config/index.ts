@@ -1,6 +1,8 @@
 import path from "node:path";
 import { z } from "zod";
-import { parseInput } from "../errors/index.ts";
+import { KEY_VAULT_KEY_URL, KMS_KEY_ARN } from "../crypto/key-ids.ts";
+import { KEY_PROVIDER_KINDS } from "../crypto/key-provider.ts";
+import { parseInput, validationError } from "../errors/index.ts";
 
 /**
  * Herald's settings, read once at start from flags and the environment (flags win) and validated.
@@ -94,6 +96,21 @@ export const configSchema = z.object({
     .describe(
       "Local key that seals credentials at rest (HERALD_SECRET_KEY); generated under the data dir when absent",
     ),
+  keyProvider: z
+    .enum(KEY_PROVIDER_KINDS)
+    .describe(
+      "Key that seals credentials: local (HERALD_SECRET_KEY or the data dir's key), or a customer-managed key in aws-kms or azure-key-vault (HERALD_KEY_PROVIDER; docs/keys.md)",
+    ),
+  keyId: z
+    .string()
+    .optional()
+    .describe(
+      "The customer-managed key: an AWS KMS key ARN, or a Key Vault key URL https://<vault>.vault.azure.net/keys/<name>/<version> (HERALD_KEY_ID)",
+    ),
+  kmsEndpoint: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+    .optional()
+    .describe("AWS KMS endpoint instead of the ARN region's own, e.g. a VPC endpoint (HERALD_KMS_ENDPOINT)"),
 });
 
 /**
@@ -129,6 +146,9 @@ const envNames: Record<keyof Config, string> = {
   streamingRecordsPerSecond: "HERALD_STREAMING_RECORDS_PER_SECOND",
   localRoots: "HERALD_LOCAL_ROOTS",
   secretKey: "HERALD_SECRET_KEY",
+  keyProvider: "HERALD_KEY_PROVIDER",
+  keyId: "HERALD_KEY_ID",
+  kmsEndpoint: "HERALD_KMS_ENDPOINT",
 };
 
 const defaults = {
@@ -150,6 +170,7 @@ const defaults = {
   // The streaming dispatcher's default (defaultRetryPolicy): with its backoff, an hour of outage.
   streamingMaxAttempts: 35,
   streamingRecordsPerSecond: 50_000,
+  keyProvider: "local",
 } satisfies Partial<Record<keyof Config, unknown>>;
 
 /** Build the configuration from flags (already parsed) over the environment over defaults. */
@@ -181,12 +202,39 @@ export function loadConfig(
     },
     "invalid_config",
   );
+  requireKeyIdFitsProvider(config);
   const dataDir = path.resolve(config.dataDir);
   // The demo's export folder: outside it, local-folder accounts need the setting.
   const localRoots = (config.localRoots ?? [path.join(dataDir, "exports")]).map((folder) =>
     path.resolve(folder),
   );
   return { ...config, dataDir, localRoots, auth: config.auth ?? defaultAuth(config.host) };
+}
+
+/** HERALD_KEY_ID is required by, and must have the shape of, the customer-managed provider chosen. */
+function requireKeyIdFitsProvider(config: Pick<Config, "keyProvider" | "keyId">): void {
+  const shapes = {
+    "aws-kms": [KMS_KEY_ARN, "an AWS KMS key ARN such as arn:aws:kms:<region>:<account>:key/<key id>"],
+    "azure-key-vault": [
+      KEY_VAULT_KEY_URL,
+      "a Key Vault key URL https://<vault>.vault.azure.net/keys/<name>/<version>",
+    ],
+  } as const;
+  if (config.keyProvider === "local") return;
+  const [shape, expected] = shapes[config.keyProvider];
+  const problem = !config.keyId
+    ? `required with HERALD_KEY_PROVIDER=${config.keyProvider}: ${expected}`
+    : shape.test(config.keyId)
+      ? undefined
+      : `must be ${expected}`;
+  if (problem) {
+    const message = `HERALD_KEY_ID: ${problem}`;
+    throw validationError(
+      `Invalid configuration: ${message}`,
+      [{ field: "HERALD_KEY_ID", message }],
+      "invalid_config",
+    );
+  }
 }
 
 /** A setting's value as it may be shown: the key never, a database URL without its password. */

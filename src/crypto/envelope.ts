@@ -42,3 +42,22 @@ export async function unseal(provider: KeyProvider, sealedText: string, context:
     dataKey.fill(0);
   }
 }
+
+/** The id of the key that wrapped a sealed value's data key. */
+export function sealedKeyId(sealedText: string): string {
+  return (JSON.parse(sealedText) as Sealed).kid;
+}
+
+/**
+ * The value sealed anew with the provider's key, or undefined when that key sealed it already:
+ * rotation opens each value with the key that sealed it (which must still be held) and seals it
+ * with the configured one.
+ */
+export async function resealed(
+  provider: KeyProvider,
+  sealedText: string,
+  context: string,
+): Promise<string | undefined> {
+  if (sealedKeyId(sealedText) === provider.keyId) return undefined;
+  return seal(provider, await unseal(provider, sealedText, context), context);
+}

@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { HeraldError } from "../errors/index.ts";
+import { requireOwnKey } from "./key-refusal.ts";
 
 /**
  * Wraps and unwraps data keys. The local keyring is the default; customer-managed keys (AWS KMS,
@@ -9,10 +10,15 @@ import { HeraldError } from "../errors/index.ts";
  * value unreadable at its next use.
  */
 export interface KeyProvider {
+  readonly kind: KeyProviderKind;
   readonly keyId: string;
   wrapKey(dataKey: Buffer): Promise<Buffer>;
   unwrapKey(wrapped: Buffer, keyId: string): Promise<Buffer>;
 }
+
+/** Where the key that wraps data keys lives (HERALD_KEY_PROVIDER). */
+export const KEY_PROVIDER_KINDS = ["local", "aws-kms", "azure-key-vault"] as const;
+export type KeyProviderKind = (typeof KEY_PROVIDER_KINDS)[number];
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -38,16 +44,11 @@ export function aesGcmDecrypt(key: Buffer, sealed: Buffer, aad?: Buffer): Buffer
 export function localKeyProvider(masterKey: Buffer, keyId = "local"): KeyProvider {
   if (masterKey.length !== 32) throw new Error("The local key must be 32 bytes (256 bits)");
   return {
+    kind: "local",
     keyId,
     wrapKey: async (dataKey) => aesGcmEncrypt(masterKey, dataKey),
     unwrapKey: async (wrapped, wrappedWith) => {
-      if (wrappedWith !== keyId) {
-        throw new HeraldError(
-          "unavailable",
-          "key_unavailable",
-          `Sealed with key '${wrappedWith}', which this Herald does not hold`,
-        );
-      }
+      requireOwnKey(keyId, wrappedWith);
       try {
         return aesGcmDecrypt(masterKey, wrapped);
       } catch {
@@ -61,11 +62,21 @@ export function localKeyProvider(masterKey: Buffer, keyId = "local"): KeyProvide
   };
 }
 
+const localKeyFile = (dataDir: string) => path.join(dataDir, "keys", "local.key");
+
+/** The local key if there is one (HERALD_SECRET_KEY, or the data dir's key file); none is made. */
+export function loadLocalKey(dataDir: string, configured?: string): Buffer | undefined {
+  if (configured) return Buffer.from(configured, "hex");
+  const file = localKeyFile(dataDir);
+  if (fs.existsSync(file)) return Buffer.from(fs.readFileSync(file, "utf8").trim(), "hex");
+  return undefined;
+}
+
 /** Reads the local key file, creating it (mode 0600) on first start. */
 export function loadOrCreateLocalKey(dataDir: string, configured?: string): Buffer {
-  if (configured) return Buffer.from(configured, "hex");
-  const file = path.join(dataDir, "keys", "local.key");
-  if (fs.existsSync(file)) return Buffer.from(fs.readFileSync(file, "utf8").trim(), "hex");
+  const existing = loadLocalKey(dataDir, configured);
+  if (existing) return existing;
+  const file = localKeyFile(dataDir);
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   fs.writeFileSync(file, key.toString("hex"), { mode: 0o600, flag: "wx" });

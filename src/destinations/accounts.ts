@@ -220,7 +220,8 @@ async function fileEncryption(definition: DestinationDefinition, armored: string
   return { armored, summary };
 }
 
-const sealContext = (sandbox: string, id: string) => `account:${sandbox}:${id}`;
+/** What a sealed connection is bound to: opened on another account, it does not open. */
+export const sealContext = (sandbox: string, id: string) => `account:${sandbox}:${id}`;
 
 /**
  * Checks a new account's credentials against the real service: a wrong password, unknown host or
@@ -527,7 +528,9 @@ export async function requireKeyOpensAccounts(deps: Pick<AccountDeps, "store" | 
     throw new HeraldError(
       "unavailable",
       error.code,
-      "The configured key cannot open the credentials this store holds: set HERALD_SECRET_KEY to the key that sealed them (the one the other Herald processes use, or the data dir's keys/local.key)",
+      error.code === "key_mismatch"
+        ? "The configured key cannot open the credentials this store holds: set HERALD_SECRET_KEY to the key that sealed them (the one the other Herald processes use, or the data dir's keys/local.key)"
+        : `The configured key cannot open the credentials this store holds: ${error.message}`,
     );
   }
 }

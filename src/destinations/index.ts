@@ -32,5 +32,6 @@ export {
 export { postJsonDocument } from "./http/index.ts";
 export { destinationMigrations } from "./migrations.ts";
 export { destinationDefinitions } from "./registry.ts";
+export { type KeyStatus, keyStatus, type RotationReport, rotateSealedValues } from "./sealed-keys.ts";
 export { retryAfterMsOf } from "./stream-batching.ts";
 export type * from "./types.ts";

@@ -47,6 +47,12 @@ export interface DispatcherOptions extends AccountDeps {
    * each read that finds only handed-over messages doubles the wait from `pollMs` up to this.
    */
   quietPollMs?: number;
+  /**
+   * An open session holds unsealed credentials: the key is asked again at least this often
+   * (default 60 s), so a revoked customer-managed key stops the stream within a minute and a
+   * restored one resumes it.
+   */
+  keyRecheckMs?: number;
   /** Messages read per round (default 5,000), shared among the dataflows that may be sent to. */
   readLimit?: number;
   /**
@@ -93,6 +99,8 @@ interface OpenSession {
   limits: StreamLimits;
   /** The dataflow's and the account's last changes the session was opened with. */
   version: string;
+  /** When the account's credentials were last unsealed, i.e. the key last used (performance.now()). */
+  keyUsedAt: number;
 }
 
 interface RoundResult {
@@ -164,6 +172,7 @@ export function createDispatcher(options: DispatcherOptions) {
   const quietPollMs = Math.max(pollMs, options.quietPollMs ?? 2_000);
   const readLimit = options.readLimit ?? 5_000;
   const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
+  const keyRecheckMs = options.keyRecheckMs ?? 60_000;
   // The account's own rate when it has one, else the configured one.
   const rateOf = (accountId: string, own: number | undefined) =>
     own ??
@@ -326,7 +335,15 @@ export function createDispatcher(options: DispatcherOptions) {
     const account = known.get(key)?.account;
     const version = `${dataflow.updatedAt.getTime()}|${account?.updatedAt.getTime() ?? ""}`;
     const open = sessions.get(key);
-    if (open && open.version === version) return open;
+    if (open && open.version === version) {
+      if (performance.now() - open.keyUsedAt < keyRecheckMs) return open;
+      await openAccountConnection(options, sandbox, dataflow.accountId).catch(async (error: unknown) => {
+        await closeSession(key);
+        throw error;
+      });
+      open.keyUsedAt = performance.now();
+      return open;
+    }
     await closeSession(key);
     const { definition, connection } = await openAccountConnection(options, sandbox, dataflow.accountId);
     const { connector } = definition;
@@ -335,7 +352,7 @@ export function createDispatcher(options: DispatcherOptions) {
     }
     const session = await connector.open(connection as never, dataflow.details as never);
     const limits = session.limits ?? connector.limits;
-    const opened = { session, limits, version };
+    const opened = { session, limits, version, keyUsedAt: performance.now() };
     sessions.set(key, opened);
     return opened;
   }

@@ -117,6 +117,7 @@ const SUCCESS: Record<string, string> = {
   "post /v1/users/{id}/tokens": "201",
   "delete /v1/users/{id}/tokens/{tokenId}": "204",
   "get /v1/me": "200",
+  "get /v1/keys": "200",
 };
 
 const ERROR_REF = "#/components/schemas/Error";

@@ -4,10 +4,9 @@ import { httpDestination } from "../../src/destinations/http/index.ts";
 import { createAccount, updateAccount } from "../../src/destinations/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { createDispatcher, createStreamingMetrics } from "../../src/streaming/index.ts";
-import { queueMessages } from "../../src/streaming/outbox.ts";
 import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { engines } from "../support/stores.ts";
-import { eventually, storeStreamingTo } from "./harness.ts";
+import { eventually, queueProfiles, storeStreamingTo } from "./harness.ts";
 
 // What an account's edit changes for the streams already flowing through it: new credentials are
 // used from the next send on (no failure needed to notice them), and its own rate limits it.
@@ -45,19 +44,7 @@ describe.each(engines)("a streaming account changed while its dataflow streams, 
       mapping: { columns: [{ source: { kind: "identity", namespace: "email" } }] },
     });
     const dispatcher = createDispatcher({ ...created.deps, metrics: createStreamingMetrics(), pollMs: 20 });
-    const queue = (profileIds: string[]) =>
-      created.store.transaction((tx) =>
-        queueMessages(
-          { ...tx, dialect: created.store.dialect },
-          "prod",
-          profileIds.map((profileId) => ({
-            dataflowId: dataflow.id,
-            profileId,
-            payload: JSON.stringify({ profileId }),
-          })),
-          new Date(),
-        ),
-      );
+    const queue = (profileIds: string[]) => queueProfiles(created.store, dataflow.id, profileIds);
     const received = () =>
       recorder.requests
         .filter((r) => r.path === `/${path}` && (r.body as { records: unknown[] }).records.length)

@@ -20,6 +20,7 @@ import {
   type RetryPolicy,
   type StreamingService,
 } from "../../src/streaming/index.ts";
+import { queueMessages } from "../../src/streaming/outbox.ts";
 import { type HttpRecorder, startHttpRecorder } from "../servers/http-recorder.ts";
 import { apiFor } from "../support/api.ts";
 import { storeWithDefaultSchema } from "../support/herald-store.ts";
@@ -254,4 +255,16 @@ export function statusesOf(
     if (status && out[out.length - 1] !== status) out.push(status);
   }
   return out;
+}
+
+/** Queues one message per profile for the dataflow, its payload the profile id, as evaluation would. */
+export function queueProfiles(store: Store, dataflowId: string, profileIds: string[]) {
+  return store.transaction((tx) =>
+    queueMessages(
+      { ...tx, dialect: store.dialect },
+      "prod",
+      profileIds.map((profileId) => ({ dataflowId, profileId, payload: JSON.stringify({ profileId }) })),
+      new Date(),
+    ),
+  );
 }
