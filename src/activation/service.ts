@@ -5,6 +5,7 @@ import { createAlertNotifier } from "./alerts/index.ts";
 import { type Dataflow, getDataflow, listDataflows } from "./dataflows.ts";
 import { type ActivationDeps, beginSegmentExport } from "./execute-run.ts";
 import { exportSlots } from "./export-slots.ts";
+import { refuseViolatingDataflow } from "./governance.ts";
 import { failAbandonedRuns, getRun, type Run, type RunTrigger, runsInFlight } from "./runs.ts";
 import { dueRuns, type Schedule } from "./schedule/index.ts";
 import { epochDayAt, epochDayOfIsoDate } from "./schedule/zoned-time.ts";
@@ -180,6 +181,9 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
     async triggerNow(sandbox: string, dataflowId: string, segmentId?: string): Promise<Run[]> {
       const dataflow = await getDataflow(deps.store, sandbox, dataflowId);
       refuseUnlessExportable(dataflow);
+      // A violation refuses the request itself (409 policy_violation), as activating does, rather
+      // than starting runs that fail.
+      await refuseViolatingDataflow(runDeps, sandbox, dataflow);
       const segments = dataflow.segments.filter((s) => !segmentId || s.segmentId === segmentId);
       if (!segments.length)
         throw conflict(
@@ -211,6 +215,7 @@ export function createActivationService(deps: ActivationDeps, options: Activatio
       const previous = await getRun(deps.store, sandbox, runId);
       const dataflow = await getDataflow(deps.store, sandbox, previous.dataflowId);
       refuseUnlessExportable(dataflow);
+      await refuseViolatingDataflow(runDeps, sandbox, dataflow);
       await refuseBusySegments(sandbox, dataflow, [previous.segmentId]);
       return begin(sandbox, dataflow, previous.segmentId, "manual", previous.scheduledFor);
     },

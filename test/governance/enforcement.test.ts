@@ -4,7 +4,12 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { createDataflow, runSegmentExport } from "../../src/activation/index.ts";
+import {
+  createActivationService,
+  createDataflow,
+  listRuns,
+  runSegmentExport,
+} from "../../src/activation/index.ts";
 import { createAccount } from "../../src/destinations/index.ts";
 import { createPolicy, labelField, updatePolicy } from "../../src/governance/index.ts";
 import type { Store } from "../../src/store/index.ts";
@@ -70,6 +75,43 @@ describe.each(engines)("enforcement after activation on %s", (engine) => {
     const next = await exportNow();
     expect(next.status).toBe("succeeded");
     expect(filesUnder(root).length).toBeGreaterThan(0);
+  });
+});
+
+describe("export now of a dataflow violating a policy", () => {
+  let store: Store | undefined;
+  let root = "";
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("is refused with the violation (409 policy_violation), starting no run, as is a rerun", async () => {
+    const fixture = await activationFixture("duckdb", 20);
+    store = fixture.store;
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-governed-now-"));
+    const account = await createAccount(fixture.deps, sandbox, {
+      destinationId: "local",
+      name: "Agency drop",
+      connection: { root },
+    });
+    const dataflow = await createDataflow(fixture.deps, sandbox, exportingTier(account.id));
+    const service = createActivationService(fixture.deps, { logger: pino({ level: "silent" }) });
+    const [earlier] = await service.triggerNow(sandbox, dataflow.id);
+    await service.idle();
+    await labelField(store, sandbox, { entity: "profile", path: "loyalty.tier" }, ["C2"]);
+    await createPolicy(store, sandbox, EXPORT_WHEN_C2);
+
+    await expect(service.triggerNow(sandbox, dataflow.id)).rejects.toMatchObject({
+      code: "policy_violation",
+      kind: "conflict",
+      message: expect.stringContaining("No third-party export of C2 data"),
+    });
+    await expect(service.rerun(sandbox, earlier?.id ?? "")).rejects.toMatchObject({
+      code: "policy_violation",
+    });
+    expect((await listRuns(store, sandbox)).map((r) => r.id)).toEqual([earlier?.id]);
   });
 });
 
