@@ -1,5 +1,7 @@
 import { Command } from "commander";
+import { recordAudit } from "../access/index.ts";
 import { keyStatus, rotateSealedValues } from "../destinations/index.ts";
+import { DEFAULT_SANDBOX } from "../store/index.ts";
 import { type GlobalOptions, newCommand, printJson, withHerald } from "./context.ts";
 
 const status = newCommand("status", "The key that seals credentials, and how many values each key sealed")
@@ -26,6 +28,19 @@ const rotate = newCommand(
   .action((options: GlobalOptions) =>
     withHerald(options, async (herald) => {
       const report = await rotateSealedValues(herald);
+      // Rotation touches every sandbox's credentials: one entry, filed under the default sandbox.
+      await recordAudit(herald.store, {
+        sandbox: DEFAULT_SANDBOX,
+        actor: "cli",
+        action: "keys.rotate",
+        resource: "keys",
+        details: {
+          keyId: herald.keys.keyId,
+          resealed: report.resealed,
+          current: report.current,
+          failed: report.failed.length,
+        },
+      });
       if (options.json) printJson(report);
       else {
         process.stdout.write(

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { listAudit } from "../../src/access/index.ts";
 import { createDataflow, runSegmentExport } from "../../src/activation/index.ts";
 import { createLogger, type Herald, openHerald } from "../../src/api/index.ts";
 import { loadConfig } from "../../src/config/index.ts";
@@ -248,6 +249,15 @@ describe("moving from the local key to a customer-managed key", () => {
       code: 0,
       stdout: `1 value sealed anew with ${arn}, 0 already sealed with it\n`,
     });
+    const { herald: after } = await open(env);
+    const [entry] = await listAudit(after.store, sandbox, { resource: "keys", limit: 10 });
+    expect(entry).toMatchObject({
+      actor: "cli",
+      action: "keys.rotate",
+      details: { keyId: arn, resealed: 1, current: 0, failed: 0 },
+    });
+    await after.close();
+    opened.splice(opened.indexOf(after), 1);
     const json = await heraldWithEnv(env, dataDir, "keys", "status", "--json");
     expect(JSON.parse(json.stdout)).toEqual({
       provider: "aws-kms",
