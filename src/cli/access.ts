@@ -4,6 +4,7 @@ import {
   createRole,
   createToken,
   createUser,
+  deleteRole,
   deleteUser,
   getRoleByName,
   getUser,
@@ -16,6 +17,7 @@ import {
   recordAccessChange,
   revokeToken,
   type User,
+  updateRole,
   updateUser,
 } from "../access/index.ts";
 import { printJson, type StoreOptions, withHerald, withStoreOptions } from "./context.ts";
@@ -106,6 +108,21 @@ function setDisabled(disabled: boolean) {
     );
 }
 
+const userRolesCommand = newCommand("roles", "Give a user these roles, in place of their current ones")
+  .argument("<name>", "user name")
+  .option("--role <name>", "a role (repeat for several; none leaves the user without roles)", collect, [])
+  .action((name: string, options: StoreOptions & { role: string[] }) =>
+    withHerald(options, async (herald) => {
+      const user = await getUserByName(herald.store, name);
+      const updated = await updateUser(herald.store, user.id, { roles: options.role });
+      await recordAccessChange(herald.store, CLI_ACTOR, "update", "user", user.id, {
+        name,
+        roles: updated.roles,
+      });
+      printUser(updated);
+    }),
+  );
+
 const deleteUserCommand = newCommand("delete", "Delete a user and their tokens")
   .argument("<name>", "user name")
   .action((name: string, options: StoreOptions) =>
@@ -123,6 +140,7 @@ export const usersCommand = new Command("users")
   .addCommand(listUsersCommand)
   .addCommand(setDisabled(true))
   .addCommand(setDisabled(false))
+  .addCommand(userRolesCommand)
   .addCommand(deleteUserCommand);
 
 const listRolesCommand = newCommand("list", "Roles with their permissions and sandboxes")
@@ -178,11 +196,75 @@ const createRoleCommand = newCommand("create", "Create a role granting permissio
       }),
   );
 
+const updateRoleCommand = newCommand(
+  "update",
+  "Change a role: what is given replaces the role's own (its users get it at their next request)",
+)
+  .argument("<name>", "role name")
+  .option("--name <new name>", "a new name")
+  .option("--description <text>", "what the role is for")
+  .option("--permission <name>", "the permissions it grants (repeat; replaces them all)", collect, [])
+  .option("--sandbox <name>", "the sandboxes it applies in (repeat; replaces them)", collect, [])
+  .option("--all-sandboxes", "apply it in every sandbox")
+  .action(
+    (
+      current: string,
+      options: StoreOptions & {
+        name?: string;
+        description?: string;
+        permission: string[];
+        sandbox: string[];
+        allSandboxes?: boolean;
+      },
+    ) =>
+      withHerald(options, async (herald) => {
+        if (options.allSandboxes && options.sandbox.length)
+          throw new Error("give --sandbox or --all-sandboxes, not both");
+        const role = await getRoleByName(herald.store, current);
+        const patch = {
+          ...(options.name ? { name: options.name } : {}),
+          ...(options.description !== undefined ? { description: options.description } : {}),
+          // Checked against the permission names by the role's schema, which names the faulty one.
+          ...(options.permission.length ? { permissions: options.permission as Permission[] } : {}),
+          ...(options.sandbox.length ? { sandboxes: options.sandbox } : {}),
+          ...(options.allSandboxes ? { sandboxes: "all" as const } : {}),
+        };
+        if (!Object.keys(patch).length)
+          throw new Error(
+            "nothing to change: give --name, --description, --permission, --sandbox or --all-sandboxes",
+          );
+        const updated = await updateRole(herald.store, role.id, patch);
+        const { name, permissions, sandboxes } = updated;
+        await recordAccessChange(herald.store, CLI_ACTOR, "update", "role", role.id, {
+          name,
+          permissions,
+          sandboxes,
+        });
+        printRole(updated);
+      }),
+  );
+
+const deleteRoleCommand = newCommand(
+  "delete",
+  "Delete a role no user holds (the shipped Administrator stays)",
+)
+  .argument("<name>", "role name")
+  .action((name: string, options: StoreOptions) =>
+    withHerald(options, async (herald) => {
+      const role = await getRoleByName(herald.store, name);
+      await deleteRole(herald.store, role.id);
+      await recordAccessChange(herald.store, CLI_ACTOR, "delete", "role", role.id, { name });
+      process.stdout.write(`deleted role ${name}\n`);
+    }),
+  );
+
 export const rolesCommand = new Command("roles")
   .description("Roles: permissions granted in some sandboxes, or in all of them")
   .addCommand(listRolesCommand)
   .addCommand(showRoleCommand)
-  .addCommand(createRoleCommand);
+  .addCommand(createRoleCommand)
+  .addCommand(updateRoleCommand)
+  .addCommand(deleteRoleCommand);
 
 const createTokenCommand = newCommand("create", "Create an API token for a user; its secret is printed once")
   .argument("<user>", "user name")

@@ -93,6 +93,40 @@ describe("herald users, roles and tokens", { timeout: 180_000 }, () => {
     expect(users.stdout).toMatch(/^admin +enabled/m);
   });
 
+  it("gives a user other roles, changes a role and deletes it once no user holds it", async () => {
+    await herald(dataDir, "users", "create", "ana");
+    const role = await herald(
+      dataDir,
+      "roles",
+      "create",
+      "--name",
+      "Viewer",
+      "--permission",
+      "View Segments",
+    );
+    expect(role.code, role.stderr).toBe(0);
+    const given = await herald(dataDir, "users", "roles", "ana", "--role", "Viewer");
+    expect(given.stdout).toMatch(/^ana +enabled +roles: Viewer$/m);
+
+    const changed = await herald(
+      dataDir,
+      ...["roles", "update", "Viewer", "--name", "Prod viewer", "--permission", "View Segments"],
+      ...["--permission", "View Profiles", "--sandbox", "prod"],
+    );
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stdout).toBe("Prod viewer  (sandboxes prod)\n    View Segments\n    View Profiles\n");
+    const nothing = await herald(dataDir, "roles", "update", "Prod viewer");
+    expect(nothing.stderr).toMatch(/nothing to change/);
+
+    const held = await herald(dataDir, "roles", "delete", "Prod viewer");
+    expect(held.code).toBe(1);
+    expect(held.stderr).toMatch(/ana/);
+    await herald(dataDir, "users", "roles", "ana");
+    const deleted = await herald(dataDir, "roles", "delete", "Prod viewer");
+    expect(deleted).toMatchObject({ code: 0, stdout: "deleted role Prod viewer\n" });
+    expect((await herald(dataDir, "roles", "delete", "Administrator")).code).toBe(1);
+  });
+
   it("reads --expires-in as days or hours, refusing anything else by name", () => {
     const now = new Date("2026-01-01T00:00:00Z");
     expect(expiryFrom("30d", now).toISOString()).toBe("2026-01-31T00:00:00.000Z");
