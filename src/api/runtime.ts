@@ -106,6 +106,7 @@ export function wireParts(base: Pick<ApiDeps, "config" | "store" | "logger" | "k
   );
   const evaluations = createEvaluationScheduler(store, {
     time: config.evaluationTime,
+    keys,
     onEvaluated: (sandbox, segmentId) => activation.onSegmentEvaluated(sandbox, segmentId),
     onError: (error, context) => logger.error({ err: error, ...context }, "scheduled evaluation failed"),
   });

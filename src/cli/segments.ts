@@ -164,6 +164,7 @@ const evaluate = newCommand("evaluate", "Evaluate segments now and write their m
         targets = all.ids;
       }
       const evaluations = await evaluateAndNotify(herald.store, options.sandbox, targets, {
+        keys: herald.keys,
         onEvaluated: (id) => herald.activation.onSegmentEvaluated(options.sandbox, id),
         onError: (error, id) =>
           process.stderr.write(`warning: export after evaluating ${id} did not start: ${String(error)}\n`),

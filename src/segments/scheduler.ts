@@ -1,3 +1,4 @@
+import { type KeyProvider, verifyKeyRoundTrip } from "../crypto/index.ts";
 import { loadSchema } from "../schema/index.ts";
 import { listSandboxes, type Store } from "../store/index.ts";
 import { evaluateSegments, type SegmentEvaluation } from "./memberships.ts";
@@ -9,6 +10,8 @@ export type EvaluationListener = (segmentId: string) => unknown;
 /**
  * Evaluates segments in one shared pass, then tells the listener about each. A listener's failure
  * (an export that cannot start) never undoes the evaluation: it is reported through `onError`.
+ * With `keys`, the key sealing data at rest is asked first (a wrap and an unwrap): a revoked
+ * customer-managed key stops segmentation (REFERENCE), with its `key_unavailable` error.
  */
 export async function evaluateAndNotify(
   store: Store,
@@ -18,9 +21,11 @@ export async function evaluateAndNotify(
     onEvaluated?: EvaluationListener | undefined;
     onError?: (error: unknown, segmentId: string) => void;
     now?: Date;
+    keys?: KeyProvider;
   } = {},
 ): Promise<SegmentEvaluation[]> {
   if (!segmentIds.length) return [];
+  if (options.keys) await verifyKeyRoundTrip(options.keys);
   const schema = await loadSchema(store, sandbox);
   const evaluations = await evaluateSegments(store, sandbox, schema, segmentIds, options.now);
   for (const evaluation of evaluations) {
@@ -48,6 +53,8 @@ export interface EvaluationSchedulerOptions {
   now?: () => Date;
   /** How often to look (default one minute). */
   tickMs?: number;
+  /** The key sealing data at rest, asked before each pass (evaluateAndNotify's `keys`). */
+  keys?: KeyProvider;
 }
 
 /**
@@ -86,6 +93,7 @@ export function createEvaluationScheduler(store: Store, options: EvaluationSched
               onEvaluated: (segmentId) => options.onEvaluated?.(sandbox, segmentId),
               onError: (error, segmentId) => options.onError?.(error, { sandbox, segmentId }),
               now: at,
+              ...(options.keys ? { keys: options.keys } : {}),
             },
           )),
         );

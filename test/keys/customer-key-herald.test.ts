@@ -15,7 +15,12 @@ import {
 } from "../../src/destinations/index.ts";
 import { ingestProfileRecords } from "../../src/profiles/index.ts";
 import { loadSchema } from "../../src/schema/index.ts";
-import { evaluateSegments, segmentDirectory } from "../../src/segments/index.ts";
+import {
+  evaluateAndNotify,
+  evaluateSegments,
+  listStoredSegments,
+  segmentDirectory,
+} from "../../src/segments/index.ts";
 import { createFrenchSegment, dataflowFor, FRENCH, fixtureProfile, sandbox } from "../support/activation.ts";
 import { type KeyServices, startKeyServices } from "../support/customer-keys.ts";
 import { heraldWithEnv } from "../support/herald-cli.ts";
@@ -164,8 +169,15 @@ describe.each(["aws-kms", "azure-key-vault"] as const)("Herald with HERALD_KEY_P
       expect(error).toMatch(/restore access to it$/);
     }
     expect(fs.readdirSync(folder)).toEqual([]);
+    // Segmentation stops too (REFERENCE): an evaluation asks the key first, and changes nothing.
+    const evaluatedBefore = (await listStoredSegments(herald.store, sandbox))[0]?.lastEvaluatedAt;
+    await expect(
+      evaluateAndNotify(herald.store, sandbox, [FRENCH], { keys: herald.keys }),
+    ).rejects.toMatchObject({ code: "key_unavailable" });
+    expect((await listStoredSegments(herald.store, sandbox))[0]?.lastEvaluatedAt).toEqual(evaluatedBefore);
 
     key.restore();
+    expect(await evaluateAndNotify(herald.store, sandbox, [FRENCH], { keys: herald.keys })).toHaveLength(1);
     const succeeded = await exportNow(6);
     expect(succeeded.errors).toEqual([]);
     expect(succeeded.status).toBe("succeeded");

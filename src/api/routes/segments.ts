@@ -52,6 +52,7 @@ export function segmentRoutes(app: FastifyInstance, deps: ApiDeps) {
   /** Evaluation writes memberships, then starts the exports scheduled "after evaluation". */
   const evaluate = (sandbox: string, ids: string[]) =>
     evaluateAndNotify(deps.store, sandbox, ids, {
+      keys: deps.keys,
       onEvaluated: (id) => deps.activation?.onSegmentEvaluated(sandbox, id),
       onError: (error, segmentId) =>
         deps.logger.warn({ err: error, sandbox, segmentId }, "export after evaluation did not start"),
