@@ -38,7 +38,8 @@ describe.each(engines)("enforcement after activation on %s", (engine) => {
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
 
-  it("fails the next batch run at once with the violation, writing no file", async () => {
+  /** The fixture's third-party dataflow, enabled, to a local folder; `violate` makes it violate. */
+  async function governedDataflow() {
     const fixture = await activationFixture(engine, 20);
     store = fixture.store;
     root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-governed-run-"));
@@ -49,8 +50,16 @@ describe.each(engines)("enforcement after activation on %s", (engine) => {
     });
     const dataflow = await createDataflow(fixture.deps, sandbox, exportingTier(account.id));
     expect(dataflow.status).toBe("enabled");
-    await labelField(store, sandbox, { entity: "profile", path: "loyalty.tier" }, ["C2"]);
-    await createPolicy(store, sandbox, EXPORT_WHEN_C2);
+    const violate = async () => {
+      await labelField(fixture.store, sandbox, { entity: "profile", path: "loyalty.tier" }, ["C2"]);
+      await createPolicy(fixture.store, sandbox, EXPORT_WHEN_C2);
+    };
+    return { fixture, store: fixture.store, dataflow, violate };
+  }
+
+  it("fails the next batch run at once with the violation, writing no file", async () => {
+    const { fixture, store, dataflow, violate } = await governedDataflow();
+    await violate();
 
     const exportNow = () =>
       runSegmentExport(fixture.deps, sandbox, {
@@ -76,32 +85,13 @@ describe.each(engines)("enforcement after activation on %s", (engine) => {
     expect(next.status).toBe("succeeded");
     expect(filesUnder(root).length).toBeGreaterThan(0);
   });
-});
 
-describe("export now of a dataflow violating a policy", () => {
-  let store: Store | undefined;
-  let root = "";
-  afterEach(async () => {
-    await store?.close();
-    store = undefined;
-    if (root) fs.rmSync(root, { recursive: true, force: true });
-  });
-
-  it("is refused with the violation (409 policy_violation), starting no run, as is a rerun", async () => {
-    const fixture = await activationFixture("duckdb", 20);
-    store = fixture.store;
-    root = fs.mkdtempSync(path.join(os.tmpdir(), "herald-governed-now-"));
-    const account = await createAccount(fixture.deps, sandbox, {
-      destinationId: "local",
-      name: "Agency drop",
-      connection: { root },
-    });
-    const dataflow = await createDataflow(fixture.deps, sandbox, exportingTier(account.id));
+  it("refuses export now and a rerun with the violation (409 policy_violation), starting no run", async () => {
+    const { fixture, store, dataflow, violate } = await governedDataflow();
     const service = createActivationService(fixture.deps, { logger: pino({ level: "silent" }) });
     const [earlier] = await service.triggerNow(sandbox, dataflow.id);
     await service.idle();
-    await labelField(store, sandbox, { entity: "profile", path: "loyalty.tier" }, ["C2"]);
-    await createPolicy(store, sandbox, EXPORT_WHEN_C2);
+    await violate();
 
     await expect(service.triggerNow(sandbox, dataflow.id)).rejects.toMatchObject({
       code: "policy_violation",
